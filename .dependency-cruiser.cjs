@@ -1,0 +1,48 @@
+/**
+ * Package boundaries, checked in CI (`pnpm depcheck`):
+ * - no import cycles anywhere;
+ * - a package reaches another only through its entry point (`@sluice/x`), never its files;
+ * - the pipeline stages (ingest, processor, sink) never import one another: they meet through
+ *   topics and core's contracts;
+ * - core depends on no other Sluice package, the SDK only on core's contracts.
+ */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'no-deep-imports',
+      severity: 'error',
+      comment: 'Another package is reached only through its public entry point.',
+      from: { path: '^packages/([^/]+)/' },
+      to: {
+        path: '^packages/([^/]+)/',
+        pathNot: ['^packages/$1/', '^packages/[^/]+/dist/index\\.js$', '^packages/core/dist/contracts/index\\.js$'],
+      },
+    },
+    {
+      name: 'stages-meet-through-topics',
+      severity: 'error',
+      from: { path: '^packages/(ingest|processor|sink)/' },
+      to: { path: '^packages/(ingest|processor|sink|cli|sdk|simulator)/', pathNot: '^packages/$1/' },
+    },
+    {
+      name: 'core-stands-alone',
+      severity: 'error',
+      from: { path: '^packages/core/' },
+      to: { path: '^packages/(?!core/)' },
+    },
+    {
+      name: 'sdk-needs-contracts-only',
+      severity: 'error',
+      from: { path: '^packages/sdk/' },
+      to: { path: '^packages/(?!sdk/|core/dist/contracts/)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)dist/.*\\.d\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'node', 'default'] },
+  },
+};

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { ApiKind, BatchId, ItemError, UnixSeconds } from './common.js';
+
+export const BatchStatus = z.enum([
+  'validating',
+  'failed',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'expired',
+  'cancelling',
+  'cancelled',
+]);
+export type BatchStatus = z.infer<typeof BatchStatus>;
+
+/** Statuses a batch never leaves. */
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];
+export const isTerminal = (status: BatchStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+export const RequestCounts = z.object({
+  total: z.number().int().nonnegative(),
+  completed: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+export type RequestCounts = z.infer<typeof RequestCounts>;
+
+/** Token usage summed over a batch, in the shape of the OpenAI Batch object's `usage`. */
+export const BatchUsage = z.object({
+  input_tokens: z.number().int().nonnegative(),
+  input_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative() }),
+  output_tokens: z.number().int().nonnegative(),
+  output_tokens_details: z.object({ reasoning_tokens: z.number().int().nonnegative() }),
+  total_tokens: z.number().int().nonnegative(),
+});
+export type BatchUsage = z.infer<typeof BatchUsage>;
+
+export const emptyUsage = (): BatchUsage => ({
+  input_tokens: 0,
+  input_tokens_details: { cached_tokens: 0 },
+  output_tokens: 0,
+  output_tokens_details: { reasoning_tokens: 0 },
+  total_tokens: 0,
+});
+
+export const BatchErrors = z.object({
+  object: z.literal('list'),
+  data: z.array(ItemError),
+});
+export type BatchErrors = z.infer<typeof BatchErrors>;
+
+export const Metadata = z.record(z.string(), z.string());
+
+/**
+ * What a batch is, fixed when it is sealed: carried on the seal message so that a sink can build
+ * the batch's status without any other source (outside producers have no HTTP request).
+ */
+export const BatchSpec = z.object({
+  api: ApiKind.default('domain'),
+  tenant: z.string().min(1).default('default'),
+  /** OpenAI: the batch endpoint. Domain: `/v1/batches`. Operations: `/v1/jobs`. */
+  endpoint: z.string().default('/v1/batches'),
+  /** Operations: the operation name (`label`, `extract`, ...). */
+  operation: z.string().nullable().default(null),
+  model: z.string().nullable().default(null),
+  input_file_id: z.string().nullable().default(null),
+  completion_window: z.string().default('24h'),
+  created_at: UnixSeconds,
+  expires_at: UnixSeconds.nullable().default(null),
+  metadata: Metadata.nullable().default(null),
+  /** Output files expire this many seconds after they are created (OpenAI `output_expires_after`). */
+  output_expires_after_seconds: z.number().int().positive().nullable().default(null),
+  /** Operations: the names of the item fields, in first-seen order (CSV columns). */
+  item_fields: z.array(z.string()).nullable().default(null),
+  /** A batch created by a synchronous endpoint; hidden from listings. */
+  sync: z.boolean().default(false),
+});
+export type BatchSpec = z.infer<typeof BatchSpec>;
+export type BatchSpecInput = z.input<typeof BatchSpec>;
+
+/**
+ * The batch record: one per batch, the value of the compacted status topic (key = batch id).
+ * Public views (OpenAI Batch object, domain status, operations job) are rendered from it.
+ */
+export const BatchRecord = z.object({
+  id: BatchId,
+  object: z.literal('batch'),
+  api: ApiKind,
+  tenant: z.string(),
+  endpoint: z.string(),
+  operation: z.string().nullable(),
+  model: z.string().nullable(),
+  input_file_id: z.string().nullable(),
+  completion_window: z.string(),
+  status: BatchStatus,
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+  created_at: UnixSeconds,
+  in_progress_at: UnixSeconds.nullable(),
+  expires_at: UnixSeconds.nullable(),
+  finalizing_at: UnixSeconds.nullable(),
+  completed_at: UnixSeconds.nullable(),
+  failed_at: UnixSeconds.nullable(),
+  expired_at: UnixSeconds.nullable(),
+  cancelling_at: UnixSeconds.nullable(),
+  cancelled_at: UnixSeconds.nullable(),
+  errors: BatchErrors.nullable(),
+  request_counts: RequestCounts,
+  usage: BatchUsage,
+  metadata: Metadata.nullable(),
+  output_expires_after_seconds: z.number().int().positive().nullable(),
+  item_fields: z.array(z.string()).nullable(),
+  sync: z.boolean(),
+  /** Milliseconds since the epoch when this record was written; later records win. */
+  updated_at_ms: z.number().int().nonnegative(),
+});
+export type BatchRecord = z.infer<typeof BatchRecord>;

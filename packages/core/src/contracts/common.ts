@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/**
+ * Identifiers that end up in file paths (batch ids) are restricted to a safe alphabet, so a
+ * producer writing straight to the requests topic cannot escape the data directory.
+ */
+export const BatchId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 characters of A-Z, a-z, 0-9, _ or -');
+export type BatchId = z.infer<typeof BatchId>;
+
+export const FileId = z.string().regex(/^file-[A-Za-z0-9_-]{1,120}$/, 'must look like file-<id>');
+export type FileId = z.infer<typeof FileId>;
+
+/** `custom_id` as OpenAI accepts it: any non-empty string; we cap its length. */
+export const CustomId = z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters');
+
+/** Which public API a batch was submitted through. One batch model serves all three. */
+export const ApiKind = z.enum(['openai', 'domain', 'operations']);
+export type ApiKind = z.infer<typeof ApiKind>;
+
+/** Unix time in seconds, as the OpenAI Batch object uses. */
+export const UnixSeconds = z.number().int().nonnegative();
+
+/** Token usage of one upstream call. */
+export const TokenUsage = z.object({
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+});
+export type TokenUsage = z.infer<typeof TokenUsage>;
+
+/** The error object carried by failed items and by API error responses. */
+export const ItemError = z.object({
+  code: z.string(),
+  message: z.string(),
+  param: z.string().nullable().optional(),
+  line: z.number().int().nullable().optional(),
+});
+export type ItemError = z.infer<typeof ItemError>;
+
+export const JsonObject = z.record(z.string(), z.unknown());
+export type JsonObject = z.infer<typeof JsonObject>;

@@ -1,0 +1,7 @@
+/**
+ * Sluice's public contracts: the zod schemas every boundary derives from. This entry point has
+ * no dependency but zod, so the client SDK can import it without pulling in Kafka.
+ */
+export * from './common.js';
+export * from './batch.js';
+export * from './messages.js';

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { BatchSpec } from './batch.js';
+import { ApiKind, BatchId, CustomId, ItemError, JsonObject, TokenUsage, UnixSeconds } from './common.js';
+
+/**
+ * One unit of work on the requests topic (key = batch id). `discriminator` selects the handler:
+ * the `model` of a domain line (extract | summarize | classify), the `url` of an OpenAI line, or
+ * the operation of an operations job.
+ */
+export const RequestItemMessage = z.object({
+  type: z.literal('item'),
+  batch_id: BatchId,
+  index: z.number().int().nonnegative(),
+  custom_id: CustomId,
+  api: ApiKind,
+  discriminator: z.string().min(1),
+  body: JsonObject,
+  /** Unix seconds after which the item is not sent upstream but fails with `batch_expired`. */
+  expires_at: UnixSeconds.nullable().default(null),
+});
+export type RequestItemMessage = z.infer<typeof RequestItemMessage>;
+export type RequestItemMessageInput = z.input<typeof RequestItemMessage>;
+
+/**
+ * Closes a batch: no item with an index >= `total` belongs to it. Written to the requests topic
+ * after the items, forwarded by the processor to the results topic, where the sink learns the
+ * batch's size and description from it.
+ */
+export const SealMessage = z.object({
+  type: z.literal('seal'),
+  batch_id: BatchId,
+  total: z.number().int().nonnegative(),
+  spec: BatchSpec,
+});
+export type SealMessage = z.infer<typeof SealMessage>;
+export type SealMessageInput = z.input<typeof SealMessage>;
+
+export const RequestMessage = z.discriminatedUnion('type', [RequestItemMessage, SealMessage]);
+export type RequestMessage = z.infer<typeof RequestMessage>;
+export type RequestMessageInput = z.input<typeof RequestMessage>;
+
+/** The upstream's answer to one item, as it is written to the output (OpenAI's `response`). */
+export const ItemResponse = z.object({
+  status_code: z.number().int(),
+  request_id: z.string().nullable(),
+  body: z.unknown(),
+});
+export type ItemResponse = z.infer<typeof ItemResponse>;
+
+/**
+ * The outcome of one item on the results topic (key = batch id). `ok` decides whether the line
+ * belongs to the output file or the error file.
+ */
+export const ItemResultMessage = z.object({
+  type: z.literal('item'),
+  batch_id: BatchId,
+  index: z.number().int().nonnegative(),
+  custom_id: CustomId,
+  /** `batch_req_...`: the line's id in OpenAI output files. */
+  id: z.string(),
+  api: ApiKind,
+  discriminator: z.string(),
+  ok: z.boolean(),
+  response: ItemResponse.nullable(),
+  error: ItemError.nullable(),
+  usage: TokenUsage.nullable(),
+  attempts: z.number().int().nonnegative(),
+  /** Milliseconds since the epoch. */
+  finished_at: z.number().int().nonnegative(),
+  /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */
+  item: JsonObject.nullable().default(null),
+});
+export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
+
+/** A cancel request, written by ingest to the results topic so the batch's sink sees it in order. */
+export const CancelMessage = z.object({
+  type: z.literal('cancel'),
+  batch_id: BatchId,
+  requested_at: UnixSeconds,
+});
+export type CancelMessage = z.infer<typeof CancelMessage>;
+
+export const ResultMessage = z.discriminatedUnion('type', [ItemResultMessage, SealMessage, CancelMessage]);
+export type ResultMessage = z.infer<typeof ResultMessage>;
+export type ResultMessageInput = z.input<typeof ResultMessage>;

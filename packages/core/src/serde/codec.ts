@@ -1,0 +1,138 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { z } from 'zod';
+import { BatchRecord } from '../contracts/batch.js';
+import { RequestMessage, ResultMessage } from '../contracts/messages.js';
+import { MessageDecodeError, SluiceError } from '../errors.js';
+import type { TopicNames } from '../topics.js';
+import type { IncomingMessage } from '../transport/types.js';
+
+/** Encodes and decodes one topic's values. Decoding never returns an unvalidated value. */
+export interface Codec<Schema extends z.ZodType> {
+  readonly topic: string;
+  readonly schema: Schema;
+  /** Validates `value` against the topic schema (a failure is a bug in the caller) and encodes it. */
+  encode(value: z.input<Schema>): Promise<Buffer>;
+  /** @throws MessageDecodeError naming the topic, partition, offset and reason. */
+  decode(message: IncomingMessage): Promise<z.output<Schema>>;
+}
+
+export interface Serde {
+  /** `registry`: Confluent wire format against registered JSON Schemas; `json`: plain JSON. */
+  readonly mode: 'registry' | 'json';
+  readonly requests: Codec<typeof RequestMessage>;
+  readonly results: Codec<typeof ResultMessage>;
+  readonly status: Codec<typeof BatchRecord>;
+}
+
+export interface SerdeOptions {
+  topics: TopicNames;
+  /** Confluent-compatible registry base URL (e.g. Apicurio's `/apis/ccompat/v7`); null for plain JSON. */
+  registryUrl: string | null;
+}
+
+/** The JSON Schema registered for a topic's values: the zod schema's input form, draft-07. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/**
+ * Registers each topic's value schema under `<topic>-value` (TopicNameStrategy) and returns
+ * codecs that write the Confluent wire format (magic byte, schema id, JSON). Without a registry
+ * the codecs write plain JSON. Either way decoding accepts both forms (outside producers may not
+ * use the registry) and validates with the same zod schema.
+ */
+export async function createSerde(options: SerdeOptions): Promise<Serde> {
+  const { topics, registryUrl } = options;
+  if (!registryUrl) {
+    return {
+      mode: 'json',
+      requests: jsonCodec(topics.requests, RequestMessage),
+      results: jsonCodec(topics.results, ResultMessage),
+      status: jsonCodec(topics.status, BatchRecord),
+    };
+  }
+  const registry = new SchemaRegistry(
+    { host: registryUrl.replace(/\/+$/, '') },
+    { [SchemaType.JSON]: { strict: false, allErrors: false } },
+  );
+  const register = async <S extends z.ZodType>(topic: string, schema: S): Promise<Codec<S>> => {
+    try {
+      const { id } = await registry.register(
+        { type: SchemaType.JSON, schema: JSON.stringify(jsonSchemaOf(schema)) },
+        { subject: `${topic}-value` },
+      );
+      return registryCodec(topic, schema, registry, id);
+    } catch (error) {
+      throw new SluiceError(
+        'schema_registry_unavailable',
+        `could not register the schema of ${topic} in the registry at ${registryUrl}: ${errorText(error)}`,
+        { retriable: true, cause: error },
+      );
+    }
+  };
+  const [requests, results, status] = await Promise.all([
+    register(topics.requests, RequestMessage),
+    register(topics.results, ResultMessage),
+    register(topics.status, BatchRecord),
+  ]);
+  return { mode: 'registry', requests, results, status };
+}
+
+function jsonCodec<S extends z.ZodType>(topic: string, schema: S): Codec<S> {
+  return {
+    topic,
+    schema,
+    async encode(value) {
+      return Buffer.from(JSON.stringify(schema.parse(value)));
+    },
+    async decode(message) {
+      return validate(schema, message, parsePlainJson(message));
+    },
+  };
+}
+
+function registryCodec<S extends z.ZodType>(topic: string, schema: S, registry: SchemaRegistry, id: number): Codec<S> {
+  return {
+    topic,
+    schema,
+    async encode(value) {
+      return registry.encode(id, schema.parse(value));
+    },
+    async decode(message) {
+      const value = message.value;
+      if (value && value.length > 0 && value[0] === 0) {
+        let decoded: unknown;
+        try {
+          decoded = await registry.decode(value);
+        } catch (error) {
+          throw new MessageDecodeError(message, `registry decode failed: ${errorText(error)}`, error);
+        }
+        return validate(schema, message, decoded);
+      }
+      return validate(schema, message, parsePlainJson(message));
+    },
+  };
+}
+
+function parsePlainJson(message: IncomingMessage): unknown {
+  if (!message.value || message.value.length === 0) throw new MessageDecodeError(message, 'empty message value');
+  try {
+    return JSON.parse(message.value.toString('utf8'));
+  } catch (error) {
+    throw new MessageDecodeError(message, `value is neither registry-encoded nor JSON: ${errorText(error)}`, error);
+  }
+}
+
+function validate<S extends z.ZodType>(schema: S, message: IncomingMessage, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(value)'}: ${issue.message}`)
+    .join('; ');
+  throw new MessageDecodeError(message, `does not match the ${message.topic} schema: ${problems}`, result.error);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,52 @@
+/** The four topics Sluice uses, named from one prefix so several deployments can share a cluster. */
+export interface TopicNames {
+  /** Per-item request messages and seals; key = batch id. */
+  requests: string;
+  /** Per-item results, forwarded seals and cancel requests; key = batch id. */
+  results: string;
+  /** One batch record per batch; compacted; key = batch id. */
+  status: string;
+  /** Messages a consumer could not decode or validate, with the reason in headers. */
+  deadLetter: string;
+}
+
+export function topicNames(prefix: string): TopicNames {
+  return {
+    requests: `${prefix}.requests`,
+    results: `${prefix}.results`,
+    status: `${prefix}.status`,
+    deadLetter: `${prefix}.dead-letter`,
+  };
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  /** Topic-level configs, e.g. `cleanup.policy=compact`. */
+  configs?: Record<string, string>;
+}
+
+export function topicSpecs(names: TopicNames, partitions: number): TopicSpec[] {
+  return [
+    { topic: names.requests, numPartitions: partitions },
+    { topic: names.results, numPartitions: partitions },
+    {
+      topic: names.status,
+      numPartitions: Math.max(1, Math.min(partitions, 3)),
+      configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+    },
+    { topic: names.deadLetter, numPartitions: 1 },
+  ];
+}
+
+/** Header names Sluice sets on its messages. */
+export const HEADERS = {
+  /** `item`, `seal` or `cancel`: lets consumers filter without decoding. */
+  type: 'sluice-type',
+  /** Dead-letter: why the message was rejected. */
+  dlqReason: 'sluice-dlq-reason',
+  dlqTopic: 'sluice-dlq-topic',
+  dlqPartition: 'sluice-dlq-partition',
+  dlqOffset: 'sluice-dlq-offset',
+  dlqStage: 'sluice-dlq-stage',
+} as const;

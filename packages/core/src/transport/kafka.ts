@@ -1,0 +1,264 @@
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+  type Consumer as KafkaConsumer,
+  type IHeaders,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer as KafkaProducer,
+} from 'kafkajs';
+import { silentLogger, type Logger } from '../logger.js';
+import type { TopicSpec } from '../topics.js';
+import type {
+  Consumer,
+  ConsumerOptions,
+  EachBatch,
+  IncomingMessage,
+  OutgoingMessage,
+  PartitionOffsets,
+  Producer,
+  TopicPartition,
+  Transport,
+} from './types.js';
+
+export interface KafkaTransportOptions {
+  brokers: string[];
+  clientId?: string;
+  logger?: Logger;
+  /** Upper bound for one produce request's payload; a broker rejects record batches over `message.max.bytes` (1 MiB by default). Default 512 KiB. */
+  maxRequestBytes?: number;
+  /** Default 3000 ms. */
+  connectionTimeoutMs?: number;
+}
+
+export function createKafkaTransport(options: KafkaTransportOptions): Transport {
+  const logger = options.logger ?? silentLogger;
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'sluice',
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    logLevel: KafkaLogLevel.INFO,
+    logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry),
+    // The broker may be restarting: keep trying for about a minute before a call fails.
+    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 },
+  });
+  const maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | null = null;
+  const connectAdmin = () =>
+    (adminConnected ??= admin.connect().catch((error: unknown) => {
+      adminConnected = null;
+      throw error;
+    }));
+  const producers = new Set<KafkaProducer>();
+  const consumers = new Set<KafkaConsumer>();
+
+  return {
+    kind: 'kafka',
+
+    async ensureTopics(specs: TopicSpec[]) {
+      await connectAdmin();
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((spec) => !existing.has(spec.topic));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.numPartitions,
+            replicationFactor: -1,
+            configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      } catch (error) {
+        // Another process may have created them between listTopics and createTopics.
+        if (!isTopicExistsError(error)) throw error;
+      }
+    },
+
+    async producer(): Promise<Producer> {
+      const producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+      producers.add(producer);
+      return {
+        async send(topic, messages) {
+          for (const chunk of chunkByBytes(messages, maxRequestBytes)) {
+            await producer.send({ topic, acks: -1, messages: chunk.map(toKafkaMessage) });
+          }
+        },
+        async disconnect() {
+          producers.delete(producer);
+          await producer.disconnect();
+        },
+      };
+    },
+
+    consumer(consumerOptions: ConsumerOptions): Consumer {
+      return createKafkaConsumer(kafka, consumerOptions, consumers, logger);
+    },
+
+    async offsets(topic: string): Promise<PartitionOffsets[]> {
+      await connectAdmin();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets
+        .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+        .sort((a, b) => a.partition - b.partition);
+    },
+
+    async ping() {
+      await connectAdmin();
+      await admin.describeCluster();
+    },
+
+    async close() {
+      await Promise.allSettled([...consumers].map((c) => c.disconnect()));
+      await Promise.allSettled([...producers].map((p) => p.disconnect()));
+      if (adminConnected) await admin.disconnect().catch(() => undefined);
+      adminConnected = null;
+    },
+  };
+}
+
+function createKafkaConsumer(
+  kafka: Kafka,
+  options: ConsumerOptions,
+  registry: Set<KafkaConsumer>,
+  logger: Logger,
+): Consumer {
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+    allowAutoTopicCreation: false,
+    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 },
+  });
+  registry.add(consumer);
+  let assignment: TopicPartition[] = [];
+  const assignmentListeners: ((assignment: TopicPartition[]) => void)[] = [];
+  const crashListeners: ((error: Error) => void)[] = [];
+
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+      partitions.map((partition) => ({ topic, partition })),
+    );
+    for (const listener of assignmentListeners) listener(assignment);
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    const error = event.payload.error;
+    logger.error({ err: error, groupId: options.groupId, restart: event.payload.restart }, 'consumer crashed');
+    if (!event.payload.restart) for (const listener of crashListeners) listener(error);
+  });
+
+  return {
+    async run(eachBatch: EachBatch) {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? false });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          await eachBatch(
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              highWatermark: batch.highWatermark,
+              messages: batch.messages.map((m) => fromKafkaMessage(batch.topic, batch.partition, m)),
+            },
+            { resolveOffset, heartbeat, isRunning, isStale },
+          );
+        },
+      });
+    },
+    async commit(offsets) {
+      if (offsets.length === 0) return;
+      await consumer.commitOffsets(offsets);
+    },
+    assignment: () => assignment,
+    onAssignment(listener) {
+      assignmentListeners.push(listener);
+    },
+    onCrash(listener) {
+      crashListeners.push(listener);
+    },
+    async stop() {
+      registry.delete(consumer);
+      await consumer.disconnect();
+    },
+  };
+}
+
+function toKafkaMessage(message: OutgoingMessage) {
+  return { key: message.key, value: message.value, headers: message.headers };
+}
+
+function fromKafkaMessage(topic: string, partition: number, message: KafkaMessage): IncomingMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ? message.key.toString('utf8') : null,
+    value: message.value,
+    headers: headersToStrings(message.headers),
+    timestamp: message.timestamp,
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) out[name] = last.toString();
+  }
+  return out;
+}
+
+function* chunkByBytes(messages: OutgoingMessage[], maxBytes: number): Generator<OutgoingMessage[]> {
+  let chunk: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = (message.value?.length ?? 0) + (message.key?.length ?? 0) + 64;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function isTopicExistsError(error: unknown): boolean {
+  const e = error as { type?: string; errors?: { type?: string }[] } | undefined;
+  if (e?.type === 'TOPIC_ALREADY_EXISTS') return true;
+  return Array.isArray(e?.errors) && e.errors.every((inner) => inner.type === 'TOPIC_ALREADY_EXISTS');
+}
+
+function forwardKafkaLog(logger: Logger, entry: LogEntry): void {
+  const { message, ...extra } = entry.log;
+  const fields = { kafka: entry.namespace, ...extra };
+  switch (entry.level) {
+    case KafkaLogLevel.ERROR:
+      // kafkajs reports retried, recovered conditions (a broker restart, a rebalance) at ERROR.
+      logger.warn(fields, message);
+      break;
+    case KafkaLogLevel.WARN:
+      logger.warn(fields, message);
+      break;
+    case KafkaLogLevel.INFO:
+      logger.debug(fields, message);
+      break;
+    default:
+      logger.trace(fields, message);
+  }
+}

@@ -1,0 +1,114 @@
+import type { TopicSpec } from '../topics.js';
+
+/**
+ * The transport is the seam between Sluice's stages and the log they meet through. Kafka
+ * implements it for real deployments; an in-process implementation (same semantics: keyed
+ * partitions, consumer groups, committed offsets) backs the embedded mode.
+ *
+ * Consumers never commit on their own: each stage commits what it has made durable, when it
+ * has made it durable (the processor its contiguous low watermark, the sink after fsync).
+ */
+export interface OutgoingMessage {
+  key: string | null;
+  value: Buffer | null;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offsets are 64-bit; kept as decimal strings as kafkajs does. */
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** Milliseconds since the epoch, as a decimal string. */
+  timestamp: string;
+}
+
+export interface MessageBatch {
+  topic: string;
+  partition: number;
+  messages: IncomingMessage[];
+  /** The partition's end offset when the batch was fetched. */
+  highWatermark: string;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to consume (Kafka's commit convention: last processed + 1). */
+  offset: string;
+}
+
+export interface BatchContext {
+  /** Moves the fetch position past `offset`. It does not commit. */
+  resolveOffset(offset: string): void;
+  /** Keeps group membership alive during long work; throws when the group is rebalancing. */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping. */
+  isRunning(): boolean;
+  /** True when the batch's partition was sought or reassigned and the rest of it must not be used. */
+  isStale(): boolean;
+}
+
+export type EachBatch = (batch: MessageBatch, context: BatchContext) => Promise<void>;
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. Default: false (the end). */
+  fromBeginning?: boolean;
+  /** Longest a fetch waits for data; low values cut latency for control topics. */
+  maxWaitTimeMs?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  maxBytesPerPartition?: number;
+  /** Partitions processed at once (each still sequential within itself). Default 1. */
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface Consumer {
+  /** Joins the group and starts fetching; resolves once the consumer is running. */
+  run(eachBatch: EachBatch): Promise<void>;
+  /** Commits the given offsets for the group. */
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** The partitions assigned to this member now. */
+  assignment(): TopicPartition[];
+  /** Called after every rebalance with the new assignment. */
+  onAssignment(listener: (assignment: TopicPartition[]) => void): void;
+  /** Called when the consumer gives up (it will not fetch again). */
+  onCrash(listener: (error: Error) => void): void;
+  /** Stops fetching, waits for the running batches to return, leaves the group. */
+  stop(): Promise<void>;
+}
+
+export interface Producer {
+  /** Sends messages to one topic and resolves once all are acknowledged by the log. */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** First offset still in the log. */
+  low: string;
+  /** Offset the next message will get. */
+  high: string;
+}
+
+export interface Transport {
+  readonly kind: 'kafka' | 'memory';
+  /** Creates the topics that do not exist yet; leaves existing ones as they are. */
+  ensureTopics(specs: TopicSpec[]): Promise<void>;
+  producer(): Promise<Producer>;
+  consumer(options: ConsumerOptions): Consumer;
+  /** Low and high offsets of every partition of a topic. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Checks that the log answers; used by readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

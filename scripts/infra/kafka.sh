@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# Local infrastructure without Docker: a single-node Apache Kafka broker in KRaft mode and an
+# Apicurio schema registry (Confluent-compatible API), both plain `java` processes built from
+# Maven Central artifacts that Maven resolves into a git-ignored cache.
+#
+#   kafka.sh up            start both (idempotent), wait until they answer, print the environment
+#   kafka.sh down          stop exactly the processes `up` started (data is kept)
+#   kafka.sh status        say what runs
+#   kafka.sh reset         down, then delete the broker's and registry's data
+#   kafka.sh broker-stop   stop the broker only (chaos tests restart it mid-batch)
+#   kafka.sh broker-start  start the broker only
+#
+# Kafka 3.9: the newest line that kafkajs 2.2.4 speaks to fully. Kafka 4.0 removed the old
+# protocol versions (KIP-896) and kafkajs, unmaintained since 2023, was never tested against it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KAFKA_VERSION=${SLUICE_KAFKA_VERSION:-3.9.2}
+SLF4J_VERSION=1.7.36
+APICURIO_VERSION=${SLUICE_APICURIO_VERSION:-3.0.9}
+CACHE=${SLUICE_INFRA_CACHE:-$ROOT/.cache/infra}
+STATE=${SLUICE_INFRA_DIR:-$ROOT/.infra}
+HOST=127.0.0.1
+KAFKA_PORT=${KAFKA_PORT:-9092}
+CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+REGISTRY_PORT=${REGISTRY_PORT:-8081}
+KAFKA_HEAP=${SLUICE_KAFKA_HEAP:--Xms256m -Xmx768m}
+REGISTRY_HEAP=${SLUICE_REGISTRY_HEAP:--Xms64m -Xmx384m}
+
+KAFKA_LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
+REGISTRY_HOME=$CACHE/apicurio-registry-$APICURIO_VERSION
+KAFKA_STATE=$STATE/kafka
+REGISTRY_STATE=$STATE/registry
+BROKERS=$HOST:$KAFKA_PORT
+REGISTRY_URL=http://$HOST:$REGISTRY_PORT/apis/ccompat/v7
+
+log() { printf '[kafka.sh] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Artifacts
+
+maven() {
+  need mvn "Maven 3 with Java 17 resolves the Kafka and Apicurio artifacts from Maven Central"
+  mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" "$@"
+}
+
+resolve_kafka() {
+  [ -f "$KAFKA_LIBS/.complete" ] && return
+  log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION and a logging backend from Maven Central"
+  mkdir -p "$CACHE"
+  local pom=$CACHE/kafka-$KAFKA_VERSION.pom.xml
+  cat >"$pom" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.sluice.infra</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>$KAFKA_VERSION</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <!-- Kafka's POM brings slf4j-api only; the broker also calls log4j 1.x directly. -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>$SLF4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  rm -rf "$KAFKA_LIBS"
+  maven -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
+  touch "$KAFKA_LIBS/.complete"
+}
+
+resolve_registry() {
+  [ -f "$REGISTRY_HOME/.complete" ] && return
+  log "resolving io.apicurio:apicurio-registry-app:$APICURIO_VERSION (classifier all) from Maven Central"
+  mkdir -p "$CACHE"
+  local pom=$CACHE/apicurio-$APICURIO_VERSION.pom.xml
+  cat >"$pom" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.sluice.infra</groupId>
+  <artifactId>schema-registry</artifactId>
+  <version>$APICURIO_VERSION</version>
+  <packaging>pom</packaging>
+</project>
+EOF
+  rm -rf "$REGISTRY_HOME"
+  maven -f "$pom" dependency:unpack \
+    -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+    -DoutputDirectory="$REGISTRY_HOME"
+  rm -rf "$REGISTRY_HOME"/PaxHeaders*
+  [ -f "$REGISTRY_HOME/apicurio-registry-app-$APICURIO_VERSION-runner.jar" ] ||
+    die "the Apicurio archive did not contain apicurio-registry-app-$APICURIO_VERSION-runner.jar"
+  touch "$REGISTRY_HOME/.complete"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes: each is started with -Dsluice.infra=<state dir> so `down` can recognise its own.
+
+pid_alive() {
+  local name=$1 pidfile=$STATE/$1.pid pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-Dsluice.infra=$STATE -Dsluice.role=$name" || return 1
+}
+
+port_open() {
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+http_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -sf -o /dev/null --max-time 2 "$1"
+  else
+    local rest=${1#http://} hostport path
+    hostport=${rest%%/*} path=/${rest#*/}
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
+    head -n1 <&3 | grep -q ' 200 '
+  fi
+}
+
+start_kafka() {
+  if pid_alive kafka; then
+    log "kafka already running (pid $(cat "$STATE/kafka.pid"))"
+    return
+  fi
+  if port_open "$KAFKA_PORT"; then
+    die "port $KAFKA_PORT is taken by a process this script did not start; stop it or set KAFKA_PORT"
+  fi
+  resolve_kafka
+  mkdir -p "$KAFKA_STATE/data" "$KAFKA_STATE/logs"
+  cat >"$KAFKA_STATE/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_STATE/data
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=168
+log.segment.bytes=268435456
+EOF
+  cat >"$KAFKA_STATE/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$KAFKA_STATE/logs/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.org.apache.kafka.controller=WARN
+EOF
+  local java_opts=(-Dsluice.infra="$STATE" -Dsluice.role=kafka $KAFKA_HEAP
+    -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -cp "$KAFKA_LIBS/*")
+  if [ ! -f "$KAFKA_STATE/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+    log "formatting KRaft storage (cluster $cluster_id)"
+    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$KAFKA_STATE/server.properties" >"$KAFKA_STATE/logs/format.out" 2>&1 ||
+      { cat "$KAFKA_STATE/logs/format.out" >&2; die "StorageTool format failed"; }
+  fi
+  : >"$KAFKA_STATE/logs/server.log"
+  log "starting kafka $KAFKA_VERSION on $BROKERS"
+  nohup setsid java "${java_opts[@]}" kafka.Kafka "$KAFKA_STATE/server.properties" \
+    >"$KAFKA_STATE/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$STATE/kafka.pid"
+}
+
+start_registry() {
+  if pid_alive registry; then
+    log "registry already running (pid $(cat "$STATE/registry.pid"))"
+    return
+  fi
+  if port_open "$REGISTRY_PORT"; then
+    die "port $REGISTRY_PORT is taken by a process this script did not start; stop it or set REGISTRY_PORT"
+  fi
+  resolve_registry
+  mkdir -p "$REGISTRY_STATE/db" "$REGISTRY_STATE/logs"
+  log "starting apicurio registry $APICURIO_VERSION on $REGISTRY_URL"
+  # The registry keeps its schemas in an H2 file, so ids stay valid for messages in the broker
+  # across restarts.
+  (cd "$REGISTRY_HOME"
+    nohup setsid java -Dsluice.infra="$STATE" -Dsluice.role=registry $REGISTRY_HEAP \
+    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dquarkus.http.host=$HOST -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.log.level=WARN -Dquarkus.http.access-log.enabled=false \
+    -Dapicurio.datasource.url="jdbc:h2:file:$REGISTRY_STATE/db/registry" \
+    -jar "apicurio-registry-app-$APICURIO_VERSION-runner.jar" \
+    >"$REGISTRY_STATE/logs/stdout.log" 2>&1 </dev/null &
+    echo $! >"$STATE/registry.pid")
+}
+
+wait_kafka() {
+  local deadline=$((SECONDS + ${SLUICE_INFRA_TIMEOUT_S:-120}))
+  until port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$KAFKA_STATE/logs/server.log" 2>/dev/null; do
+    pid_alive kafka || { tail -n 30 "$KAFKA_STATE/logs/stdout.log" "$KAFKA_STATE/logs/server.log" >&2 || true; die "kafka exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || die "kafka did not answer on $BROKERS in time (logs: $KAFKA_STATE/logs)"
+    sleep 0.5
+  done
+}
+
+wait_registry() {
+  local deadline=$((SECONDS + ${SLUICE_INFRA_TIMEOUT_S:-120}))
+  until http_ok "$REGISTRY_URL/subjects"; do
+    pid_alive registry || { tail -n 30 "$REGISTRY_STATE/logs/stdout.log" >&2 || true; die "registry exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || die "registry did not answer on $REGISTRY_URL in time (logs: $REGISTRY_STATE/logs)"
+    sleep 0.5
+  done
+}
+
+stop_one() {
+  local name=$1 pid
+  if ! pid_alive "$name"; then
+    rm -f "$STATE/$name.pid"
+    return
+  fi
+  pid=$(cat "$STATE/$name.pid")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop in 30 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$STATE/$name.pid"
+}
+
+print_env() {
+  cat >"$STATE/env" <<EOF
+export KAFKA_BROKERS=$BROKERS
+export SCHEMA_REGISTRY_URL=$REGISTRY_URL
+EOF
+  cat "$STATE/env"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+need java "Java 17 runs the broker and the registry"
+mkdir -p "$STATE"
+case "${1:-}" in
+  up)
+    start_kafka
+    start_registry
+    wait_kafka
+    wait_registry
+    log "kafka and registry are up; use this environment:"
+    print_env
+    ;;
+  down)
+    stop_one registry
+    stop_one kafka
+    ;;
+  status)
+    for name in kafka registry; do
+      if pid_alive "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
+    done
+    ;;
+  reset)
+    stop_one registry
+    stop_one kafka
+    rm -rf "$KAFKA_STATE/data" "$REGISTRY_STATE/db"
+    log "data deleted"
+    ;;
+  broker-stop)
+    stop_one kafka
+    ;;
+  broker-start)
+    start_kafka
+    wait_kafka
+    ;;
+  *)
+    echo "usage: $0 up|down|status|reset|broker-stop|broker-start" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs pnpm and the packages, builds, lints, starts the
+# local Kafka broker and schema registry (unless KAFKA_BROKERS is already set), runs the unit and
+# end-to-end tests, and stops what it started, even when tests fail. Exit code: the tests'.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+source scripts/bootstrap.sh
+
+echo "[test-all] lint" >&2
+pnpm run --silent lint
+
+started_infra=false
+stop_infra() {
+  if [ "$started_infra" = true ]; then
+    bash scripts/infra/kafka.sh down || true
+  fi
+}
+trap stop_infra EXIT
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  echo "[test-all] starting the local Kafka broker and schema registry" >&2
+  started_infra=true
+  eval "$(bash scripts/infra/kafka.sh up)"
+  export KAFKA_BROKERS SCHEMA_REGISTRY_URL
+fi
+
+echo "[test-all] tests (broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL)" >&2
+pnpm exec vitest run "$@"
