@@ -56,7 +56,12 @@ const EnvSchema = z.object({
 
   SLUICE_MAX_FILE_BYTES: int(1).default(200 * 1024 * 1024),
   SLUICE_MAX_LINE_BYTES: int(1).default(4 * 1024 * 1024),
+  /** Requests per OpenAI batch (OpenAI's own limit is 50,000). */
   SLUICE_MAX_BATCH_REQUESTS: int(1).default(50_000),
+  /** Items per domain batch or operations job. */
+  SLUICE_MAX_BATCH_ITEMS: int(1).default(1_000_000),
+  /** Largest streamed JSONL request body (domain submits). */
+  SLUICE_MAX_BODY_BYTES: int(1).default(1024 * 1024 * 1024),
   SLUICE_MAX_SYNC_ITEMS: int(1).default(100),
   SLUICE_SYNC_TIMEOUT_MS: int(100).default(120_000),
   /** How many bad lines a validation error lists. */

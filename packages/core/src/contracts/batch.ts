@@ -65,6 +65,8 @@ export const BatchSpec = z.object({
   input_file_id: z.string().nullable().default(null),
   completion_window: z.string().default('24h'),
   created_at: UnixSeconds,
+  /** When the batch's items started to be produced; null: the seal's arrival time is used. */
+  in_progress_at: UnixSeconds.nullable().default(null),
   expires_at: UnixSeconds.nullable().default(null),
   metadata: Metadata.nullable().default(null),
   /** Output files expire this many seconds after they are created (OpenAI `output_expires_after`). */
@@ -114,3 +116,44 @@ export const BatchRecord = z.object({
   updated_at_ms: z.number().int().nonnegative(),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
+
+/** A batch record for a batch that has a spec and a size, before any result: the starting point for ingest and sink. */
+export function newBatchRecord(
+  id: string,
+  spec: BatchSpec,
+  total: number,
+  status: BatchStatus,
+  nowMs: number = Date.now(),
+): BatchRecord {
+  return {
+    id,
+    object: 'batch',
+    api: spec.api,
+    tenant: spec.tenant,
+    endpoint: spec.endpoint,
+    operation: spec.operation,
+    model: spec.model,
+    input_file_id: spec.input_file_id,
+    completion_window: spec.completion_window,
+    status,
+    output_file_id: null,
+    error_file_id: null,
+    created_at: spec.created_at,
+    in_progress_at: status === 'in_progress' ? (spec.in_progress_at ?? Math.floor(nowMs / 1000)) : null,
+    expires_at: spec.expires_at,
+    finalizing_at: null,
+    completed_at: null,
+    failed_at: null,
+    expired_at: null,
+    cancelling_at: null,
+    cancelled_at: null,
+    errors: null,
+    request_counts: { total, completed: 0, failed: 0 },
+    usage: emptyUsage(),
+    metadata: spec.metadata,
+    output_expires_after_seconds: spec.output_expires_after_seconds,
+    item_fields: spec.item_fields,
+    sync: spec.sync,
+    updated_at_ms: nowMs,
+  };
+}

@@ -4,4 +4,7 @@
  */
 export * from './common.js';
 export * from './batch.js';
+export * from './domain.js';
+export * from './files.js';
 export * from './messages.js';
+export * from './openai.js';

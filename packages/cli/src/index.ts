@@ -1,0 +1,1 @@
+export { ROLES, startSluice, type Role, type RunningSluice, type StartOptions } from './runtime.js';

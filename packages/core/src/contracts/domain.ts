@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { CustomId } from './common.js';
+
+/**
+ * The domain Batch API: the same bodies as the realtime endpoints, with `model` as the
+ * discriminator (extract | summarize | classify). One request schema and one result schema per
+ * model; the processor derives per-request result schemas (e.g. `label` ∈ `labels`) from these.
+ */
+
+/** An entity to extract: a name, or a name with a description that guides the model. */
+export const EntitySpec = z.union([
+  z.string().min(1, 'must not be empty'),
+  z.object({ name: z.string().min(1, 'must not be empty'), description: z.string().optional() }).strict(),
+]);
+export type EntitySpec = z.infer<typeof EntitySpec>;
+
+export const ExtractRequest = z
+  .object({
+    model: z.literal('extract'),
+    text: z.string().min(1, 'must not be empty'),
+    entities: z.array(EntitySpec).min(1, 'must list at least one entity').max(100, 'at most 100 entities'),
+    instruction: z.string().optional(),
+  })
+  .strict();
+export type ExtractRequest = z.infer<typeof ExtractRequest>;
+
+export const SummarizeRequest = z
+  .object({
+    model: z.literal('summarize'),
+    text: z.string().min(1, 'must not be empty'),
+    instructions: z.string().optional(),
+    max_tokens: z.number().int().min(1).max(16_384).optional(),
+  })
+  .strict();
+export type SummarizeRequest = z.infer<typeof SummarizeRequest>;
+
+export const ClassifyRequest = z
+  .object({
+    model: z.literal('classify'),
+    text: z.string().min(1, 'must not be empty'),
+    labels: z
+      .array(z.string().min(1, 'must not be empty'))
+      .min(2, 'must list at least two labels')
+      .max(1000, 'at most 1000 labels')
+      .refine((labels) => new Set(labels).size === labels.length, 'must not repeat a label'),
+    system_prompt: z.string().optional(),
+  })
+  .strict();
+export type ClassifyRequest = z.infer<typeof ClassifyRequest>;
+
+export const DOMAIN_MODELS = ['extract', 'summarize', 'classify'] as const;
+export type DomainModel = (typeof DOMAIN_MODELS)[number];
+
+export const DomainRequest = z.discriminatedUnion('model', [ExtractRequest, SummarizeRequest, ClassifyRequest]);
+export type DomainRequest = z.infer<typeof DomainRequest>;
+
+/** One line of a domain batch. */
+export const DomainBatchLine = z
+  .object({
+    custom_id: CustomId,
+    body: DomainRequest,
+  })
+  .strict();
+export type DomainBatchLine = z.infer<typeof DomainBatchLine>;
+
+/** A found occurrence of an entity; `start`/`end` are character offsets in `text` when the value occurs there. */
+export const EntityMention = z.object({
+  value: z.string(),
+  start: z.number().int().nonnegative().nullable(),
+  end: z.number().int().nonnegative().nullable(),
+});
+
+export const ExtractResult = z.object({
+  /** Every requested entity, in request order; `mentions` is empty when none was found. */
+  entities: z.array(z.object({ name: z.string(), mentions: z.array(EntityMention) })),
+});
+export type ExtractResult = z.infer<typeof ExtractResult>;
+
+export const SummarizeResult = z.object({ summary: z.string() });
+export type SummarizeResult = z.infer<typeof SummarizeResult>;
+
+export const ClassifyResult = z.object({
+  /** Always one of the request's `labels`. */
+  label: z.string(),
+  confidence: z.number().min(0).max(1),
+  /** A score in [0, 1] for every label. */
+  scores: z.record(z.string(), z.number().min(0).max(1)),
+});
+export type ClassifyResult = z.infer<typeof ClassifyResult>;
+
+/** The realtime endpoints take the same bodies with `model` optional (the path says it). */
+export const REALTIME_ENDPOINTS: Record<DomainModel, string> = {
+  extract: '/extract',
+  summarize: '/summarization/abstractive',
+  classify: '/classify',
+};

@@ -1,0 +1,127 @@
+/**
+ * Splits a byte stream into lines without decoding it first, so that byte limits, byte offsets
+ * and invalid UTF-8 are all seen exactly. (Text-based splitters decode with replacement
+ * characters, which would hide non-UTF-8 input.)
+ */
+export interface RawLine {
+  /** 1-based line number. */
+  number: number;
+  /** The line's bytes without the line ending (`\n` or `\r\n`); empty when `tooLong`. */
+  bytes: Buffer;
+  /** Byte offset of the line's start in the stream. */
+  offset: number;
+  /** Length in bytes without the line ending. */
+  length: number;
+  /** The line exceeded `maxLineBytes`; its bytes were dropped. */
+  tooLong: boolean;
+  /** The line ended with `\r\n`. */
+  crlf: boolean;
+}
+
+export interface SplitOptions {
+  maxLineBytes: number;
+}
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+export async function* splitLines(
+  source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+  options: SplitOptions,
+): AsyncGenerator<RawLine> {
+  const { maxLineBytes } = options;
+  let parts: Buffer[] = [];
+  let partsLength = 0;
+  let tooLong = false;
+  let lineStart = 0;
+  let position = 0;
+  let number = 0;
+
+  const finish = (tail: Buffer | null): RawLine => {
+    number++;
+    let bytes = tail && parts.length === 0 ? tail : Buffer.concat(tail ? [...parts, tail] : parts);
+    let length = tooLong ? partsLength + (tail?.length ?? 0) : bytes.length;
+    let crlf = false;
+    if (!tooLong && bytes.length > 0 && bytes[bytes.length - 1] === CR) {
+      bytes = bytes.subarray(0, bytes.length - 1);
+      length--;
+      crlf = true;
+    }
+    // The +1 allowance above leaves room for a `\r`; a line that is still over the limit is too long.
+    if (length > maxLineBytes) tooLong = true;
+    const line: RawLine = {
+      number,
+      bytes: tooLong ? Buffer.alloc(0) : bytes,
+      offset: lineStart,
+      length,
+      tooLong,
+      crlf,
+    };
+    parts = [];
+    partsLength = 0;
+    tooLong = false;
+    return line;
+  };
+
+  for await (const input of source) {
+    const chunk = typeof input === 'string' ? Buffer.from(input) : input;
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf(NEWLINE, start);
+      if (end === -1) break;
+      const piece = chunk.subarray(start, end);
+      if (!tooLong && partsLength + piece.length > maxLineBytes + 1) tooLong = true;
+      if (tooLong) partsLength += piece.length;
+      yield finish(tooLong ? null : piece);
+      position += end - start + 1;
+      lineStart = position;
+      start = end + 1;
+    }
+    const rest = chunk.subarray(start);
+    if (rest.length > 0) {
+      // Copy: the source may reuse its buffer for the next chunk.
+      if (!tooLong && partsLength + rest.length > maxLineBytes + 1) {
+        tooLong = true;
+        parts = [];
+      }
+      if (!tooLong) parts.push(Buffer.from(rest));
+      partsLength += rest.length;
+      position += rest.length;
+    }
+  }
+  if (partsLength > 0 || tooLong) yield finish(null);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes UTF-8 strictly; returns null for invalid bytes. */
+export function decodeUtf8(bytes: Buffer): string | null {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+export const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+export function startsWithBom(bytes: Buffer): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
+/** The nesting depth of a JSON text, counted without parsing it (guards against stack-exhausting input). */
+export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}

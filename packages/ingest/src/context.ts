@@ -1,0 +1,40 @@
+import type { DataLayout, FileStore, Logger, Producer, Serde, SluiceConfig, TopicNames, Transport } from '@sluice/core';
+import type { Registry } from 'prom-client';
+import type { BatchSubmitter } from './batches/submitter.js';
+import type { SyncRunner } from './batches/sync-runner.js';
+import type { IntakeLimits } from './intake/jsonl-intake.js';
+import type { StatusView } from './view/status-view.js';
+
+/** Ingest's limits: the configured ones plus the JSON nesting depth accepted per line. */
+export type IngestLimits = SluiceConfig['limits'] & {
+  /** JSON nesting depth per line. */
+  maxDepth: number;
+};
+
+/** What every route module gets: the shared services of one ingest. */
+export interface IngestContext {
+  transport: Transport;
+  producer: Producer;
+  serde: Serde;
+  topics: TopicNames;
+  layout: DataLayout;
+  files: FileStore;
+  view: StatusView;
+  submitter: BatchSubmitter;
+  sync: SyncRunner;
+  limits: IngestLimits;
+  logger: Logger;
+  metrics: Registry;
+  readiness: { registryUrl: string | null; upstreamUrl: string | null };
+}
+
+export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {
+  return {
+    maxBytes: limits.maxBodyBytes,
+    maxLineBytes: limits.maxLineBytes,
+    maxItems: limits.maxBatchItems,
+    maxReportedErrors: limits.maxReportedErrors,
+    maxDepth: limits.maxDepth,
+    ...overrides,
+  };
+}

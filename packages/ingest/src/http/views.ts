@@ -1,0 +1,39 @@
+import type { BatchRecord } from '@sluice/core';
+
+/** Finished share of a batch, in [0, 1]. */
+export function progressOf(record: BatchRecord): number {
+  const { total, completed, failed } = record.request_counts;
+  return total === 0 ? (record.status === 'completed' ? 1 : 0) : (completed + failed) / total;
+}
+
+/**
+ * The OpenAI Batch object, for OpenAI and domain batches alike (one batch model). Extra fields
+ * the OpenAI SDKs ignore: `progress`.
+ */
+export function publicBatch(record: BatchRecord) {
+  return {
+    id: record.id,
+    object: 'batch' as const,
+    endpoint: record.endpoint,
+    model: record.model,
+    errors: record.errors,
+    input_file_id: record.input_file_id,
+    completion_window: record.completion_window,
+    status: record.status,
+    output_file_id: record.output_file_id,
+    error_file_id: record.error_file_id,
+    created_at: record.created_at,
+    in_progress_at: record.in_progress_at,
+    expires_at: record.expires_at,
+    finalizing_at: record.finalizing_at,
+    completed_at: record.completed_at,
+    failed_at: record.failed_at,
+    expired_at: record.expired_at,
+    cancelling_at: record.cancelling_at,
+    cancelled_at: record.cancelled_at,
+    request_counts: record.request_counts,
+    usage: record.usage,
+    metadata: record.metadata,
+    progress: progressOf(record),
+  };
+}

@@ -1,0 +1,2 @@
+export { createIngest, DEFAULT_TENANT, type Ingest, type IngestOptions } from './ingest.js';
+export type { IngestLimits } from './context.js';

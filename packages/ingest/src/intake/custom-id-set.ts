@@ -1,0 +1,69 @@
+/**
+ * Remembers which custom_ids a batch used, in about 24 bytes per item whatever the id's length:
+ * an open-addressing table of 53-bit fingerprints → the item that first used them. A fingerprint
+ * match is only a candidate duplicate; the caller confirms it against the stored lines, so a hash
+ * collision never rejects a valid batch.
+ */
+export class CustomIdSet {
+  private keys: Float64Array;
+  private items: Int32Array;
+  private used = 0;
+
+  constructor(capacity = 1024) {
+    const size = 1 << Math.ceil(Math.log2(Math.max(16, capacity * 2)));
+    this.keys = new Float64Array(size);
+    this.items = new Int32Array(size);
+  }
+
+  /** Adds `customId` for `item` (0-based); returns the earlier item with the same fingerprint, or -1. */
+  add(customId: string, item: number): number {
+    const hash = fingerprint(customId);
+    const mask = this.keys.length - 1;
+    let slot = hash % this.keys.length;
+    for (;;) {
+      const key = this.keys[slot] as number;
+      if (key === 0) break;
+      if (key === hash) return (this.items[slot] as number) - 1;
+      slot = (slot + 1) & mask;
+    }
+    this.keys[slot] = hash;
+    this.items[slot] = item + 1;
+    if (++this.used * 2 > this.keys.length) this.grow();
+    return -1;
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const items = this.items;
+    this.keys = new Float64Array(keys.length * 2);
+    this.items = new Int32Array(keys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as number;
+      if (key === 0) continue;
+      let slot = key % this.keys.length;
+      while (this.keys[slot] !== 0) slot = (slot + 1) & mask;
+      this.keys[slot] = key;
+      this.items[slot] = items[i] as number;
+    }
+  }
+}
+
+/** cyrb53: a fast 53-bit string hash; never 0 (0 marks an empty slot). */
+export function fingerprint(text: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  const hash = 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  return hash === 0 ? 1 : hash;
+}

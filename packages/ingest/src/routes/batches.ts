@@ -1,0 +1,203 @@
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import {
+  type BatchRecord,
+  BatchSpec,
+  ConflictError,
+  HEADERS,
+  isTerminal,
+  newBatchId,
+  NotFoundError,
+  nowSeconds,
+  readResults,
+  renderOutputLine,
+  ValidationError,
+} from '@sluice/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type IngestContext, intakeLimits } from '../context.js';
+import { validateDomainLine } from '../intake/domain.js';
+import { intakeJsonl } from '../intake/jsonl-intake.js';
+import { issuesFromZod } from '../intake/zod-issues.js';
+import { publicBatch } from '../http/views.js';
+import { mediaType } from '../http/media.js';
+
+/** Content types that mean "a JSONL body, one request per line". */
+export const JSONL_TYPES = ['application/jsonl', 'application/x-ndjson', 'application/x-jsonlines', 'application/json-lines'];
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+const ListQuery = z.object({
+  after: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+/** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
+export interface BatchRouteExtensions {
+  /** Handles `POST /v1/batches` with a JSON body that is not a domain item; returns undefined to decline. */
+  createFromJson?: (request: FastifyRequest, body: Record<string, unknown>) => Promise<BatchRecord | undefined>;
+  /** Cancels a batch ingest still owns (e.g. OpenAI `validating`); returns undefined when the sink owns it. */
+  cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
+}
+
+/** Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. */
+export function batchFor(context: IngestContext, tenant: string, id: string): BatchRecord {
+  const record = context.view.get(id);
+  if (!record || record.tenant !== tenant || record.sync) throw new NotFoundError('batch', id);
+  return record;
+}
+
+/**
+ * The batch resource, shared by the three APIs: domain JSONL submit, status, list, cancel and
+ * output. One batch model underneath; the OpenAI create plugs in through `extensions`.
+ */
+export function registerBatchRoutes(app: FastifyInstance, context: IngestContext, extensions: BatchRouteExtensions = {}) {
+  app.post('/v1/batches', async (request, reply) => {
+    const type = mediaType(request);
+    if (JSONL_TYPES.includes(type)) {
+      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>);
+      return reply.code(200).send(publicBatch(record));
+    }
+    if (type === 'application/json') {
+      const body = request.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new ValidationError([
+          { line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' },
+        ]);
+      }
+      const object = body as Record<string, unknown>;
+      if ('custom_id' in object || 'body' in object) {
+        // One domain item as a single JSON object: the same checks as a one-line JSONL body.
+        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))]);
+        return reply.code(200).send(publicBatch(record));
+      }
+      const created = await extensions.createFromJson?.(request, object);
+      if (created) return reply.code(200).send(publicBatch(created));
+      throw new ValidationError([
+        {
+          line: null,
+          param: null,
+          code: 'invalid_request',
+          message:
+            'expected either a domain request ({"custom_id", "body"}; or a JSONL body with Content-Type application/jsonl) or an OpenAI batch ({"input_file_id", "endpoint", "completion_window"})',
+        },
+      ]);
+    }
+    return reply.code(415).send({
+      error: {
+        message: `Unsupported Content-Type '${type}' for POST /v1/batches: use application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'unsupported_media_type',
+      },
+    });
+  });
+
+  app.get('/v1/batches', async (request) => {
+    const query = ListQuery.safeParse(request.query);
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const { data, hasMore } = context.view.list(request.tenant, query.data);
+    return {
+      object: 'list',
+      data: data.map(publicBatch),
+      first_id: data[0]?.id ?? null,
+      last_id: data[data.length - 1]?.id ?? null,
+      has_more: hasMore,
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
+    return publicBatch(batchFor(context, request.tenant, request.params.id));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
+    const record = batchFor(context, request.tenant, request.params.id);
+    return publicBatch(await cancelBatch(context, record, extensions));
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/batches/:id/output', async (request, reply) => {
+    const record = batchFor(context, request.tenant, request.params.id);
+    reply.header('x-sluice-batch-status', record.status);
+    reply.type('application/jsonl; charset=utf-8');
+    const final = context.layout.output(record.id);
+    if (isTerminal(record.status) && (await exists(final))) return reply.send(createReadStream(final));
+    // Still running: the lines finished so far, in input order.
+    reply.header('x-sluice-partial', 'true');
+    return reply.send(Readable.from(partialOutput(context, record)));
+  });
+}
+
+async function* partialOutput(context: IngestContext, record: BatchRecord): AsyncGenerator<string> {
+  for await (const stored of readResults(context.layout, record.id)) {
+    yield `${JSON.stringify(renderOutputLine(record.api, stored.record))}\n`;
+  }
+}
+
+/** Validates and stores a domain JSONL stream, then submits it; refuses it whole on any bad line. */
+async function submitDomain(
+  context: IngestContext,
+  tenant: string,
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+): Promise<BatchRecord> {
+  const batchId = newBatchId();
+  const input = await context.submitter.prepare(batchId);
+  let result;
+  try {
+    result = await intakeJsonl(source, input, validateDomainLine, {
+      limits: intakeLimits(context.limits),
+      itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
+    });
+  } catch (error) {
+    await context.submitter.discard(batchId);
+    throw error;
+  }
+  if (result.issues.length > 0) {
+    await context.submitter.discard(batchId);
+    throw new ValidationError(result.issues, result.truncated);
+  }
+  const now = nowSeconds();
+  const spec = BatchSpec.parse({
+    api: 'domain',
+    tenant,
+    endpoint: '/v1/batches',
+    completion_window: '24h',
+    created_at: now,
+    in_progress_at: now,
+    expires_at: now + DAY_SECONDS,
+  });
+  return context.submitter.submit(batchId, spec, result.items);
+}
+
+/** Asks the batch's sink to cancel it (through the results topic, so it arrives in order). */
+export async function cancelBatch(
+  context: IngestContext,
+  record: BatchRecord,
+  extensions: BatchRouteExtensions = {},
+): Promise<BatchRecord> {
+  if (record.status === 'cancelling' || record.status === 'cancelled') return record;
+  if (isTerminal(record.status)) {
+    throw new ConflictError(`Batch ${record.id} is already ${record.status} and cannot be cancelled.`);
+  }
+  const owned = await extensions.cancelOwned?.(record);
+  if (owned) return owned;
+  const requestedAt = nowSeconds();
+  await context.producer.send(context.topics.results, [
+    {
+      key: record.id,
+      value: await context.serde.results.encode({ type: 'cancel', batch_id: record.id, requested_at: requestedAt }),
+      headers: { [HEADERS.type]: 'cancel' },
+    },
+  ]);
+  context.view.markCancelRequested(record.id, requestedAt);
+  return context.view.get(record.id) ?? record;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

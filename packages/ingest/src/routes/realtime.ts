@@ -1,0 +1,73 @@
+import {
+  ClassifyRequest,
+  type DomainModel,
+  ExtractRequest,
+  type ItemResultMessage,
+  nowSeconds,
+  REALTIME_ENDPOINTS,
+  SummarizeRequest,
+  ValidationError,
+} from '@sluice/core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { z } from 'zod';
+import type { IngestContext } from '../context.js';
+import { errorBody } from '../http/errors.js';
+import { issuesFromZod } from '../intake/zod-issues.js';
+
+const SCHEMAS: Record<DomainModel, z.ZodType<Record<string, unknown>>> = {
+  extract: ExtractRequest,
+  summarize: SummarizeRequest,
+  classify: ClassifyRequest,
+};
+
+/**
+ * The realtime domain endpoints (`POST /extract`, `/summarization/abstractive`, `/classify`, also
+ * under `/v1`): the same body as a batch line's `body`, `model` optional; the answer is the domain
+ * result itself. Each call runs as a one-item batch through the pipeline.
+ */
+export function registerRealtimeRoutes(app: FastifyInstance, context: IngestContext) {
+  for (const [model, path] of Object.entries(REALTIME_ENDPOINTS) as [DomainModel, string][]) {
+    const handler = async (request: { body: unknown; tenant: string }, reply: FastifyReply) => {
+      const body = request.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new ValidationError([{ line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' }]);
+      }
+      const given = (body as Record<string, unknown>).model;
+      if (given !== undefined && given !== model) {
+        throw new ValidationError([
+          { line: null, param: 'model', code: 'invalid_value', message: `this endpoint is for model '${model}', got ${JSON.stringify(given)}` },
+        ]);
+      }
+      const parsed = SCHEMAS[model].safeParse({ ...body, model });
+      if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
+      const now = nowSeconds();
+      const { results } = await context.sync.run([{ custom_id: 'realtime', discriminator: model, body: parsed.data }], {
+        api: 'domain',
+        tenant: request.tenant,
+        endpoint: path,
+        created_at: now,
+        in_progress_at: now,
+        expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
+      });
+      return sendDomainResult(reply, results[0]);
+    };
+    app.post(path, handler);
+    app.post(`/v1${path}`, handler);
+  }
+}
+
+/** A realtime answer: the domain result (the JSON inside the ChatCompletion), or the item's error. */
+function sendDomainResult(reply: FastifyReply, result: ItemResultMessage | undefined): FastifyReply {
+  if (!result) return reply.code(500).send(errorBody(500, 'internal_error', 'the request produced no result'));
+  if (result.ok) {
+    const completion = result.response?.body as { choices?: { message?: { content?: string } }[] } | undefined;
+    const content = completion?.choices?.[0]?.message?.content;
+    return reply.code(200).type('application/json').send(content ?? 'null');
+  }
+  const error = result.error ?? { code: 'internal_error', message: 'failed' };
+  if (error.code === 'invalid_request') return reply.code(400).send(errorBody(400, error.code, error.message));
+  const body = errorBody(502, error.code, error.message);
+  return reply.code(502).send(
+    result.response ? { ...body, upstream: { status_code: result.response.status_code, body: result.response.body } } : body,
+  );
+}

@@ -1,0 +1,38 @@
+import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
+import type { z } from 'zod';
+import type { AttemptGuard, Upstream } from '../upstream/upstream.js';
+
+export interface HandlerContext {
+  upstream: Upstream;
+  models: UpstreamConfig['models'];
+  /** Call before spending anything on the item; throws when its batch was cancelled or expired. */
+  guard: AttemptGuard;
+  batchId: string;
+  index: number;
+  customId: string;
+}
+
+/** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */
+export interface HandlerOutcome {
+  response: { status_code: number; request_id: string | null; body: unknown };
+  usage: TokenUsage;
+  attempts: number;
+  /** Operations: the input item, echoed into the output row. */
+  item?: Record<string, unknown> | null;
+}
+
+/**
+ * One operation. Every handler has this shape and lives in a file of its own; the router picks one
+ * by the message's (api, discriminator). `request` validates the item body before `handle` runs.
+ */
+export interface Handler<Body = unknown> {
+  readonly api: ApiKind;
+  readonly discriminator: string;
+  readonly request: z.ZodType<Body>;
+  handle(body: Body, context: HandlerContext): Promise<HandlerOutcome>;
+}
+
+/** Erases a handler's body type for the registry (the router validates with `request` first). */
+export function defineHandler<Body>(handler: Handler<Body>): Handler<unknown> {
+  return handler as unknown as Handler<unknown>;
+}

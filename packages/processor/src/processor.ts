@@ -1,0 +1,350 @@
+import {
+  BatchingSender,
+  deadLetter,
+  HEADERS,
+  MessageDecodeError,
+  requestLineId,
+  UpstreamError,
+  type Consumer,
+  type IncomingMessage,
+  type ItemResultMessage,
+  type Logger,
+  type MessageBatch,
+  type BatchContext,
+  type OutgoingMessage,
+  type Producer,
+  type RequestItemMessage,
+  type Serde,
+  type TopicNames,
+  type Transport,
+  type UpstreamConfig,
+} from '@sluice/core';
+import { Registry } from 'prom-client';
+import { PartitionTracker } from './consume/partition-tracker.js';
+import { WorkPool } from './consume/work-pool.js';
+import { CancellationView } from './control/cancellations.js';
+import { HandlerRouter, HANDLERS } from './handlers/index.js';
+import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
+import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
+import { ItemAbandonedError } from './upstream/errors.js';
+import { ItemFailedError, Upstream, type UpstreamOptions } from './upstream/upstream.js';
+
+export interface ProcessorOptions {
+  transport: Transport;
+  serde: Serde;
+  topics: TopicNames;
+  upstream: UpstreamOptions;
+  models: UpstreamConfig['models'];
+  /**
+   * Items in flight at once, across partitions.
+   * @defaultValue 256
+   */
+  concurrency?: number;
+  /**
+   * Partitions worked on at once.
+   * @defaultValue 4
+   */
+  partitionsConcurrently?: number;
+  /**
+   * Most uncommitted offsets per partition (finished or not) before dispatch waits; bounds memory
+   * and the redelivery after a crash when one item is slow.
+   * @defaultValue concurrency × 8
+   */
+  maxWindow?: number;
+  /** @defaultValue 1000 */
+  commitIntervalMs?: number;
+  /** @defaultValue `<requests topic>.processor` */
+  groupId?: string;
+  handlers?: readonly Handler[];
+  logger: Logger;
+  metricsRegistry?: Registry;
+}
+
+export interface ProcessorStats {
+  inFlight: number;
+  peakInFlight: number;
+  /** Most items of one partition in flight at once, per `topic:partition`. */
+  peakInFlightByPartition: Record<string, number>;
+}
+
+export interface Processor {
+  start(): Promise<void>;
+  /** Stops fetching, lets in-flight items finish (up to `timeoutMs`), commits, leaves the group. */
+  stop(timeoutMs?: number): Promise<void>;
+  stats(): ProcessorStats;
+}
+
+export function createProcessor(options: ProcessorOptions): Processor {
+  const concurrency = options.concurrency ?? 256;
+  const maxWindow = options.maxWindow ?? concurrency * 8;
+  const commitIntervalMs = options.commitIntervalMs ?? 1000;
+  const groupId = options.groupId ?? `${options.topics.requests}.processor`;
+  const logger = options.logger;
+  const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
+  const router = new HandlerRouter(options.handlers ?? HANDLERS);
+  const upstream = new Upstream(options.upstream, metrics, logger);
+  const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
+  const pool = new WorkPool(concurrency);
+  const trackers = new Map<string, PartitionTracker>();
+  const peaks = new Map<string, number>();
+
+  let producer: Producer | null = null;
+  let results: BatchingSender | null = null;
+  let consumer: Consumer | null = null;
+  let commitTimer: NodeJS.Timeout | null = null;
+  let running = false;
+  let commitInProgress: Promise<void> = Promise.resolve();
+
+  const trackerKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+  /** Sends until acknowledged: an item's offset may only be committed after its result is in the log. */
+  async function sendReliably(sender: BatchingSender, message: OutgoingMessage): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sender.send(message);
+        return;
+      } catch (error) {
+        if (!running && attempt > 3) throw error;
+        logger.warn({ err: error, attempt }, 'producing a result failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+  }
+
+  function result(
+    item: RequestItemMessage,
+    fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & { item?: ItemResultMessage['item'] },
+  ): ItemResultMessage {
+    return {
+      type: 'item',
+      batch_id: item.batch_id,
+      index: item.index,
+      custom_id: item.custom_id,
+      id: requestLineId(item.batch_id, item.index),
+      api: item.api,
+      discriminator: item.discriminator,
+      finished_at: Date.now(),
+      ...fields,
+      item: fields.item ?? null,
+    };
+  }
+
+  function failed(item: RequestItemMessage, code: string, message: string, attempts = 0): ItemResultMessage {
+    return result(item, { ok: false, response: null, error: { code, message }, usage: null, attempts });
+  }
+
+  const isExpired = (item: RequestItemMessage) => item.expires_at !== null && Date.now() / 1000 >= item.expires_at;
+
+  /** Turns one request item into its result. Never throws: every failure becomes an error line. */
+  async function processItem(item: RequestItemMessage): Promise<ItemResultMessage> {
+    const handler = router.route(item.api, item.discriminator);
+    if (!handler) {
+      return failed(item, 'unknown_operation', `no handler for ${item.api} '${item.discriminator}'`);
+    }
+    if (cancellations.has(item.batch_id)) return failed(item, 'batch_cancelled', 'the batch was cancelled');
+    if (isExpired(item)) return failed(item, 'batch_expired', 'the batch expired before this request was sent');
+    const body = handler.request.safeParse(item.body);
+    if (!body.success) {
+      const issue = body.error.issues[0];
+      return failed(item, 'invalid_request', `body.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    }
+    const context: HandlerContext = {
+      upstream,
+      models: options.models,
+      batchId: item.batch_id,
+      index: item.index,
+      customId: item.custom_id,
+      guard: () => {
+        if (cancellations.has(item.batch_id)) throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
+        if (isExpired(item)) throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
+      },
+    };
+    try {
+      const outcome: HandlerOutcome = await handler.handle(body.data, context);
+      return result(item, {
+        ok: true,
+        response: outcome.response,
+        error: null,
+        usage: outcome.usage,
+        attempts: outcome.attempts,
+        item: outcome.item ?? null,
+      });
+    } catch (error) {
+      if (error instanceof ItemAbandonedError) return failed(item, error.code, error.message);
+      if (error instanceof ItemFailedError) {
+        const last = error.last;
+        const response =
+          last instanceof UpstreamError && last.status !== null
+            ? { status_code: last.status, request_id: last.requestId, body: last.body }
+            : null;
+        return result(item, {
+          ok: false,
+          response,
+          error: { code: last.code, message: last.message },
+          usage: null,
+          attempts: error.attempts,
+        });
+      }
+      logger.error({ err: error, batchId: item.batch_id, index: item.index }, 'handler failed unexpectedly');
+      return failed(item, 'internal_error', error instanceof Error ? error.message : String(error), 1);
+    }
+  }
+
+  async function handleMessage(message: IncomingMessage): Promise<void> {
+    const sender = results as BatchingSender;
+    let decoded;
+    try {
+      decoded = await options.serde.requests.decode(message);
+    } catch (error) {
+      if (!(error instanceof MessageDecodeError)) throw error;
+      logger.warn({ reason: error.reason, offset: message.offset, partition: message.partition }, 'dead-lettering a request');
+      metrics.deadLettered.inc({ stage: 'processor' });
+      await (producer as Producer).send(options.topics.deadLetter, [deadLetter(message, error.reason, 'processor')]);
+      return;
+    }
+    metrics.itemsIn.inc({ type: decoded.type });
+    if (decoded.type === 'seal') {
+      // The sink learns the batch's size and description from the forwarded seal.
+      await sendReliably(sender, {
+        key: decoded.batch_id,
+        value: await options.serde.results.encode(decoded),
+        headers: { [HEADERS.type]: 'seal' },
+      });
+      return;
+    }
+    const outcome = await processItem(decoded);
+    metrics.itemsOut.inc({ outcome: outcome.ok ? 'ok' : (outcome.error?.code ?? 'error') });
+    await sendReliably(sender, {
+      key: decoded.batch_id,
+      value: await options.serde.results.encode(outcome),
+      headers: { [HEADERS.type]: 'item' },
+    });
+  }
+
+  async function eachBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
+    const key = trackerKey(batch.topic, batch.partition);
+    let tracker = trackers.get(key);
+    if (!tracker) {
+      tracker = new PartitionTracker();
+      trackers.set(key, tracker);
+    }
+    const owned = tracker;
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) {
+      metrics.consumerLag.set(
+        { group: groupId, topic: batch.topic, partition: String(batch.partition) },
+        Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1),
+      );
+    }
+    for (const message of batch.messages) {
+      if (!running || !context.isRunning() || context.isStale()) return;
+      const offset = Number(message.offset);
+      if (owned.isKnown(offset)) {
+        context.resolveOffset(message.offset);
+        continue;
+      }
+      const acquired = await pool.acquire({
+        heartbeat: context.heartbeat,
+        isRunning: () => running && context.isRunning(),
+        ready: () => owned.window < maxWindow,
+      });
+      if (!acquired) return;
+      owned.dispatch(offset);
+      context.resolveOffset(message.offset);
+      metrics.inFlight.set(pool.inUse);
+      if (owned.peakInFlight > (peaks.get(key) ?? 0)) {
+        peaks.set(key, owned.peakInFlight);
+        metrics.partitionInFlightPeak.set({ topic: batch.topic, partition: String(batch.partition) }, owned.peakInFlight);
+      }
+      handleMessage(message).then(
+        () => {
+          owned.complete(offset);
+          pool.release();
+          metrics.inFlight.set(pool.inUse);
+        },
+        (error: unknown) => {
+          // Not completed: the offset stays uncommitted and the message is redelivered later.
+          logger.error({ err: error, offset, partition: batch.partition }, 'request message not finished');
+          pool.release();
+          metrics.inFlight.set(pool.inUse);
+        },
+      );
+    }
+  }
+
+  async function commit(): Promise<void> {
+    if (!consumer) return;
+    const offsets = [];
+    const assigned = new Set(consumer.assignment().map((tp) => trackerKey(tp.topic, tp.partition)));
+    for (const [key, tracker] of trackers) {
+      const candidate = tracker.commitCandidate();
+      if (candidate === null || !assigned.has(key)) continue;
+      const split = key.lastIndexOf(':');
+      offsets.push({ topic: key.slice(0, split), partition: Number(key.slice(split + 1)), offset: String(candidate), tracker });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commit(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      for (const { offset, tracker } of offsets) tracker.markCommitted(Number(offset));
+    } catch (error) {
+      logger.warn({ err: error }, 'offset commit failed; will retry');
+    }
+  }
+
+  const scheduleCommit = () => {
+    commitInProgress = commitInProgress.then(commit);
+    return commitInProgress;
+  };
+
+  return {
+    async start() {
+      running = true;
+      producer = await options.transport.producer();
+      results = new BatchingSender(producer, options.topics.results);
+      await cancellations.start();
+      consumer = options.transport.consumer({
+        groupId,
+        topics: [options.topics.requests],
+        fromBeginning: true,
+        partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
+      });
+      consumer.onAssignment((assignment) => {
+        const keep = new Set(assignment.map((tp) => trackerKey(tp.topic, tp.partition)));
+        // A partition that moved away is another member's now; its in-flight items still produce
+        // results (harmless duplicates) but are no longer ours to commit.
+        for (const key of trackers.keys()) if (!keep.has(key)) trackers.delete(key);
+        logger.info({ assignment: [...keep] }, 'processor assignment');
+      });
+      await consumer.run(eachBatch);
+      commitTimer = setInterval(() => void scheduleCommit(), commitIntervalMs);
+      logger.info({ groupId, concurrency }, 'processor started');
+    },
+
+    async stop(timeoutMs = 30_000) {
+      if (!running) return;
+      running = false;
+      pool.signal();
+      const drained = await Promise.race([
+        pool.idle().then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+      ]);
+      if (!drained) logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+      if (commitTimer) clearInterval(commitTimer);
+      results?.flush();
+      await scheduleCommit();
+      await consumer?.stop();
+      await cancellations.stop();
+      await producer?.disconnect();
+      consumer = null;
+      logger.info('processor stopped');
+    },
+
+    stats() {
+      return {
+        inFlight: pool.inUse,
+        peakInFlight: pool.peakInUse,
+        peakInFlightByPartition: Object.fromEntries(peaks),
+      };
+    },
+  };
+}

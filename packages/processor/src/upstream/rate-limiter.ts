@@ -1,0 +1,169 @@
+export interface RateLimiterOptions {
+  /** 0 = unlimited. */
+  requestsPerMinute: number;
+  /** 0 = unlimited. */
+  tokensPerMinute: number;
+  /**
+   * Share of the limit kept in reserve. Together with a one-second burst it keeps any 60-second
+   * window under the limit, so a sliding-window upstream is touched, not tripped. Default 0.02.
+   */
+  headroom?: number;
+  now?: () => number;
+}
+
+export interface Reservation {
+  /** Corrects the token reservation with the usage the upstream reported. */
+  settle(actualTokens: number): void;
+}
+
+interface Waiter {
+  tokens: number;
+  resolve: (reservation: Reservation) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+}
+
+class Bucket {
+  level: number;
+  private last: number;
+
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number,
+  ) {
+    this.level = this.capacity;
+    this.last = now();
+  }
+
+  /** One second's worth, at least one request's. */
+  get capacity(): number {
+    return Math.max(1, this.perMinute / 60);
+  }
+
+  refill(ratePerMs: number): void {
+    const now = this.now();
+    this.level = Math.min(this.capacity, this.level + (now - this.last) * ratePerMs);
+    this.last = now;
+  }
+}
+
+/**
+ * A requests-per-minute and tokens-per-minute limiter for one upstream: two token buckets
+ * refilled continuously. Tokens are reserved from an estimate (prompt + max tokens) and settled
+ * with the reported usage. A 429 blocks every caller until the upstream's retry-after and lowers
+ * the rate (multiplicative decrease); quiet minutes raise it back (additive increase), so
+ * consumption pauses instead of piling up retries.
+ */
+export class RateLimiter {
+  private readonly requests: Bucket | null;
+  private readonly tokens: Bucket | null;
+  private readonly headroom: number;
+  private readonly now: () => number;
+  private readonly queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private blockedUntil = 0;
+  /** Multiplier on the configured rate, lowered on 429s. */
+  private factor = 1;
+  private lastThrottleAt = 0;
+  private lastRecoveryAt = 0;
+  throttles = 0;
+
+  constructor(options: RateLimiterOptions) {
+    this.now = options.now ?? Date.now;
+    this.headroom = options.headroom ?? 0.02;
+    this.requests = options.requestsPerMinute > 0 ? new Bucket(options.requestsPerMinute, this.now) : null;
+    this.tokens = options.tokensPerMinute > 0 ? new Bucket(options.tokensPerMinute, this.now) : null;
+  }
+
+  get enabled(): boolean {
+    return this.requests !== null || this.tokens !== null;
+  }
+
+  /** Current share of the configured rate in use (1 = full). */
+  get rateFactor(): number {
+    return this.factor;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Reservation> {
+    if (!this.enabled) return Promise.resolve({ settle: () => undefined });
+    return new Promise<Reservation>((resolve, reject) => {
+      this.queue.push({ tokens: Math.max(0, estimatedTokens), resolve, reject, signal });
+      this.pump();
+    });
+  }
+
+  /** The upstream answered 429: stop everyone until `retryAfterMs` and slow down. */
+  onRateLimited(retryAfterMs: number | null): void {
+    const now = this.now();
+    this.blockedUntil = Math.max(this.blockedUntil, now + (retryAfterMs ?? 1000));
+    // One decrease per second at most: a burst of 429s from one moment is one signal.
+    if (now - this.lastThrottleAt > 1000) {
+      this.factor = Math.max(0.2, this.factor * 0.85);
+      this.lastThrottleAt = now;
+      this.lastRecoveryAt = now;
+      this.throttles++;
+    }
+    this.schedule(this.blockedUntil - now);
+  }
+
+  private rate(bucket: Bucket): number {
+    return ((bucket.perMinute * (1 - this.headroom)) / 60_000) * this.factor;
+  }
+
+  private pump(): void {
+    const now = this.now();
+    if (this.factor < 1 && now - this.lastRecoveryAt > 10_000) {
+      this.factor = Math.min(1, this.factor + 0.05);
+      this.lastRecoveryAt = now;
+    }
+    while (this.queue.length > 0) {
+      const waiter = this.queue[0] as Waiter;
+      if (waiter.signal?.aborted) {
+        this.queue.shift();
+        waiter.reject(waiter.signal.reason);
+        continue;
+      }
+      if (now < this.blockedUntil) return this.schedule(this.blockedUntil - now);
+      this.requests?.refill(this.rate(this.requests));
+      this.tokens?.refill(this.rate(this.tokens));
+      const wait = Math.max(this.shortfall(this.requests, 1), this.shortfall(this.tokens, waiter.tokens));
+      if (wait > 0) return this.schedule(wait);
+      this.queue.shift();
+      if (this.requests) this.requests.level -= 1;
+      if (this.tokens) this.tokens.level -= waiter.tokens;
+      const reserved = waiter.tokens;
+      const tokens = this.tokens;
+      let settled = false;
+      waiter.resolve({
+        settle: (actual: number) => {
+          if (settled || !tokens) return;
+          settled = true;
+          tokens.level += reserved - actual;
+        },
+      });
+    }
+  }
+
+  /** Milliseconds until `bucket` can give `amount` (a request larger than the bucket waits for a full bucket). */
+  private shortfall(bucket: Bucket | null, amount: number): number {
+    if (!bucket) return 0;
+    const needed = Math.min(amount, bucket.capacity);
+    if (bucket.level >= needed) return 0;
+    return Math.ceil((needed - bucket.level) / this.rate(bucket));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.pump();
+      },
+      Math.max(1, Math.min(delayMs, 60_000)),
+    );
+  }
+}

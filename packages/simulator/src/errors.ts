@@ -1,0 +1,53 @@
+/** An error answered in OpenAI's shape: `{error: {message, type, param, code}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  body(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function invalidRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+  return new ApiError(400, message, 'invalid_request_error', code, param);
+}
+
+/** Retry headers as OpenAI sends them: whole seconds (at least 1) and milliseconds. */
+export function retryHeaders(waitMs: number): Record<string, string> {
+  const ms = Math.max(1, Math.ceil(waitMs));
+  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))), 'retry-after-ms': String(ms) };
+}
+
+const SERVER_MESSAGES: Record<number, string> = {
+  500: 'The server had an error while processing your request. Sorry about that! (simulated)',
+  502: 'Bad gateway. (simulated)',
+  503: 'The engine is currently overloaded, please try again later. (simulated)',
+};
+
+/** A server-side failure as OpenAI reports it. */
+export function serverError(status: number): ApiError {
+  return new ApiError(status, SERVER_MESSAGES[status] ?? `Simulated server error ${status}.`, 'server_error');
+}
+
+/** The error for a `sim:status=NNN` directive. */
+export function directedError(status: number): ApiError {
+  const message = `Simulated ${status} error requested by the sim:status directive.`;
+  if (status === 429) return new ApiError(429, message, 'requests', 'rate_limit_exceeded', null, retryHeaders(1000));
+  if (status >= 500) return new ApiError(status, message, 'server_error');
+  const codes: Record<number, string> = {
+    401: 'invalid_api_key',
+    403: 'permission_denied',
+    404: 'not_found',
+    409: 'conflict',
+  };
+  return new ApiError(status, message, 'invalid_request_error', codes[status] ?? 'simulated_error');
+}

@@ -1,0 +1,444 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIMULATED_HEADER, estimateTokens, startSimulator, type Simulator, type SimulatorOptions } from './index.js';
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+  ms: number;
+}
+
+async function post(sim: Simulator, path: string, body: unknown, init: RequestInit = {}): Promise<Answer> {
+  const started = performance.now();
+  const response = await fetch(`${sim.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  return { status: response.status, headers: response.headers, body: json, ms: performance.now() - started };
+}
+
+const chat = (text: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'You are a ticket classifier.' },
+    { role: 'user', content: text },
+  ],
+  ...extra,
+});
+
+function content(answer: Answer): string {
+  const choices = answer.body.choices as { message: { content: string } }[];
+  return choices[0]?.message.content ?? '';
+}
+
+const TICKET = 'Acme Corp in Berlin sent a complaint: the invoice from March is wrong and John Smith wants a refund.';
+
+const TICKET_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['category', 'confidence', 'summary', 'entities', 'urgent'],
+  properties: {
+    category: { type: 'string', enum: ['question', 'complaint', 'praise'] },
+    confidence: { type: 'number', minimum: 0, maximum: 1 },
+    summary: { type: 'string', maxLength: 200 },
+    entities: { type: 'array', items: { type: 'string' }, maxItems: 4 },
+    urgent: { type: ['boolean', 'null'] },
+  },
+};
+const jsonSchema = (schema: unknown): Record<string, unknown> => ({
+  response_format: { type: 'json_schema', json_schema: { name: 'ticket', schema, strict: true } },
+});
+
+const started: Simulator[] = [];
+async function simulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = await startSimulator({ port: 0, ...options });
+  started.push(sim);
+  return sim;
+}
+afterAll(async () => {
+  await Promise.all(started.map((sim) => sim.close()));
+});
+
+describe('chat completions', () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await simulator();
+  });
+
+  it('answers a schema-following ChatCompletion', async () => {
+    const answer = await post(sim, '/chat/completions', chat(TICKET, jsonSchema(TICKET_SCHEMA)));
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      object: 'chat.completion',
+      model: 'gpt-4o-mini',
+      system_fingerprint: 'sluice-simulator',
+      choices: [{ index: 0, finish_reason: 'stop', logprobs: null, message: { role: 'assistant', refusal: null } }],
+    });
+    expect(answer.body.id).toMatch(/^chatcmpl-/u);
+    const value = JSON.parse(content(answer)) as Record<string, unknown>;
+    expect(Object.keys(value).sort()).toEqual([...TICKET_SCHEMA.required].sort());
+    expect(value.category).toBe('complaint');
+    expect(value.confidence).toBeGreaterThanOrEqual(0.5);
+    expect(value.confidence).toBeLessThanOrEqual(1);
+    expect(value.summary).toMatch(/^Acme Corp in Berlin sent a complaint/u);
+    expect(value.entities).toEqual(['Acme Corp', 'Berlin']);
+    expect(typeof value.urgent).toBe('boolean');
+    const usage = answer.body.usage as Record<string, number>;
+    expect(usage.completion_tokens).toBe(estimateTokens(content(answer)));
+    expect(usage.total_tokens).toBe((usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0));
+    expect(answer.headers.get(SIMULATED_HEADER)).toBe('true');
+    expect(answer.headers.get('x-request-id')).toMatch(/^req_/u);
+  });
+
+  it('gives the same content for the same request, whatever the seed', async () => {
+    const other = await simulator({ seed: 42 });
+    const request = chat('Where is my parcel? It was due on Monday.', jsonSchema(TICKET_SCHEMA));
+    const first = content(await post(sim, '/chat/completions', request));
+    expect(content(await post(sim, '/chat/completions', request))).toBe(first);
+    expect(content(await post(other, '/chat/completions', request))).toBe(first);
+    const different = content(
+      await post(sim, '/chat/completions', chat('Thanks, great service!', jsonSchema(TICKET_SCHEMA))),
+    );
+    expect(different).not.toBe(first);
+  });
+
+  it('prefers the enum label that the last user message mentions', async () => {
+    for (const label of ['question', 'complaint', 'praise']) {
+      const answer = await post(
+        sim,
+        '/chat/completions',
+        chat(`Customer note (a ${label}): order #12 arrived.`, jsonSchema(TICKET_SCHEMA)),
+      );
+      expect((JSON.parse(content(answer)) as { category: string }).category).toBe(label);
+    }
+  });
+
+  it('answers plain text and json_object formats', async () => {
+    const plain = content(await post(sim, '/chat/completions', chat(TICKET)));
+    expect(plain.startsWith('[simulated] ')).toBe(true);
+    const object = JSON.parse(
+      content(await post(sim, '/chat/completions', chat(TICKET, { response_format: { type: 'json_object' } }))),
+    );
+    expect(object).toMatchObject({ simulated: true });
+    expect(typeof (object as { result: unknown }).result).toBe('string');
+  });
+
+  it('accepts content parts and respects max_tokens / max_completion_tokens', async () => {
+    const long = `${TICKET} ${'The details go on and on. '.repeat(40)}`;
+    const parts = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: long }] }] };
+    const plain = await post(sim, '/chat/completions', { ...parts, max_tokens: 5 });
+    expect(estimateTokens(content(plain))).toBeLessThanOrEqual(5);
+    expect((plain.body.usage as { completion_tokens: number }).completion_tokens).toBeLessThanOrEqual(5);
+
+    const schema = {
+      type: 'object',
+      properties: { summary: { type: 'string' } },
+      required: ['summary'],
+      additionalProperties: false,
+    };
+    const full = content(await post(sim, '/chat/completions', { ...parts, ...jsonSchema(schema) }));
+    expect(estimateTokens(full)).toBeGreaterThan(20);
+    const capped = content(
+      await post(sim, '/chat/completions', { ...parts, ...jsonSchema(schema), max_completion_tokens: 20 }),
+    );
+    expect(estimateTokens(capped)).toBeLessThanOrEqual(20);
+    expect(typeof (JSON.parse(capped) as { summary: unknown }).summary).toBe('string');
+  });
+
+  it('rejects invalid requests with OpenAI-shaped 400s', async () => {
+    const cases: [unknown, RegExp][] = [
+      ['{not json', /parse the JSON body/u],
+      [{ messages: [{ role: 'user', content: 'x' }] }, /'model'/u],
+      [{ model: 'm' }, /'messages'/u],
+      [{ model: 'm', messages: [] }, /non-empty/u],
+      [{ model: 'm', messages: [{ role: 'robot', content: 'x' }] }, /role/u],
+      [chat('x', { stream: true }), /stream/u],
+      [chat('x', { max_tokens: 0 }), /max_tokens/u],
+      [chat('x', { response_format: { type: 'xml' } }), /response_format/u],
+      [chat('x', { response_format: { type: 'json_schema', json_schema: { schema: {} } } }), /name/u],
+    ];
+    for (const [body, message] of cases) {
+      const answer = await post(sim, '/chat/completions', body);
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      const error = answer.body.error as Record<string, unknown>;
+      expect(error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(message) });
+      expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(answer.headers.get(SIMULATED_HEADER)).toBe('true');
+    }
+    const missing = await post(sim, '/nothing', {});
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({ code: 'unknown_url' });
+  });
+
+  it('obeys the sim:status, sim:malformed and sim:latency directives', async () => {
+    for (let i = 0; i < 2; i++) {
+      const answer = await post(sim, '/chat/completions', chat('please fail sim:status=400'));
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatchObject({ type: 'invalid_request_error', param: null });
+    }
+    const throttled = await post(sim, '/chat/completions', chat('sim:status=429'));
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    expect((await post(sim, '/chat/completions', chat('sim:status=503'))).status).toBe(503);
+
+    const malformed = content(
+      await post(sim, '/chat/completions', chat(`${TICKET} sim:malformed`, jsonSchema(TICKET_SCHEMA))),
+    );
+    expect(() => JSON.parse(malformed)).toThrow();
+    const slow = await post(sim, '/chat/completions', chat('slow please sim:latency=150'));
+    expect(slow.status).toBe(200);
+    expect(slow.ms).toBeGreaterThanOrEqual(140);
+    expect(content(slow)).not.toContain('sim:');
+  });
+});
+
+describe('other endpoints', () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await simulator();
+  });
+
+  it('completions', async () => {
+    const answer = await post(sim, '/completions', {
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: ['Say hi.', 'Say bye.'],
+      max_tokens: 16,
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ object: 'text_completion', model: 'gpt-3.5-turbo-instruct' });
+    const choices = answer.body.choices as { text: string; index: number; finish_reason: string; logprobs: null }[];
+    expect(choices.map((c) => [c.index, c.finish_reason, c.logprobs])).toEqual([
+      [0, 'stop', null],
+      [1, 'stop', null],
+    ]);
+    expect(choices[0]?.text).toContain('Say hi');
+    expect(answer.body.usage).toMatchObject({
+      prompt_tokens: expect.any(Number),
+      completion_tokens: expect.any(Number),
+    });
+  });
+
+  it('embeddings: deterministic unit vectors, 16 dimensions by default, base64 on request', async () => {
+    const answer = await post(sim, '/embeddings', {
+      model: 'text-embedding-3-small',
+      input: ['red apple', 'red apples', 'tax law'],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      object: 'list',
+      model: 'text-embedding-3-small',
+      usage: { prompt_tokens: 8, total_tokens: 8 },
+    });
+    const data = answer.body.data as { object: string; index: number; embedding: number[] }[];
+    expect(data.map((d) => [d.object, d.index, d.embedding.length])).toEqual([
+      ['embedding', 0, 16],
+      ['embedding', 1, 16],
+      ['embedding', 2, 16],
+    ]);
+    const [a, b, c] = data.map((d) => d.embedding) as [number[], number[], number[]];
+    const dot = (x: number[], y: number[]): number => x.reduce((sum, v, i) => sum + v * (y[i] ?? 0), 0);
+    expect(dot(a, a)).toBeCloseTo(1, 6);
+    expect(dot(a, b)).toBeGreaterThan(dot(a, c));
+
+    const again = await post(sim, '/embeddings', { model: 'e', input: 'red apple', dimensions: 8 });
+    expect((again.body.data as { embedding: number[] }[])[0]?.embedding).toHaveLength(8);
+    const base64 = await post(sim, '/embeddings', { model: 'e', input: 'red apple', encoding_format: 'base64' });
+    const encoded = (base64.body.data as { embedding: string }[])[0]?.embedding ?? '';
+    const decoded = Array.from(new Float32Array(Uint8Array.from(Buffer.from(encoded, 'base64')).buffer));
+    expect(decoded).toHaveLength(16);
+    decoded.forEach((v, i) => expect(v).toBeCloseTo(a[i] ?? NaN, 5));
+  });
+
+  it('moderations flag obvious violence only', async () => {
+    const answer = await post(sim, '/moderations', { input: ['I will kill him', 'I like kittens'] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.id).toMatch(/^modr-/u);
+    const [violent, calm] = answer.body.results as {
+      flagged: boolean;
+      categories: Record<string, boolean>;
+      category_scores: Record<string, number>;
+    }[];
+    expect(violent?.flagged).toBe(true);
+    expect(violent?.categories.violence).toBe(true);
+    expect(violent?.category_scores.violence).toBeGreaterThan(0.5);
+    expect(calm?.flagged).toBe(false);
+    expect(Object.values(calm?.categories ?? {}).some(Boolean)).toBe(false);
+  });
+
+  it('responses honour a json_schema text format', async () => {
+    const answer = await post(sim, '/responses', {
+      model: 'gpt-4o-mini',
+      instructions: 'Classify the ticket.',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: TICKET }] }],
+      text: { format: { type: 'json_schema', name: 'ticket', schema: TICKET_SCHEMA, strict: true } },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ object: 'response', status: 'completed', model: 'gpt-4o-mini' });
+    expect(answer.body.id).toMatch(/^resp_/u);
+    const [message] = answer.body.output as { type: string; role: string; content: { type: string; text: string }[] }[];
+    expect(message).toMatchObject({ type: 'message', role: 'assistant', status: 'completed' });
+    const value = JSON.parse(message?.content[0]?.text ?? '') as Record<string, unknown>;
+    expect(value.category).toBe('complaint');
+    const usage = answer.body.usage as Record<string, number>;
+    expect(usage.total_tokens).toBe((usage.input_tokens ?? 0) + (usage.output_tokens ?? 0));
+
+    const plain = await post(sim, '/responses', { model: 'm', input: 'Hello there.' });
+    const [plainMessage] = plain.body.output as { content: { text: string }[] }[];
+    expect(plainMessage?.content[0]?.text).toBe('[simulated] Hello there.');
+  });
+
+  it('lists models and serves stats', async () => {
+    const models = await fetch(`${sim.url}/models`);
+    expect(models.status).toBe(200);
+    expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toContain('gpt-4o-mini');
+    const base = sim.url.replace(/\/v1$/u, '');
+    expect((await (await fetch(`${base}/sim/stats`)).json()) as object).toMatchObject({ requests: expect.any(Number) });
+  });
+});
+
+describe('limits, faults and latency', () => {
+  it('enforces rpm with 429 + retry-after, without charging rejected requests, and recovers', async () => {
+    const sim = await simulator({ rpm: 4, windowMs: 400 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const answer = await post(sim, '/chat/completions', chat(`ok ${i}`));
+      statuses.push(answer.status);
+      expect(answer.headers.get('x-ratelimit-limit-requests')).toBe('4');
+      expect(answer.headers.get('x-ratelimit-remaining-requests')).toBe(String(3 - i));
+    }
+    const limited = await post(sim, '/chat/completions', chat('one too many'));
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'requests' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const waitMs = Number(limited.headers.get('retry-after-ms'));
+    expect(waitMs).toBeGreaterThan(0);
+    expect(waitMs).toBeLessThanOrEqual(400);
+    for (let i = 0; i < 5; i++) expect((await post(sim, '/chat/completions', chat('still limited'))).status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, waitMs + 20));
+    expect((await post(sim, '/chat/completions', chat('recovered'))).status).toBe(200);
+    const stats = sim.stats();
+    expect(stats.rateLimited).toBe(6);
+    expect(stats.byStatus).toEqual({ '200': 5, '429': 6 });
+    expect(stats.perSecond.reduce((sum, s) => sum + s.rateLimited, 0)).toBe(6);
+  });
+
+  it('enforces tpm on prompt + max_tokens', async () => {
+    const sim = await simulator({ tpm: 100, windowMs: 60_000 });
+    const request = (maxTokens: number): Record<string, unknown> => ({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: maxTokens,
+    });
+    expect((await post(sim, '/chat/completions', request(40))).status).toBe(200);
+    const second = await post(sim, '/chat/completions', request(40));
+    expect(second.headers.get('x-ratelimit-remaining-tokens')).toBe(String(100 - 2 * 41));
+    const limited = await post(sim, '/chat/completions', request(40));
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'tokens' });
+    expect((await post(sim, '/chat/completions', request(10))).status).toBe(200);
+  });
+
+  it('errorRate=1 answers 5xx', async () => {
+    const sim = await simulator({ errorRate: 1 });
+    for (let i = 0; i < 6; i++) {
+      const answer = await post(sim, '/chat/completions', chat(`hello ${i}`));
+      expect([500, 502, 503]).toContain(answer.status);
+      expect(answer.body.error).toMatchObject({ type: 'server_error' });
+      expect(answer.headers.get(SIMULATED_HEADER)).toBe('true');
+    }
+    expect(sim.stats().faults).toBe(6);
+  });
+
+  it('rate429=1 answers 429 with retry-after', async () => {
+    const sim = await simulator({ rate429: 1, rpm: 1 });
+    for (let i = 0; i < 3; i++) {
+      const answer = await post(sim, '/chat/completions', chat('hello'));
+      expect(answer.status).toBe(429);
+      expect(answer.headers.get('retry-after')).toBe('1');
+      // Injected 429s give the capacity back, so the rpm=1 limit itself never triggers.
+      expect(answer.body.error).toMatchObject({ message: expect.stringMatching(/simulated fault/u) });
+    }
+  });
+
+  it('malformedRate=1 returns unparsable content', async () => {
+    const sim = await simulator({ malformedRate: 1 });
+    const answer = await post(sim, '/chat/completions', chat(TICKET, jsonSchema(TICKET_SCHEMA)));
+    expect(answer.status).toBe(200);
+    expect(content(answer).length).toBeGreaterThan(0);
+    expect(() => JSON.parse(content(answer))).toThrow();
+  });
+
+  it('timeoutRate=1 hangs, then drops the connection', async () => {
+    const sim = await simulator({ timeoutRate: 1, hangMs: 200 });
+    const startedAt = performance.now();
+    await expect(post(sim, '/chat/completions', chat('hello'))).rejects.toThrow();
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(180);
+    await expect.poll(() => sim.stats().inFlight).toBe(0);
+    expect(sim.stats()).toMatchObject({ requests: 1, faults: 1, byStatus: {} });
+  });
+
+  it('honours the latency median loosely and survives client disconnects', async () => {
+    const sim = await simulator({ latency: { medianMs: 50, p99Ms: 150 } });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => post(sim, '/chat/completions', chat(`t${i}`))),
+    );
+    const times = answers.map((a) => a.ms).sort((a, b) => a - b);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(times[0]).toBeGreaterThanOrEqual(5);
+    expect(times[10]).toBeGreaterThanOrEqual(25);
+    expect(times[10]).toBeLessThan(400);
+
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 20);
+    await expect(
+      post(sim, '/chat/completions', chat('bye sim:latency=300'), { signal: abort.signal }),
+    ).rejects.toThrow();
+    expect((await post(sim, '/chat/completions', chat('still alive'))).status).toBe(200);
+    await expect.poll(() => sim.stats().inFlight).toBe(0);
+  });
+
+  it('sustains many concurrent requests waiting on latency', async () => {
+    const sim = await simulator({ latency: { medianMs: 200, p99Ms: 200 } });
+    const answers = await Promise.all(
+      Array.from({ length: 800 }, (_, i) => post(sim, '/embeddings', { model: 'e', input: `text ${i}` })),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(sim.stats().peakInFlight).toBeGreaterThan(400);
+  });
+
+  it('counts stats and resets them', async () => {
+    const sim = await simulator();
+    await post(sim, '/chat/completions', chat('one'));
+    await post(sim, '/chat/completions', chat('two'));
+    await post(sim, '/chat/completions', { model: 'm' });
+    const stats = sim.stats();
+    expect(stats).toMatchObject({
+      requests: 3,
+      byStatus: { '200': 2, '400': 1 },
+      inFlight: 0,
+      peakInFlight: 1,
+      faults: 0,
+    });
+    expect(stats.promptTokens).toBeGreaterThan(0);
+    expect(stats.completionTokens).toBeGreaterThan(0);
+    expect(stats.perSecond.reduce((sum, s) => sum + s.ok, 0)).toBe(2);
+    const base = sim.url.replace(/\/v1$/u, '');
+    expect(await (await fetch(`${base}/sim/stats`)).json()).toMatchObject({ requests: 3 });
+    expect((await fetch(`${base}/sim/reset`, { method: 'POST' })).status).toBe(200);
+    expect(sim.stats()).toMatchObject({ requests: 0, byStatus: {}, promptTokens: 0, perSecond: [] });
+  });
+
+  it('closes promptly with requests still hanging', async () => {
+    const sim = await startSimulator({ port: 0, timeoutRate: 1 });
+    const hanging = post(sim, '/chat/completions', chat('hang')).catch((error: unknown) => error);
+    await expect.poll(() => sim.stats().inFlight).toBe(1);
+    const startedAt = performance.now();
+    await sim.close();
+    expect(performance.now() - startedAt).toBeLessThan(2000);
+    expect(await hanging).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { fastify, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import { planChatCompletion } from './chat.js';
+import { planCompletion } from './completions.js';
+import { parseDirectives } from './directives.js';
+import { planEmbeddings } from './embeddings.js';
+import { ApiError, directedError, invalidRequest, retryHeaders, serverError } from './errors.js';
+import { FaultInjector } from './faults.js';
+import { INSTANT, latencySampler, type LatencySpec } from './latency.js';
+import { SlidingWindowLimits } from './limits.js';
+import { planModeration } from './moderations.js';
+import { mulberry32 } from './random.js';
+import type { Plan } from './request.js';
+import { planResponse } from './responses.js';
+import { StatsRecorder, type SimulatorStats } from './stats.js';
+import { Waits } from './waits.js';
+
+export const SIMULATED_HEADER = 'x-sluice-simulated';
+
+export interface SimulatorOptions {
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 9999; 0 picks a free port. */
+  port?: number;
+  /** Default instant. */
+  latency?: LatencySpec;
+  /** Requests per minute; 0 or undefined: no limit. */
+  rpm?: number;
+  /** Tokens per minute (prompt estimate + max_tokens, or + the completion when no max is given); 0: no limit. */
+  tpm?: number;
+  /** Probability in [0, 1] of a 500/502/503 answer. */
+  errorRate?: number;
+  /** Probability of a 429 with retry-after, independent of the rpm/tpm limits. */
+  rate429?: number;
+  /** Probability that a request hangs for `hangMs` without an answer, then its socket is destroyed. */
+  timeoutRate?: number;
+  /** Default 600_000. */
+  hangMs?: number;
+  /** Probability that a chat completion's (or response's) content is truncated, invalid JSON. */
+  malformedRate?: number;
+  /** Seed of the fault and latency draws (default 1). Answers depend only on the request content. */
+  seed?: number;
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** @internal The rate-limit window, default 60_000 ms; tests shorten it. */
+  windowMs?: number;
+}
+
+export interface Simulator {
+  /** Base URL ending in /v1, e.g. http://127.0.0.1:9999/v1. */
+  url: string;
+  port: number;
+  stats(): SimulatorStats;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+const BODY_LIMIT = 32 * 1024 * 1024;
+const MODELS = [
+  'gpt-4o-mini',
+  'gpt-4o',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'text-embedding-3-small',
+  'omni-moderation-latest',
+];
+
+const ENDPOINTS: Record<string, (body: unknown) => Plan> = {
+  '/v1/chat/completions': planChatCompletion,
+  '/v1/completions': planCompletion,
+  '/v1/embeddings': planEmbeddings,
+  '/v1/moderations': planModeration,
+  '/v1/responses': planResponse,
+};
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 9999;
+  const hangMs = options.hangMs ?? 600_000;
+  const windowMs = options.windowMs ?? 60_000;
+  for (const [name, value] of Object.entries({ rpm: options.rpm, tpm: options.tpm, hangMs, windowMs })) {
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
+      throw new Error(`Invalid simulator option ${name}: ${value} (expected a non-negative number).`);
+    }
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid simulator port ${port}.`);
+
+  const rng = mulberry32(options.seed ?? 1);
+  const sampleLatency = latencySampler(options.latency ?? INSTANT, rng);
+  const faults = new FaultInjector(options, rng);
+  const limits = new SlidingWindowLimits({ rpm: options.rpm, tpm: options.tpm, windowMs: windowMs || 60_000 });
+  const stats = new StatsRecorder();
+  const waits = new Waits();
+  const logger = options.logger;
+
+  const app = fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    keepAliveTimeout: 65_000,
+    forceCloseConnections: true,
+    requestIdHeader: false,
+    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+  });
+
+  // One lenient JSON parser for every content type, so that errors come in OpenAI's shape.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => {
+    if (typeof text !== 'string' || text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      done(
+        invalidRequest(`We could not parse the JSON body of your request: ${reason}`, null, 'invalid_json'),
+        undefined,
+      );
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST' || !request.url.startsWith('/v1/')) return;
+    stats.begin();
+    const response = reply.raw;
+    response.once('close', () => stats.end(response.writableFinished ? response.statusCode : undefined));
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header(SIMULATED_HEADER, 'true');
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, _request, reply) => {
+    const apiError = error instanceof ApiError ? error : fromFastifyError(error);
+    if (apiError.status >= 500 && !(error instanceof ApiError)) {
+      logger?.warn({ err: error.message }, 'simulator: unexpected error');
+    }
+    return reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ApiError(
+      404,
+      `Unknown request URL: ${request.method} ${request.url}.`,
+      'invalid_request_error',
+      'unknown_url',
+    );
+    return reply.code(404).send(error.body());
+  });
+
+  /** Order: validate, directives, limits, random faults, latency, answer. */
+  const serve = async (plan: Plan, request: FastifyRequest, reply: FastifyReply): Promise<object | undefined> => {
+    const directives = parseDirectives(plan.directiveText);
+    if (directives.status !== undefined) {
+      if (directives.latencyMs && !(await waits.sleep(directives.latencyMs, reply.raw))) return abandon(request, reply);
+      throw directedError(directives.status);
+    }
+
+    const admission = limits.tryAdmit(plan.tokenCost);
+    if (!admission.ok) {
+      const type = admission.kind === 'requests' ? 'requests' : 'tokens';
+      const headers = { ...admission.headers, ...retryHeaders(admission.waitMs) };
+      throw new ApiError(429, admission.message, type, 'rate_limit_exceeded', null, headers);
+    }
+
+    const fault = faults.draw();
+    if (fault.kind !== 'none') stats.fault();
+    switch (fault.kind) {
+      case 'rate_limit':
+        admission.refund();
+        throw new ApiError(
+          429,
+          'Rate limit reached for requests. Please try again in 1s. (simulated fault)',
+          'requests',
+          'rate_limit_exceeded',
+          null,
+          retryHeaders(1000),
+        );
+      case 'server_error':
+        throw serverError(fault.status);
+      case 'timeout':
+        await waits.sleep(hangMs, reply.raw);
+        return abandon(request, reply);
+      default:
+    }
+
+    const latencyMs = directives.latencyMs ?? sampleLatency();
+    if (latencyMs > 0 && !(await waits.sleep(latencyMs, reply.raw))) return abandon(request, reply);
+
+    let malformed = directives.malformed;
+    if (plan.malformable && !malformed && faults.drawMalformed()) {
+      malformed = true;
+      stats.fault();
+    }
+    const { body, completionTokens } = plan.render(malformed);
+    stats.tokens(plan.promptTokens, completionTokens);
+    void reply.headers(admission.headers);
+    return body;
+  };
+
+  for (const [path, planFor] of Object.entries(ENDPOINTS)) {
+    app.post(path, async (request, reply) => serve(planFor(request.body), request, reply));
+  }
+
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: MODELS.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'sluice-simulator' })),
+  }));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
+    if (!MODELS.includes(request.params.id)) {
+      throw new ApiError(
+        404,
+        `The model '${request.params.id}' does not exist.`,
+        'invalid_request_error',
+        'model_not_found',
+      );
+    }
+    return { id: request.params.id, object: 'model', created: 1_700_000_000, owned_by: 'sluice-simulator' };
+  });
+  app.get('/sim/stats', async () => stats.snapshot());
+  app.post('/sim/reset', async () => {
+    stats.reset();
+    return { ok: true };
+  });
+
+  await app.listen({ host, port, backlog: 4096 });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/v1`;
+  logger?.info({ url, rpm: options.rpm ?? 0, tpm: options.tpm ?? 0, latency: options.latency }, 'simulator listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    stats: () => stats.snapshot(),
+    resetStats: () => stats.reset(),
+    close: () => {
+      closing ??= (async () => {
+        waits.cancelAll();
+        await app.close();
+        logger?.info({ url }, 'simulator closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** No answer: the client left, the request hung on purpose, or the simulator is closing. */
+function abandon(request: FastifyRequest, reply: FastifyReply): undefined {
+  reply.hijack();
+  request.raw.socket.destroy();
+  return undefined;
+}
+
+function fromFastifyError(error: FastifyError): ApiError {
+  const status = error.statusCode ?? 500;
+  if (status === 413) {
+    return new ApiError(
+      413,
+      `Request body too large (limit ${BODY_LIMIT} bytes).`,
+      'invalid_request_error',
+      'request_too_large',
+    );
+  }
+  if (status >= 400 && status < 500)
+    return new ApiError(status, error.message, 'invalid_request_error', error.code ?? null);
+  return new ApiError(500, `Simulator internal error: ${error.message}`, 'server_error');
+}

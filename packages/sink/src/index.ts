@@ -1,0 +1,1 @@
+export { createSink, type Sink, type SinkOptions } from './sink.js';
