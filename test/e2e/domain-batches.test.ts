@@ -1,13 +1,16 @@
 import { ClassifyResult, ExtractResult, SummarizeResult, estimateTokens } from '@sluice/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainLine, domainLines } from '../harness/fixtures.js';
-import { getJson, postJsonl, readJsonl, waitForStatus, type BatchView } from '../harness/http.js';
+import { postJsonl, readJsonl, waitForStatus, type BatchView } from '../harness/http.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 
 interface OutputLine {
   id: string;
   custom_id: string;
-  response: { status_code: number; body: { object: string; model: string; choices: { message: { content: string } }[] } } | null;
+  response: {
+    status_code: number;
+    body: { object: string; model: string; choices: { message: { content: string } }[] };
+  } | null;
   error: { code: string; message: string } | null;
 }
 
@@ -39,7 +42,8 @@ function checkContent(line: OutputLine, request: { body: Record<string, unknown>
       expect(result.entities.map((e) => e.name)).toEqual(['company', 'person']);
       const text = request.body.text as string;
       for (const mention of result.entities.flatMap((e) => e.mentions)) {
-        if (mention.start !== null) expect(text.slice(mention.start, mention.end ?? 0).toLowerCase()).toBe(mention.value.toLowerCase());
+        if (mention.start !== null)
+          expect(text.slice(mention.start, mention.end ?? 0).toLowerCase()).toBe(mention.value.toLowerCase());
       }
       break;
     }
@@ -75,7 +79,9 @@ describe('the domain Batch API through Kafka', () => {
     lines[2] = { custom_id: 'bad-2', body: { model: 'translate', text: 'hola' } };
     const response = await postJsonl(pipeline.url, lines);
     expect(response.status).toBe(400);
-    const error = (response.body as { error: { message: string; details: { line: number; param: string; code: string }[] } }).error;
+    const error = (
+      response.body as { error: { message: string; details: { line: number; param: string; code: string }[] } }
+    ).error;
     expect(error.message).toMatch(/line 3/);
     expect(error.details).toEqual([expect.objectContaining({ line: 3, param: 'body.model', code: 'unknown_model' })]);
     const after = await pipeline.sluice.transport.offsets(pipeline.config.topics.requests);
@@ -93,7 +99,8 @@ describe('the domain Batch API through Kafka', () => {
     ].join('\n');
     const response = await postJsonl(pipeline.url, body);
     expect(response.status).toBe(400);
-    const details = (response.body as { error: { details: { line: number; param: string | null; code: string }[] } }).error.details;
+    const details = (response.body as { error: { details: { line: number; param: string | null; code: string }[] } })
+      .error.details;
     expect(details).toEqual([
       expect.objectContaining({ line: 2, code: 'invalid_json_line' }),
       expect.objectContaining({ line: 3, param: 'custom_id', code: 'missing_required_parameter' }),
@@ -163,7 +170,10 @@ describe('the domain Batch API through Kafka', () => {
         for (;;) {
           const response = await fetch(`${slow.url}/v1/batches/${id}/output`);
           const text = await response.text();
-          const rows = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
+          const rows = text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as OutputLine);
           if (rows.length > 0) return { rows, partialHeader: response.headers.get('x-sluice-partial') };
           await new Promise((resolve) => setTimeout(resolve, 100));
         }

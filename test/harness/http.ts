@@ -20,7 +20,10 @@ export async function postJsonl(url: string, lines: unknown[] | string, headers:
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-export async function getJson<T = Record<string, unknown>>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+export async function getJson<T = Record<string, unknown>>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const response = await fetch(url, { headers });
   return { status: response.status, body: (await response.json()) as T };
 }

@@ -48,7 +48,11 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     if (!config.kafka) {
       throw new SluiceError('invalid_config', 'KAFKA_BROKERS is not set: the embedded mode is not available here');
     }
-    transport = createKafkaTransport({ brokers: config.kafka.brokers, clientId: `sluice-${[...roles].join('-')}`, logger });
+    transport = createKafkaTransport({
+      brokers: config.kafka.brokers,
+      clientId: `sluice-${[...roles].join('-')}`,
+      logger,
+    });
   }
   if (roles.has('processor') && !config.upstream.baseUrl) {
     throw new SluiceError(

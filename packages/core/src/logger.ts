@@ -13,7 +13,7 @@ export interface LoggerOptions {
 
 /** Structured JSON logs on stdout; one logger per role, children per component. */
 export function createLogger(options: LoggerOptions): Logger {
-  const base = { name: options.name, level: options.level ?? 'info', base: { role: options.name } };
+  const base = { name: options.name, level: options.level ?? 'info', base: {} };
   return options.destination ? pino(base, options.destination) : pino(base);
 }
 

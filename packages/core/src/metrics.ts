@@ -5,7 +5,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * per registry, shared by whoever asks.
  */
 export function sharedMetrics(registry: Registry) {
-  const existingLag = registry.getSingleMetric('sluice_consumer_lag') as Gauge<'group' | 'topic' | 'partition'> | undefined;
+  const existingLag = registry.getSingleMetric('sluice_consumer_lag') as
+    Gauge<'group' | 'topic' | 'partition'> | undefined;
   const existingDead = registry.getSingleMetric('sluice_dead_lettered_total') as Counter<'stage'> | undefined;
   return {
     consumerLag:

@@ -54,7 +54,14 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const layout = new DataLayout(options.dataDir);
   const producer = await options.transport.producer();
   const view = new StatusView(options.transport, options.serde, options.topics, logger);
-  const submitter = new BatchSubmitter({ producer, serde: options.serde, topics: options.topics, layout, view, logger });
+  const submitter = new BatchSubmitter({
+    producer,
+    serde: options.serde,
+    topics: options.topics,
+    layout,
+    view,
+    logger,
+  });
   const context: IngestContext = {
     transport: options.transport,
     producer,

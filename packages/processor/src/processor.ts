@@ -113,7 +113,9 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   function result(
     item: RequestItemMessage,
-    fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & { item?: ItemResultMessage['item'] },
+    fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
+      item?: ItemResultMessage['item'];
+    },
   ): ItemResultMessage {
     return {
       type: 'item',
@@ -155,8 +157,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       index: item.index,
       customId: item.custom_id,
       guard: () => {
-        if (cancellations.has(item.batch_id)) throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
-        if (isExpired(item)) throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
+        if (cancellations.has(item.batch_id))
+          throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
+        if (isExpired(item))
+          throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
       },
     };
     try {
@@ -197,7 +201,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       decoded = await options.serde.requests.decode(message);
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
-      logger.warn({ reason: error.reason, offset: message.offset, partition: message.partition }, 'dead-lettering a request');
+      logger.warn(
+        { reason: error.reason, offset: message.offset, partition: message.partition },
+        'dead-lettering a request',
+      );
       metrics.deadLettered.inc({ stage: 'processor' });
       await (producer as Producer).send(options.topics.deadLetter, [deadLetter(message, error.reason, 'processor')]);
       return;
@@ -254,7 +261,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       metrics.inFlight.set(pool.inUse);
       if (owned.peakInFlight > (peaks.get(key) ?? 0)) {
         peaks.set(key, owned.peakInFlight);
-        metrics.partitionInFlightPeak.set({ topic: batch.topic, partition: String(batch.partition) }, owned.peakInFlight);
+        metrics.partitionInFlightPeak.set(
+          { topic: batch.topic, partition: String(batch.partition) },
+          owned.peakInFlight,
+        );
       }
       handleMessage(message).then(
         () => {
@@ -280,7 +290,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const candidate = tracker.commitCandidate();
       if (candidate === null || !assigned.has(key)) continue;
       const split = key.lastIndexOf(':');
-      offsets.push({ topic: key.slice(0, split), partition: Number(key.slice(split + 1)), offset: String(candidate), tracker });
+      offsets.push({
+        topic: key.slice(0, split),
+        partition: Number(key.slice(split + 1)),
+        offset: String(candidate),
+        tracker,
+      });
     }
     if (offsets.length === 0) return;
     try {

@@ -144,6 +144,7 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
     nullableEnum: { enum: [null, 'low', 'high'] },
     oneOf: { oneOf: [{ type: 'string', maxLength: 4 }, { type: 'boolean' }] },
     constant: { const: 'fixed' },
+    typedEnum: { type: 'integer', enum: ['one', 2, 3] },
     flag: { type: 'boolean' },
     nothing: { type: 'null' },
   }),

@@ -89,7 +89,11 @@ class Generator {
     this.steps = 0;
     const schema = this.normalize(input);
     if (Object.hasOwn(schema, 'const')) return schema.const as Json;
-    if (Array.isArray(schema.enum)) return this.pickEnum(schema.enum as Json[], site);
+    if (Array.isArray(schema.enum)) {
+      const types = typeList(schema.type);
+      const allowed = (schema.enum as Json[]).filter((value) => types.length === 0 || hasJsonType(value, types));
+      return this.pickEnum(allowed.length > 0 ? allowed : (schema.enum as Json[]), site);
+    }
     switch (typeOf(schema)) {
       case 'object':
         return this.object(schema, site, depth);
@@ -535,6 +539,14 @@ function inferType(schema: Schema): string {
 function typeList(type: unknown): string[] {
   if (typeof type === 'string') return [type];
   return Array.isArray(type) ? type.filter((t): t is string => typeof t === 'string') : [];
+}
+
+function hasJsonType(value: Json, types: string[]): boolean {
+  if (value === null) return types.includes('null');
+  if (Array.isArray(value)) return types.includes('array');
+  if (typeof value === 'number')
+    return types.includes('number') || (types.includes('integer') && Number.isInteger(value));
+  return types.includes(typeof value);
 }
 
 function isNullOnly(schema: Schema): boolean {

@@ -165,23 +165,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     const fault = faults.draw();
     if (fault.kind !== 'none') stats.fault();
-    switch (fault.kind) {
-      case 'rate_limit':
-        admission.refund();
-        throw new ApiError(
-          429,
-          'Rate limit reached for requests. Please try again in 1s. (simulated fault)',
-          'requests',
-          'rate_limit_exceeded',
-          null,
-          retryHeaders(1000),
-        );
-      case 'server_error':
-        throw serverError(fault.status);
-      case 'timeout':
-        await waits.sleep(hangMs, reply.raw);
-        return abandon(request, reply);
-      default:
+    if (fault.kind === 'rate_limit') {
+      admission.refund();
+      const message = 'Rate limit reached for requests. Please try again in 1s. (simulated fault)';
+      throw new ApiError(429, message, 'requests', 'rate_limit_exceeded', null, retryHeaders(1000));
+    }
+    if (fault.kind === 'server_error') throw serverError(fault.status);
+    if (fault.kind === 'timeout') {
+      await waits.sleep(hangMs, reply.raw);
+      return abandon(request, reply);
     }
 
     const latencyMs = directives.latencyMs ?? sampleLatency();
@@ -223,7 +215,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return { ok: true };
   });
 
-  await app.listen({ host, port, backlog: 4096 });
+  try {
+    await app.listen({ host, port, backlog: 4096 });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const address = app.server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/v1`;
   logger?.info({ url, rpm: options.rpm ?? 0, tpm: options.tpm ?? 0, latency: options.latency }, 'simulator listening');

@@ -184,7 +184,9 @@ export function createSink(options: SinkOptions): Sink {
           continue;
         }
         if (state.total !== null && decoded.index >= state.total) {
-          dead.push(deadLetter(message, `item index ${decoded.index} is beyond the batch's total ${state.total}`, 'sink'));
+          dead.push(
+            deadLetter(message, `item index ${decoded.index} is beyond the batch's total ${state.total}`, 'sink'),
+          );
           touched.add(state);
           continue;
         }
@@ -209,7 +211,9 @@ export function createSink(options: SinkOptions): Sink {
     }
     await (publishing = publishing.then(() => publishProgress(false)));
     context.resolveOffset(last.offset);
-    await consumer?.commit([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
+    await consumer?.commit([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) },
+    ]);
   }
 
   return {
@@ -230,9 +234,11 @@ export function createSink(options: SinkOptions): Sink {
       });
       await consumer.run(eachBatch);
       progressTimer = setInterval(() => {
-        publishing = publishing.then(() => publishProgress(true)).catch((error: unknown) => {
-          logger.warn({ err: error }, 'publishing progress failed');
-        });
+        publishing = publishing
+          .then(() => publishProgress(true))
+          .catch((error: unknown) => {
+            logger.warn({ err: error }, 'publishing progress failed');
+          });
       }, statusIntervalMs);
       logger.info({ groupId }, 'sink started');
     },

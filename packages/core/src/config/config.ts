@@ -91,9 +91,7 @@ export function compileConfig(env: Env): SluiceConfig {
       maxReportedErrors: env.SLUICE_MAX_REPORTED_ERRORS,
     },
     apiKeys: parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE),
-    webhook: env.SLUICE_WEBHOOK_URL
-      ? { url: env.SLUICE_WEBHOOK_URL, secret: env.SLUICE_WEBHOOK_SECRET ?? '' }
-      : null,
+    webhook: env.SLUICE_WEBHOOK_URL ? { url: env.SLUICE_WEBHOOK_URL, secret: env.SLUICE_WEBHOOK_SECRET ?? '' } : null,
     shutdownTimeoutMs: env.SLUICE_SHUTDOWN_TIMEOUT_MS,
     metrics: env.SLUICE_METRICS,
   };
@@ -113,7 +111,10 @@ export function parseApiKeys(inline: string | undefined, file: string | undefine
     const key = at === -1 ? '' : trimmed.slice(0, at).trim();
     const tenant = at === -1 ? '' : trimmed.slice(at + 1).trim();
     if (!key || !tenant || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) {
-      throw new ConfigError(variable, `${where}: expected key=tenant with a tenant of letters, digits, '.', '_' or '-'`);
+      throw new ConfigError(
+        variable,
+        `${where}: expected key=tenant with a tenant of letters, digits, '.', '_' or '-'`,
+      );
     }
     keys.set(key, tenant);
   };

@@ -143,7 +143,9 @@ class SyncedWriter {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
     const handle = await open(this.path, 'r+');
     try {
       await handle.sync();

@@ -84,7 +84,13 @@ describe('final outputs', () => {
     const final = await writeFinalOutputs(layout, 'batch_x', 'openai');
     expect(final).toMatchObject({ lines: 5, succeeded: 4, failed: 1 });
     const output = (await readFile(layout.output('batch_x'), 'utf8')).trim().split('\n');
-    expect(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    expect(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual([
+      'c0',
+      'c1',
+      'c2',
+      'c3',
+      'c4',
+    ]);
     const errors = (await readFile(layout.errors('batch_x'), 'utf8')).trim().split('\n');
     expect(errors.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['c3']);
     const succeeded = (await readFile(layout.succeeded('batch_x'), 'utf8')).trim().split('\n');

@@ -50,13 +50,18 @@ export class BatchingSender {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    this.producer.send(this.topic, batch.map((p) => p.message)).then(
-      () => {
-        for (const p of batch) p.resolve();
-      },
-      (error: unknown) => {
-        for (const p of batch) p.reject(error);
-      },
-    );
+    this.producer
+      .send(
+        this.topic,
+        batch.map((p) => p.message),
+      )
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (error: unknown) => {
+          for (const p of batch) p.reject(error);
+        },
+      );
   }
 }

@@ -33,7 +33,10 @@ export class SyncRunner {
     private readonly deps: { submitter: BatchSubmitter; view: StatusView; layout: DataLayout; timeoutMs: number },
   ) {}
 
-  async run(items: StoredItem[], spec: Omit<BatchSpecInput, 'sync'>): Promise<{ batchId: string; results: ItemResultMessage[] }> {
+  async run(
+    items: StoredItem[],
+    spec: Omit<BatchSpecInput, 'sync'>,
+  ): Promise<{ batchId: string; results: ItemResultMessage[] }> {
     const batchId = newBatchId();
     const input = await this.deps.submitter.prepare(batchId);
     const out = createWriteStream(input);

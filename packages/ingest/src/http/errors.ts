@@ -36,14 +36,24 @@ const TYPE_BY_STATUS: Record<number, string> = {
   504: 'timeout_error',
 };
 
-export function errorBody(status: number, code: string | null, message: string, param: string | null = null): ErrorBody {
+export function errorBody(
+  status: number,
+  code: string | null,
+  message: string,
+  param: string | null = null,
+): ErrorBody {
   return { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } };
 }
 
 /** The 400 for an input with bad lines: every problem with its line and field, up to the cap. */
 export function validationErrorBody(issues: ValidationIssue[], truncated: boolean): ErrorBody {
   const first = issues[0];
-  const body = errorBody(400, first?.code ?? 'invalid_request', describeIssues(issues, truncated), first?.param ?? null);
+  const body = errorBody(
+    400,
+    first?.code ?? 'invalid_request',
+    describeIssues(issues, truncated),
+    first?.param ?? null,
+  );
   body.error.details = issues;
   body.error.truncated = truncated;
   return body;
@@ -56,12 +66,17 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   if (error instanceof ConflictError) return reply.code(409).send(errorBody(409, error.code, error.message));
   if (error instanceof PayloadTooLargeError) {
     // The rest of the body is not read: close the connection rather than drain it.
-    return reply.code(413).header('connection', 'close').send(errorBody(413, error.code, error.message));
+    return reply
+      .code(413)
+      .header('connection', 'close')
+      .send(errorBody(413, error.code, error.message));
   }
   const fastifyCode = (error as FastifyError).code;
   const statusCode = (error as FastifyError).statusCode;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.code(413).send(errorBody(413, 'payload_too_large', `The request body is too large: ${error.message}.`));
+    return reply
+      .code(413)
+      .send(errorBody(413, 'payload_too_large', `The request body is too large: ${error.message}.`));
   }
   if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return reply

@@ -10,7 +10,12 @@ const MODELS = DOMAIN_MODELS.join(', ');
  * messages; the rest come from the zod schemas.
  */
 export function validateDomainLine(value: unknown, line: number): LineVerdict {
-  const issue = (param: string | null, code: string, message: string): ValidationIssue => ({ line, param, code, message });
+  const issue = (param: string | null, code: string, message: string): ValidationIssue => ({
+    line,
+    param,
+    code,
+    message,
+  });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { issues: [issue(null, 'invalid_request', `expected a JSON object, got ${describeType(value)}`)] };
   }
@@ -30,7 +35,9 @@ export function validateDomainLine(value: unknown, line: number): LineVerdict {
       if (model === undefined) {
         early.push(issue('body.model', 'missing_required_parameter', `body.model is required: one of ${MODELS}`));
       } else if (typeof model !== 'string' || !(DOMAIN_MODELS as readonly string[]).includes(model)) {
-        early.push(issue('body.model', 'unknown_model', `unknown model ${JSON.stringify(model)}; expected one of ${MODELS}`));
+        early.push(
+          issue('body.model', 'unknown_model', `unknown model ${JSON.stringify(model)}; expected one of ${MODELS}`),
+        );
       }
     }
   }

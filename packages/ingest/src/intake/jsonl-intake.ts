@@ -92,7 +92,12 @@ export async function intakeJsonl(
       if (truncated) break;
       const line = raw.number;
       if (raw.tooLong) {
-        report({ line, param: null, code: 'line_too_large', message: `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}` });
+        report({
+          line,
+          param: null,
+          code: 'line_too_large',
+          message: `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}`,
+        });
         continue;
       }
       let bytes = raw.bytes;
@@ -129,7 +134,12 @@ export async function intakeJsonl(
         break;
       }
       if (jsonDepthExceeds(text, limits.maxDepth)) {
-        report({ line, param: null, code: 'too_deeply_nested', message: `JSON nested deeper than ${limits.maxDepth} levels` });
+        report({
+          line,
+          param: null,
+          code: 'too_deeply_nested',
+          message: `JSON nested deeper than ${limits.maxDepth} levels`,
+        });
         items++;
         continue;
       }
@@ -137,7 +147,12 @@ export async function intakeJsonl(
       try {
         value = JSON.parse(text);
       } catch (error) {
-        report({ line, param: null, code: 'invalid_json_line', message: `not valid JSON: ${(error as Error).message}` });
+        report({
+          line,
+          param: null,
+          code: 'invalid_json_line',
+          message: `not valid JSON: ${(error as Error).message}`,
+        });
         items++;
         continue;
       }

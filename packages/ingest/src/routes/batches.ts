@@ -24,7 +24,12 @@ import { publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
-export const JSONL_TYPES = ['application/jsonl', 'application/x-ndjson', 'application/x-jsonlines', 'application/json-lines'];
+export const JSONL_TYPES = [
+  'application/jsonl',
+  'application/x-ndjson',
+  'application/x-jsonlines',
+  'application/json-lines',
+];
 
 const DAY_SECONDS = 24 * 60 * 60;
 
@@ -52,7 +57,11 @@ export function batchFor(context: IngestContext, tenant: string, id: string): Ba
  * The batch resource, shared by the three APIs: domain JSONL submit, status, list, cancel and
  * output. One batch model underneath; the OpenAI create plugs in through `extensions`.
  */
-export function registerBatchRoutes(app: FastifyInstance, context: IngestContext, extensions: BatchRouteExtensions = {}) {
+export function registerBatchRoutes(
+  app: FastifyInstance,
+  context: IngestContext,
+  extensions: BatchRouteExtensions = {},
+) {
   app.post('/v1/batches', async (request, reply) => {
     const type = mediaType(request);
     if (JSONL_TYPES.includes(type)) {

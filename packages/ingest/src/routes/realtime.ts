@@ -30,12 +30,19 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
     const handler = async (request: { body: unknown; tenant: string }, reply: FastifyReply) => {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw new ValidationError([{ line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' }]);
+        throw new ValidationError([
+          { line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' },
+        ]);
       }
       const given = (body as Record<string, unknown>).model;
       if (given !== undefined && given !== model) {
         throw new ValidationError([
-          { line: null, param: 'model', code: 'invalid_value', message: `this endpoint is for model '${model}', got ${JSON.stringify(given)}` },
+          {
+            line: null,
+            param: 'model',
+            code: 'invalid_value',
+            message: `this endpoint is for model '${model}', got ${JSON.stringify(given)}`,
+          },
         ]);
       }
       const parsed = SCHEMAS[model].safeParse({ ...body, model });
@@ -62,12 +69,19 @@ function sendDomainResult(reply: FastifyReply, result: ItemResultMessage | undef
   if (result.ok) {
     const completion = result.response?.body as { choices?: { message?: { content?: string } }[] } | undefined;
     const content = completion?.choices?.[0]?.message?.content;
-    return reply.code(200).type('application/json').send(content ?? 'null');
+    return reply
+      .code(200)
+      .type('application/json')
+      .send(content ?? 'null');
   }
   const error = result.error ?? { code: 'internal_error', message: 'failed' };
   if (error.code === 'invalid_request') return reply.code(400).send(errorBody(400, error.code, error.message));
   const body = errorBody(502, error.code, error.message);
-  return reply.code(502).send(
-    result.response ? { ...body, upstream: { status_code: result.response.status_code, body: result.response.body } } : body,
-  );
+  return reply
+    .code(502)
+    .send(
+      result.response
+        ? { ...body, upstream: { status_code: result.response.status_code, body: result.response.body } }
+        : body,
+    );
 }

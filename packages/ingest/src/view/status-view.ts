@@ -99,7 +99,10 @@ export class StatusView {
   }
 
   /** A tenant's batches, newest first, after the batch `after` (exclusive), sync ones hidden. */
-  list(tenant: string, options: { after?: string; limit: number; api?: string }): { data: BatchRecord[]; hasMore: boolean } {
+  list(
+    tenant: string,
+    options: { after?: string; limit: number; api?: string },
+  ): { data: BatchRecord[]; hasMore: boolean } {
     const all = [...this.records.values()]
       .filter((r) => r.tenant === tenant && !r.sync && (!options.api || r.api === options.api))
       .sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));

@@ -26,7 +26,8 @@ export class PartitionTracker {
   }
 
   dispatch(offset: number): void {
-    if (offset <= this.lastDispatched) throw new Error(`offset ${offset} dispatched out of order (last ${this.lastDispatched})`);
+    if (offset <= this.lastDispatched)
+      throw new Error(`offset ${offset} dispatched out of order (last ${this.lastDispatched})`);
     if (this.floor === -1) this.floor = offset;
     this.offsets.push(offset);
     this.done.push(false);

@@ -42,10 +42,16 @@ export function toSluiceError(error: unknown): SluiceError {
   }
   if (error instanceof SyntaxError) {
     // The upstream's HTTP body was not JSON: a broken answer, worth another try.
-    return new UpstreamError('upstream_malformed_response', `the upstream's answer was not JSON: ${error.message}`, null, null, {
-      retriable: true,
-      cause: error,
-    });
+    return new UpstreamError(
+      'upstream_malformed_response',
+      `the upstream's answer was not JSON: ${error.message}`,
+      null,
+      null,
+      {
+        retriable: true,
+        cause: error,
+      },
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new SluiceError('internal_error', message, { retriable: false, cause: error });

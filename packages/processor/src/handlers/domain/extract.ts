@@ -17,7 +17,9 @@ export const domainExtract = defineHandler({
     });
     const described = body.entities
       .map((entity) =>
-        typeof entity === 'string' ? `- ${entity}` : `- ${entity.name}${entity.description ? `: ${entity.description}` : ''}`,
+        typeof entity === 'string'
+          ? `- ${entity}`
+          : `- ${entity.name}${entity.description ? `: ${entity.description}` : ''}`,
       )
       .join('\n');
     const system = [

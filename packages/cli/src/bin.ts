@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT } from './cli-errors.js';
+import { registerServe } from './commands/serve.js';
+import { registerSimulate } from './commands/simulate.js';
+
+const program = new Command('sluice')
+  .description('Batch LLM work through Kafka: submit items, get one result per item.')
+  .showHelpAfterError('(run `sluice --help` for usage)')
+  .exitOverride();
+
+registerServe(program);
+registerSimulate(program);
+
+try {
+  await program.parseAsync(process.argv);
+  process.exit(EXIT.ok);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; argument errors were already printed by commander.
+    process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`sluice: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(EXIT.failure);
+}

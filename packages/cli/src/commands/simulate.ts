@@ -1,0 +1,68 @@
+import { createLogger } from '@sluice/core';
+import { parseLatencySpec, startSimulator, type SimulatorOptions } from '@sluice/simulator';
+import type { Command } from 'commander';
+import { CliError, EXIT, parseNumber } from '../cli-errors.js';
+import { untilSignal } from '../signals.js';
+
+interface SimulateFlags {
+  port: string;
+  host: string;
+  latency?: string;
+  rpm?: string;
+  tpm?: string;
+  errorRate?: string;
+  rate429?: string;
+  timeoutRate?: string;
+  malformedRate?: string;
+  seed?: string;
+}
+
+const rate = (name: string, value: string | undefined) =>
+  value === undefined ? undefined : parseNumber(name, value, { min: 0, max: 1 });
+
+export function simulatorOptionsFrom(flags: SimulateFlags): SimulatorOptions {
+  let latency;
+  if (flags.latency !== undefined) {
+    try {
+      latency = parseLatencySpec(flags.latency);
+    } catch (error) {
+      throw new CliError(`--latency: ${(error as Error).message}`, EXIT.usage);
+    }
+  }
+  return {
+    host: flags.host,
+    port: parseNumber('--port', flags.port, { min: 0, max: 65535, integer: true }),
+    latency,
+    rpm: flags.rpm === undefined ? undefined : parseNumber('--rpm', flags.rpm, { min: 0, integer: true }),
+    tpm: flags.tpm === undefined ? undefined : parseNumber('--tpm', flags.tpm, { min: 0, integer: true }),
+    errorRate: rate('--error-rate', flags.errorRate),
+    rate429: rate('--rate-429', flags.rate429),
+    timeoutRate: rate('--timeout-rate', flags.timeoutRate),
+    malformedRate: rate('--malformed-rate', flags.malformedRate),
+    seed: flags.seed === undefined ? undefined : parseNumber('--seed', flags.seed, { integer: true }),
+  };
+}
+
+export function registerSimulate(program: Command) {
+  program
+    .command('simulate')
+    .description('Start the OpenAI-compatible simulator (answers are simulated, never from a real model).')
+    .option('--port <port>', 'port to listen on', '9999')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--latency <median[,p99]>', 'answer latency in ms, lognormal (e.g. 400,2000)')
+    .option('--rpm <n>', 'requests-per-minute limit, answered with 429 + retry-after')
+    .option('--tpm <n>', 'tokens-per-minute limit, answered with 429 + retry-after')
+    .option('--error-rate <r>', 'share of requests answered with a 5xx')
+    .option('--rate-429 <r>', 'share of requests answered with a 429')
+    .option('--timeout-rate <r>', 'share of requests never answered')
+    .option('--malformed-rate <r>', 'share of answers whose content is not valid JSON')
+    .option('--seed <n>', 'seed for the random faults and latencies')
+    .action(async (flags: SimulateFlags) => {
+      const options = simulatorOptionsFrom(flags);
+      const logger = createLogger({ name: 'simulator' });
+      const simulator = await startSimulator({ ...options, logger });
+      logger.info({ url: simulator.url, options }, 'simulator listening (all answers are simulated)');
+      await untilSignal();
+      await simulator.close();
+    });
+}
