@@ -46,7 +46,8 @@ need() {
 
 maven() {
   need mvn "Maven 3 with Java 17 resolves the Kafka and Apicurio artifacts from Maven Central"
-  mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" "$@"
+  # Maven prints to stdout; keep stdout for the environment lines `up` prints.
+  mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" "$@" >&2
 }
 
 resolve_kafka() {
