@@ -41,7 +41,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       HOST: '127.0.0.1',
       PORT: '0',
       OPENAI_BASE_URL: simulator.url,
-      LOG_LEVEL: process.env.SLUICE_TEST_LOG_LEVEL ?? 'warn',
+      LOG_LEVEL: process.env.SLUICE_TEST_LOG_LEVEL ?? 'error',
       SLUICE_STATUS_INTERVAL_MS: '200',
       SLUICE_COMMIT_INTERVAL_MS: '200',
       ...options.env,
