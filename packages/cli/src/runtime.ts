@@ -11,7 +11,7 @@ import {
 } from '@sluice/core';
 import { createIngest, type Ingest } from '@sluice/ingest';
 import { createProcessor, type Processor } from '@sluice/processor';
-import { createSink, type Sink } from '@sluice/sink';
+import { createSink, createWebhookNotifier, type Sink } from '@sluice/sink';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export const ROLES = ['ingest', 'processor', 'sink'] as const;
@@ -66,6 +66,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
   if (config.metrics) collectDefaultMetrics({ register: metrics });
 
   let sink: Sink | null = null;
+  let webhooks: ReturnType<typeof createWebhookNotifier> | null = null;
   let processor: Processor | null = null;
   let ingest: Ingest | null = null;
   let healthServer: Server | null = null;
@@ -82,6 +83,17 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       metricsRegistry: metrics,
     });
     await sink.start();
+    if (config.webhook) {
+      webhooks = createWebhookNotifier({
+        url: config.webhook.url,
+        secret: config.webhook.secret,
+        transport,
+        serde,
+        topics: config.topics,
+        logger: logger.child({ role: 'webhooks' }),
+      });
+      await webhooks.start();
+    }
   }
   if (roles.has('processor')) {
     processor = createProcessor({
@@ -138,6 +150,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       if (healthServer) await new Promise((resolve) => healthServer?.close(resolve));
       await processor?.stop(config.shutdownTimeoutMs);
       await sink?.stop();
+      await webhooks?.stop();
       await transport.close();
     },
   };

@@ -2,8 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 
 const random = (bytes: number) => randomBytes(bytes).toString('hex');
 
-/** `batch_` + 24 hex characters, like OpenAI's batch ids. */
-export const newBatchId = (): string => `batch_${random(12)}`;
+/**
+ * `batch_` + 24 hex characters, like OpenAI's batch ids. The first 12 are the creation time in
+ * milliseconds, so ids sort in creation order (listings are newest first, also within a second).
+ */
+export const newBatchId = (): string => `batch_${Date.now().toString(16).padStart(12, '0')}${random(6)}`;
 
 /** `file-` + 24 hex characters, like OpenAI's file ids. */
 export const newFileId = (): string => `file-${random(12)}`;

@@ -9,11 +9,13 @@ import {
 } from '@sluice/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import { OpenAIBatches } from './batches/openai-batches.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleError } from './http/errors.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
+import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
 import { StatusView } from './view/status-view.js';
@@ -87,6 +89,21 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.decorateRequest('tenant', DEFAULT_TENANT);
   // JSONL bodies are streamed to the intake, never buffered.
   app.addContentTypeParser(JSONL_TYPES, (_request, payload, done) => done(null, payload));
+  // OpenAI's clients send POSTs without a body (cancel) with Content-Type application/json.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(
+        Object.assign(new Error(`the request body is not valid JSON: ${(error as Error).message}`), {
+          statusCode: 400,
+        }),
+        undefined,
+      );
+    }
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(404, 'unknown_route', `No route ${request.method} ${request.url.split('?')[0]}.`)),
@@ -105,8 +122,13 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     request.tenant = tenant;
   });
 
+  const openai = new OpenAIBatches(context);
   registerHealthRoutes(app, context);
-  registerBatchRoutes(app, context);
+  await registerFileRoutes(app, context);
+  registerBatchRoutes(app, context, {
+    createFromJson: (request, body) => openai.create(request, body),
+    cancelOwned: (record) => openai.cancelOwned(record),
+  });
   registerRealtimeRoutes(app, context);
 
   return {
@@ -115,6 +137,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       await view.start();
       const resumed = await submitter.resume();
       if (resumed > 0) logger.info({ resumed }, 'resumed interrupted submissions');
+      openai.resume(view.all());
       const url = await app.listen({ host: options.host, port: options.port });
       logger.info({ url }, 'ingest listening');
       return url;

@@ -19,8 +19,10 @@ import {
 
 /** What the sink keeps about a batch besides its results; persisted so a restart resumes it. */
 interface SinkBatchFile {
-  spec: BatchSpec;
-  total: number;
+  /** From the seal; null until it arrives. */
+  spec: BatchSpec | null;
+  total: number | null;
+  /** A cancel request may come before the seal (outside producers seal last). */
   cancellingAt: number | null;
 }
 
@@ -30,7 +32,7 @@ interface SinkBatchFile {
  * batch's partition touches it.
  */
 export class BatchState {
-  private meta: SinkBatchFile | null;
+  private meta: SinkBatchFile;
   private finalRecord: BatchRecord | null;
   private finalizingAt: number | null = null;
   /** When the last status record was published, and whether anything changed since. */
@@ -41,7 +43,7 @@ export class BatchState {
     readonly batchId: string,
     private readonly layout: DataLayout,
     readonly results: ResultWriter,
-    meta: SinkBatchFile | null,
+    meta: SinkBatchFile,
     finalRecord: BatchRecord | null,
   ) {
     this.meta = meta;
@@ -50,18 +52,22 @@ export class BatchState {
 
   static async load(layout: DataLayout, batchId: string): Promise<BatchState> {
     const results = await ResultWriter.open(layout, batchId);
-    const raw = await readJsonFile<{ spec: unknown; total: number; cancellingAt: number | null }>(layout.spec(batchId));
-    const meta = raw ? { spec: BatchSpec.parse(raw.spec), total: raw.total, cancellingAt: raw.cancellingAt } : null;
+    const raw = await readJsonFile<{ spec: unknown; total: number | null; cancellingAt: number | null }>(
+      layout.spec(batchId),
+    );
+    const meta: SinkBatchFile = raw
+      ? { spec: raw.spec ? BatchSpec.parse(raw.spec) : null, total: raw.total, cancellingAt: raw.cancellingAt }
+      : { spec: null, total: null, cancellingAt: null };
     const final = await readJsonFile<unknown>(layout.finalMarker(batchId));
     return new BatchState(batchId, layout, results, meta, final ? BatchRecord.parse(final) : null);
   }
 
   get sealed(): boolean {
-    return this.meta !== null;
+    return this.meta.spec !== null;
   }
 
   get total(): number | null {
-    return this.meta?.total ?? null;
+    return this.meta.total;
   }
 
   get finalized(): BatchRecord | null {
@@ -69,7 +75,7 @@ export class BatchState {
   }
 
   get complete(): boolean {
-    return this.meta !== null && this.results.counts.received >= this.meta.total;
+    return this.meta.total !== null && this.results.counts.received >= this.meta.total;
   }
 
   /** Records a result unless its index was recorded before. */
@@ -80,15 +86,15 @@ export class BatchState {
   }
 
   async seal(message: SealMessage): Promise<void> {
-    if (this.meta) return; // a redelivered seal
-    this.meta = { spec: message.spec, total: message.total, cancellingAt: null };
+    if (this.meta.spec) return; // a redelivered seal
+    this.meta = { ...this.meta, spec: message.spec, total: message.total };
     await writeFileAtomic(this.layout.spec(this.batchId), JSON.stringify(this.meta));
     this.changedSincePublish = true;
   }
 
   /** Records a cancel request; returns false when it came too late (the batch is final) or twice. */
   async cancel(message: CancelMessage): Promise<boolean> {
-    if (this.finalRecord || !this.meta || this.meta.cancellingAt !== null) return false;
+    if (this.finalRecord || this.meta.cancellingAt !== null) return false;
     this.meta = { ...this.meta, cancellingAt: message.requested_at };
     await writeFileAtomic(this.layout.spec(this.batchId), JSON.stringify(this.meta));
     this.changedSincePublish = true;
@@ -98,8 +104,8 @@ export class BatchState {
   /** The batch record now, or null before the seal (the sink does not know what the batch is yet). */
   record(nowMs = Date.now()): BatchRecord | null {
     if (this.finalRecord) return this.finalRecord;
-    if (!this.meta) return null;
     const { spec, total, cancellingAt } = this.meta;
+    if (!spec || total === null) return null;
     const counts = this.results.counts;
     const status: BatchStatus =
       this.finalizingAt !== null ? 'finalizing' : cancellingAt !== null ? 'cancelling' : 'in_progress';
@@ -128,8 +134,8 @@ export class BatchState {
   async finalize(files: FileStore, nowMs = Date.now()): Promise<BatchRecord> {
     if (this.finalRecord) return this.finalRecord;
     const base = this.record(nowMs);
-    if (!base || !this.meta) throw new Error(`batch ${this.batchId} cannot be finalized before its seal`);
     const spec = this.meta.spec;
+    if (!base || !spec) throw new Error(`batch ${this.batchId} cannot be finalized before its seal`);
     const outputs = await writeFinalOutputs(this.layout, this.batchId, spec.api);
     const now = Math.floor(nowMs / 1000);
     const expiresAt = spec.output_expires_after_seconds ? now + spec.output_expires_after_seconds : null;

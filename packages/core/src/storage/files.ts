@@ -1,11 +1,24 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FileRecord, type FilePurpose } from '../contracts/files.js';
 import { newFileId, nowSeconds } from '../ids.js';
 import { isNotFound, readJsonFile, writeFileAtomic } from './fs.js';
 import type { DataLayout } from './layout.js';
+
+export interface PendingUpload {
+  id: string;
+  /** Streams the content to disk; resolves with its size. Call once. */
+  write(content: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<number>;
+  commit(meta: {
+    tenant: string;
+    filename: string;
+    purpose: FilePurpose;
+    expiresAt: number | null;
+  }): Promise<FileRecord>;
+  abort(): Promise<void>;
+}
 
 export interface ListFilesOptions {
   tenant: string;
@@ -22,34 +35,35 @@ export interface ListFilesOptions {
 export class FileStore {
   constructor(private readonly layout: DataLayout) {}
 
-  /** Stores uploaded content under a new file id. The stream is consumed to the end. */
-  async create(options: {
-    tenant: string;
-    filename: string;
-    purpose: FilePurpose;
-    content: NodeJS.ReadableStream | AsyncIterable<Buffer>;
-    expiresAt?: number | null;
-  }): Promise<FileRecord> {
+  /**
+   * Starts an upload: content is streamed to a temporary file, and becomes a File only when
+   * `commit` is called (after the upload's other fields were checked).
+   */
+  async beginUpload(): Promise<PendingUpload> {
     await mkdir(this.layout.filesDir, { recursive: true });
     const id = newFileId();
     const path = this.layout.fileContent(id);
-    try {
-      await pipeline(options.content, createWriteStream(path));
-    } catch (error) {
-      await rm(path, { force: true });
-      throw error;
-    }
-    const { size } = await stat(path);
-    return this.save({
+    const partial = `${path}.partial`;
+    return {
       id,
-      tenant: options.tenant,
-      filename: options.filename,
-      purpose: options.purpose,
-      path,
-      bytes: size,
-      expiresAt: options.expiresAt ?? null,
-      batchId: null,
-    });
+      write: async (content) => {
+        try {
+          await pipeline(content, createWriteStream(partial));
+        } catch (error) {
+          await rm(partial, { force: true });
+          throw error;
+        }
+        return (await stat(partial)).size;
+      },
+      commit: async ({ tenant, filename, purpose, expiresAt }) => {
+        await rename(partial, path);
+        const { size } = await stat(path);
+        return this.save({ id, tenant, filename, purpose, path, bytes: size, expiresAt, batchId: null });
+      },
+      abort: async () => {
+        await rm(partial, { force: true });
+      },
+    };
   }
 
   /** Records a file whose content already exists (a batch's output), under a chosen id. */

@@ -28,8 +28,8 @@ const CHUNK = 1000;
 const SENDS_IN_FLIGHT = 4;
 
 /**
- * Turns a validated, stored input into Kafka messages: the batch's first status record, one
- * request message per item (key = batch id), then the seal. A marker file says how far it got,
+ * Turns a validated, stored input into Kafka messages: the batch's first status record, the seal
+ * (its size and description), then one request message per item (key = batch id). A marker file says how far it got,
  * so a restarted ingest finishes what it had started (duplicates are dropped by the sink).
  */
 export class BatchSubmitter {
@@ -104,6 +104,15 @@ export class BatchSubmitter {
       void sending.finally(() => inFlight.delete(sending)).catch(() => undefined);
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
     };
+    // The seal goes first: the sink learns the batch's size and description before any result,
+    // so it can publish progress (and honour a cancel) from the first item on.
+    await producer.send(topics.requests, [
+      {
+        key: batchId,
+        value: await serde.requests.encode({ type: 'seal', batch_id: batchId, total, spec }),
+        headers: { [HEADERS.type]: 'seal' },
+      },
+    ]);
     let chunk: OutgoingMessage[] = [];
     let index = 0;
     for await (const line of splitLines(createReadStream(layout.input(batchId), { highWaterMark: 1024 * 1024 }), {
@@ -129,13 +138,6 @@ export class BatchSubmitter {
     if (chunk.length > 0) await send(chunk);
     await Promise.all(inFlight);
     if (index !== total) throw new Error(`batch ${batchId}: stored ${index} items, expected ${total}`);
-    await producer.send(topics.requests, [
-      {
-        key: batchId,
-        value: await serde.requests.encode({ type: 'seal', batch_id: batchId, total, spec }),
-        headers: { [HEADERS.type]: 'seal' },
-      },
-    ]);
     await writeFileAtomic(layout.ingestMarker(batchId), JSON.stringify({ state: 'produced', spec, total }));
   }
 }

@@ -84,6 +84,11 @@ export class StatusView {
     if (waiting.size === 0) this.waiters.delete(record.id);
   }
 
+  /** Every batch record held (all tenants). */
+  all(): BatchRecord[] {
+    return [...this.records.values()];
+  }
+
   markCancelRequested(id: string, at: number): void {
     this.cancelRequested.set(id, at);
   }

@@ -2,10 +2,16 @@ import type { ApiKind } from '@sluice/core';
 import { domainClassify } from './domain/classify.js';
 import { domainExtract } from './domain/extract.js';
 import { domainSummarize } from './domain/summarize.js';
+import { openAIPassthroughHandlers } from './openai/passthrough.js';
 import type { Handler } from './types.js';
 
 /** Every handler Sluice ships. */
-export const HANDLERS: readonly Handler[] = [domainExtract, domainSummarize, domainClassify];
+export const HANDLERS: readonly Handler[] = [
+  domainExtract,
+  domainSummarize,
+  domainClassify,
+  ...openAIPassthroughHandlers,
+];
 
 /** Routes a request message by (api, discriminator) to its handler. */
 export class HandlerRouter {

@@ -1,0 +1,248 @@
+import { createReadStream } from 'node:fs';
+import {
+  type BatchRecord,
+  BatchSpec,
+  newBatchId,
+  newBatchRecord,
+  nowSeconds,
+  OPENAI_BATCH_ENDPOINTS,
+  ValidationError,
+  type ValidationIssue,
+} from '@sluice/core';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type IngestContext, intakeLimits } from '../context.js';
+import { intakeJsonl } from '../intake/jsonl-intake.js';
+import { openAILineValidator } from '../intake/openai.js';
+import { issuesFromZod } from '../intake/zod-issues.js';
+import { fileFor } from '../routes/files.js';
+import { cancelBatch } from '../routes/batches.js';
+
+const HOUR = 3600;
+
+const CreateBatch = z.object({
+  input_file_id: z.string({ error: 'input_file_id is required' }).min(1),
+  endpoint: z.enum(OPENAI_BATCH_ENDPOINTS, { error: `endpoint must be one of ${OPENAI_BATCH_ENDPOINTS.join(', ')}` }),
+  completion_window: z.string({ error: 'completion_window is required, e.g. "24h"' }),
+  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+  output_expires_after: z
+    .object({
+      anchor: z.literal('created_at', { error: "output_expires_after.anchor must be 'created_at'" }),
+      seconds: z.number().int().min(3600).max(2_592_000),
+    })
+    .optional(),
+});
+
+/** `"24h"`, `"1h"` … `"168h"`, `"1d"` … `"7d"` → seconds; null when not a duration in that range. */
+export function completionWindowSeconds(window: string): number | null {
+  const match = /^(\d{1,4})(h|d)$/.exec(window.trim());
+  if (!match) return null;
+  const seconds = Number(match[1]) * (match[2] === 'd' ? 24 * HOUR : HOUR);
+  return seconds >= HOUR && seconds <= 7 * 24 * HOUR ? seconds : null;
+}
+
+function metadataIssues(metadata: Record<string, unknown>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const entries = Object.entries(metadata);
+  if (entries.length > 16) {
+    issues.push({
+      line: null,
+      param: 'metadata',
+      code: 'invalid_value',
+      message: `metadata has ${entries.length} keys; at most 16`,
+    });
+  }
+  for (const [key, value] of entries) {
+    if (key.length > 64) {
+      issues.push({
+        line: null,
+        param: `metadata.${key.slice(0, 20)}…`,
+        code: 'invalid_value',
+        message: `metadata key is ${key.length} characters; at most 64`,
+      });
+    }
+    if (typeof value !== 'string') {
+      issues.push({
+        line: null,
+        param: `metadata.${key}`,
+        code: 'invalid_value',
+        message: 'metadata values must be strings',
+      });
+    } else if (value.length > 512) {
+      issues.push({
+        line: null,
+        param: `metadata.${key}`,
+        code: 'invalid_value',
+        message: `metadata value is ${value.length} characters; at most 512`,
+      });
+    }
+  }
+  return issues;
+}
+
+/**
+ * OpenAI batches: created from an uploaded file, answered at once with status `validating`, then
+ * validated in the background (every line, OpenAI's error codes) and either `failed` with
+ * `errors.data` naming each bad line, or produced to Kafka like any other batch. Ingest owns the
+ * batch's status until its items are produced; cancelling it before that never sends anything.
+ */
+export class OpenAIBatches {
+  private readonly validating = new Map<string, { cancelled: boolean }>();
+
+  constructor(private readonly context: IngestContext) {}
+
+  async create(request: FastifyRequest, body: Record<string, unknown>): Promise<BatchRecord | undefined> {
+    if (!('input_file_id' in body) && !('endpoint' in body)) return undefined;
+    const parsed = CreateBatch.safeParse(body);
+    if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
+    const input = parsed.data;
+    const issues: ValidationIssue[] = [];
+    const windowSeconds = completionWindowSeconds(input.completion_window);
+    if (windowSeconds === null) {
+      issues.push({
+        line: null,
+        param: 'completion_window',
+        code: 'invalid_value',
+        message: `completion_window must be a duration from 1h to 7d such as "24h", "1h" or "7d"; got ${JSON.stringify(input.completion_window)}`,
+      });
+    }
+    if (input.metadata) issues.push(...metadataIssues(input.metadata));
+    if (issues.length > 0) throw new ValidationError(issues);
+    const file = await fileFor(this.context, request.tenant, input.input_file_id);
+    if (file.purpose !== 'batch') {
+      throw new ValidationError([
+        {
+          line: null,
+          param: 'input_file_id',
+          code: 'invalid_file_purpose',
+          message: `file ${file.id} has purpose '${file.purpose}'; a batch needs a file uploaded with purpose 'batch'`,
+        },
+      ]);
+    }
+    const now = nowSeconds();
+    const spec = BatchSpec.parse({
+      api: 'openai',
+      tenant: request.tenant,
+      endpoint: input.endpoint,
+      input_file_id: file.id,
+      completion_window: input.completion_window,
+      created_at: now,
+      expires_at: now + (windowSeconds as number),
+      metadata: (input.metadata as Record<string, string> | null | undefined) ?? null,
+      output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
+    });
+    const batchId = newBatchId();
+    const record = newBatchRecord(batchId, spec, 0, 'validating');
+    await this.context.submitter.publishStatus(record);
+    this.startValidation(batchId, spec);
+    return record;
+  }
+
+  /** Cancels a batch still being validated here; undefined when the sink owns it already. */
+  async cancelOwned(record: BatchRecord): Promise<BatchRecord | undefined> {
+    const task = this.validating.get(record.id);
+    if (!task || record.status !== 'validating') return undefined;
+    task.cancelled = true;
+    const cancelling = {
+      ...record,
+      status: 'cancelling' as const,
+      cancelling_at: nowSeconds(),
+      updated_at_ms: Date.now(),
+    };
+    await this.context.submitter.publishStatus(cancelling);
+    return cancelling;
+  }
+
+  /** Restarts the validation of batches a previous run left in `validating`. */
+  resume(records: BatchRecord[]): void {
+    for (const record of records) {
+      if (record.api !== 'openai' || record.status !== 'validating' || this.validating.has(record.id)) continue;
+      this.context.logger.warn({ batchId: record.id }, 'resuming the validation of a batch');
+      this.startValidation(record.id, BatchSpec.parse({ ...record, api: 'openai' }));
+    }
+  }
+
+  private startValidation(batchId: string, spec: BatchSpec): void {
+    const task = { cancelled: false };
+    this.validating.set(batchId, task);
+    this.validate(batchId, spec, task)
+      .catch(async (error: unknown) => {
+        this.context.logger.error({ err: error, batchId }, 'batch validation failed');
+        await this.finish(batchId, spec, 'failed', [
+          { line: null, param: null, code: 'internal_error', message: 'the input file could not be validated' },
+        ]).catch(() => undefined);
+      })
+      .finally(() => this.validating.delete(batchId));
+  }
+
+  private async validate(batchId: string, spec: BatchSpec, task: { cancelled: boolean }): Promise<void> {
+    const { context } = this;
+    const file = await context.files.get(spec.input_file_id as string);
+    if (!file) {
+      await this.finish(batchId, spec, 'failed', [
+        {
+          line: null,
+          param: 'input_file_id',
+          code: 'file_not_found',
+          message: `file ${spec.input_file_id} no longer exists`,
+        },
+      ]);
+      return;
+    }
+    const input = await context.submitter.prepare(batchId);
+    const models = { first: null as string | null, line: 0 };
+    const result = await intakeJsonl(
+      createReadStream(context.files.contentPath(file), { highWaterMark: 1024 * 1024 }),
+      input,
+      openAILineValidator(spec.endpoint, models),
+      {
+        limits: intakeLimits(context.limits, {
+          maxBytes: Number.MAX_SAFE_INTEGER,
+          maxItems: context.limits.maxBatchRequests,
+        }),
+        itemLimitName: 'SLUICE_MAX_BATCH_REQUESTS',
+      },
+    );
+    if (task.cancelled) {
+      await context.submitter.discard(batchId);
+      await this.finish(batchId, spec, 'cancelled', null);
+      return;
+    }
+    if (result.issues.length > 0) {
+      await context.submitter.discard(batchId);
+      await this.finish(batchId, spec, 'failed', result.issues);
+      return;
+    }
+    const now = nowSeconds();
+    await context.submitter.submit(batchId, { ...spec, model: models.first, in_progress_at: now }, result.items);
+    // A cancel that came while the items were being produced goes the normal way, through the sink.
+    if (task.cancelled) {
+      const record = context.view.get(batchId);
+      if (record) await cancelBatch(context, { ...record, status: 'in_progress' });
+    }
+  }
+
+  /** A final record written by ingest: the batch never reached Kafka, so no sink will write one. */
+  private async finish(
+    batchId: string,
+    spec: BatchSpec,
+    status: 'failed' | 'cancelled',
+    issues: ValidationIssue[] | null,
+  ): Promise<void> {
+    const now = nowSeconds();
+    const record = newBatchRecord(batchId, spec, 0, 'validating');
+    record.status = status;
+    if (status === 'failed') {
+      record.failed_at = now;
+      record.errors = {
+        object: 'list',
+        data: (issues ?? []).map((i) => ({ code: i.code, message: i.message, param: i.param, line: i.line })),
+      };
+    } else {
+      const previous = this.context.view.get(batchId);
+      record.cancelling_at = previous?.cancelling_at ?? now;
+      record.cancelled_at = now;
+    }
+    await this.context.submitter.publishStatus(record);
+  }
+}

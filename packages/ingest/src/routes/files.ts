@@ -1,0 +1,182 @@
+import { createReadStream } from 'node:fs';
+import multipart from '@fastify/multipart';
+import { type FileRecord, NotFoundError, nowSeconds, publicFile, ValidationError } from '@sluice/core';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IngestContext } from '../context.js';
+import { errorBody } from '../http/errors.js';
+import { issuesFromZod } from '../intake/zod-issues.js';
+
+const ListQuery = z.object({
+  purpose: z.enum(['batch', 'batch_output']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  after: z.string().optional(),
+});
+
+/** Files a client may upload: batch input, JSONL. `batch_output` files are Sluice's own. */
+const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson'];
+
+/** A tenant's file, or 404 (another tenant's file looks the same as a missing one; so does an expired one). */
+export async function fileFor(context: IngestContext, tenant: string, id: string): Promise<FileRecord> {
+  const record = await context.files.get(id);
+  if (!record || record.tenant !== tenant || (record.expires_at !== null && record.expires_at <= nowSeconds())) {
+    throw new NotFoundError('file', id);
+  }
+  return record;
+}
+
+/** The OpenAI Files API: upload (multipart, streamed to disk), list, retrieve, content, delete. */
+export async function registerFileRoutes(app: FastifyInstance, context: IngestContext) {
+  await app.register(multipart, {
+    limits: { fileSize: context.limits.maxFileBytes, files: 1, fields: 16, fieldSize: 64 * 1024 },
+    throwFileSizeLimit: true,
+  });
+
+  app.post('/v1/files', async (request, reply) => {
+    if (!request.isMultipart()) {
+      return reply
+        .code(415)
+        .send(
+          errorBody(
+            415,
+            'unsupported_media_type',
+            'Upload files as multipart/form-data with fields "file" and "purpose".',
+          ),
+        );
+    }
+    const upload = await context.files.beginUpload();
+    const fields: Record<string, string> = {};
+    let filename: string | null = null;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file' || filename !== null) {
+            part.file.resume();
+            continue;
+          }
+          filename = part.filename || 'upload.jsonl';
+          await upload.write(part.file);
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+      const issues = [];
+      if (filename === null)
+        issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
+      if (fields.purpose === undefined) {
+        issues.push({
+          line: null,
+          param: 'purpose',
+          code: 'missing_required_parameter',
+          message: "purpose is required: 'batch'",
+        });
+      } else if (fields.purpose !== 'batch') {
+        issues.push({
+          line: null,
+          param: 'purpose',
+          code: 'invalid_value',
+          message: `purpose must be 'batch' (got '${fields.purpose}'); 'batch_output' files are created by Sluice`,
+        });
+      }
+      if (filename !== null && !UPLOAD_EXTENSIONS.some((ext) => filename?.toLowerCase().endsWith(ext))) {
+        issues.push({
+          line: null,
+          param: 'file',
+          code: 'invalid_file_format',
+          message: `batch input must be a JSONL file (.jsonl), got '${filename}'`,
+        });
+      }
+      const expiresAfter = parseExpiresAfter(fields);
+      if ('issue' in expiresAfter) issues.push(expiresAfter.issue);
+      if (issues.length > 0) throw new ValidationError(issues);
+      const now = nowSeconds();
+      const record = await upload.commit({
+        tenant: request.tenant,
+        filename: filename as string,
+        purpose: 'batch',
+        expiresAt: 'seconds' in expiresAfter && expiresAfter.seconds !== null ? now + expiresAfter.seconds : null,
+      });
+      return reply.code(200).send(publicFile(record));
+    } catch (error) {
+      await upload.abort();
+      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+        return reply
+          .code(413)
+          .header('connection', 'close')
+          .send(
+            errorBody(
+              413,
+              'file_too_large',
+              `The file is larger than the limit of ${context.limits.maxFileBytes} bytes (SLUICE_MAX_FILE_BYTES).`,
+            ),
+          );
+      }
+      throw error;
+    }
+  });
+
+  app.get('/v1/files', async (request) => {
+    const query = ListQuery.safeParse(request.query);
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const now = nowSeconds();
+    const { data, hasMore } = await context.files.list({ tenant: request.tenant, ...query.data });
+    const live = data.filter((f) => f.expires_at === null || f.expires_at > now).map(publicFile);
+    return {
+      object: 'list',
+      data: live,
+      first_id: live[0]?.id ?? null,
+      last_id: live[live.length - 1]?.id ?? null,
+      has_more: hasMore,
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id', async (request) => {
+    return publicFile(await fileFor(context, request.tenant, request.params.id));
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id/content', async (request, reply) => {
+    const record = await fileFor(context, request.tenant, request.params.id);
+    return reply
+      .type('application/jsonl; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${record.filename.replace(/"/g, '')}"`)
+      .send(createReadStream(context.files.contentPath(record)));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/files/:id', async (request) => {
+    const record = await fileFor(context, request.tenant, request.params.id);
+    await context.files.delete(record);
+    return { id: record.id, object: 'file', deleted: true };
+  });
+}
+
+/** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000`. */
+function parseExpiresAfter(
+  fields: Record<string, string>,
+): { seconds: number | null } | { issue: { line: null; param: string; code: string; message: string } } {
+  const anchor = fields['expires_after[anchor]'];
+  const seconds = fields['expires_after[seconds]'];
+  if (anchor === undefined && seconds === undefined) return { seconds: null };
+  if (anchor !== 'created_at') {
+    return {
+      issue: {
+        line: null,
+        param: 'expires_after.anchor',
+        code: 'invalid_value',
+        message: "expires_after.anchor must be 'created_at'",
+      },
+    };
+  }
+  const value = Number(seconds);
+  if (!Number.isInteger(value) || value < 3600 || value > 2_592_000) {
+    return {
+      issue: {
+        line: null,
+        param: 'expires_after.seconds',
+        code: 'invalid_value',
+        message: 'expires_after.seconds must be an integer from 3600 (1 hour) to 2592000 (30 days)',
+      },
+    };
+  }
+  return { seconds: value };
+}

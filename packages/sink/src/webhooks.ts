@@ -1,0 +1,140 @@
+import { createHash, createHmac } from 'node:crypto';
+import {
+  type BatchRecord,
+  type Consumer,
+  isTerminal,
+  type Logger,
+  type Serde,
+  type TopicNames,
+  type Transport,
+} from '@sluice/core';
+
+export interface WebhookOptions {
+  url: string;
+  /** Signing key; `whsec_<base64>` (OpenAI's format) or any string. */
+  secret: string;
+  transport: Transport;
+  serde: Serde;
+  topics: TopicNames;
+  logger: Logger;
+  /** @defaultValue 300000 */
+  maxBackoffMs?: number;
+  /** @defaultValue 10000 */
+  requestTimeoutMs?: number;
+  /**
+   * Batches that finished this long before the notifier started are not announced: the group
+   * reads the status topic from the beginning the first time, and should not replay history.
+   * @defaultValue 86400000 (24 hours)
+   */
+  replayWindowMs?: number;
+}
+
+/** An OpenAI-shaped webhook event. */
+export interface BatchEvent {
+  id: string;
+  object: 'event';
+  created_at: number;
+  type: 'batch.completed' | 'batch.failed' | 'batch.expired' | 'batch.cancelled';
+  data: { id: string };
+}
+
+/** The event for a final batch record; its id is fixed per (batch, type), so receivers can drop repeats. */
+export function batchEvent(record: BatchRecord): BatchEvent | null {
+  if (!isTerminal(record.status) || record.sync) return null;
+  const type = `batch.${record.status}` as BatchEvent['type'];
+  const at = record.completed_at ?? record.failed_at ?? record.expired_at ?? record.cancelled_at ?? record.created_at;
+  return {
+    id: `evt_${createHash('sha256').update(`${record.id}:${type}`).digest('hex').slice(0, 24)}`,
+    object: 'event',
+    created_at: at,
+    type,
+    data: { id: record.id },
+  };
+}
+
+/**
+ * Standard Webhooks signature headers, as OpenAI sends them: `webhook-signature` is
+ * `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`.
+ */
+export function signWebhook(secret: string, id: string, timestamp: number, body: string): Record<string, string> {
+  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` };
+}
+
+/**
+ * Posts `batch.completed | failed | expired | cancelled` events to `SLUICE_WEBHOOK_URL`. It reads
+ * the status topic with its own consumer group and commits only after the receiver acknowledged
+ * (2xx), retrying with backoff until then: every final batch is announced at least once.
+ */
+export function createWebhookNotifier(options: WebhookOptions) {
+  const maxBackoffMs = options.maxBackoffMs ?? 300_000;
+  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const delivered = new Set<string>();
+  const cutoffSeconds = (Date.now() - (options.replayWindowMs ?? 86_400_000)) / 1000;
+  let consumer: Consumer | null = null;
+  let running = false;
+
+  async function deliver(event: BatchEvent): Promise<boolean> {
+    const body = JSON.stringify(event);
+    for (let attempt = 1; running; attempt++) {
+      const headers = signWebhook(options.secret, event.id, Math.floor(Date.now() / 1000), body);
+      try {
+        const response = await fetch(options.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'sluice-webhooks', ...headers },
+          body,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        if (response.ok) return true;
+        options.logger.warn(
+          { event: event.id, status: response.status, attempt },
+          'webhook not acknowledged; retrying',
+        );
+      } catch (error) {
+        options.logger.warn({ event: event.id, err: error, attempt }, 'webhook delivery failed; retrying');
+      }
+      const delay = Math.min(maxBackoffMs, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    return false;
+  }
+
+  return {
+    async start() {
+      running = true;
+      consumer = options.transport.consumer({
+        groupId: `${options.topics.status}.webhooks`,
+        topics: [options.topics.status],
+        // From the beginning: a batch that finished while the group was joining is still announced.
+        fromBeginning: true,
+        maxWaitTimeMs: 200,
+      });
+      await consumer.run(async (batch, context) => {
+        for (const message of batch.messages) {
+          let record: BatchRecord | null = null;
+          try {
+            record = await options.serde.status.decode(message);
+          } catch (error) {
+            options.logger.warn({ err: error }, 'skipping an undecodable status record');
+          }
+          const event = record ? batchEvent(record) : null;
+          if (event && event.created_at >= cutoffSeconds && !delivered.has(event.id)) {
+            if (!(await deliver(event))) return; // stopping: not committed, sent again after restart
+            delivered.add(event.id);
+            if (delivered.size > 100_000) delivered.clear();
+          }
+          context.resolveOffset(message.offset);
+          await consumer?.commit([
+            { topic: batch.topic, partition: batch.partition, offset: String(Number(message.offset) + 1) },
+          ]);
+        }
+      });
+    },
+    async stop() {
+      running = false;
+      await consumer?.stop();
+      consumer = null;
+    },
+  };
+}
