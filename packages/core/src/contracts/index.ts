@@ -8,3 +8,4 @@ export * from './domain.js';
 export * from './files.js';
 export * from './messages.js';
 export * from './openai.js';
+export * from './operations.js';

@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { BatchStatus, BatchUsage } from './batch.js';
+import { TokenUsage } from './common.js';
+
+/**
+ * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
+ * over `items: [{content, ...other fields}]`, synchronously (`POST /v1/operations/{operation}`)
+ * or as a background job (`POST /v1/jobs`). One request schema and one result schema each.
+ */
+
+/** An item: `content` plus any other fields (kept, echoed into the output, usable in templates). `id`, when given, becomes the row's `custom_id`. */
+export const OperationItem = z.looseObject({
+  content: z.string({ error: 'content is required and must be a string' }).min(1, 'content must not be empty'),
+  id: z.union([z.string().min(1).max(512), z.number()]).optional(),
+});
+export type OperationItem = z.infer<typeof OperationItem>;
+
+const items = z.array(OperationItem).min(1, 'items must not be empty');
+/** The upstream model; default from configuration. */
+const model = z.string().min(1).optional();
+
+const distinct = (values: string[]) => new Set(values).size === values.length;
+
+/** Parameters of each operation, without `items`: what every item of a job shares. */
+export const ClassifyParams = z.strictObject({
+  model,
+  categories: z
+    .array(z.string().min(1, 'a category must not be empty'))
+    .min(2, 'categories needs at least 2 entries')
+    .max(1000, 'at most 1000 categories')
+    .refine(distinct, 'categories must not repeat'),
+  system_prompt: z.string().optional(),
+  /** Also return every category that applies (`labels`), not only the best one. */
+  multi_label: z.boolean().default(false),
+});
+export type ClassifyParams = z.infer<typeof ClassifyParams>;
+
+/** A field of an extraction schema. */
+export const ExtractField = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
+  type: z.enum(['string', 'number', 'boolean', 'list']).default('string'),
+  description: z.string().optional(),
+});
+
+export const ExtractParams = z.strictObject({
+  model,
+  extraction_instructions: z.string().min(1, 'extraction_instructions must not be empty'),
+  /** The fields to extract. Without it the model chooses the fields the instructions name. */
+  fields: z
+    .array(ExtractField)
+    .min(1)
+    .max(200)
+    .refine((fields) => distinct(fields.map((f) => f.name)), 'field names must not repeat')
+    .optional(),
+});
+export type ExtractParams = z.infer<typeof ExtractParams>;
+
+export const SummarizeParams = z.strictObject({
+  model,
+  summary_instructions: z.string().min(1, 'summary_instructions must not be empty'),
+  max_words: z.number().int().min(1).max(5000).optional(),
+});
+export type SummarizeParams = z.infer<typeof SummarizeParams>;
+
+export const EnrichField = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
+    type: z.enum(['categorical', 'string', 'number', 'boolean', 'list']),
+    valid_values: z.array(z.string().min(1)).min(1).max(1000).refine(distinct, 'valid_values must not repeat').optional(),
+    description: z.string().min(1, 'description must not be empty'),
+  })
+  .refine((field) => field.type !== 'categorical' || field.valid_values !== undefined, {
+    message: 'a categorical field needs valid_values',
+    path: ['valid_values'],
+  });
+export type EnrichField = z.infer<typeof EnrichField>;
+
+export const EnrichParams = z.strictObject({
+  model,
+  fields: z
+    .array(EnrichField)
+    .min(1, 'fields must not be empty')
+    .max(100)
+    .refine((fields) => distinct(fields.map((f) => f.name)), 'field names must not repeat')
+    .refine((fields) => !fields.some((f) => f.name === 'context'), '"context" is reserved for include_context'),
+  /** Also return, per field, the reasoning or evidence behind its value (`context`). */
+  include_context: z.boolean().default(false),
+});
+export type EnrichParams = z.infer<typeof EnrichParams>;
+
+export const RunResponseFormat = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text') }),
+  z.strictObject({ type: z.literal('json_object') }),
+  z.strictObject({
+    type: z.literal('json_schema'),
+    json_schema: z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+      schema: z.record(z.string(), z.unknown()),
+      strict: z.boolean().optional(),
+      description: z.string().optional(),
+    }),
+  }),
+]);
+export type RunResponseFormat = z.infer<typeof RunResponseFormat>;
+
+export const RunParams = z.strictObject({
+  model,
+  /** A free name for the run (reporting only), e.g. `feedback_analysis`. */
+  operation: z.string().min(1).max(64).optional(),
+  system_prompt: z.string().optional(),
+  /** `{content}` and `{any_item_field}` are replaced by the item's values. */
+  user_prompt_template: z.string().min(1).default('{content}'),
+  response_format: RunResponseFormat.default({ type: 'text' }),
+});
+export type RunParams = z.infer<typeof RunParams>;
+
+/** Operation names as the jobs API takes them; `label` is classify's batch name. */
+export const OPERATIONS = ['classify', 'extract', 'summarize', 'enrich', 'run'] as const;
+export type OperationName = (typeof OPERATIONS)[number];
+export const JOB_OPERATIONS = ['label', 'classify', 'extract', 'summarize', 'enrich', 'run'] as const;
+export type JobOperationName = (typeof JOB_OPERATIONS)[number];
+export const canonicalOperation = (name: JobOperationName): OperationName => (name === 'label' ? 'classify' : name);
+
+export const OPERATION_PARAMS = {
+  classify: ClassifyParams,
+  extract: ExtractParams,
+  summarize: SummarizeParams,
+  enrich: EnrichParams,
+  run: RunParams,
+} as const;
+
+/** Synchronous requests: the operation's parameters plus `items`. */
+export const ClassifyRequestBody = ClassifyParams.extend({ items });
+export const ExtractRequestBody = ExtractParams.extend({ items });
+export const SummarizeRequestBody = SummarizeParams.extend({ items });
+export const EnrichRequestBody = EnrichParams.extend({ items });
+export const RunRequestBody = RunParams.extend({ items });
+export type ClassifyRequestBody = z.input<typeof ClassifyRequestBody>;
+export type ExtractRequestBody = z.input<typeof ExtractRequestBody>;
+export type SummarizeRequestBody = z.input<typeof SummarizeRequestBody>;
+export type EnrichRequestBody = z.input<typeof EnrichRequestBody>;
+export type RunRequestBody = z.input<typeof RunRequestBody>;
+
+/**
+ * A job: `operation`, `items` (or `input_file_id` of a stored JSONL or CSV file), optional
+ * `model` and the operation's fields. For `run`, the free name goes in `name`.
+ */
+export const JobRequestBody = z.looseObject({
+  operation: z.enum(JOB_OPERATIONS, { error: `operation must be one of ${JOB_OPERATIONS.join(', ')}` }),
+  items: items.optional(),
+  input_file_id: z.string().min(1).optional(),
+  name: z.string().min(1).max(64).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type JobRequestBody = z.input<typeof JobRequestBody>;
+
+/** Results, one schema per operation (the processor narrows them per request, e.g. label ∈ categories). */
+export const ClassifyOperationResult = z.object({
+  label: z.string(),
+  /** multi_label only: every category that applies, best first. */
+  labels: z.array(z.string()).optional(),
+  confidence: z.number().min(0).max(1),
+  scores: z.record(z.string(), z.number().min(0).max(1)),
+});
+export type ClassifyOperationResult = z.infer<typeof ClassifyOperationResult>;
+export const ExtractOperationResult = z.record(z.string(), z.unknown());
+export const SummarizeOperationResult = z.object({ summary: z.string() });
+export const EnrichOperationResult = z.record(z.string(), z.unknown());
+/** `run`: the parsed JSON answer when a JSON format was asked, else the text. */
+export const RunOperationResult = z.unknown();
+
+/** One row of an operation's results (synchronous answer, JSON page, JSONL line). */
+export const OperationRow = z.object({
+  index: z.number().int().nonnegative(),
+  custom_id: z.string(),
+  item: z.record(z.string(), z.unknown()).nullable(),
+  result: z.unknown(),
+  usage: TokenUsage.nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type OperationRow = z.infer<typeof OperationRow>;
+
+/** `POST /v1/operations/{operation}`'s answer. */
+export const OperationResponse = z.object({
+  object: z.literal('operation.result'),
+  id: z.string(),
+  operation: z.string(),
+  model: z.string().nullable(),
+  results: z.array(OperationRow),
+  usage: TokenUsage,
+});
+export type OperationResponse = z.infer<typeof OperationResponse>;
+
+/** The job object of the operations API: the same batch underneath, in this API's words. */
+export const Job = z.object({
+  id: z.string(),
+  object: z.literal('job'),
+  operation: z.string(),
+  name: z.string().nullable(),
+  model: z.string().nullable(),
+  status: BatchStatus,
+  total_items: z.number().int().nonnegative(),
+  completed_items: z.number().int().nonnegative(),
+  failed_items: z.number().int().nonnegative(),
+  /** Finished share, 0–1. */
+  progress: z.number().min(0).max(1),
+  created_at: z.number().int(),
+  completed_at: z.number().int().nullable(),
+  cancelled_at: z.number().int().nullable(),
+  expires_at: z.number().int().nullable(),
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+  usage: BatchUsage,
+  metadata: z.record(z.string(), z.string()).nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+/** `GET /v1/jobs/{id}/output?format=json`: one page. */
+export const OutputPage = z.object({
+  object: z.literal('output.page'),
+  id: z.string(),
+  status: BatchStatus,
+  offset: z.number().int().nonnegative(),
+  limit: z.number().int().positive(),
+  /** The job's item count. A page of a running job holds only the finished items of its range. */
+  total: z.number().int().nonnegative(),
+  has_more: z.boolean(),
+  results: z.array(OperationRow),
+});
+export type OutputPage = z.infer<typeof OutputPage>;
