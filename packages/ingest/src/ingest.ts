@@ -17,6 +17,8 @@ import { errorBody, handleError } from './http/errors.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerOperationRoutes } from './routes/operations.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
 import { StatusView } from './view/status-view.js';
 
@@ -130,6 +132,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     cancelOwned: (record) => openai.cancelOwned(record),
   });
   registerRealtimeRoutes(app, context);
+  registerOperationRoutes(app, context);
+  registerJobRoutes(app, context);
 
   return {
     app,

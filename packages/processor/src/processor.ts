@@ -74,6 +74,11 @@ export interface Processor {
   stats(): ProcessorStats;
 }
 
+function operationItemOf(item: RequestItemMessage): Record<string, unknown> | null {
+  const echoed = item.body.item;
+  return echoed && typeof echoed === 'object' && !Array.isArray(echoed) ? (echoed as Record<string, unknown>) : null;
+}
+
 export function createProcessor(options: ProcessorOptions): Processor {
   const concurrency = options.concurrency ?? 256;
   const maxWindow = options.maxWindow ?? concurrency * 8;
@@ -127,7 +132,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       discriminator: item.discriminator,
       finished_at: Date.now(),
       ...fields,
-      item: fields.item ?? null,
+      // Operations rows always carry their item, failed or not (CSV rows need its fields).
+      item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
     };
   }
 

@@ -73,6 +73,10 @@ export const BatchSpec = z.object({
   output_expires_after_seconds: z.number().int().positive().nullable().default(null),
   /** Operations: the names of the item fields, in first-seen order (CSV columns). */
   item_fields: z.array(z.string()).nullable().default(null),
+  /** Operations: the result's columns when the parameters fix them (CSV); null when the model chooses. */
+  result_fields: z.array(z.string()).nullable().default(null),
+  /** Operations `run`: the run's free name. */
+  name: z.string().nullable().default(null),
   /** A batch created by a synchronous endpoint; hidden from listings. */
   sync: z.boolean().default(false),
 });
@@ -111,6 +115,9 @@ export const BatchRecord = z.object({
   metadata: Metadata.nullable(),
   output_expires_after_seconds: z.number().int().positive().nullable(),
   item_fields: z.array(z.string()).nullable(),
+  // Fields added after the first release default, so older records still decode.
+  result_fields: z.array(z.string()).nullable().default(null),
+  name: z.string().nullable().default(null),
   sync: z.boolean(),
   /** Milliseconds since the epoch when this record was written; later records win. */
   updated_at_ms: z.number().int().nonnegative(),
@@ -153,6 +160,8 @@ export function newBatchRecord(
     metadata: spec.metadata,
     output_expires_after_seconds: spec.output_expires_after_seconds,
     item_fields: spec.item_fields,
+    result_fields: spec.result_fields,
+    name: spec.name,
     sync: spec.sync,
     updated_at_ms: nowMs,
   };

@@ -1,4 +1,4 @@
-import type { BatchRecord } from '@sluice/core';
+import type { BatchRecord, Job } from '@sluice/core';
 
 /** Finished share of a batch, in [0, 1]. */
 export function progressOf(record: BatchRecord): number {
@@ -35,5 +35,29 @@ export function publicBatch(record: BatchRecord) {
     usage: record.usage,
     metadata: record.metadata,
     progress: progressOf(record),
+  };
+}
+
+/** The operations API's job object: the same batch, in this API's words. */
+export function publicJob(record: BatchRecord): Job {
+  return {
+    id: record.id,
+    object: 'job',
+    operation: record.operation ?? 'unknown',
+    name: record.name,
+    model: record.model,
+    status: record.status,
+    total_items: record.request_counts.total,
+    completed_items: record.request_counts.completed,
+    failed_items: record.request_counts.failed,
+    progress: progressOf(record),
+    created_at: record.created_at,
+    completed_at: record.completed_at,
+    cancelled_at: record.cancelled_at,
+    expires_at: record.expires_at,
+    output_file_id: record.output_file_id,
+    error_file_id: record.error_file_id,
+    usage: record.usage,
+    metadata: record.metadata,
   };
 }

@@ -8,6 +8,7 @@ import {
   startsWithBom,
   type ValidationIssue,
 } from '@sluice/core';
+import { parse as parseCsv } from 'csv-parse';
 import { CustomIdSet } from './custom-id-set.js';
 
 /** One validated input item as stored in `input.jsonl`: everything needed to build its request message. */
@@ -19,8 +20,8 @@ export interface StoredItem {
 
 export type LineVerdict = { item: StoredItem } | { issues: ValidationIssue[] };
 
-/** Checks one parsed line; `line` is 1-based, for messages. */
-export type LineValidator = (value: unknown, line: number) => LineVerdict;
+/** Checks one parsed record; `line` is 1-based, for messages; `index` is the item's 0-based position. */
+export type LineValidator = (value: unknown, line: number, index: number) => LineVerdict;
 
 export interface IntakeLimits {
   /** Total bytes; over it the request is refused with 413. */
@@ -53,13 +54,110 @@ export interface IntakeOptions {
 }
 
 /**
- * Reads a JSONL stream once: checks every line (size, encoding, JSON, nesting, the validator, a
- * unique custom_id) and writes the valid items to `destination`, one JSON line each, never holding
- * more than one line in memory. Problems are collected with their line numbers; writing stops at
- * the first problem (the input will be refused whole) but checking goes on, up to the report cap.
+ * A decoded record of an input, or the reason its line could not be decoded. Decoders (JSONL,
+ * CSV, an in-memory array) produce these; `intake` checks and stores them the same way.
  */
-export async function intakeJsonl(
-  source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+export type IntakeEntry = { line: number; value: unknown } | { line: number; issue: ValidationIssue };
+
+type Bytes = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
+
+/**
+ * Decodes JSONL bytes: size, encoding, blank lines, nesting and JSON are checked per line, never
+ * holding more than one line in memory. A byte-order mark is refused; CRLF line ends and blank
+ * lines at the very end are accepted.
+ */
+export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncGenerator<IntakeEntry> {
+  let pendingBlank: number[] = [];
+  for await (const raw of splitLines(source, { maxLineBytes: limits.maxLineBytes })) {
+    if (raw.offset + raw.length > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes);
+    const line = raw.number;
+    const issue = (code: string, message: string): IntakeEntry => ({ line, issue: { line, param: null, code, message } });
+    if (raw.tooLong) {
+      yield issue('line_too_large', `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}`);
+      continue;
+    }
+    let bytes = raw.bytes;
+    if (line === 1 && startsWithBom(bytes)) {
+      yield issue('invalid_encoding', 'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM');
+      bytes = bytes.subarray(3);
+    }
+    const text = decodeUtf8(bytes);
+    if (text === null) {
+      yield issue('invalid_encoding', 'the line is not valid UTF-8');
+      continue;
+    }
+    if (text.trim() === '') {
+      pendingBlank.push(line);
+      continue;
+    }
+    for (const blank of pendingBlank) {
+      yield { line: blank, issue: { line: blank, param: null, code: 'blank_line', message: 'blank line between requests; remove it' } };
+    }
+    pendingBlank = [];
+    if (jsonDepthExceeds(text, limits.maxDepth)) {
+      yield issue('too_deeply_nested', `JSON nested deeper than ${limits.maxDepth} levels`);
+      continue;
+    }
+    try {
+      yield { line, value: JSON.parse(text) };
+    } catch (error) {
+      yield issue('invalid_json_line', `not valid JSON: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Decodes CSV bytes (a header row, then one record per row) into objects keyed by the header.
+ * Every value is a string. Line numbers are the file's, the header being line 1.
+ */
+export async function* csvEntries(source: Bytes, limits: IntakeLimits): AsyncGenerator<IntakeEntry> {
+  const parser = parseCsv({
+    columns: (header: string[]) => header.map((name) => name.trim()),
+    bom: true,
+    skip_empty_lines: true,
+    info: true,
+    max_record_size: limits.maxLineBytes,
+  });
+  let bytes = 0;
+  const feed = (async () => {
+    try {
+      for await (const chunk of source) {
+        bytes += chunk.length;
+        if (bytes > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes, 'file');
+        if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
+      }
+      parser.end();
+    } catch (error) {
+      parser.destroy(error as Error);
+    }
+  })();
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      yield { line: info.lines, value: record };
+    }
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const line = Number((error as { lines?: number }).lines ?? 0) || null;
+    yield { line: line ?? 0, issue: { line, param: null, code: 'invalid_csv', message: `not valid CSV: ${message}` } };
+  } finally {
+    await feed;
+  }
+}
+
+/** An in-memory list (a JSON request's `items`): entry `n` is item `n - 1`. */
+export function* arrayEntries(values: readonly unknown[]): Generator<IntakeEntry> {
+  for (let i = 0; i < values.length; i++) yield { line: i + 1, value: values[i] };
+}
+
+/**
+ * Checks every record (the validator, a unique custom_id, the item limit) and writes the valid
+ * items to `destination`, one JSON line each. Problems are collected with their line numbers;
+ * writing stops at the first problem (the input will be refused whole) but checking goes on, up to
+ * the report cap.
+ */
+export async function intake(
+  entries: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>,
   destination: string,
   validate: LineValidator,
   options: IntakeOptions,
@@ -68,13 +166,10 @@ export async function intakeJsonl(
   const issues: ValidationIssue[] = [];
   let truncated = false;
   const ids = new CustomIdSet();
-  /** (line of the duplicate, item index of the earlier use, line of the earlier use). */
-  const candidates: { line: number; item: number; earlierItem: number; customId: string }[] = [];
+  const candidates: { line: number; item: number; earlierItem: number; earlierLine: number; customId: string }[] = [];
   const out = createWriteStream(destination, { highWaterMark: 1024 * 1024 });
   let writing = true;
   let items = 0;
-  /** Blank lines are fine at the very end of a file, not between items. */
-  let pendingBlank: number[] = [];
 
   const report = (issue: ValidationIssue): boolean => {
     if (issues.length >= limits.maxReportedErrors) {
@@ -87,45 +182,11 @@ export async function intakeJsonl(
   };
 
   try {
-    for await (const raw of splitLines(source, { maxLineBytes: limits.maxLineBytes })) {
-      if (raw.offset + raw.length > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes);
+    for await (const entry of entries) {
       if (truncated) break;
-      const line = raw.number;
-      if (raw.tooLong) {
-        report({
-          line,
-          param: null,
-          code: 'line_too_large',
-          message: `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}`,
-        });
-        continue;
-      }
-      let bytes = raw.bytes;
-      if (line === 1 && startsWithBom(bytes)) {
-        report({
-          line,
-          param: null,
-          code: 'invalid_encoding',
-          message: 'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM',
-        });
-        bytes = bytes.subarray(3);
-      }
-      const text = decodeUtf8(bytes);
-      if (text === null) {
-        report({ line, param: null, code: 'invalid_encoding', message: 'the line is not valid UTF-8' });
-        continue;
-      }
-      if (text.trim() === '') {
-        pendingBlank.push(line);
-        continue;
-      }
-      for (const blank of pendingBlank) {
-        report({ line: blank, param: null, code: 'blank_line', message: 'blank line between requests; remove it' });
-      }
-      pendingBlank = [];
       if (items >= limits.maxItems) {
         report({
-          line,
+          line: entry.line,
           param: null,
           code: 'too_many_requests',
           message: `more than ${limits.maxItems} requests${options.itemLimitName ? ` (${options.itemLimitName})` : ''}; split the input into smaller batches`,
@@ -133,41 +194,27 @@ export async function intakeJsonl(
         truncated = true;
         break;
       }
-      if (jsonDepthExceeds(text, limits.maxDepth)) {
-        report({
-          line,
-          param: null,
-          code: 'too_deeply_nested',
-          message: `JSON nested deeper than ${limits.maxDepth} levels`,
-        });
-        items++;
+      if ('issue' in entry) {
+        report(entry.issue);
+        if (entry.issue.code !== 'blank_line') items++;
         continue;
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        report({
-          line,
-          param: null,
-          code: 'invalid_json_line',
-          message: `not valid JSON: ${(error as Error).message}`,
-        });
-        items++;
-        continue;
-      }
-      const verdict = validate(value, line);
       const index = items++;
+      const verdict = validate(entry.value, entry.line, index);
       if ('issues' in verdict) {
         for (const issue of verdict.issues) if (!report(issue)) break;
         continue;
       }
-      const earlier = ids.add(verdict.item.custom_id, index);
-      if (earlier !== -1) {
-        if (candidates.length <= limits.maxReportedErrors * 4) {
-          candidates.push({ line, item: index, earlierItem: earlier, customId: verdict.item.custom_id });
-        }
+      const earlier = ids.add(verdict.item.custom_id, index, entry.line);
+      if (earlier && candidates.length <= limits.maxReportedErrors * 4) {
         // Still stored: the match may be a fingerprint collision, and then this item is valid.
+        candidates.push({
+          line: entry.line,
+          item: index,
+          earlierItem: earlier.item,
+          earlierLine: earlier.line,
+          customId: verdict.item.custom_id,
+        });
       }
       if (writing && !out.write(`${JSON.stringify(verdict.item)}\n`)) {
         await new Promise<void>((resolve) => out.once('drain', resolve));
@@ -188,7 +235,7 @@ export async function intakeJsonl(
         line: duplicate.line,
         param: 'custom_id',
         code: 'duplicate_custom_id',
-        message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierItem + 1}`,
+        message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierLine}`,
       });
     }
     issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -196,15 +243,20 @@ export async function intakeJsonl(
   return { items, issues, truncated };
 }
 
+/** Intake of a JSONL byte stream. */
+export function intakeJsonl(source: Bytes, destination: string, validate: LineValidator, options: IntakeOptions) {
+  return intake(jsonlEntries(source, options.limits), destination, validate, options);
+}
+
 /**
  * Confirms fingerprint matches against the stored custom_ids in one sequential read. Items are
  * stored in order until the first problem; a match whose earlier item was not stored cannot be
  * confirmed, but then the input is refused for that first problem anyway.
  */
-async function confirmDuplicates(
+async function confirmDuplicates<C extends { earlierItem: number; customId: string }>(
   stored: string,
-  candidates: { line: number; item: number; earlierItem: number; customId: string }[],
-): Promise<{ line: number; earlierItem: number; customId: string }[]> {
+  candidates: C[],
+): Promise<C[]> {
   const wanted = new Map<number, string | null>(candidates.map((c) => [c.earlierItem, null]));
   let item = 0;
   for await (const raw of splitLines(createReadStream(stored), { maxLineBytes: Number.MAX_SAFE_INTEGER })) {

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import multipart from '@fastify/multipart';
-import { type FileRecord, NotFoundError, nowSeconds, publicFile, ValidationError } from '@sluice/core';
-import type { FastifyInstance } from 'fastify';
+import { type FileRecord, NotFoundError, nowSeconds, publicFile, ValidationError, type ValidationIssue } from '@sluice/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IngestContext } from '../context.js';
 import { errorBody } from '../http/errors.js';
+import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
 const ListQuery = z.object({
@@ -14,8 +15,8 @@ const ListQuery = z.object({
   after: z.string().optional(),
 });
 
-/** Files a client may upload: batch input, JSONL. `batch_output` files are Sluice's own. */
-const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson'];
+/** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
+const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
 
 /** A tenant's file, or 404 (another tenant's file looks the same as a missing one; so does an expired one). */
 export async function fileFor(context: IngestContext, tenant: string, id: string): Promise<FileRecord> {
@@ -37,40 +38,12 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     if (!request.isMultipart()) {
       return reply
         .code(415)
-        .send(
-          errorBody(
-            415,
-            'unsupported_media_type',
-            'Upload files as multipart/form-data with fields "file" and "purpose".',
-          ),
-        );
+        .send(errorBody(415, 'unsupported_media_type', 'Upload files as multipart/form-data with fields "file" and "purpose".'));
     }
-    const upload = await context.files.beginUpload();
-    const fields: Record<string, string> = {};
-    let filename: string | null = null;
-    try {
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'file' || filename !== null) {
-            part.file.resume();
-            continue;
-          }
-          filename = part.filename || 'upload.jsonl';
-          await upload.write(part.file);
-        } else {
-          fields[part.fieldname] = String(part.value);
-        }
-      }
-      const issues = [];
-      if (filename === null)
-        issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
+    const { file } = await receiveUpload(context, request, UPLOAD_EXTENSIONS, (fields) => {
+      const issues: ValidationIssue[] = [];
       if (fields.purpose === undefined) {
-        issues.push({
-          line: null,
-          param: 'purpose',
-          code: 'missing_required_parameter',
-          message: "purpose is required: 'batch'",
-        });
+        issues.push({ line: null, param: 'purpose', code: 'missing_required_parameter', message: "purpose is required: 'batch'" });
       } else if (fields.purpose !== 'batch') {
         issues.push({
           line: null,
@@ -79,41 +52,9 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
           message: `purpose must be 'batch' (got '${fields.purpose}'); 'batch_output' files are created by Sluice`,
         });
       }
-      if (filename !== null && !UPLOAD_EXTENSIONS.some((ext) => filename?.toLowerCase().endsWith(ext))) {
-        issues.push({
-          line: null,
-          param: 'file',
-          code: 'invalid_file_format',
-          message: `batch input must be a JSONL file (.jsonl), got '${filename}'`,
-        });
-      }
-      const expiresAfter = parseExpiresAfter(fields);
-      if ('issue' in expiresAfter) issues.push(expiresAfter.issue);
-      if (issues.length > 0) throw new ValidationError(issues);
-      const now = nowSeconds();
-      const record = await upload.commit({
-        tenant: request.tenant,
-        filename: filename as string,
-        purpose: 'batch',
-        expiresAt: 'seconds' in expiresAfter && expiresAfter.seconds !== null ? now + expiresAfter.seconds : null,
-      });
-      return reply.code(200).send(publicFile(record));
-    } catch (error) {
-      await upload.abort();
-      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-        return reply
-          .code(413)
-          .header('connection', 'close')
-          .send(
-            errorBody(
-              413,
-              'file_too_large',
-              `The file is larger than the limit of ${context.limits.maxFileBytes} bytes (SLUICE_MAX_FILE_BYTES).`,
-            ),
-          );
-      }
-      throw error;
-    }
+      return issues;
+    });
+    return reply.code(200).send(publicFile(file));
   });
 
   app.get('/v1/files', async (request) => {
@@ -148,6 +89,63 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     await context.files.delete(record);
     return { id: record.id, object: 'file', deleted: true };
   });
+}
+
+/**
+ * Receives a multipart upload: the `file` part is streamed to disk (over SLUICE_MAX_FILE_BYTES: 413),
+ * the other parts are fields. The file becomes a File (purpose `batch`) once its name and the
+ * fields pass `check`; otherwise nothing is kept.
+ */
+export async function receiveUpload(
+  context: IngestContext,
+  request: FastifyRequest,
+  extensions: string[],
+  check: (fields: Record<string, string>) => ValidationIssue[] = () => [],
+): Promise<{ file: FileRecord; fields: Record<string, string> }> {
+  const upload = await context.files.beginUpload();
+  const fields: Record<string, string> = {};
+  let filename: string | null = null;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file' || filename !== null) {
+          part.file.resume();
+          continue;
+        }
+        filename = part.filename || 'upload.jsonl';
+        await upload.write(part.file);
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
+    }
+    const issues: ValidationIssue[] = [];
+    if (filename === null) issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
+    else if (!extensions.some((ext) => filename?.toLowerCase().endsWith(ext))) {
+      issues.push({
+        line: null,
+        param: 'file',
+        code: 'invalid_file_format',
+        message: `the file must be ${extensions.join(' or ')}, got '${filename}'`,
+      });
+    }
+    issues.push(...check(fields));
+    const expiresAfter = parseExpiresAfter(fields);
+    if ('issue' in expiresAfter) issues.push(expiresAfter.issue);
+    if (issues.length > 0) throw new ValidationError(issues);
+    const file = await upload.commit({
+      tenant: request.tenant,
+      filename: filename as string,
+      purpose: 'batch',
+      expiresAt: 'seconds' in expiresAfter && expiresAfter.seconds !== null ? nowSeconds() + expiresAfter.seconds : null,
+    });
+    return { file, fields };
+  } catch (error) {
+    await upload.abort();
+    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+      throw new PayloadTooLargeError(context.limits.maxFileBytes, 'file (SLUICE_MAX_FILE_BYTES)');
+    }
+    throw error;
+  }
 }
 
 /** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000`. */

@@ -3,6 +3,11 @@ import { domainClassify } from './domain/classify.js';
 import { domainExtract } from './domain/extract.js';
 import { domainSummarize } from './domain/summarize.js';
 import { openAIPassthroughHandlers } from './openai/passthrough.js';
+import { operationClassify } from './operations/classify.js';
+import { operationEnrich } from './operations/enrich.js';
+import { operationExtract } from './operations/extract.js';
+import { operationRun } from './operations/run.js';
+import { operationSummarize } from './operations/summarize.js';
 import type { Handler } from './types.js';
 
 /** Every handler Sluice ships. */
@@ -11,6 +16,11 @@ export const HANDLERS: readonly Handler[] = [
   domainSummarize,
   domainClassify,
   ...openAIPassthroughHandlers,
+  operationClassify,
+  operationExtract,
+  operationSummarize,
+  operationEnrich,
+  operationRun,
 ];
 
 /** Routes a request message by (api, discriminator) to its handler. */

@@ -4,20 +4,31 @@ import { z } from 'zod';
 import { InvalidModelOutputError } from '../upstream/errors.js';
 import type { HandlerContext } from './types.js';
 
-export interface StructuredRequest<T> {
+/**
+ * What the answer must be, and how it is checked:
+ * - `zod`: structured output from a zod schema (sent as a strict JSON Schema, checked with zod);
+ * - `json_schema`: structured output from a caller's JSON Schema, checked by `validate`;
+ * - `json_object`: any JSON object (`response_format: json_object`);
+ * - `text`: the text as it is.
+ */
+export type AnswerFormat<T> =
+  | { kind: 'zod'; schema: z.ZodType<T>; name: string }
+  | { kind: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean; validate: (value: unknown) => string | null }
+  | { kind: 'json_object' }
+  | { kind: 'text' };
+
+export interface ChatRequest<T> {
   /** For metrics, e.g. `domain.classify`. */
   route: string;
   model: string;
-  system: string;
+  system: string | null;
   user: string;
-  /** The answer's schema: sent as the JSON Schema of `response_format`, and used to validate the answer. */
-  schema: z.ZodType<T>;
-  schemaName: string;
+  format: AnswerFormat<T>;
   /** Upper bound on the answer's tokens, sent as `max_tokens`. */
   maxTokens?: number;
 }
 
-export interface StructuredAnswer<T> {
+export interface ChatAnswer<T> {
   value: T;
   completion: OpenAI.ChatCompletion;
   requestId: string | null;
@@ -27,32 +38,27 @@ export interface StructuredAnswer<T> {
 }
 
 /**
- * Asks the upstream for JSON that fits `schema` (structured outputs: `response_format` with a
- * strict JSON Schema) and validates the answer with the same zod schema. An answer that is not
- * JSON or does not validate is retried within the item's attempts, and the retry shows the model
- * its previous answer and what was wrong with it.
+ * One chat completion whose answer is checked against `format`. An answer that is not JSON or
+ * does not validate is retried within the item's attempts, and the retry shows the model its
+ * previous answer and what was wrong with it.
  */
-export async function completeStructured<T>(
-  context: HandlerContext,
-  request: StructuredRequest<T>,
-): Promise<StructuredAnswer<T>> {
-  const jsonSchema = openAISchema(request.schema);
+export async function completeChat<T>(context: HandlerContext, request: ChatRequest<T>): Promise<ChatAnswer<T>> {
+  const responseFormat = responseFormatOf(request.format);
   const usage: TokenUsage = { input_tokens: 0, output_tokens: 0 };
-  const estimate = estimateTokens(request.system) + estimateTokens(request.user) + (request.maxTokens ?? 512);
+  const estimate = estimateTokens(request.system ?? '') + estimateTokens(request.user) + (request.maxTokens ?? 512);
   const { value, attempts } = await context.upstream.run(
     request.route,
     estimate,
     async ({ previousError }) => {
-      const messages: OpenAI.ChatCompletionMessageParam[] = [
-        { role: 'system', content: request.system },
-        { role: 'user', content: request.user },
-      ];
+      const messages: OpenAI.ChatCompletionMessageParam[] = [];
+      if (request.system) messages.push({ role: 'system', content: request.system });
+      messages.push({ role: 'user', content: request.user });
       if (previousError instanceof InvalidModelOutputError && previousError.content !== null) {
         messages.push(
           { role: 'assistant', content: previousError.content },
           {
             role: 'user',
-            content: `Your previous answer was rejected: ${previousError.message}. Answer again with JSON that matches the schema exactly.`,
+            content: `Your previous answer was rejected: ${previousError.message}. Answer again in the required format.`,
           },
         );
       }
@@ -60,10 +66,7 @@ export async function completeStructured<T>(
         .create({
           model: request.model,
           messages,
-          response_format: {
-            type: 'json_schema',
-            json_schema: { name: request.schemaName, schema: jsonSchema, strict: true },
-          },
+          ...(responseFormat ? { response_format: responseFormat } : {}),
           ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
         })
         .withResponse();
@@ -71,28 +74,57 @@ export async function completeStructured<T>(
       usage.output_tokens += data.usage?.completion_tokens ?? 0;
       const content = data.choices[0]?.message.content ?? null;
       if (content === null) throw new InvalidModelOutputError('the answer had no content', null);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(content);
-      } catch (error) {
-        throw new InvalidModelOutputError(`the answer is not valid JSON (${(error as Error).message})`, content);
-      }
-      const checked = request.schema.safeParse(parsed);
-      if (!checked.success) {
-        const issues = checked.error.issues
-          .slice(0, 5)
-          .map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`)
-          .join('; ');
-        throw new InvalidModelOutputError(`the answer does not match the schema (${issues})`, content);
-      }
       return {
-        value: { parsed: checked.data, completion: data, requestId: response.headers.get('x-request-id') },
+        value: { parsed: check(request.format, content), completion: data, requestId: response.headers.get('x-request-id') },
         totalTokens: data.usage?.total_tokens ?? estimate,
       };
     },
     context.guard,
   );
   return { value: value.parsed, completion: value.completion, requestId: value.requestId, usage, attempts };
+}
+
+function responseFormatOf(format: AnswerFormat<unknown>): OpenAI.ChatCompletionCreateParams['response_format'] {
+  switch (format.kind) {
+    case 'zod':
+      return { type: 'json_schema', json_schema: { name: format.name, schema: openAISchema(format.schema), strict: true } };
+    case 'json_schema':
+      return { type: 'json_schema', json_schema: { name: format.name, schema: format.schema, strict: format.strict } };
+    case 'json_object':
+      return { type: 'json_object' };
+    case 'text':
+      return undefined;
+  }
+}
+
+function check<T>(format: AnswerFormat<T>, content: string): T {
+  if (format.kind === 'text') return content as T;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch (error) {
+    throw new InvalidModelOutputError(`the answer is not valid JSON (${(error as Error).message})`, content);
+  }
+  if (format.kind === 'json_object') {
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new InvalidModelOutputError('the answer is not a JSON object', content);
+    }
+    return parsed as T;
+  }
+  if (format.kind === 'json_schema') {
+    const problem = format.validate(parsed);
+    if (problem) throw new InvalidModelOutputError(`the answer does not match the schema (${problem})`, content);
+    return parsed as T;
+  }
+  const checked = format.schema.safeParse(parsed);
+  if (!checked.success) {
+    const issues = checked.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`)
+      .join('; ');
+    throw new InvalidModelOutputError(`the answer does not match the schema (${issues})`, content);
+  }
+  return checked.data;
 }
 
 /** The JSON Schema OpenAI's structured outputs accept: no `$schema` keyword, objects closed. */
@@ -109,7 +141,7 @@ export function openAISchema(schema: z.ZodType): Record<string, unknown> {
 export function asChatCompletion(
   domainModel: string,
   result: unknown,
-  answer: Pick<StructuredAnswer<unknown>, 'completion' | 'usage'>,
+  answer: Pick<ChatAnswer<unknown>, 'completion' | 'usage'>,
 ) {
   return {
     id: answer.completion.id,

@@ -1,6 +1,6 @@
 import { ClassifyRequest, type ClassifyResult } from '@sluice/core';
 import { z } from 'zod';
-import { asChatCompletion, completeStructured } from '../structured.js';
+import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
 /** Domain `classify`: one of `labels` for `text`, with a confidence and a score per label. */
@@ -23,13 +23,12 @@ export const domainClassify = defineHandler({
     ]
       .filter(Boolean)
       .join('\n\n');
-    const answer = await completeStructured(context, {
+    const answer = await completeChat(context, {
       route: 'domain.classify',
       model: context.models.classify,
       system,
       user: body.text,
-      schema,
-      schemaName: 'classification',
+      format: { kind: 'zod', schema, name: 'classification' },
       maxTokens: 64 + labels.length * 16,
     });
     const result: ClassifyResult = answer.value;

@@ -1,6 +1,6 @@
 import { ExtractRequest, type EntitySpec, type ExtractResult } from '@sluice/core';
 import { z } from 'zod';
-import { asChatCompletion, completeStructured } from '../structured.js';
+import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
 const entityName = (entity: EntitySpec) => (typeof entity === 'string' ? entity : entity.name);
@@ -29,13 +29,12 @@ export const domainExtract = defineHandler({
     ]
       .filter(Boolean)
       .join('\n\n');
-    const answer = await completeStructured(context, {
+    const answer = await completeChat(context, {
       route: 'domain.extract',
       model: context.models.extract,
       system,
       user: body.text,
-      schema,
-      schemaName: 'extraction',
+      format: { kind: 'zod', schema, name: 'extraction' },
     });
     const result: ExtractResult = {
       entities: names.map((name) => ({ name, mentions: locate(body.text, answer.value.entities[name] ?? []) })),

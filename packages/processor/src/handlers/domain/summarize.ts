@@ -1,6 +1,6 @@
 import { estimateTokens, SummarizeRequest, type SummarizeResult } from '@sluice/core';
 import { z } from 'zod';
-import { asChatCompletion, completeStructured } from '../structured.js';
+import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
 /** Room for the JSON around the summary when `max_tokens` is passed upstream. */
@@ -29,13 +29,12 @@ export const domainSummarize = defineHandler({
     ]
       .filter(Boolean)
       .join('\n\n');
-    const answer = await completeStructured(context, {
+    const answer = await completeChat(context, {
       route: 'domain.summarize',
       model: context.models.summarize,
       system,
       user: body.text,
-      schema,
-      schemaName: 'summary',
+      format: { kind: 'zod', schema, name: 'summary' },
       maxTokens: maxTokens ? maxTokens + JSON_OVERHEAD_TOKENS : undefined,
     });
     const result: SummarizeResult = answer.value;

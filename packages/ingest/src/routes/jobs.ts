@@ -1,0 +1,221 @@
+import { createReadStream } from 'node:fs';
+import {
+  type BatchRecord,
+  BatchSpec,
+  canonicalOperation,
+  type FileRecord,
+  JobRequestBody,
+  newBatchId,
+  NotFoundError,
+  nowSeconds,
+  OPERATION_PARAMS,
+  type OutputPage,
+  ValidationError,
+} from '@sluice/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { completionWindowSeconds } from '../batches/openai-batches.js';
+import { type IngestContext, intakeLimits } from '../context.js';
+import { errorBody } from '../http/errors.js';
+import { publicJob } from '../http/views.js';
+import { arrayEntries, csvEntries, intake, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
+import {
+  asItemIssues,
+  FieldCollector,
+  operationItemValidator,
+  resultFieldsOf,
+  type OperationParams,
+} from '../intake/operations.js';
+import { issuesFromZod } from '../intake/zod-issues.js';
+import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
+import { cancelBatch } from './batches.js';
+import { fileFor, receiveUpload } from './files.js';
+
+const OutputQuery = z.object({
+  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+const ListQuery = z.object({
+  after: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+/** Keys of a job request that are not the operation's parameters. */
+const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
+
+/** A tenant's operations job, or 404. */
+export function jobFor(context: IngestContext, tenant: string, id: string): BatchRecord {
+  const record = context.view.get(id);
+  if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations') throw new NotFoundError('job', id);
+  return record;
+}
+
+/**
+ * Operations jobs, at `/v1/jobs` rather than `/v1/batches`: `/v1/batches` already means OpenAI's
+ * and the domain API's batch objects, and jobs answer in their own shape (job objects, JSON pages,
+ * CSV). A job is the same batch underneath: `GET /v1/batches/{id}` shows it too.
+ */
+export function registerJobRoutes(app: FastifyInstance, context: IngestContext) {
+  app.post('/v1/jobs', async (request) => {
+    return publicJob(await createJob(context, request, request.body, null));
+  });
+
+  app.post('/v1/jobs/upload', async (request, reply) => {
+    if (!request.isMultipart()) {
+      return reply
+        .code(415)
+        .send(errorBody(415, 'unsupported_media_type', 'Upload as multipart/form-data with a "file" part and a "params" part (JSON).'));
+    }
+    const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
+    try {
+      let params: unknown;
+      try {
+        params = JSON.parse(fields.params ?? '');
+      } catch {
+        throw new ValidationError([
+          { line: null, param: 'params', code: 'invalid_value', message: 'params must be a JSON object: {"operation": ..., ...}' },
+        ]);
+      }
+      return publicJob(await createJob(context, request, params, file));
+    } finally {
+      // The job keeps its own validated copy of the items.
+      await context.files.delete(file);
+    }
+  });
+
+  app.get('/v1/jobs', async (request) => {
+    const query = ListQuery.safeParse(request.query);
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const { data, hasMore } = context.view.list(request.tenant, { ...query.data, api: 'operations' });
+    return {
+      object: 'list',
+      data: data.map(publicJob),
+      first_id: data[0]?.id ?? null,
+      last_id: data[data.length - 1]?.id ?? null,
+      has_more: hasMore,
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
+    return publicJob(jobFor(context, request.tenant, request.params.id));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
+    return publicJob(await cancelBatch(context, jobFor(context, request.tenant, request.params.id)));
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/output', async (request, reply) => {
+    const record = jobFor(context, request.tenant, request.params.id);
+    const query = OutputQuery.safeParse(request.query);
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const { format, offset, limit } = query.data;
+    reply.header('x-sluice-batch-status', record.status);
+    if (format === 'jsonl') return reply.type('application/jsonl; charset=utf-8').send(jsonlStream(context, record));
+    if (format === 'csv') {
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${record.id}.csv"`)
+        .send(await csvStream(context, record));
+    }
+    const total = record.request_counts.total;
+    const page: OutputPage = {
+      object: 'output.page',
+      id: record.id,
+      status: record.status,
+      offset,
+      limit,
+      total,
+      has_more: offset + limit < total,
+      results: await pageOfRows(context, record, offset, limit),
+    };
+    return page;
+  });
+}
+
+/**
+ * Creates a job from a JSON request (`items` or `input_file_id`) or an uploaded file: checks the
+ * operation's parameters and every item (naming bad items by index, or bad rows by line), stores
+ * the items and submits the batch.
+ */
+async function createJob(
+  context: IngestContext,
+  request: FastifyRequest,
+  body: unknown,
+  uploaded: FileRecord | null,
+): Promise<BatchRecord> {
+  const job = JobRequestBody.safeParse(body);
+  if (!job.success) throw new ValidationError(issuesFromZod(job.error, null));
+  const operation = canonicalOperation(job.data.operation);
+  const rawParams = Object.fromEntries(Object.entries(job.data).filter(([key]) => !JOB_KEYS.has(key)));
+  const parsedParams = OPERATION_PARAMS[operation].safeParse(rawParams);
+  if (!parsedParams.success) throw new ValidationError(issuesFromZod(parsedParams.error, null));
+  const params = parsedParams.data as OperationParams;
+  const windowText = typeof job.data.completion_window === 'string' ? job.data.completion_window : '24h';
+  const windowSeconds = completionWindowSeconds(windowText);
+  if (windowSeconds === null) {
+    throw new ValidationError([
+      { line: null, param: 'completion_window', code: 'invalid_value', message: 'completion_window must be from 1h to 7d, e.g. "24h"' },
+    ]);
+  }
+
+  let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
+  let fromItems = false;
+  const limits = intakeLimits(context.limits, { maxItems: context.limits.maxBatchItems });
+  const file = uploaded ?? (job.data.input_file_id ? await fileFor(context, request.tenant, job.data.input_file_id) : null);
+  if (job.data.items && file) {
+    throw new ValidationError([
+      { line: null, param: 'items', code: 'invalid_request', message: 'give either items or input_file_id, not both' },
+    ]);
+  }
+  if (job.data.items) {
+    source = arrayEntries(job.data.items);
+    fromItems = true;
+  } else if (file) {
+    const content = createReadStream(context.files.contentPath(file), { highWaterMark: 1024 * 1024 });
+    const unlimited = { ...limits, maxBytes: Number.MAX_SAFE_INTEGER };
+    source = file.filename.toLowerCase().endsWith('.csv') ? csvEntries(content, unlimited) : jsonlEntries(content, unlimited);
+  } else {
+    throw new ValidationError([
+      { line: null, param: 'items', code: 'missing_required_parameter', message: 'items (or input_file_id, or an uploaded file) is required' },
+    ]);
+  }
+
+  const batchId = newBatchId();
+  const input = await context.submitter.prepare(batchId);
+  const fields = new FieldCollector();
+  let result;
+  try {
+    result = await intake(source, input, operationItemValidator(operation, params, fields), {
+      limits,
+      itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
+    });
+  } catch (error) {
+    await context.submitter.discard(batchId);
+    throw error;
+  }
+  if (result.issues.length > 0) {
+    await context.submitter.discard(batchId);
+    throw new ValidationError(fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
+  }
+  const now = nowSeconds();
+  const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
+  const spec = BatchSpec.parse({
+    api: 'operations',
+    tenant: request.tenant,
+    endpoint: '/v1/jobs',
+    operation: job.data.operation,
+    model: (params as { model?: string }).model ?? null,
+    input_file_id: uploaded ? null : (file?.id ?? null),
+    completion_window: windowText,
+    created_at: now,
+    in_progress_at: now,
+    expires_at: now + windowSeconds,
+    metadata: job.data.metadata ?? null,
+    item_fields: fields.fields,
+    result_fields: resultFieldsOf(operation, params),
+    name: job.data.name ?? runName,
+  });
+  return context.submitter.submit(batchId, spec, result.items);
+}

@@ -1,0 +1,40 @@
+import { ExtractParams } from '@sluice/core';
+import { z } from 'zod';
+import { completeChat } from '../structured.js';
+import { defineHandler } from '../types.js';
+import { operationBody, operationOutcome } from './common.js';
+
+const FIELD_TYPES = {
+  string: () => z.string(),
+  number: () => z.number(),
+  boolean: () => z.boolean(),
+  list: () => z.array(z.string()),
+} as const;
+
+/**
+ * Operations `extract`: the fields the instructions ask for, as a JSON object. With a field
+ * schema every field is present and a field not found is null; without one, the model names the
+ * fields (a JSON object answer).
+ */
+export const operationExtract = defineHandler({
+  api: 'operations',
+  discriminator: 'extract',
+  request: operationBody(ExtractParams),
+  async handle({ params, item }, context) {
+    const fields = params.fields;
+    const system = [
+      `Extract structured data from the content of the user message. ${params.extraction_instructions}`,
+      fields
+        ? `Fields:\n${fields.map((f) => `- ${f.name} (${f.type})${f.description ? `: ${f.description}` : ''}`).join('\n')}\nUse null for a field the content does not state.`
+        : 'Answer with a JSON object with one key per requested field; use null for a field the content does not state.',
+    ].join('\n\n');
+    const common = { route: 'operations.extract', model: params.model ?? context.models.extract, system, user: item.content };
+    if (fields) {
+      const schema = z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()])));
+      const answer = await completeChat(context, { ...common, format: { kind: 'zod', schema, name: 'extraction' } });
+      return operationOutcome(answer.value, answer, item);
+    }
+    const answer = await completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });
+    return operationOutcome(answer.value, answer, item);
+  },
+});
