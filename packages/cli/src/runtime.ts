@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import {
   createKafkaTransport,
+  createMemoryTransport,
   createLogger,
   createSerde,
   type Logger,
@@ -43,17 +45,11 @@ export interface RunningSluice {
 export async function startSluice(config: SluiceConfig, options: StartOptions): Promise<RunningSluice> {
   const logger = options.logger ?? createLogger({ name: 'sluice', level: config.logLevel });
   const roles = new Set(options.roles);
-  let transport = options.transport;
-  if (!transport) {
-    if (!config.kafka) {
-      throw new SluiceError('invalid_config', 'KAFKA_BROKERS is not set: the embedded mode is not available here');
-    }
-    transport = createKafkaTransport({
-      brokers: config.kafka.brokers,
-      clientId: `sluice-${[...roles].join('-')}`,
-      logger,
-    });
-  }
+  const transport =
+    options.transport ??
+    (config.kafka
+      ? createKafkaTransport({ brokers: config.kafka.brokers, clientId: `sluice-${[...roles].join('-')}`, logger })
+      : createMemoryTransport({ directory: join(config.dataDir, 'log'), logger }));
   if (roles.has('processor') && !config.upstream.baseUrl) {
     throw new SluiceError(
       'invalid_config',
@@ -61,7 +57,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     );
   }
   await transport.ensureTopics(topicSpecs(config.topics, config.partitions));
-  const serde = await createSerde({ topics: config.topics, registryUrl: config.registryUrl });
+  // The embedded log needs no registry: its messages never leave the process.
+  const serde = await createSerde({ topics: config.topics, registryUrl: config.kafka ? config.registryUrl : null });
   const metrics = new Registry();
   if (config.metrics) collectDefaultMetrics({ register: metrics });
 
@@ -129,7 +126,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       port: config.http.port,
       limits: { ...config.limits, maxDepth: 64 },
       apiKeys: config.apiKeys,
-      readiness: { registryUrl: config.registryUrl, upstreamUrl: config.upstream.baseUrl },
+      readiness: { registryUrl: config.kafka ? config.registryUrl : null, upstreamUrl: config.upstream.baseUrl },
       logger: logger.child({ role: 'ingest' }),
       metricsRegistry: metrics,
     });

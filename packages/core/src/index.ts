@@ -19,3 +19,4 @@ export * from './transport/dead-letter.js';
 export * from './config/config.js';
 export * from './tokens.js';
 export * from './metrics.js';
+export * from './transport/memory.js';

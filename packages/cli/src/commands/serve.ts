@@ -32,6 +32,14 @@ export function registerServe(program: Command) {
       }
       const config = loadConfig();
       const logger = createLogger({ name: 'sluice', level: config.logLevel });
+      if (config.mode === 'embedded') {
+        logger.info(
+          { mode: 'embedded', dataDir: config.dataDir },
+          `embedded mode: no KAFKA_BROKERS, so the pipeline runs in this process on a file-backed log in ${config.dataDir}`,
+        );
+      } else {
+        logger.info({ mode: 'kafka', brokers: config.kafka?.brokers }, 'kafka mode');
+      }
       let simulator: Simulator | null = null;
       if (roles.includes('processor') && !config.upstream.baseUrl && flags.simulate) {
         simulator = await startSimulator({ port: 0 });

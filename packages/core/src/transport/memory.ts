@@ -1,0 +1,368 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { silentLogger, type Logger } from '../logger.js';
+import type { TopicSpec } from '../topics.js';
+import { PartitionLog } from './file-log.js';
+import type {
+  BatchContext,
+  Consumer,
+  ConsumerOptions,
+  EachBatch,
+  OutgoingMessage,
+  PartitionOffsets,
+  Producer,
+  TopicPartition,
+  TopicPartitionOffset,
+  Transport,
+} from './types.js';
+
+export interface MemoryTransportOptions {
+  /** Where the log, the topic list and the committed offsets live (e.g. `<SLUICE_DATA_DIR>/log`). */
+  directory: string;
+  logger?: Logger;
+}
+
+/** Thrown by `heartbeat()` when the group rebalanced under a running batch, as kafkajs does. */
+export class RebalanceInProgressError extends Error {
+  constructor() {
+    super('The group is rebalancing');
+    this.name = 'RebalanceInProgressError';
+  }
+}
+
+/**
+ * The embedded mode's transport: Kafka's semantics in one process, for the first run and small
+ * jobs. Topics have partitions chosen from the key by Kafka's default partitioner (murmur2, the
+ * same partition a broker would get); consumer groups split partitions among members and
+ * rebalance when members come and go; committed offsets persist in a file; a batch whose handler
+ * fails, or that a stopped member never committed, is delivered again. The log is file-backed so a
+ * killed process resumes where it was. It is not a distributed log: one process owns the directory.
+ */
+export function createMemoryTransport(options: MemoryTransportOptions): Transport {
+  const log = new EmbeddedLog(options.directory, options.logger ?? silentLogger);
+  return {
+    kind: 'memory',
+    async ensureTopics(specs: TopicSpec[]) {
+      for (const spec of specs) log.ensureTopic(spec.topic, spec.numPartitions);
+    },
+    async producer(): Promise<Producer> {
+      return {
+        async send(topic, messages) {
+          log.produce(topic, messages);
+        },
+        async disconnect() {},
+      };
+    },
+    consumer(consumerOptions: ConsumerOptions): Consumer {
+      return new EmbeddedConsumer(log, consumerOptions);
+    },
+    async offsets(topic: string): Promise<PartitionOffsets[]> {
+      return log.partitionsOf(topic).map((p) => ({ partition: p.partition, low: '0', high: String(p.end) }));
+    },
+    async ping() {},
+    async close() {
+      await log.close();
+    },
+  };
+}
+
+class Group {
+  readonly members: EmbeddedConsumer[] = [];
+  generation = 0;
+
+  constructor(readonly id: string) {}
+
+  /** Round-robin assignment of every subscribed partition over the members, in join order. */
+  rebalance(log: EmbeddedLog): void {
+    this.generation++;
+    const assignments = new Map<EmbeddedConsumer, TopicPartition[]>(this.members.map((m) => [m, []]));
+    const topics = [...new Set(this.members.flatMap((m) => m.topics))].sort();
+    let next = 0;
+    for (const topic of topics) {
+      const subscribers = this.members.filter((m) => m.topics.includes(topic));
+      if (subscribers.length === 0) continue;
+      for (const { partition } of log.partitionsOf(topic)) {
+        const member = subscribers[next++ % subscribers.length] as EmbeddedConsumer;
+        assignments.get(member)?.push({ topic, partition });
+      }
+    }
+    for (const [member, assignment] of assignments) member.assign(assignment, this.generation);
+  }
+}
+
+class EmbeddedLog {
+  private readonly topics = new Map<string, PartitionLog[]>();
+  private readonly groups = new Map<string, Group>();
+  private committed: Record<string, Record<string, number>>;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly offsetsFile: string;
+  private readonly topicsFile: string;
+
+  constructor(
+    private readonly directory: string,
+    readonly logger: Logger,
+  ) {
+    mkdirSync(directory, { recursive: true });
+    this.offsetsFile = join(directory, 'offsets.json');
+    this.topicsFile = join(directory, 'topics.json');
+    this.committed = readJson<Record<string, Record<string, number>>>(this.offsetsFile) ?? {};
+    for (const [topic, partitions] of Object.entries(readJson<Record<string, number>>(this.topicsFile) ?? {})) {
+      this.open(topic, partitions);
+    }
+  }
+
+  ensureTopic(topic: string, partitions: number): void {
+    if (this.topics.has(topic)) return;
+    this.open(topic, partitions);
+    writeJsonAtomic(
+      this.topicsFile,
+      Object.fromEntries([...this.topics].map(([name, logs]) => [name, logs.length])),
+    );
+  }
+
+  partitionsOf(topic: string): PartitionLog[] {
+    const partitions = this.topics.get(topic);
+    if (!partitions) throw new Error(`This server does not host this topic-partition: unknown topic ${topic}`);
+    return partitions;
+  }
+
+  produce(topic: string, messages: OutgoingMessage[]): void {
+    const partitions = this.partitionsOf(topic);
+    const metadata: PartitionMetadata[] = partitions.map((p) => ({
+      partitionErrorCode: 0,
+      partitionId: p.partition,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    }));
+    const byPartition = new Map<number, OutgoingMessage[]>();
+    for (const message of messages) {
+      const partition = this.partitioner({
+        topic,
+        partitionMetadata: metadata,
+        message: { key: message.key, value: message.value },
+      });
+      const list = byPartition.get(partition) ?? [];
+      list.push(message);
+      byPartition.set(partition, list);
+    }
+    for (const [partition, list] of byPartition) {
+      partitions[partition]?.append(list);
+      this.notify(topic, partition);
+    }
+  }
+
+  group(id: string): Group {
+    let group = this.groups.get(id);
+    if (!group) this.groups.set(id, (group = new Group(id)));
+    return group;
+  }
+
+  committedOffset(groupId: string, topic: string, partition: number): number | undefined {
+    return this.committed[groupId]?.[`${topic}:${partition}`];
+  }
+
+  commit(groupId: string, offsets: TopicPartitionOffset[]): void {
+    const group = (this.committed[groupId] ??= {});
+    for (const { topic, partition, offset } of offsets) group[`${topic}:${partition}`] = Number(offset);
+    writeJsonAtomic(this.offsetsFile, this.committed);
+  }
+
+  /** Resolves when `topic:partition` gets a record, or after `timeoutMs`. */
+  waitForData(topic: string, partition: number, timeoutMs: number): Promise<void> {
+    const key = `${topic}:${partition}`;
+    return new Promise((resolve) => {
+      const listeners = this.listeners.get(key) ?? new Set();
+      this.listeners.set(key, listeners);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      listeners.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const group of this.groups.values()) for (const member of [...group.members]) await member.stop();
+    for (const partitions of this.topics.values()) for (const p of partitions) p.close();
+    this.topics.clear();
+  }
+
+  private open(topic: string, partitions: number): void {
+    const directory = join(this.directory, encodeURIComponent(topic));
+    this.topics.set(
+      topic,
+      Array.from({ length: partitions }, (_, partition) => new PartitionLog(topic, partition, directory)),
+    );
+  }
+
+  private notify(topic: string, partition: number): void {
+    const listeners = this.listeners.get(`${topic}:${partition}`);
+    if (listeners) for (const listener of [...listeners]) listener();
+  }
+}
+
+class EmbeddedConsumer implements Consumer {
+  readonly topics: string[];
+  private assignmentNow: TopicPartition[] = [];
+  private generation = 0;
+  private running = false;
+  private eachBatch: EachBatch | null = null;
+  private readonly workers = new Map<string, Promise<void>>();
+  private readonly assignmentListeners: ((assignment: TopicPartition[]) => void)[] = [];
+  private readonly group: Group;
+  private slots: number;
+  private readonly slotWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly log: EmbeddedLog,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.topics = options.topics;
+    this.group = log.group(options.groupId);
+    this.slots = options.partitionsConsumedConcurrently ?? 1;
+  }
+
+  async run(eachBatch: EachBatch): Promise<void> {
+    for (const topic of this.topics) this.log.partitionsOf(topic); // unknown topics fail here, as with Kafka
+    this.eachBatch = eachBatch;
+    this.running = true;
+    this.group.members.push(this);
+    this.group.rebalance(this.log);
+  }
+
+  /** Called by the group on every rebalance. */
+  assign(assignment: TopicPartition[], generation: number): void {
+    this.assignmentNow = assignment;
+    this.generation = generation;
+    for (const listener of this.assignmentListeners) listener(assignment);
+    if (!this.running) return;
+    for (const tp of assignment) {
+      const key = `${tp.topic}:${tp.partition}`;
+      if (this.workers.has(key)) continue;
+      const worker = this.work(tp).finally(() => this.workers.delete(key));
+      this.workers.set(key, worker);
+    }
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    this.log.commit(this.options.groupId, offsets);
+  }
+
+  assignment(): TopicPartition[] {
+    return this.assignmentNow;
+  }
+
+  onAssignment(listener: (assignment: TopicPartition[]) => void): void {
+    this.assignmentListeners.push(listener);
+  }
+
+  onCrash(): void {
+    // An embedded consumer does not crash on its own: handler errors are retried.
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const waiter of this.slotWaiters.splice(0)) waiter();
+    await Promise.allSettled([...this.workers.values()]);
+    const index = this.group.members.indexOf(this);
+    if (index !== -1) this.group.members.splice(index, 1);
+    this.assignmentNow = [];
+    this.group.rebalance(this.log);
+  }
+
+  private owns(tp: TopicPartition, generation: number): boolean {
+    return this.running && this.generation === generation;
+  }
+
+  private stillAssigned(tp: TopicPartition): boolean {
+    return this.running && this.assignmentNow.some((a) => a.topic === tp.topic && a.partition === tp.partition);
+  }
+
+  /** One partition's fetch loop, as long as the partition stays assigned to this member. */
+  private async work(tp: TopicPartition): Promise<void> {
+    const partitionLog = this.log.partitionsOf(tp.topic)[tp.partition] as PartitionLog;
+    const committed = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition);
+    let position = committed ?? (this.options.fromBeginning ? 0 : partitionLog.end);
+    const maxWait = this.options.maxWaitTimeMs ?? 500;
+    const maxBytes = this.options.maxBytesPerPartition ?? 1024 * 1024;
+    let failures = 0;
+    let seenGeneration = this.generation;
+    while (this.stillAssigned(tp)) {
+      if (this.generation !== seenGeneration) {
+        // As after a Kafka rebalance: fetching resumes from the committed offset.
+        seenGeneration = this.generation;
+        position = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition) ?? position;
+      }
+      const messages = partitionLog.read(position, 1000, maxBytes);
+      if (messages.length === 0) {
+        await this.log.waitForData(tp.topic, tp.partition, maxWait);
+        continue;
+      }
+      await this.takeSlot();
+      if (!this.stillAssigned(tp)) {
+        this.releaseSlot();
+        break;
+      }
+      const generation = this.generation;
+      let resolved = -1;
+      const context: BatchContext = {
+        resolveOffset: (offset) => {
+          resolved = Math.max(resolved, Number(offset));
+        },
+        heartbeat: async () => {
+          if (!this.owns(tp, generation)) throw new RebalanceInProgressError();
+        },
+        isRunning: () => this.running,
+        isStale: () => !this.owns(tp, generation),
+      };
+      try {
+        await (this.eachBatch as EachBatch)(
+          { topic: tp.topic, partition: tp.partition, messages, highWatermark: String(partitionLog.end) },
+          context,
+        );
+        failures = 0;
+      } catch (error) {
+        // As kafkajs: the unresolved rest of the batch is fetched again after a pause.
+        failures++;
+        if (!(error instanceof RebalanceInProgressError)) {
+          this.log.logger.warn({ err: error, topic: tp.topic, partition: tp.partition }, 'batch handler failed; redelivering');
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** Math.min(failures, 6))));
+      } finally {
+        this.releaseSlot();
+      }
+      if (resolved >= position) position = resolved + 1;
+    }
+  }
+
+  private async takeSlot(): Promise<void> {
+    while (this.slots === 0 && this.running) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.slots--;
+  }
+
+  private releaseSlot(): void {
+    this.slots++;
+    this.slotWaiters.shift()?.();
+  }
+}
+
+function readJson<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  const temp = `${path}.tmp`;
+  writeFileSync(temp, JSON.stringify(value));
+  renameSync(temp, path);
+}

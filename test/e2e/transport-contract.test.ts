@@ -1,0 +1,209 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createKafkaTransport,
+  createMemoryTransport,
+  type Consumer,
+  type IncomingMessage,
+  type Transport,
+} from '@sluice/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, infra, uniquePrefix } from '../harness/context.js';
+
+/**
+ * One contract, two transports: the embedded (in-process, file-backed) log must behave like
+ * Kafka for everything Sluice relies on, so the suite runs unchanged against both.
+ */
+const directories: string[] = [];
+const transports: Transport[] = [];
+afterAll(async () => {
+  await Promise.allSettled(transports.map((t) => t.close()));
+  await Promise.all(directories.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function memoryTransport(directory?: string): Promise<Transport> {
+  const dir = directory ?? (await mkdtemp(join(tmpdir(), 'sluice-log-')));
+  if (!directory) directories.push(dir);
+  const transport = createMemoryTransport({ directory: dir });
+  transports.push(transport);
+  return transport;
+}
+
+function kafkaTransport(): Transport {
+  const transport = createKafkaTransport({ brokers: infra().brokers, clientId: 'contract-test' });
+  transports.push(transport);
+  return transport;
+}
+
+const KINDS = {
+  memory: () => memoryTransport(),
+  kafka: async () => kafkaTransport(),
+};
+
+const KEYS = ['batch_a', 'batch_b', 'batch_c', 'batch_d', 'batch_e', 'batch_f', 'batch_g', 'batch_h'];
+
+function messages(count: number, keys = KEYS) {
+  return Array.from({ length: count }, (_, i) => ({
+    key: keys[i % keys.length] as string,
+    value: Buffer.from(JSON.stringify({ n: i })),
+    headers: { 'sluice-type': 'item' },
+  }));
+}
+
+interface Collected {
+  seen: IncomingMessage[];
+  consumer: Consumer;
+}
+
+/** A consumer that records what it gets and resolves (but never commits) every message. */
+async function collect(
+  transport: Transport,
+  groupId: string,
+  topic: string,
+  options: { fromBeginning?: boolean; failFirst?: boolean } = {},
+): Promise<Collected> {
+  const seen: IncomingMessage[] = [];
+  let failed = false;
+  const consumer = transport.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: options.fromBeginning ?? true,
+    maxWaitTimeMs: 100,
+    partitionsConsumedConcurrently: 4,
+  });
+  await consumer.run(async (batch, context) => {
+    for (const message of batch.messages) {
+      if (options.failFirst && !failed) {
+        failed = true;
+        throw new Error('handler failure');
+      }
+      seen.push(message);
+      context.resolveOffset(message.offset);
+    }
+  });
+  return { seen, consumer };
+}
+
+const values = (list: IncomingMessage[]) => list.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { n: number }).n);
+
+describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract: %s', (kind) => {
+  it('keeps every message of a key in one partition; a group of two splits the partitions and gets every message', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`contract-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 4 }]);
+    const producer = await transport.producer();
+    await producer.send(topic, messages(80));
+    const group = `${topic}.group`;
+    const a = await collect(transport, group, topic);
+    const b = await collect(transport, group, topic);
+    await eventually(() => (a.seen.length + b.seen.length >= 80 ? true : undefined), { what: '80 messages' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const all = [...a.seen, ...b.seen];
+    // Once each: the two members split the partitions. (A rebalance may redeliver unresolved
+    // messages to the new owner; here every message was resolved before any commit, so the
+    // check is on distinct values plus the members' disjoint partitions at the end.)
+    expect(new Set(values(all))).toEqual(new Set(Array.from({ length: 80 }, (_, i) => i)));
+    const partitionsOf = (key: string) => new Set(all.filter((m) => m.key === key).map((m) => m.partition));
+    for (const key of KEYS) expect(partitionsOf(key).size).toBe(1);
+    const assignedA = a.consumer.assignment().map((tp) => tp.partition);
+    const assignedB = b.consumer.assignment().map((tp) => tp.partition);
+    expect([...assignedA, ...assignedB].sort()).toEqual([0, 1, 2, 3]);
+    expect(assignedA.filter((p) => assignedB.includes(p))).toEqual([]);
+    await Promise.all([a.consumer.stop(), b.consumer.stop()]);
+  });
+
+  it('resumes a group from its committed offset, and redelivers what was never committed', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`commit-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 1 }]);
+    const producer = await transport.producer();
+    await producer.send(topic, messages(10, ['one-key']));
+    const group = `${topic}.group`;
+    const first = await collect(transport, group, topic);
+    await eventually(() => (first.seen.length >= 10 ? true : undefined), { what: 'first read' });
+    // Commit after the 4th message only: 0..3 are done, 4..9 were seen but not committed.
+    await first.consumer.commit([{ topic, partition: 0, offset: first.seen[3]?.offset === undefined ? '0' : String(Number(first.seen[3].offset) + 1) }]);
+    await first.consumer.stop();
+    const second = await collect(transport, group, topic);
+    await eventually(() => (second.seen.length >= 6 ? true : undefined), { what: 'redelivery' });
+    expect(values(second.seen)).toEqual([4, 5, 6, 7, 8, 9]);
+    await second.consumer.stop();
+  });
+
+  it('delivers a batch again when its handler fails', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`retry-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 1 }]);
+    const producer = await transport.producer();
+    await producer.send(topic, messages(5, ['k']));
+    const consumer = await collect(transport, `${topic}.group`, topic, { failFirst: true });
+    await eventually(() => (consumer.seen.length >= 5 ? true : undefined), { what: 'redelivered batch' });
+    expect(values(consumer.seen)).toEqual([0, 1, 2, 3, 4]);
+    await consumer.consumer.stop();
+  });
+
+  it('starts a new group at the end unless told to read from the beginning', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`latest-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 2 }]);
+    const producer = await transport.producer();
+    await producer.send(topic, messages(6));
+    const latest = await collect(transport, `${topic}.latest`, topic, { fromBeginning: false });
+    await eventually(() => (latest.consumer.assignment().length === 2 ? true : undefined), { what: 'assignment' });
+    // kafkajs resolves "latest" on the first fetch after joining; give it that fetch.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await producer.send(topic, [{ key: 'late', value: Buffer.from(JSON.stringify({ n: 99 })) }]);
+    await eventually(() => (latest.seen.length >= 1 ? true : undefined), { what: 'the new message' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(values(latest.seen)).toEqual([99]);
+    const offsets = await transport.offsets(topic);
+    expect(offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)).toBe(7);
+    await latest.consumer.stop();
+  });
+});
+
+describe('the embedded log', () => {
+  it('chooses the partition Kafka chooses for each key', async () => {
+    const memory = await memoryTransport();
+    const kafka = kafkaTransport();
+    const topic = `${uniquePrefix('partitioner')}.t`;
+    await memory.ensureTopics([{ topic, numPartitions: 6 }]);
+    await kafka.ensureTopics([{ topic, numPartitions: 6 }]);
+    const keys = Array.from({ length: 40 }, (_, i) => `batch_${i.toString(36)}_${i * 7919}`);
+    for (const transport of [memory, kafka]) {
+      const producer = await transport.producer();
+      await producer.send(topic, messages(keys.length, keys));
+    }
+    const a = await collect(memory, `${topic}.m`, topic);
+    const b = await collect(kafka, `${topic}.k`, topic);
+    await eventually(() => (a.seen.length >= 40 && b.seen.length >= 40 ? true : undefined), { what: 'both logs read' });
+    const partitionByKey = (list: IncomingMessage[]) => Object.fromEntries(list.map((m) => [m.key, m.partition]));
+    expect(partitionByKey(a.seen)).toEqual(partitionByKey(b.seen));
+    await Promise.all([a.consumer.stop(), b.consumer.stop()]);
+  });
+
+  it('keeps messages and committed offsets across a restart of the process', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+    directories.push(directory);
+    const before = await memoryTransport(directory);
+    const topic = 'restart.t';
+    await before.ensureTopics([{ topic, numPartitions: 2 }]);
+    await (await before.producer()).send(topic, messages(20));
+    const reader = await collect(before, 'g', topic);
+    await eventually(() => (reader.seen.length >= 20 ? true : undefined), { what: 'first read' });
+    await reader.consumer.commit(
+      (await before.offsets(topic)).map((p) => ({ topic, partition: p.partition, offset: p.high })),
+    );
+    await before.close();
+
+    const after = await memoryTransport(directory);
+    expect((await after.offsets(topic)).map((p) => Number(p.high)).reduce((a, b) => a + b)).toBe(20);
+    await (await after.producer()).send(topic, messages(3));
+    const again = await collect(after, 'g', topic);
+    await eventually(() => (again.seen.length >= 3 ? true : undefined), { what: 'new messages only' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(values(again.seen).sort()).toEqual([0, 1, 2]);
+    await again.consumer.stop();
+  });
+});
