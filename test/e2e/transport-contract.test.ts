@@ -85,7 +85,8 @@ async function collect(
   return { seen, consumer };
 }
 
-const values = (list: IncomingMessage[]) => list.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { n: number }).n);
+const values = (list: IncomingMessage[]) =>
+  list.map((m) => (JSON.parse(m.value?.toString() ?? '{}') as { n: number }).n);
 
 describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract: %s', (kind) => {
   it('keeps every message of a key in one partition; a group of two splits the partitions and gets every message', async () => {
@@ -123,7 +124,13 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract:
     const first = await collect(transport, group, topic);
     await eventually(() => (first.seen.length >= 10 ? true : undefined), { what: 'first read' });
     // Commit after the 4th message only: 0..3 are done, 4..9 were seen but not committed.
-    await first.consumer.commit([{ topic, partition: 0, offset: first.seen[3]?.offset === undefined ? '0' : String(Number(first.seen[3].offset) + 1) }]);
+    await first.consumer.commit([
+      {
+        topic,
+        partition: 0,
+        offset: first.seen[3]?.offset === undefined ? '0' : String(Number(first.seen[3].offset) + 1),
+      },
+    ]);
     await first.consumer.stop();
     const second = await collect(transport, group, topic);
     await eventually(() => (second.seen.length >= 6 ? true : undefined), { what: 'redelivery' });

@@ -1,16 +1,30 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-errors.js';
+import { registerCancel } from './commands/cancel.js';
+import { registerList } from './commands/list.js';
+import { registerOutput } from './commands/output.js';
+import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerStatus } from './commands/status.js';
+import { registerSubmit } from './commands/submit.js';
+import { registerWait } from './commands/wait.js';
 
 const program = new Command('sluice')
   .description('Batch LLM work through Kafka: submit items, get one result per item.')
   .showHelpAfterError('(run `sluice --help` for usage)')
   .exitOverride();
 
+registerRun(program);
 registerServe(program);
 registerSimulate(program);
+registerSubmit(program);
+registerStatus(program);
+registerWait(program);
+registerOutput(program);
+registerCancel(program);
+registerList(program);
 
 try {
   await program.parseAsync(process.argv);

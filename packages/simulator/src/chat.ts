@@ -1,5 +1,4 @@
-import { generateContent, type OutputFormat } from './content.js';
-import { stripDirectives } from './directives.js';
+import { generateContent, readPrompt, type OutputFormat } from './content.js';
 import { invalidRequest } from './errors.js';
 import { malform } from './faults.js';
 import {
@@ -12,7 +11,7 @@ import {
   requireModel,
   type Plan,
 } from './request.js';
-import { analyzeText, estimateTokens } from './text.js';
+import { estimateTokens } from './text.js';
 
 export interface ChatMessage {
   role: string;
@@ -39,7 +38,7 @@ export function planChatCompletion(input: unknown): Plan {
   const n = Math.min(optionalPositiveInt(body, 'n') ?? 1, MAX_CHOICES);
 
   const userText = lastUserText(messages);
-  const content = generateContent(format, analyzeText(stripDirectives(userText)), maxTokens);
+  const content = generateContent(format, readPrompt(userText, systemText(messages)), maxTokens);
   const promptTokens = promptTokensOf(messages.map((m) => m.text));
   const tokenCost = promptTokens + (maxTokens ?? estimateTokens(content)) * n;
 
@@ -111,6 +110,14 @@ export function lastUserText(messages: ChatMessage[]): string {
     if (message?.role === 'user') return message.text;
   }
   return messages[messages.length - 1]?.text ?? '';
+}
+
+/** The system and developer messages' text, where instructions such as word limits come from. */
+export function systemText(messages: ChatMessage[]): string {
+  return messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map((m) => m.text)
+    .join('\n');
 }
 
 function parseResponseFormat(value: unknown): OutputFormat {

@@ -1,5 +1,4 @@
-import { plainAnswer } from './content.js';
-import { stripDirectives } from './directives.js';
+import { plainAnswer, readPrompt } from './content.js';
 import { invalidRequest } from './errors.js';
 import {
   nowSeconds,
@@ -10,7 +9,7 @@ import {
   requireModel,
   type Plan,
 } from './request.js';
-import { analyzeText, estimateTokens } from './text.js';
+import { estimateTokens } from './text.js';
 
 /** POST /v1/completions (legacy): one choice per prompt. */
 export function planCompletion(input: unknown): Plan {
@@ -19,7 +18,7 @@ export function planCompletion(input: unknown): Plan {
   const prompts = parsePrompts(body.prompt);
   rejectStreaming(body);
   const maxTokens = optionalPositiveInt(body, 'max_tokens');
-  const texts = prompts.map((prompt) => plainAnswer(analyzeText(stripDirectives(prompt)), maxTokens));
+  const texts = prompts.map((prompt) => plainAnswer(readPrompt(prompt), maxTokens));
   const promptTokens = prompts.reduce((sum, prompt) => sum + estimateTokens(prompt), 0) || 1;
   const completionTokens = texts.reduce((sum, text) => sum + estimateTokens(text), 0);
 

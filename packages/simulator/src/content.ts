@@ -1,37 +1,78 @@
+import { stripDirectives } from './directives.js';
+import { extractFields } from './extraction.js';
+import { readInstructions, type Instructions } from './instructions.js';
 import { schemaAnswer } from './schema-answer.js';
-import { codePointLength, estimateTokens, leadSentences, truncateText, type TextFacts } from './text.js';
+import {
+  analyzeText,
+  codePointLength,
+  estimateTokens,
+  leadSentences,
+  limitWords,
+  truncateText,
+  type TextFacts,
+} from './text.js';
 
 /** The answer format requested by `response_format` (chat) or `text.format` (responses). */
 export type OutputFormat =
   { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name: string; schema: unknown };
 
+/** What answers are derived from: facts about the user's text, and what the system message asks for. */
+export interface Prompt {
+  facts: TextFacts;
+  instructions: Instructions;
+}
+
 export const PLAIN_PREFIX = '[simulated] ';
 
+/** The prompt of a request: directives leave the user text, the system text is read for instructions. */
+export function readPrompt(userText: string, systemText = ''): Prompt {
+  return { facts: analyzeText(stripDirectives(userText)), instructions: readInstructions(systemText) };
+}
+
 /** The assistant content for a prompt: deterministic, and within `maxTokens` when given. */
-export function generateContent(format: OutputFormat, facts: TextFacts, maxTokens?: number): string {
+export function generateContent(format: OutputFormat, prompt: Prompt, maxTokens?: number): string {
+  const { facts, instructions } = prompt;
   switch (format.type) {
     case 'json_schema':
-      return schemaAnswer(format.schema, facts, maxTokens);
+      return schemaAnswer(format.schema, facts, maxTokens, instructions.maxWords);
     case 'json_object':
-      return jsonObjectAnswer(facts, maxTokens);
+      return instructions.extractKeys === undefined
+        ? jsonObjectAnswer(prompt, maxTokens)
+        : extractionAnswer(instructions.extractKeys, facts, maxTokens);
     default:
-      return plainAnswer(facts, maxTokens);
+      return plainAnswer(prompt, maxTokens);
   }
 }
 
-export function plainAnswer(facts: TextFacts, maxTokens?: number): string {
-  const text = PLAIN_PREFIX + (truncateText(leadSentences(facts), 400) || 'OK');
+/** `[simulated] <lead sentences>`; a word limit counts the prefix as a word, as a word-count check would. */
+export function plainAnswer(prompt: Prompt, maxTokens?: number): string {
+  const { maxWords } = prompt.instructions;
+  let body = truncateText(leadSentences(prompt.facts), 400) || 'OK';
+  if (maxWords !== undefined) body = limitWords(body, maxWords - 1);
+  const text = (PLAIN_PREFIX + body).trimEnd();
   return maxTokens === undefined ? text : fitUnits(text, maxTokens * 4);
 }
 
-function jsonObjectAnswer(facts: TextFacts, maxTokens?: number): string {
+function jsonObjectAnswer(prompt: Prompt, maxTokens?: number): string {
   const render = (result: string): string => JSON.stringify({ result, simulated: true });
-  let result = truncateText(leadSentences(facts), 400) || 'OK';
+  let result = truncateText(leadSentences(prompt.facts), 400) || 'OK';
+  if (prompt.instructions.maxWords !== undefined) result = limitWords(result, prompt.instructions.maxWords);
   if (maxTokens === undefined) return render(result);
   while (result !== '' && estimateTokens(render(result)) > maxTokens) {
     result = truncateText(result, Math.floor(codePointLength(result) * 0.8));
   }
   return render(result);
+}
+
+/** Exactly the requested keys; over a token budget, values become null from the last key back. */
+function extractionAnswer(keys: string[], facts: TextFacts, maxTokens?: number): string {
+  const values = extractFields(keys, facts);
+  let text = JSON.stringify(values);
+  for (let i = keys.length - 1; i >= 0 && maxTokens !== undefined && estimateTokens(text) > maxTokens; i--) {
+    values[keys[i] ?? ''] = null;
+    text = JSON.stringify(values);
+  }
+  return text;
 }
 
 /** At most `units` UTF-16 code units (what token estimates count), without splitting a surrogate pair. */

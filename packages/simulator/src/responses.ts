@@ -1,6 +1,12 @@
-import { jsonSchemaFormat, lastUserText, parseChatMessage, promptTokensOf, type ChatMessage } from './chat.js';
-import { generateContent, type OutputFormat } from './content.js';
-import { stripDirectives } from './directives.js';
+import {
+  jsonSchemaFormat,
+  lastUserText,
+  parseChatMessage,
+  promptTokensOf,
+  systemText,
+  type ChatMessage,
+} from './chat.js';
+import { generateContent, readPrompt, type OutputFormat } from './content.js';
 import { invalidRequest } from './errors.js';
 import { malform } from './faults.js';
 import {
@@ -13,7 +19,7 @@ import {
   requireModel,
   type Plan,
 } from './request.js';
-import { analyzeText, estimateTokens } from './text.js';
+import { estimateTokens } from './text.js';
 
 /** POST /v1/responses */
 export function planResponse(input: unknown): Plan {
@@ -29,7 +35,8 @@ export function planResponse(input: unknown): Plan {
   const maxTokens = optionalPositiveInt(body, 'max_output_tokens');
 
   const userText = lastUserText(messages);
-  const content = generateContent(format, analyzeText(stripDirectives(userText)), maxTokens);
+  const system = [typeof instructions === 'string' ? instructions : '', systemText(messages)].join('\n');
+  const content = generateContent(format, readPrompt(userText, system), maxTokens);
   const promptTokens = promptTokensOf([
     ...(typeof instructions === 'string' ? [instructions] : []),
     ...messages.map((m) => m.text),

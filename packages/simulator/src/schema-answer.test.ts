@@ -294,3 +294,167 @@ describe('token budget', () => {
     expect(check(schema, JSON.parse(text))).toEqual([]);
   });
 });
+
+describe('classification coherence', () => {
+  const LABELS = ['billing', 'bug', 'feature_request'];
+  const scores = (score: Record<string, unknown>): Record<string, unknown> =>
+    strict(Object.fromEntries(LABELS.map((label) => [label, score])));
+  const single = strict({
+    label: { type: 'string', enum: LABELS },
+    confidence: { type: 'number', minimum: 0, maximum: 1 },
+    scores: scores({ type: 'number', minimum: 0, maximum: 1 }),
+  });
+  const multi = strict({
+    label: { type: 'string', enum: LABELS },
+    labels: { type: 'array', items: { type: 'string', enum: LABELS }, minItems: 1 },
+    confidence: { type: 'number', minimum: 0, maximum: 1 },
+    scores: scores({ type: 'number', minimum: 0, maximum: 1 }),
+  });
+  interface Classification {
+    label: string;
+    labels?: string[];
+    confidence: number;
+    scores: Record<string, number>;
+  }
+  const answer = (schema: Record<string, unknown>, text: string): Classification => {
+    const value = JSON.parse(schemaAnswer(schema, analyzeText(text))) as Classification;
+    expect(check(schema, value), JSON.stringify(value)).toEqual([]);
+    return value;
+  };
+  const texts = [...TEXTS, ...Array.from({ length: 30 }, (_, i) => `ticket number ${i}`)];
+
+  it('gives the chosen label the highest score and makes the confidence equal to it, whatever the text', () => {
+    for (const text of texts) {
+      const value = answer(single, text);
+      const others = Object.entries(value.scores).filter(([label]) => label !== value.label);
+      for (const [, score] of others) expect(score).toBeLessThan(value.scores[value.label] ?? 0);
+      expect(value.confidence).toBe(value.scores[value.label]);
+      const sum = Object.values(value.scores).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(1, 6);
+    }
+  });
+
+  it('puts the chosen label first in a multi-label list, with a second label the text supports', () => {
+    for (const text of texts) {
+      const value = answer(multi, text);
+      expect(value.labels?.[0]).toBe(value.label);
+      expect(value.confidence).toBe(value.scores[value.label]);
+    }
+    const both = answer(multi, 'The app crashes every time I pay with my card.');
+    expect(both.label).toBe('bug');
+    expect(both.labels).toEqual(['bug', 'billing']);
+    expect(both.scores.billing).toBeGreaterThanOrEqual(0.5);
+    expect(both.scores.billing).toBeLessThan(both.scores.bug ?? 0);
+    expect(both.scores.feature_request).toBeLessThan(0.5);
+    expect(answer(multi, 'I was charged twice.').labels).toEqual(['billing']);
+  });
+
+  it('ranks a runner-up label the text supports second in single-label scores', () => {
+    const value = answer(single, 'The app crashes every time I pay with my card.');
+    expect(value.label).toBe('bug');
+    expect(value.scores.billing).toBeGreaterThan(value.scores.feature_request ?? 1);
+  });
+
+  it('keeps scores and confidence valid when their ranges differ', () => {
+    const schema = strict({
+      label: { type: 'string', enum: LABELS },
+      confidence: { type: 'number', minimum: 0, maximum: 1 },
+      scores: scores({ type: 'integer', minimum: 0, maximum: 100 }),
+    });
+    for (const text of texts) {
+      const value = answer(schema, text);
+      for (const [label, score] of Object.entries(value.scores)) {
+        if (label !== value.label) expect(score).toBeLessThan(value.scores[value.label] ?? 0);
+      }
+      expect(value.confidence).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('leaves objects alone whose scores do not match the enum', () => {
+    const schema = strict({
+      label: { type: 'string', enum: ['a', 'b'] },
+      scores: strict({ a: { type: 'number' }, c: { type: 'number' } }),
+    });
+    for (const text of texts) answer(schema, text);
+  });
+
+  it('stays valid within a token budget', () => {
+    for (const maxTokens of [10, 25, 40]) {
+      const value = JSON.parse(schemaAnswer(multi, analyzeText('I was charged twice.'), maxTokens)) as Classification;
+      expect(check(multi, value)).toEqual([]);
+      expect(value.labels?.[0]).toBe(value.label);
+    }
+  });
+});
+
+describe('label cues', () => {
+  const schema = strict({ label: { type: 'string', enum: ['billing', 'bug', 'feature_request'] } });
+  const label = (text: string, s: Record<string, unknown> = schema): unknown =>
+    (generateFromSchema(s, analyzeText(text)) as { label: unknown }).label;
+
+  it('classifies typical support tickets by their words', () => {
+    const cases: [string, string][] = [
+      ['I was charged twice for my subscription this month.', 'billing'],
+      ['My invoice shows the wrong VAT number.', 'billing'],
+      ['Refund my last payment, I cancelled before renewal.', 'billing'],
+      ['Why was my card declined at checkout?', 'billing'],
+      ['Login fails with error 500 since this morning.', 'bug'],
+      ['The export button crashes the app on Windows.', 'bug'],
+      ['The mobile app freezes when I upload a photo.', 'bug'],
+      ['Could you add dark mode to the dashboard?', 'feature_request'],
+      ['It would be great to schedule reports weekly.', 'feature_request'],
+      ['Please support exporting reports as CSV.', 'feature_request'],
+    ];
+    for (const [text, expected] of cases) expect(label(text), text).toBe(expected);
+  });
+
+  it('applies cues to labels written differently and to sentiment', () => {
+    const kinds = strict({ label: { enum: ['Billing-Issue', 'Bug Report', 'Feature'] } });
+    expect(label('I was charged twice.', kinds)).toBe('Billing-Issue');
+    expect(label('It crashes on start.', kinds)).toBe('Bug Report');
+    expect(label('Please add an export.', kinds)).toBe('Feature');
+    const sentiment = strict({ label: { type: 'string', enum: ['positive', 'negative', 'neutral', 'mixed'] } });
+    expect(label('Thanks, great service!', sentiment)).toBe('positive');
+    expect(label('This is the worst update ever.', sentiment)).toBe('negative');
+    expect(label('I love the design but the app is slow and annoying.', sentiment)).toBe('mixed');
+  });
+
+  it('lets a label named in the text beat cue words', () => {
+    expect(label('I was charged twice, surely a bug.')).toBe('bug');
+  });
+});
+
+describe('word limits', () => {
+  const text = `${TEXTS[0]} ${'More text follows here with many words. '.repeat(5)}`;
+  const words = (value: unknown): number => String(value).split(/\s+/u).filter(Boolean).length;
+
+  it('caps summaries, and an object’s only free-text string, at the word limit', () => {
+    const schema = strict({
+      summary: { type: 'string' },
+      short_summary: { type: 'string' },
+      description: { type: 'string' },
+      label: { type: 'string', enum: ['a', 'b'] },
+    });
+    const value = JSON.parse(schemaAnswer(schema, analyzeText(text), undefined, 6)) as Record<string, string>;
+    expect(check(schema, value)).toEqual([]);
+    expect(words(value.summary)).toBeLessThanOrEqual(6);
+    expect(words(value.short_summary)).toBeLessThanOrEqual(6);
+    expect(words(value.description)).toBeGreaterThan(6);
+
+    const only = strict({ answer: { type: 'string' }, confidence: { type: 'number' } });
+    const answer = JSON.parse(schemaAnswer(only, analyzeText(text), undefined, 4)) as { answer: string };
+    expect(answer.answer).toBe('Acme Corp in Berlin');
+  });
+
+  it('prefers whole sentences that fit', () => {
+    const schema = strict({ summary: { type: 'string' } });
+    const value = JSON.parse(schemaAnswer(schema, analyzeText('One two three. Four five six. Seven.'), undefined, 7));
+    expect(value).toEqual({ summary: 'One two three. Four five six.' });
+  });
+
+  it('gives way to minLength, which validity needs', () => {
+    const schema = strict({ summary: { type: 'string', minLength: 80 } });
+    const value = JSON.parse(schemaAnswer(schema, analyzeText(text), undefined, 3)) as { summary: string };
+    expect(check(schema, value)).toEqual([]);
+  });
+});

@@ -1,13 +1,31 @@
+import { makeClassificationCoherent } from './classification.js';
+import {
+  hasJsonType,
+  isFreeString,
+  isNullOnly,
+  isRecord,
+  nonNegativeInt,
+  stringArray,
+  typeList,
+  typeOf,
+  type Json,
+  type Schema,
+} from './json-schema.js';
+import { rankLabels } from './label-choice.js';
+import { numberBounds, snapNumber } from './numbers.js';
 import { sampleFromPattern } from './pattern.js';
 import {
   codePointLength,
   codePointSlice,
   estimateTokens,
-  findMentions,
+  hasStem,
+  hasWord,
   hashFraction,
   hashIndex,
   hashString,
   leadSentences,
+  limitWords,
+  nameTokens,
   phraseFromText,
   truncateText,
   type TextFacts,
@@ -15,34 +33,45 @@ import {
 
 /**
  * Deterministic JSON answers that validate against a JSON Schema (the subset OpenAI structured outputs use,
- * plus common extras), made plausible from the prompt text: enum labels mentioned in the text win, summaries
- * quote the text, entity lists pick names from it.
+ * plus common extras), made plausible from the prompt text: enum labels the text supports win, summaries
+ * quote the text, entity lists pick names from it, classifications agree with themselves.
  */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Schema = Record<string, unknown>;
+export type { Json } from './json-schema.js';
 
-/** How much to write: a cap on every free string, and whether to drop optional properties and extra items. */
+/**
+ * How much to write: a cap on every free string, whether to drop optional properties and extra items, and a
+ * word limit for summaries (from the system message).
+ */
 interface Shape {
   maxString: number;
   minimal: boolean;
+  maxWords?: number;
 }
 
-/** Where a value sits: the nearest property name (for heuristics), the full path (for hashing), an item index. */
+/**
+ * Where a value sits: the nearest property name (for heuristics), the full path (for hashing), an item index,
+ * and whether a word limit applies to it (a summary, or an object's only free-text string).
+ */
 interface Site {
   name: string;
   path: string;
   item?: number;
+  wordLimited?: boolean;
 }
 
-const ROOT: Site = { name: '', path: '$' };
+const ROOT: Site = { name: '', path: '$', wordLimited: true };
 /** Beyond this depth objects get only required properties and arrays only minItems, so recursion ends. */
 const SOFT_DEPTH = 6;
 const HARD_DEPTH = 32;
 const NATURAL_STRING_MAX = 400;
 
-/** The JSON text of a value valid against `schema`; with `maxTokens`, shortened to fit when the structure allows. */
-export function schemaAnswer(schema: unknown, facts: TextFacts, maxTokens?: number): string {
-  const render = (shape: Shape): string => JSON.stringify(generateFromSchema(schema, facts, shape)) ?? 'null';
+/**
+ * The JSON text of a value valid against `schema`; with `maxTokens`, shortened to fit when the structure allows;
+ * with `maxWords`, summaries keep within that many words.
+ */
+export function schemaAnswer(schema: unknown, facts: TextFacts, maxTokens?: number, maxWords?: number): string {
+  const render = (shape: Shape): string =>
+    JSON.stringify(generateFromSchema(schema, facts, { ...shape, maxWords })) ?? 'null';
   const full = render({ maxString: NATURAL_STRING_MAX, minimal: false });
   if (maxTokens === undefined || estimateTokens(full) <= maxTokens) return full;
   const fits = (text: string): boolean => estimateTokens(text) <= maxTokens;
@@ -112,8 +141,9 @@ class Generator {
     }
   }
 
-  /** Resolves $ref, allOf, anyOf and oneOf until a plain schema remains. */
-  private normalize(input: unknown): Schema {
+  /** Resolves $ref, allOf, anyOf and oneOf until a plain schema remains (`fresh` restarts the step budget). */
+  private normalize(input: unknown, fresh = false): Schema {
+    if (fresh) this.steps = 0;
     if (++this.steps > 200) return {};
     if (input === false) return { type: 'null' };
     if (!isRecord(input)) return {};
@@ -159,10 +189,11 @@ class Generator {
     const required = stringArray(schema.required);
     const minimal = this.shape.minimal || depth >= SOFT_DEPTH;
     const extra = isRecord(schema.additionalProperties) ? schema.additionalProperties : {};
+    const limited = this.wordLimitedProperties(properties);
     const entries: [string, Json][] = [];
     for (const [name, sub] of Object.entries(properties)) {
       if (minimal && !required.includes(name)) continue;
-      entries.push([name, this.value(sub, child(site, name), depth + 1)]);
+      entries.push([name, this.value(sub, child(site, name, limited.has(name)), depth + 1)]);
     }
     for (const name of required) {
       if (!Object.hasOwn(properties, name)) entries.push([name, this.value(extra, child(site, name), depth + 1)]);
@@ -172,7 +203,20 @@ class Generator {
       const name = `extra_${i}`;
       if (!entries.some(([key]) => key === name)) entries.push([name, this.value(extra, child(site, name), depth + 1)]);
     }
-    return Object.fromEntries(entries) as Json; // fromEntries keeps a "__proto__" key as plain data
+    const object = Object.fromEntries(entries) as Record<string, Json>; // keeps a "__proto__" key as plain data
+    makeClassificationCoherent(object, properties, {
+      normalize: (schema) => this.normalize(schema, true),
+      evidence: (labels) => rankLabels(this.facts.text, labels),
+      fraction: (salt) => hashFraction(`${this.key(site)}|${salt}`),
+    });
+    return object;
+  }
+
+  /** Free-text string properties named like a summary, or the object's only one. */
+  private wordLimitedProperties(properties: Record<string, unknown>): Set<string> {
+    if (this.shape.maxWords === undefined) return new Set();
+    const free = Object.keys(properties).filter((name) => isFreeString(this.normalize(properties[name], true)));
+    return new Set(free.length === 1 ? free : free.filter((name) => name.toLowerCase().includes('summary')));
   }
 
   private array(schema: Schema, site: Site, depth: number): Json {
@@ -204,48 +248,15 @@ class Generator {
   }
 
   private number(schema: Schema, site: Site, integer: boolean): number {
-    let lo = finite(schema.minimum);
-    let hi = finite(schema.maximum);
-    let loExclusive = false;
-    let hiExclusive = false;
-    const exMin = schema.exclusiveMinimum;
-    const exMax = schema.exclusiveMaximum;
-    if (typeof exMin === 'number' && (lo === undefined || exMin >= lo)) [lo, loExclusive] = [exMin, true];
-    else if (exMin === true && lo !== undefined) loExclusive = true;
-    if (typeof exMax === 'number' && (hi === undefined || exMax <= hi)) [hi, hiExclusive] = [exMax, true];
-    else if (exMax === true && hi !== undefined) hiExclusive = true;
-
-    const name = nameTokens(site.name);
-    if (lo === undefined && hi === undefined) {
-      if (!integer && hasStem(name, ['confidence', 'probabilit', 'certaint', 'likelihood', 'score'])) [lo, hi] = [0, 1];
-      else if (integer && hasStem(name, ['rating', 'stars'])) [lo, hi] = [1, 5];
-    }
+    const bounds = numberBounds(schema, integer, nameTokens(site.name));
+    const { lo, hi } = bounds;
     const f = hashFraction(this.key(site));
     let raw: number;
     if (lo !== undefined && hi !== undefined) raw = lo + (hi - lo) * (0.5 + 0.49 * f);
     else if (lo !== undefined) raw = lo + 1 + f * 9;
     else if (hi !== undefined) raw = hi - 1 - f * 9;
     else raw = integer ? 1 + f * 99 : f * 100;
-
-    const inRange = (v: number): boolean =>
-      (lo === undefined || (loExclusive ? v > lo : v >= lo)) && (hi === undefined || (hiExclusive ? v < hi : v <= hi));
-    const step = finite(schema.multipleOf);
-    const candidates: number[] = [];
-    if (step !== undefined && step > 0) {
-      for (const k of [Math.round(raw / step), Math.ceil(raw / step), Math.floor(raw / step)]) {
-        candidates.push(Number((k * step).toPrecision(12)));
-      }
-      if (lo !== undefined) candidates.push(Number((Math.ceil(lo / step) * step).toPrecision(12)));
-      if (lo !== undefined) candidates.push(Number(((Math.floor(lo / step) + 1) * step).toPrecision(12)));
-    } else if (integer) {
-      candidates.push(Math.round(raw), Math.ceil(raw), Math.floor(raw));
-      if (lo !== undefined) candidates.push(loExclusive ? Math.floor(lo) + 1 : Math.ceil(lo));
-      if (hi !== undefined) candidates.push(hiExclusive ? Math.ceil(hi) - 1 : Math.floor(hi));
-    } else {
-      candidates.push(Math.round(raw * 100) / 100, raw);
-      if (lo !== undefined && hi !== undefined) candidates.push((lo + hi) / 2);
-    }
-    return candidates.find((v) => inRange(v) && (!integer || Number.isInteger(v))) ?? candidates[0] ?? 0;
+    return snapNumber(bounds, raw);
   }
 
   private string(schema: Schema, site: Site): string {
@@ -254,7 +265,10 @@ class Generator {
     const minLength = nonNegativeInt(schema.minLength) ?? 0;
     const maxLength = nonNegativeInt(schema.maxLength);
     const limit = Math.max(minLength, Math.min(maxLength ?? Number.POSITIVE_INFINITY, this.shape.maxString));
-    const text = this.pad(truncateText(this.freeText(site), limit), minLength, maxLength);
+    let free = this.freeText(site);
+    if (site.wordLimited === true && this.shape.maxWords !== undefined) free = limitWords(free, this.shape.maxWords);
+    // Padding to minLength comes last: a valid answer matters more than the word limit.
+    const text = this.pad(truncateText(free, limit), minLength, maxLength);
     const pattern = typeof schema.pattern === 'string' ? compile(schema.pattern) : undefined;
     if (pattern === undefined || pattern.regex.test(text)) return text;
     const sampled = sampleFromPattern(pattern.source, this.key(site));
@@ -356,11 +370,11 @@ class Generator {
     return phraseFromText(facts, key, 3 + hashIndex(key, 3));
   }
 
-  /** Enum values mentioned in the prompt win (most mentions, then earliest); otherwise a hash of the text picks. */
+  /** Enum values the prompt supports win (mentions, then cue words); otherwise a hash of the text picks. */
   private pickEnum(values: Json[], site: Site): Json {
     const options = values.filter((value) => value !== null);
     if (options.length === 0) return null;
-    const ranked = rankMentions(
+    const ranked = rankLabels(
       this.facts.text,
       options.filter((value): value is string => typeof value === 'string'),
     );
@@ -374,40 +388,6 @@ class Generator {
   private key(site: Site): string {
     return `${site.path}|${this.facts.text}`;
   }
-}
-
-/** Mentions that sit in a list of options ("positive, negative or neutral") do not count as evidence. */
-function rankMentions(text: string, values: string[]): string[] {
-  if (values.length === 0 || text === '') return [];
-  let mentions = values.flatMap((value) => findMentions(text, value).map((m) => ({ value, ...m })));
-  // A mention inside a longer one ("billing" in "billing issue") belongs to the longer value.
-  mentions = mentions.filter(
-    (m) => !mentions.some((o) => o !== m && o.start <= m.start && o.end >= m.end && o.end - o.start > m.end - m.start),
-  );
-  mentions.sort((a, b) => a.start - b.start);
-  const listed = new Set<number>();
-  for (let i = 0; i + 1 < mentions.length; i++) {
-    const a = mentions[i];
-    const b = mentions[i + 1];
-    if (a === undefined || b === undefined || a.value.toLowerCase() === b.value.toLowerCase()) continue;
-    const between = text
-      .slice(a.end, b.start)
-      .replace(/["'`*()[\]{}\s]+/gu, ' ')
-      .trim()
-      .toLowerCase();
-    if (/^(?:[,;/|]|or|and|[,;] ?or|[,;] ?and)?$/u.test(between)) {
-      listed.add(i);
-      listed.add(i + 1);
-    }
-  }
-  const scores = new Map<string, { count: number; first: number }>();
-  mentions.forEach((m, i) => {
-    if (listed.has(i)) return;
-    const score = scores.get(m.value) ?? { count: 0, first: m.start };
-    score.count++;
-    scores.set(m.value, score);
-  });
-  return [...scores.entries()].sort(([, a], [, b]) => b.count - a.count || a.first - b.first).map(([value]) => value);
 }
 
 /** Values for string formats; undefined for formats we do not know (then the free text is used). */
@@ -518,63 +498,8 @@ function merge(parts: Schema[]): Schema {
   return out;
 }
 
-function typeOf(schema: Schema): string {
-  const inferred = inferType(schema);
-  const types = typeList(schema.type);
-  if (types.length === 0) return inferred;
-  const nonNull = types.filter((t) => t !== 'null');
-  if (nonNull.length === 0) return 'null';
-  if (nonNull.includes(inferred)) return inferred;
-  return nonNull[0] ?? inferred;
-}
-
-function inferType(schema: Schema): string {
-  const has = (...keys: string[]): boolean => keys.some((key) => schema[key] !== undefined);
-  if (has('properties', 'required', 'additionalProperties', 'patternProperties', 'minProperties')) return 'object';
-  if (has('items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems')) return 'array';
-  if (has('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf')) return 'number';
-  return 'string';
-}
-
-function typeList(type: unknown): string[] {
-  if (typeof type === 'string') return [type];
-  return Array.isArray(type) ? type.filter((t): t is string => typeof t === 'string') : [];
-}
-
-function hasJsonType(value: Json, types: string[]): boolean {
-  if (value === null) return types.includes('null');
-  if (Array.isArray(value)) return types.includes('array');
-  if (typeof value === 'number')
-    return types.includes('number') || (types.includes('integer') && Number.isInteger(value));
-  return types.includes(typeof value);
-}
-
-function isNullOnly(schema: Schema): boolean {
-  if (schema.const === null) return true;
-  if (Array.isArray(schema.enum) && schema.enum.every((v) => v === null)) return true;
-  const types = typeList(schema.type);
-  return types.length > 0 && types.every((t) => t === 'null');
-}
-
-function child(site: Site, name: string): Site {
-  return { name, path: `${site.path}.${name}` };
-}
-
-/** "customerName" / "customer_name" → ["customer", "name"]. */
-function nameTokens(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/gu, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/u)
-    .filter((t) => t !== '');
-}
-
-function hasStem(tokens: string[], stems: string[]): boolean {
-  return tokens.some((token) => stems.some((stem) => token.startsWith(stem)));
-}
-
-function hasWord(tokens: string[], words: string[]): boolean {
-  return tokens.some((token) => words.includes(token));
+function child(site: Site, name: string, wordLimited = false): Site {
+  return { name, path: `${site.path}.${name}`, wordLimited };
 }
 
 function uniqueCaseInsensitive(values: string[]): string[] {
@@ -593,20 +518,4 @@ function compile(source: string): { source: string; regex: RegExp } | undefined 
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stringArray(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-function nonNegativeInt(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
-}
-
-function finite(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }

@@ -126,6 +126,78 @@ describe('chat completions', () => {
     expect(typeof (object as { result: unknown }).result).toBe('string');
   });
 
+  it('reads word limits and extraction requests from the system message', async () => {
+    const withSystem = (
+      system: string,
+      text: string,
+      extra: Record<string, unknown> = {},
+    ): Record<string, unknown> => ({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: system },
+        { role: 'user', content: text },
+      ],
+      ...extra,
+    });
+    const plain = content(await post(sim, '/chat/completions', withSystem('Reply in at most 6 words.', TICKET)));
+    expect(plain.split(/\s+/u).length).toBeLessThanOrEqual(6);
+    const summary = {
+      type: 'object',
+      properties: { summary: { type: 'string' }, category: TICKET_SCHEMA.properties.category },
+      required: ['summary', 'category'],
+      additionalProperties: false,
+    };
+    const summarized = JSON.parse(
+      content(
+        await post(sim, '/chat/completions', withSystem('Summarize under 5 words.', TICKET, jsonSchema(summary))),
+      ),
+    ) as { summary: string };
+    expect(summarized.summary).toBe('Acme Corp in Berlin sent');
+
+    const extracted = content(
+      await post(
+        sim,
+        '/chat/completions',
+        withSystem(
+          'Extract contact, title, company, seat_count, and timeline.',
+          "Hi, I'm Dana Lee, Head of IT at Globex Corp. We need 50 seats by Q3 2025.",
+          { response_format: { type: 'json_object' } },
+        ),
+      ),
+    );
+    expect(JSON.parse(extracted)).toEqual({
+      contact: 'Dana Lee',
+      title: 'Head of IT',
+      company: 'Globex Corp',
+      seat_count: 50,
+      timeline: 'Q3 2025',
+    });
+  });
+
+  it('answers classifications whose label, scores and confidence agree', async () => {
+    const labels = ['billing', 'bug', 'feature_request'];
+    const schema = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['label', 'confidence', 'scores'],
+      properties: {
+        label: { type: 'string', enum: labels },
+        confidence: { type: 'number', minimum: 0, maximum: 1 },
+        scores: {
+          type: 'object',
+          additionalProperties: false,
+          required: labels,
+          properties: Object.fromEntries(labels.map((l) => [l, { type: 'number', minimum: 0, maximum: 1 }])),
+        },
+      },
+    };
+    const answer = await post(sim, '/chat/completions', chat('I was charged twice this month.', jsonSchema(schema)));
+    const value = JSON.parse(content(answer)) as { label: string; confidence: number; scores: Record<string, number> };
+    expect(value.label).toBe('billing');
+    expect(value.confidence).toBe(value.scores.billing);
+    expect(Math.max(...Object.values(value.scores))).toBe(value.scores.billing);
+  });
+
   it('accepts content parts and respects max_tokens / max_completion_tokens', async () => {
     const long = `${TICKET} ${'The details go on and on. '.repeat(40)}`;
     const parts = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: long }] }] };
@@ -284,6 +356,15 @@ describe('other endpoints', () => {
     expect(value.category).toBe('complaint');
     const usage = answer.body.usage as Record<string, number>;
     expect(usage.total_tokens).toBe((usage.input_tokens ?? 0) + (usage.output_tokens ?? 0));
+
+    const extraction = await post(sim, '/responses', {
+      model: 'm',
+      instructions: 'Extract company and amount.',
+      input: 'Contoso GmbH owes 48,500 EUR.',
+      text: { format: { type: 'json_object' } },
+    });
+    const [extracted] = extraction.body.output as { content: { text: string }[] }[];
+    expect(JSON.parse(extracted?.content[0]?.text ?? '')).toEqual({ company: 'Contoso GmbH', amount: 48500 });
 
     const plain = await post(sim, '/responses', { model: 'm', input: 'Hello there.' });
     const [plainMessage] = plain.body.output as { content: { text: string }[] }[];

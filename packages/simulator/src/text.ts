@@ -162,3 +162,40 @@ export function findMentions(text: string, value: string): { start: number; end:
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])${parts.join('[\\s_-]+')}(?![\\p{L}\\p{N}_])`, 'giu');
   return [...text.matchAll(pattern)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
 }
+
+/** Words as a reader (or a word-count check) sees them: runs of non-whitespace. */
+export function countWords(text: string): number {
+  return text.split(/\s+/u).filter((word) => word !== '').length;
+}
+
+/** At most `max` words: the leading whole sentences that fit, else the first words of the first sentence. */
+export function limitWords(text: string, max: number): string {
+  if (countWords(text) <= max) return text;
+  if (max <= 0) return '';
+  let out = '';
+  for (const sentence of text.trim().split(/(?<=[.!?])\s+(?=\S)/u)) {
+    const next = out === '' ? sentence : `${out} ${sentence}`;
+    if (countWords(next) > max) break;
+    out = next;
+  }
+  if (out !== '') return out;
+  const cut = text.trim().split(/\s+/u).slice(0, max).join(' ');
+  return cut.replace(/[\s,;:–—-]+$/u, '') || cut;
+}
+
+/** "customerName" / "customer_name" → ["customer", "name"]. */
+export function nameTokens(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/gu, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/u)
+    .filter((t) => t !== '');
+}
+
+export function hasStem(tokens: string[], stems: string[]): boolean {
+  return tokens.some((token) => stems.some((stem) => token.startsWith(stem)));
+}
+
+export function hasWord(tokens: string[], words: string[]): boolean {
+  return tokens.some((token) => words.includes(token));
+}

@@ -66,7 +66,12 @@ export const EnrichField = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
     type: z.enum(['categorical', 'string', 'number', 'boolean', 'list']),
-    valid_values: z.array(z.string().min(1)).min(1).max(1000).refine(distinct, 'valid_values must not repeat').optional(),
+    valid_values: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(1000)
+      .refine(distinct, 'valid_values must not repeat')
+      .optional(),
     description: z.string().min(1, 'description must not be empty'),
   })
   .refine((field) => field.type !== 'categorical' || field.valid_values !== undefined, {

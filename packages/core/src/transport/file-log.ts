@@ -45,7 +45,8 @@ export class PartitionLog {
     }
     const data = Buffer.concat(buffers, bytes);
     let written = 0;
-    while (written < data.length) written += writeSync(this.fd, data, written, data.length - written, this.size + written);
+    while (written < data.length)
+      written += writeSync(this.fd, data, written, data.length - written, this.size + written);
     this.size += data.length;
   }
 

@@ -116,10 +116,7 @@ class EmbeddedLog {
   ensureTopic(topic: string, partitions: number): void {
     if (this.topics.has(topic)) return;
     this.open(topic, partitions);
-    writeJsonAtomic(
-      this.topicsFile,
-      Object.fromEntries([...this.topics].map(([name, logs]) => [name, logs.length])),
-    );
+    writeJsonAtomic(this.topicsFile, Object.fromEntries([...this.topics].map(([name, logs]) => [name, logs.length])));
   }
 
   partitionsOf(topic: string): PartitionLog[] {
@@ -332,7 +329,10 @@ class EmbeddedConsumer implements Consumer {
         // As kafkajs: the unresolved rest of the batch is fetched again after a pause.
         failures++;
         if (!(error instanceof RebalanceInProgressError)) {
-          this.log.logger.warn({ err: error, topic: tp.topic, partition: tp.partition }, 'batch handler failed; redelivering');
+          this.log.logger.warn(
+            { err: error, topic: tp.topic, partition: tp.partition },
+            'batch handler failed; redelivering',
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** Math.min(failures, 6))));
       } finally {

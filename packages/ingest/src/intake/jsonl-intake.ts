@@ -71,14 +71,20 @@ export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncG
   for await (const raw of splitLines(source, { maxLineBytes: limits.maxLineBytes })) {
     if (raw.offset + raw.length > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes);
     const line = raw.number;
-    const issue = (code: string, message: string): IntakeEntry => ({ line, issue: { line, param: null, code, message } });
+    const issue = (code: string, message: string): IntakeEntry => ({
+      line,
+      issue: { line, param: null, code, message },
+    });
     if (raw.tooLong) {
       yield issue('line_too_large', `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}`);
       continue;
     }
     let bytes = raw.bytes;
     if (line === 1 && startsWithBom(bytes)) {
-      yield issue('invalid_encoding', 'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM');
+      yield issue(
+        'invalid_encoding',
+        'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM',
+      );
       bytes = bytes.subarray(3);
     }
     const text = decodeUtf8(bytes);
@@ -91,7 +97,10 @@ export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncG
       continue;
     }
     for (const blank of pendingBlank) {
-      yield { line: blank, issue: { line: blank, param: null, code: 'blank_line', message: 'blank line between requests; remove it' } };
+      yield {
+        line: blank,
+        issue: { line: blank, param: null, code: 'blank_line', message: 'blank line between requests; remove it' },
+      };
     }
     pendingBlank = [];
     if (jsonDepthExceeds(text, limits.maxDepth)) {
@@ -132,7 +141,10 @@ export async function* csvEntries(source: Bytes, limits: IntakeLimits): AsyncGen
     }
   })();
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
       yield { line: info.lines, value: record };
     }
   } catch (error) {

@@ -37,13 +37,26 @@ export class FieldCollector {
  * One item of an operations job or call: an object with a `content` string, and for `run` every
  * field the template names. Its `id`, when given, becomes the row's custom_id, else its index.
  */
-export function operationItemValidator(operation: OperationName, params: OperationParams, fields: FieldCollector): LineValidator {
+export function operationItemValidator(
+  operation: OperationName,
+  params: OperationParams,
+  fields: FieldCollector,
+): LineValidator {
   const needed = operation === 'run' ? templateFields((params as RunParams).user_prompt_template) : [];
   return (value, line, index) => {
     const parsed = OperationItem.safeParse(value);
     if (!parsed.success) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return { issues: [{ line, param: null, code: 'invalid_item', message: 'an item must be a JSON object with a "content" string' }] };
+        return {
+          issues: [
+            {
+              line,
+              param: null,
+              code: 'invalid_item',
+              message: 'an item must be a JSON object with a "content" string',
+            },
+          ],
+        };
       }
       return { issues: issuesFromZod(parsed.error, line) };
     }
@@ -51,14 +64,12 @@ export function operationItemValidator(operation: OperationName, params: Operati
     const missing = needed.filter((name) => item[name] === undefined || item[name] === null);
     if (missing.length > 0) {
       return {
-        issues: missing.map(
-          (name): ValidationIssue => ({
-            line,
-            param: name,
-            code: 'missing_template_field',
-            message: `user_prompt_template uses {${name}} but this item has no "${name}" field`,
-          }),
-        ),
+        issues: missing.map((name): ValidationIssue => ({
+          line,
+          param: name,
+          code: 'missing_template_field',
+          message: `user_prompt_template uses {${name}} but this item has no "${name}" field`,
+        })),
       };
     }
     fields.add(item);

@@ -85,7 +85,8 @@ function cell(value: unknown): string | number | boolean {
 
 /** Reads a result column: `field`, or `field.key` one level down (the key may itself contain dots). */
 function resultCell(result: unknown, column: string): unknown {
-  if (typeof result !== 'object' || result === null || Array.isArray(result)) return column === 'result' ? result : undefined;
+  if (typeof result !== 'object' || result === null || Array.isArray(result))
+    return column === 'result' ? result : undefined;
   const record = result as Record<string, unknown>;
   if (column in record) return record[column];
   const dot = column.indexOf('.');

@@ -1,6 +1,13 @@
 import { createReadStream } from 'node:fs';
 import multipart from '@fastify/multipart';
-import { type FileRecord, NotFoundError, nowSeconds, publicFile, ValidationError, type ValidationIssue } from '@sluice/core';
+import {
+  type FileRecord,
+  NotFoundError,
+  nowSeconds,
+  publicFile,
+  ValidationError,
+  type ValidationIssue,
+} from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IngestContext } from '../context.js';
@@ -38,12 +45,23 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     if (!request.isMultipart()) {
       return reply
         .code(415)
-        .send(errorBody(415, 'unsupported_media_type', 'Upload files as multipart/form-data with fields "file" and "purpose".'));
+        .send(
+          errorBody(
+            415,
+            'unsupported_media_type',
+            'Upload files as multipart/form-data with fields "file" and "purpose".',
+          ),
+        );
     }
     const { file } = await receiveUpload(context, request, UPLOAD_EXTENSIONS, (fields) => {
       const issues: ValidationIssue[] = [];
       if (fields.purpose === undefined) {
-        issues.push({ line: null, param: 'purpose', code: 'missing_required_parameter', message: "purpose is required: 'batch'" });
+        issues.push({
+          line: null,
+          param: 'purpose',
+          code: 'missing_required_parameter',
+          message: "purpose is required: 'batch'",
+        });
       } else if (fields.purpose !== 'batch') {
         issues.push({
           line: null,
@@ -119,7 +137,8 @@ export async function receiveUpload(
       }
     }
     const issues: ValidationIssue[] = [];
-    if (filename === null) issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
+    if (filename === null)
+      issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
     else if (!extensions.some((ext) => filename?.toLowerCase().endsWith(ext))) {
       issues.push({
         line: null,
@@ -136,7 +155,8 @@ export async function receiveUpload(
       tenant: request.tenant,
       filename: filename as string,
       purpose: 'batch',
-      expiresAt: 'seconds' in expiresAfter && expiresAfter.seconds !== null ? nowSeconds() + expiresAfter.seconds : null,
+      expiresAt:
+        'seconds' in expiresAfter && expiresAfter.seconds !== null ? nowSeconds() + expiresAfter.seconds : null,
     });
     return { file, fields };
   } catch (error) {

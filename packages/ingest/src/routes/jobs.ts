@@ -48,7 +48,8 @@ const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metada
 /** A tenant's operations job, or 404. */
 export function jobFor(context: IngestContext, tenant: string, id: string): BatchRecord {
   const record = context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations') throw new NotFoundError('job', id);
+  if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations')
+    throw new NotFoundError('job', id);
   return record;
 }
 
@@ -66,7 +67,13 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     if (!request.isMultipart()) {
       return reply
         .code(415)
-        .send(errorBody(415, 'unsupported_media_type', 'Upload as multipart/form-data with a "file" part and a "params" part (JSON).'));
+        .send(
+          errorBody(
+            415,
+            'unsupported_media_type',
+            'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
+          ),
+        );
     }
     const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
     try {
@@ -75,7 +82,12 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
         params = JSON.parse(fields.params ?? '');
       } catch {
         throw new ValidationError([
-          { line: null, param: 'params', code: 'invalid_value', message: 'params must be a JSON object: {"operation": ..., ...}' },
+          {
+            line: null,
+            param: 'params',
+            code: 'invalid_value',
+            message: 'params must be a JSON object: {"operation": ..., ...}',
+          },
         ]);
       }
       return publicJob(await createJob(context, request, params, file));
@@ -156,14 +168,20 @@ async function createJob(
   const windowSeconds = completionWindowSeconds(windowText);
   if (windowSeconds === null) {
     throw new ValidationError([
-      { line: null, param: 'completion_window', code: 'invalid_value', message: 'completion_window must be from 1h to 7d, e.g. "24h"' },
+      {
+        line: null,
+        param: 'completion_window',
+        code: 'invalid_value',
+        message: 'completion_window must be from 1h to 7d, e.g. "24h"',
+      },
     ]);
   }
 
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;
   const limits = intakeLimits(context.limits, { maxItems: context.limits.maxBatchItems });
-  const file = uploaded ?? (job.data.input_file_id ? await fileFor(context, request.tenant, job.data.input_file_id) : null);
+  const file =
+    uploaded ?? (job.data.input_file_id ? await fileFor(context, request.tenant, job.data.input_file_id) : null);
   if (job.data.items && file) {
     throw new ValidationError([
       { line: null, param: 'items', code: 'invalid_request', message: 'give either items or input_file_id, not both' },
@@ -175,10 +193,17 @@ async function createJob(
   } else if (file) {
     const content = createReadStream(context.files.contentPath(file), { highWaterMark: 1024 * 1024 });
     const unlimited = { ...limits, maxBytes: Number.MAX_SAFE_INTEGER };
-    source = file.filename.toLowerCase().endsWith('.csv') ? csvEntries(content, unlimited) : jsonlEntries(content, unlimited);
+    source = file.filename.toLowerCase().endsWith('.csv')
+      ? csvEntries(content, unlimited)
+      : jsonlEntries(content, unlimited);
   } else {
     throw new ValidationError([
-      { line: null, param: 'items', code: 'missing_required_parameter', message: 'items (or input_file_id, or an uploaded file) is required' },
+      {
+        line: null,
+        param: 'items',
+        code: 'missing_required_parameter',
+        message: 'items (or input_file_id, or an uploaded file) is required',
+      },
     ]);
   }
 

@@ -60,7 +60,8 @@ export function validateItems(
       stored.push(verdict.item);
     }
   });
-  if (issues.length > 0) throw new ValidationError(asItemIssues(issues.slice(0, maxReported)), issues.length > maxReported);
+  if (issues.length > 0)
+    throw new ValidationError(asItemIssues(issues.slice(0, maxReported)), issues.length > maxReported);
   return { stored, fields: fields.fields };
 }
 

@@ -13,7 +13,13 @@ import type { HandlerContext } from './types.js';
  */
 export type AnswerFormat<T> =
   | { kind: 'zod'; schema: z.ZodType<T>; name: string }
-  | { kind: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean; validate: (value: unknown) => string | null }
+  | {
+      kind: 'json_schema';
+      name: string;
+      schema: Record<string, unknown>;
+      strict: boolean;
+      validate: (value: unknown) => string | null;
+    }
   | { kind: 'json_object' }
   | { kind: 'text' };
 
@@ -75,7 +81,11 @@ export async function completeChat<T>(context: HandlerContext, request: ChatRequ
       const content = data.choices[0]?.message.content ?? null;
       if (content === null) throw new InvalidModelOutputError('the answer had no content', null);
       return {
-        value: { parsed: check(request.format, content), completion: data, requestId: response.headers.get('x-request-id') },
+        value: {
+          parsed: check(request.format, content),
+          completion: data,
+          requestId: response.headers.get('x-request-id'),
+        },
         totalTokens: data.usage?.total_tokens ?? estimate,
       };
     },
@@ -87,7 +97,10 @@ export async function completeChat<T>(context: HandlerContext, request: ChatRequ
 function responseFormatOf(format: AnswerFormat<unknown>): OpenAI.ChatCompletionCreateParams['response_format'] {
   switch (format.kind) {
     case 'zod':
-      return { type: 'json_schema', json_schema: { name: format.name, schema: openAISchema(format.schema), strict: true } };
+      return {
+        type: 'json_schema',
+        json_schema: { name: format.name, schema: openAISchema(format.schema), strict: true },
+      };
     case 'json_schema':
       return { type: 'json_schema', json_schema: { name: format.name, schema: format.schema, strict: format.strict } };
     case 'json_object':

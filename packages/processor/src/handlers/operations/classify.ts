@@ -14,7 +14,12 @@ export const operationClassify = defineHandler({
     const category = z.enum(categories);
     const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
     const schema = params.multi_label
-      ? z.strictObject({ label: category, labels: z.array(category).min(1), confidence: z.number().min(0).max(1), scores })
+      ? z.strictObject({
+          label: category,
+          labels: z.array(category).min(1),
+          confidence: z.number().min(0).max(1),
+          scores,
+        })
       : z.strictObject({ label: category, confidence: z.number().min(0).max(1), scores });
     const system = [
       params.system_prompt,

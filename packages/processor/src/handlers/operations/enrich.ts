@@ -30,10 +30,16 @@ export const operationEnrich = defineHandler({
   async handle({ params, item }, context) {
     const values = Object.fromEntries(params.fields.map((field) => [field.name, valueSchema(field)]));
     const schema = params.include_context
-      ? z.strictObject({ ...values, context: z.strictObject(Object.fromEntries(params.fields.map((f) => [f.name, z.string()]))) })
+      ? z.strictObject({
+          ...values,
+          context: z.strictObject(Object.fromEntries(params.fields.map((f) => [f.name, z.string()]))),
+        })
       : z.strictObject(values);
     const described = params.fields
-      .map((f) => `- ${f.name} (${f.type}${f.valid_values ? `: one of ${f.valid_values.map((v) => JSON.stringify(v)).join(', ')}` : ''}): ${f.description}`)
+      .map(
+        (f) =>
+          `- ${f.name} (${f.type}${f.valid_values ? `: one of ${f.valid_values.map((v) => JSON.stringify(v)).join(', ')}` : ''}): ${f.description}`,
+      )
       .join('\n');
     const system = [
       `Enrich the record in the user message with these fields:\n${described}`,

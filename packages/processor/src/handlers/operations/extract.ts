@@ -28,7 +28,12 @@ export const operationExtract = defineHandler({
         ? `Fields:\n${fields.map((f) => `- ${f.name} (${f.type})${f.description ? `: ${f.description}` : ''}`).join('\n')}\nUse null for a field the content does not state.`
         : 'Answer with a JSON object with one key per requested field; use null for a field the content does not state.',
     ].join('\n\n');
-    const common = { route: 'operations.extract', model: params.model ?? context.models.extract, system, user: item.content };
+    const common = {
+      route: 'operations.extract',
+      model: params.model ?? context.models.extract,
+      system,
+      user: item.content,
+    };
     if (fields) {
       const schema = z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()])));
       const answer = await completeChat(context, { ...common, format: { kind: 'zod', schema, name: 'extraction' } });

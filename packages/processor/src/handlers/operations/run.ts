@@ -62,7 +62,10 @@ export const operationRun = defineHandler({
       return operationOutcome(answer.value, answer, item);
     }
     if (responseFormat.type === 'json_object') {
-      const answer = await completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });
+      const answer = await completeChat<Record<string, unknown>>(context, {
+        ...common,
+        format: { kind: 'json_object' },
+      });
       return operationOutcome(answer.value, answer, item);
     }
     const answer = await completeChat<string>(context, { ...common, format: { kind: 'text' } });

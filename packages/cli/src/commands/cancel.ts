@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { batchPath, inspectBatch, printJson } from './batch-target.js';
+import { addConnectionOptions, clientAction, clientCommand, connect, type ConnectionFlags } from './connection.js';
+
+export function registerCancel(program: Command) {
+  const command = clientCommand(program, 'cancel')
+    .description(
+      'Cancel a batch or job: items not started are not sent; finished ones stay in the output. Prints the object.',
+    )
+    .argument('<id>', 'a batch or job id');
+  addConnectionOptions(command).action(
+    clientAction(async (id: string, flags: ConnectionFlags) => {
+      const client = await connect(flags);
+      const { kind } = await inspectBatch(client, id);
+      printJson(
+        kind === 'job'
+          ? await client.batches.cancel(id)
+          : await client.requestJSON({ method: 'POST', path: `${batchPath(id)}/cancel` }),
+      );
+    }),
+  );
+}

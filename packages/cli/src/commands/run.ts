@@ -1,0 +1,133 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createLogger } from '@sluice/core';
+import { Sluice } from '@sluice/sdk';
+import { startSimulator, type Simulator } from '@sluice/simulator';
+import type { Command } from 'commander';
+import { ROLES, startSluice, type RunningSluice } from '../runtime.js';
+import { batchPath, parseBatchObject, requireCompleted } from './batch-target.js';
+import { clientAction, clientCommand } from './connection.js';
+import { stageInput } from './input-file.js';
+import { type OperationFlags, operationParamsFrom } from './operation-params.js';
+import { formatOfPath, writeOutput } from './output.js';
+import { addInputOptions, checkSubmitFlags, submitInput } from './submit.js';
+import { waitUntilFinal } from './wait.js';
+import { loadConfig } from './serve.js';
+
+interface RunFlags extends OperationFlags {
+  output?: string;
+}
+
+/** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
+export function defaultOutputPath(file: string, operation: string | undefined): string {
+  const name = file === '-' ? 'stdin' : basename(file, extname(file));
+  const csv = operation !== undefined && extname(file).toLowerCase() === '.csv';
+  return `${name}.output.${csv ? 'csv' : 'jsonl'}`;
+}
+
+/** `out.csv` → `out.errors.jsonl`: the error file beside the output. */
+export function errorPathBeside(output: string): string {
+  return join(dirname(output), `${basename(output, extname(output))}.errors.jsonl`);
+}
+
+/**
+ * `sluice run FILE`: a one-shot job on a fresh machine. Starts the whole pipeline in this process
+ * (embedded: no Kafka), with the upstream from OPENAI_BASE_URL or, without one, the simulator
+ * (said first, before anything else), submits FILE, shows progress, writes the output and the
+ * error file beside it, prints a summary and exits.
+ */
+export function registerRun(program: Command) {
+  const command = clientCommand(program, 'run')
+    .description(
+      'Run FILE end to end in this process (no Kafka needed) and write its output: items with --operation, or domain / OpenAI requests.',
+    )
+    .argument('<file>', 'a .jsonl or .csv file, or - for JSONL on stdin');
+  addInputOptions(command)
+    .option(
+      '-o, --output <file>',
+      'where to write the output (default: <input name>.output.jsonl, or .csv for a CSV of items)',
+    )
+    .action(
+      clientAction(async (file: string, flags: RunFlags) => {
+        checkSubmitFlags({ ...flags, wait: true, pollInterval: '1' });
+        const params = flags.operation === undefined ? null : operationParamsFrom(flags);
+        const outputPath = flags.output ?? defaultOutputPath(file, flags.operation);
+        const started = performance.now();
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        delete env.KAFKA_BROKERS; // a one-shot run is always embedded
+        let simulator: Simulator | null = null;
+        if (!env.OPENAI_BASE_URL) {
+          process.stderr.write(
+            'sluice: OPENAI_BASE_URL is not set, so the answers below come from the built-in simulator: they are simulated, not from a real model.\n',
+          );
+          simulator = await startSimulator({ port: 0, latency: { medianMs: 40, p99Ms: 200 } });
+          env.OPENAI_BASE_URL = simulator.url;
+        }
+        const runId = new Date().toISOString().replace(/[:.]/g, '-');
+        const config = loadConfig({
+          ...env,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+          SLUICE_DATA_DIR: join(env.SLUICE_DATA_DIR ?? '.sluice', 'runs', runId),
+          SLUICE_STATUS_INTERVAL_MS: env.SLUICE_STATUS_INTERVAL_MS ?? '200',
+        });
+        let running: RunningSluice | null = null;
+        try {
+          running = await startSluice(config, {
+            roles: ROLES,
+            logger: createLogger({ name: 'sluice', level: config.logLevel, destination: process.stderr }),
+          });
+          const client = new Sluice({ baseURL: running.url });
+          const input = await stageInput(file);
+          const submitted = await submitInput(client, input, params, { output: outputPath }).finally(() =>
+            input.cleanup(),
+          );
+          const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
+            timeoutMs: Infinity,
+            pollIntervalMs: 250,
+          });
+          const raw = await client.requestJSON({ method: 'GET', path: batchPath(final.id) });
+          const batch = parseBatchObject(raw, `GET ${batchPath(final.id)}`);
+          const tokens = (raw as { usage?: { total_tokens?: number } }).usage?.total_tokens ?? 0;
+          let wrote = '';
+          if (final.status !== 'failed') {
+            await mkdir(dirname(outputPath), { recursive: true });
+            await writeOutput(client, final.id, final.kind, outputPath, {
+              format: formatOfPath(outputPath),
+              explicitFormat: false,
+            });
+            wrote = ` → ${outputPath}`;
+            if (batch.error_file_id) {
+              const errorsPath = errorPathBeside(outputPath);
+              const response = await client.request({
+                method: 'GET',
+                path: `/v1/files/${encodeURIComponent(batch.error_file_id)}/content`,
+                headers: { accept: '*/*' },
+                stream: true,
+              });
+              await pipeline(
+                response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]),
+                createWriteStream(errorsPath),
+              );
+              wrote += ` (errors: ${errorsPath})`;
+            }
+          }
+          const seconds = (performance.now() - started) / 1000;
+          process.stderr.write(
+            `${final.id} ${final.status}: ${final.total} items, ${final.completed} completed, ${final.failed} failed, ` +
+              `${tokens.toLocaleString('en-US')} tokens, ${seconds.toFixed(1)} s${wrote}` +
+              `${simulator ? ' [simulated answers]' : ''}\n`,
+          );
+          requireCompleted(final);
+        } finally {
+          await running?.stop();
+          await simulator?.close();
+        }
+      }),
+    );
+}

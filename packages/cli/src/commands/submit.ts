@@ -1,0 +1,169 @@
+import { openAsBlob } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { FileObject, JOB_OPERATIONS } from '@sluice/core';
+import type { Sluice, UploadJobParams } from '@sluice/sdk';
+import type { Command } from 'commander';
+import { CliError, EXIT } from '../cli-errors.js';
+import { type BatchState, requireCompleted, stateOfBatch, stateOfJob } from './batch-target.js';
+import { addConnectionOptions, clientAction, clientCommand, connect, type ConnectionFlags } from './connection.js';
+import { detectInputKind, firstLine, type InputKind, stageInput, type StagedInput } from './input-file.js';
+import { type OperationFlags, operationFlagsGiven, operationParamsFrom } from './operation-params.js';
+import { formatOfPath, writeOutput } from './output.js';
+import { addWaitOptions, type WaitFlags, waitSettingsFrom, waitUntilFinal } from './wait.js';
+
+interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
+  wait?: boolean;
+  output?: string;
+}
+
+/** The server answers an upload once it has read and checked the whole file: allow it time. */
+const UPLOAD_TIMEOUT_MS = 60 * 60_000;
+const ITEM_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
+
+const usage = (message: string) => new CliError(message, EXIT.usage);
+
+/** Flag combinations that make no sense, refused before anything is read or sent. */
+export function checkSubmitFlags(flags: SubmitFlags): void {
+  if (flags.operation === undefined) {
+    const stray = operationFlagsGiven(flags)[0];
+    if (stray) throw usage(`${stray}: only with --operation (a file of items)`);
+  }
+  if (!flags.wait) {
+    if (flags.output !== undefined) throw usage('--output: only with --wait');
+    if (flags.timeout !== undefined) throw usage('--timeout: only with --wait');
+  }
+}
+
+/** A file of items with `--operation`: one multipart upload to `/v1/jobs/upload`. */
+async function submitItems(client: Sluice, input: StagedInput, params: UploadJobParams): Promise<BatchState> {
+  if (!ITEM_FILE_EXTENSIONS.includes(extname(input.path).toLowerCase())) {
+    throw usage(`${input.label}: expected a file of items ending in ${ITEM_FILE_EXTENSIONS.join(', ')}`);
+  }
+  const job = await client.batches.uploadFile(input.path, params, { timeoutMs: UPLOAD_TIMEOUT_MS });
+  process.stderr.write(
+    `submitted job ${job.id}: ${job.operation}, ${job.total_items} items from ${input.label} (${job.status})\n`,
+  );
+  return stateOfJob(job);
+}
+
+/** A domain batch: the JSONL file, streamed as the body of `POST /v1/batches`. */
+async function submitDomain(client: Sluice, input: StagedInput): Promise<BatchState> {
+  const raw = await client.requestJSON({
+    method: 'POST',
+    path: '/v1/batches',
+    body: await openAsBlob(input.path, { type: 'application/jsonl' }),
+    headers: { 'content-type': 'application/jsonl' },
+    timeoutMs: UPLOAD_TIMEOUT_MS,
+    maxRetries: 0,
+  });
+  const state = stateOfBatch(raw, 'POST /v1/batches');
+  process.stderr.write(
+    `submitted domain batch ${state.id}: ${state.total} requests from ${input.label} (${state.status})\n`,
+  );
+  return state;
+}
+
+/** An OpenAI batch: upload the file (`purpose=batch`), then create the batch for the lines' endpoint. */
+async function submitOpenAI(client: Sluice, input: StagedInput, endpoint: string): Promise<BatchState> {
+  const form = new FormData();
+  form.append('purpose', 'batch');
+  // The Files API takes .jsonl (or .ndjson) names only.
+  const name = basename(input.path);
+  const filename = ['.jsonl', '.ndjson'].includes(extname(name).toLowerCase()) ? name : `${name}.jsonl`;
+  form.append('file', await openAsBlob(input.path, { type: 'application/jsonl' }), filename);
+  const fileAnswer = await client.requestJSON({
+    method: 'POST',
+    path: '/v1/files',
+    body: form,
+    timeoutMs: UPLOAD_TIMEOUT_MS,
+    maxRetries: 0,
+  });
+  const file = FileObject.safeParse(fileAnswer);
+  if (!file.success) throw new CliError(`POST /v1/files: unexpected answer: ${JSON.stringify(fileAnswer)}`);
+  const raw = await client.requestJSON({
+    method: 'POST',
+    path: '/v1/batches',
+    json: { input_file_id: file.data.id, endpoint, completion_window: '24h' },
+  });
+  const state = stateOfBatch(raw, 'POST /v1/batches');
+  process.stderr.write(
+    `uploaded ${input.label} as ${file.data.id}; submitted OpenAI batch ${state.id} for ${endpoint} (${state.status})\n`,
+  );
+  return state;
+}
+
+/** Submits a staged input: items as a job with `params`, else a domain or OpenAI batch by its first line. */
+export async function submitInput(
+  client: Sluice,
+  input: StagedInput,
+  params: UploadJobParams | null,
+  flags: Pick<SubmitFlags, 'output'>,
+): Promise<BatchState> {
+  if (params) return submitItems(client, input, params);
+  const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
+  if (flags.output !== undefined && formatOfPath(flags.output) !== 'jsonl') {
+    throw usage(`--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`);
+  }
+  return kind.api === 'domain' ? submitDomain(client, input) : submitOpenAI(client, input, kind.endpoint);
+}
+
+/** How FILE is read: `--operation` and its parameters for a file of items. Shared by `submit` and `run`. */
+export function addInputOptions(command: Command): Command {
+  return command
+    .option('--operation <name>', `submit FILE's items as a job: ${JOB_OPERATIONS.join(' | ')}`)
+    .option('--categories <a,b,c>', 'classify: the categories, comma-separated')
+    .option('--multi-label', 'classify: also return every category that applies')
+    .option('--system-prompt <text>', 'classify, run: the system prompt')
+    .option('--extraction-instructions <text>', 'extract: what to extract')
+    .option('--fields-json <json>', 'extract, enrich: the fields, as a JSON array')
+    .option('--summary-instructions <text>', 'summarize: how to summarize')
+    .option('--max-words <n>', 'summarize: at most this many words')
+    .option('--include-context', 'enrich: also return the evidence behind each field')
+    .option('--user-prompt-template <text>', 'run: the prompt; {content} and {any_item_field} are filled in')
+    .option('--response-format <type>', 'run: text | json_object')
+    .option('--name <name>', 'a free name for the job')
+    .option('--model <model>', "the upstream model (default: the server's)")
+    .option('--params-json <json>', 'any other parameters, as a JSON object (the flags above win)');
+}
+
+export function registerSubmit(program: Command) {
+  const command = clientCommand(program, 'submit')
+    .description(
+      'Submit a batch and print its id. With --operation, FILE holds items (a job); without, domain or OpenAI requests (told by the first line).',
+    )
+    .argument('<file>', 'a .jsonl or .csv file, or - for JSONL on stdin');
+  addInputOptions(command)
+    .option('--wait', 'wait until the batch is final, showing progress on stderr (exit 1 unless it completes)')
+    .option(
+      '--output <file>',
+      'with --wait: download the output (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
+    );
+  addWaitOptions(command);
+  addConnectionOptions(command).action(
+    clientAction(async (file: string, flags: SubmitFlags) => {
+      checkSubmitFlags(flags);
+      const settings = flags.wait ? waitSettingsFrom(flags) : null;
+      const params = flags.operation === undefined ? null : operationParamsFrom(flags);
+      const client = await connect(flags);
+      const input = await stageInput(file);
+      let submitted: BatchState;
+      try {
+        submitted = await submitInput(client, input, params, flags);
+      } finally {
+        await input.cleanup();
+      }
+      process.stdout.write(`${submitted.id}\n`);
+      if (!settings) return;
+      const final = await waitUntilFinal(client, submitted.id, submitted.kind, settings);
+      // A failed batch (bad input) has no output; a cancelled or expired one keeps its finished items.
+      if (flags.output !== undefined && final.status !== 'failed') {
+        await writeOutput(client, final.id, final.kind, flags.output, {
+          format: formatOfPath(flags.output),
+          explicitFormat: false,
+        });
+        process.stderr.write(`wrote the output of ${final.id} to ${flags.output}\n`);
+      }
+      requireCompleted(final);
+    }),
+  );
+}

@@ -1,0 +1,211 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  InternalServerError,
+  NotFoundError,
+  PayloadTooLargeError,
+  PermissionDeniedError,
+  RateLimitError,
+  ResponseValidationError,
+  Sluice,
+  SluiceAPIError,
+} from './index.js';
+import { retryDelayMs, serverDelayMs } from './retry.js';
+import { errorJson, jobFixture, sendJson, startServer, type TestServer } from './testing/http-server.js';
+
+const servers: TestServer[] = [];
+async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
+  const started = await startServer(...args);
+  servers.push(started);
+  return started;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('errors', () => {
+  it.each([
+    [400, BadRequestError],
+    [401, AuthenticationError],
+    [403, PermissionDeniedError],
+    [404, NotFoundError],
+    [409, ConflictError],
+    [413, PayloadTooLargeError],
+    [429, RateLimitError],
+    [500, InternalServerError],
+    [503, InternalServerError],
+    [422, SluiceAPIError],
+  ])('maps HTTP %i to its error class, with the server’s code, param and message', async (status, ErrorClass) => {
+    const api = await server((_request, response) =>
+      sendJson(response, status, errorJson('line 3, body.model: unknown model', 'unknown_model', 'body.model'), {
+        'x-request-id': 'req_1',
+      }),
+    );
+    const client = new Sluice({ baseURL: api.url, maxRetries: 0 });
+    const error = await client.batches.retrieve('batch_x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ErrorClass);
+    expect(error).toMatchObject({
+      status,
+      code: 'unknown_model',
+      param: 'body.model',
+      type: 'invalid_request_error',
+      message: 'line 3, body.model: unknown model',
+      requestId: 'req_1',
+    });
+  });
+
+  it('keeps a body that is not JSON, and names the status in the message', async () => {
+    const api = await server((_request, response) => {
+      response.writeHead(502, { 'content-type': 'text/plain' });
+      response.end('bad gateway');
+    });
+    const error = await new Sluice({ baseURL: api.url, maxRetries: 0 }).batches.retrieve('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect(error).toMatchObject({ status: 502, code: null, body: 'bad gateway', message: 'HTTP 502: bad gateway' });
+  });
+
+  it('fails loudly when a 2xx answer does not match the contract', async () => {
+    const api = await server((_request, response) => sendJson(response, 200, { ...jobFixture(), status: 'sleeping' }));
+    const error = await new Sluice({ baseURL: api.url }).batches.retrieve('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseValidationError);
+    expect((error as Error).message).toContain('status');
+    expect(api.seen).toHaveLength(1);
+  });
+});
+
+describe('retries', () => {
+  it('retries a 429 after the retry-after-ms the server asked for, then succeeds', async () => {
+    const api = await server((request, response) => {
+      if (api.seen.length <= 2) return sendJson(response, 429, errorJson('slow down'), { 'retry-after-ms': '150' });
+      sendJson(response, 200, jobFixture());
+    });
+    const started = Date.now();
+    const job = await new Sluice({ baseURL: api.url, maxRetries: 2 }).batches.retrieve('batch_test');
+    expect(job.id).toBe('batch_test');
+    expect(api.seen).toHaveLength(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  it('honours retry-after in seconds', async () => {
+    const api = await server((_request, response) => {
+      if (api.seen.length === 1) return sendJson(response, 503, errorJson('busy'), { 'retry-after': '1' });
+      sendJson(response, 200, jobFixture());
+    });
+    const started = Date.now();
+    await new Sluice({ baseURL: api.url }).batches.retrieve('batch_test');
+    expect(api.seen).toHaveLength(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it('gives up after maxRetries and throws the last error', async () => {
+    const api = await server((_request, response) =>
+      sendJson(response, 503, errorJson('down', 'unavailable'), { 'retry-after-ms': '10' }),
+    );
+    const error = await new Sluice({ baseURL: api.url, maxRetries: 2 }).batches
+      .retrieve('batch_test')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect(api.seen).toHaveLength(3);
+  });
+
+  it('never retries a 400', async () => {
+    const api = await server((_request, response) =>
+      sendJson(response, 400, errorJson('too many items; use POST /v1/jobs', 'sync_limit_exceeded')),
+    );
+    const client = new Sluice({ baseURL: api.url, maxRetries: 5 });
+    const error = await client.completions
+      .summarize({ items: [{ content: 'a' }], summary_instructions: 'short' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error).toMatchObject({ code: 'sync_limit_exceeded' });
+    expect(api.seen).toHaveLength(1);
+  });
+
+  it('never retries an upload', async () => {
+    const api = await server((_request, response) => sendJson(response, 503, errorJson('down')));
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sdk-'));
+    const file = join(dir, 'items.jsonl');
+    await writeFile(file, '{"content":"a"}\n');
+    const error = await new Sluice({ baseURL: api.url, maxRetries: 3 }).batches
+      .uploadFile(file, { operation: 'summarize', summary_instructions: 'short' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect(api.seen).toHaveLength(1);
+  });
+
+  it('retries a refused connection, then throws APIConnectionError', async () => {
+    const closed = await startServer(() => undefined);
+    await closed.close();
+    const error = await new Sluice({ baseURL: closed.url, maxRetries: 1 }).batches
+      .retrieve('x')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIConnectionError);
+    expect((error as Error).message).toContain('ECONNREFUSED');
+  });
+
+  it('gives up on a silent server after timeoutMs', async () => {
+    const api = await server(() => undefined);
+    const error = await new Sluice({ baseURL: api.url, timeoutMs: 100, maxRetries: 0 }).batches
+      .retrieve('x')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIConnectionTimeoutError);
+  });
+
+  it('reads the server’s delay: retry-after-ms, then retry-after in seconds or as an HTTP date', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    expect(serverDelayMs(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }), now)).toBe(250);
+    expect(serverDelayMs(new Headers({ 'retry-after': '2' }), now)).toBe(2000);
+    expect(serverDelayMs(new Headers({ 'retry-after': 'Tue, 01 Jan 2030 00:00:03 GMT' }), now)).toBe(3000);
+    expect(serverDelayMs(new Headers({ 'retry-after': 'soon' }), now)).toBeNull();
+    expect(serverDelayMs(new Headers(), now)).toBeNull();
+  });
+
+  it('waits what the server asked, else a capped exponential backoff with jitter', () => {
+    const noJitter = () => 0;
+    expect(retryDelayMs(0, 250, noJitter)).toBe(250);
+    expect([0, 1, 2, 3, 4, 5].map((retry) => retryDelayMs(retry, null, noJitter))).toEqual([
+      500, 1000, 2000, 4000, 8000, 8000,
+    ]);
+    // Jitter only shortens, by at most a quarter.
+    expect(retryDelayMs(1, null, () => 1)).toBe(750);
+    // An absurd server delay falls back to backoff.
+    expect(retryDelayMs(0, 3_600_000, noJitter)).toBe(500);
+  });
+});
+
+describe('requests', () => {
+  it('sends the API key, and accepts a baseURL ending in /v1', async () => {
+    const api = await server((_request, response) => sendJson(response, 200, jobFixture()));
+    await new Sluice({ baseURL: `${api.url}/v1/`, apiKey: 'sk-test' }).batches.retrieve('batch_test');
+    expect(api.seen[0]?.url.pathname).toBe('/v1/jobs/batch_test');
+    expect(api.seen[0]?.headers.authorization).toBe('Bearer sk-test');
+  });
+
+  it('uploads params before the file, as multipart', async () => {
+    const api = await server((_request, response) => sendJson(response, 200, jobFixture()));
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sdk-'));
+    const file = join(dir, 'tickets.csv');
+    await writeFile(file, 'content,id\nhello,1\n');
+    await new Sluice({ baseURL: api.url }).batches.uploadFile(file, {
+      operation: 'classify',
+      categories: ['a', 'b'],
+    });
+    const body = api.seen[0]?.body ?? '';
+    expect(api.seen[0]?.url.pathname).toBe('/v1/jobs/upload');
+    expect(api.seen[0]?.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+    expect(body.indexOf('name="params"')).toBeLessThan(body.indexOf('name="file"; filename="tickets.csv"'));
+    expect(body).toContain('{"operation":"classify","categories":["a","b"]}');
+    expect(body).toContain('content,id\nhello,1\n');
+  });
+
+  it('rejects a baseURL that is not an http URL', () => {
+    expect(() => new Sluice({ baseURL: 'localhost:8080' })).toThrow(/baseURL/);
+  });
+});

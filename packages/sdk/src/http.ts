@@ -1,0 +1,164 @@
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  errorFromResponse,
+  ResponseValidationError,
+  SluiceAPIError,
+  SluiceClientError,
+} from './errors.js';
+import type { CompiledClientOptions, RequestOptions } from './options.js';
+import { retryDelayMs } from './retry.js';
+
+/** One HTTP call, as the resources describe it. */
+export interface RequestSpec extends RequestOptions {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** From the server root, e.g. `/v1/jobs`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** A body sent as JSON. */
+  json?: unknown;
+  /** A body sent as it is. A stream cannot be replayed, so a call with one is never retried. */
+  body?: FormData | Blob | string | ReadableStream<Uint8Array>;
+  headers?: Record<string, string>;
+  /**
+   * Hand the response over as soon as its headers are in, for the caller to stream; `timeoutMs`
+   * then covers only the wait for the headers. Otherwise the body is read within `timeoutMs`.
+   */
+  stream?: boolean;
+}
+
+/** Anything with zod's `parse`: the contract schemas from `@sluice/core/contracts`. */
+export interface Schema<T> {
+  parse(value: unknown): T;
+}
+
+/**
+ * The one retry owner of the SDK. Every call goes through `request`: a 429, a 5xx or a lost
+ * connection is retried up to `maxRetries` times, after the delay the server asked for or a
+ * backoff; any other error status is thrown at once, as its {@link SluiceAPIError} subclass.
+ */
+export class HttpClient {
+  constructor(readonly options: CompiledClientOptions) {}
+
+  /** A 2xx response, after any retries. */
+  async request(spec: RequestSpec): Promise<Response> {
+    const maxRetries = spec.body instanceof ReadableStream ? 0 : (spec.maxRetries ?? this.options.maxRetries);
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.attempt(spec);
+      } catch (error) {
+        if (!(error instanceof SluiceClientError) || !error.retriable || retry >= maxRetries) throw error;
+        const askedMs = error instanceof SluiceAPIError ? error.retryAfterMs : null;
+        await sleep(retryDelayMs(retry, askedMs), spec.signal);
+      }
+    }
+  }
+
+  /** The JSON body of a 2xx answer, checked against `schema`. */
+  async json<T>(spec: RequestSpec, schema: Schema<T>): Promise<T> {
+    const response = await this.request(spec);
+    const text = await response.text();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ResponseValidationError(`${spec.method} ${spec.path}: the answer is not JSON: ${text.slice(0, 200)}`);
+    }
+    return parseResponse(schema, value, `${spec.method} ${spec.path}`);
+  }
+
+  url(spec: Pick<RequestSpec, 'path' | 'query'>): string {
+    const url = new URL(`${this.options.baseURL}${spec.path}`);
+    for (const [name, value] of Object.entries(spec.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    return url.toString();
+  }
+
+  private async attempt(spec: RequestSpec): Promise<Response> {
+    const timeoutMs = spec.timeoutMs ?? this.options.timeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    const signal = spec.signal ? AbortSignal.any([timeout.signal, spec.signal]) : timeout.signal;
+    const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
+    if (this.options.apiKey !== null) headers.authorization = `Bearer ${this.options.apiKey}`;
+    let body = spec.body;
+    if (spec.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(spec.json);
+    }
+    try {
+      const init = { method: spec.method, headers, body, signal };
+      // A stream body needs `duplex: 'half'` (not yet in the RequestInit type).
+      if (body instanceof ReadableStream) Object.assign(init, { duplex: 'half' });
+      const response = await this.options.fetch(this.url(spec), init);
+      if (response.ok && spec.stream) return response;
+      const bytes = await response.arrayBuffer();
+      if (!response.ok) throw errorFromResponse(response.status, errorBodyOf(bytes), response.headers);
+      const empty = response.status === 204 || response.status === 205 || response.status === 304;
+      return new Response(empty ? null : bytes, { status: response.status, headers: response.headers });
+    } catch (error) {
+      if (error instanceof SluiceAPIError) throw error;
+      if (spec.signal?.aborted) throw spec.signal.reason;
+      const where = `${spec.method} ${this.url(spec)}`;
+      if (timeout.signal.aborted) throw new APIConnectionTimeoutError(`${where}: no answer within ${timeoutMs} ms`);
+      throw new APIConnectionError(`${where}: ${describeFetchError(error)}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function parseResponse<T>(schema: Schema<T>, value: unknown, where: string): T {
+  try {
+    return schema.parse(value);
+  } catch (error) {
+    throw new ResponseValidationError(`${where}: the answer does not match the contract: ${describeIssues(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** zod's issues as `path: message; ...`, else the error's message. */
+function describeIssues(error: unknown): string {
+  const issues = (error as { issues?: unknown }).issues;
+  if (!Array.isArray(issues)) return error instanceof Error ? error.message : String(error);
+  return issues
+    .slice(0, 5)
+    .map((issue: { path?: PropertyKey[]; message?: string }) => {
+      const path = (issue.path ?? []).map(String).join('.');
+      return path ? `${path}: ${issue.message}` : String(issue.message);
+    })
+    .join('; ');
+}
+
+function errorBodyOf(bytes: ArrayBuffer): unknown {
+  const text = new TextDecoder().decode(bytes);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** undici's `fetch failed` hides the reason (ECONNREFUSED, ...) in `cause`. */
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
