@@ -60,7 +60,8 @@ export function operationItemValidator(
       }
       return { issues: issuesFromZod(parsed.error, line) };
     }
-    const item = parsed.data as Record<string, unknown>;
+    // The value as given (zod's copy lists its declared keys first): item fields keep their order.
+    const item = value as Record<string, unknown>;
     const missing = needed.filter((name) => item[name] === undefined || item[name] === null);
     if (missing.length > 0) {
       return {
