@@ -76,6 +76,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       topics: config.topics,
       dataDir: config.dataDir,
       statusIntervalMs: config.sink.statusIntervalMs,
+      sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
       metricsRegistry: metrics,
     });
@@ -111,6 +112,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       concurrency: config.processor.concurrency,
       partitionsConcurrently: config.processor.partitionsConcurrently,
       commitIntervalMs: config.processor.commitIntervalMs,
+      sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
     });
@@ -124,6 +126,11 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       dataDir: config.dataDir,
       host: config.http.host,
       port: config.http.port,
+      timeouts: {
+        headersMs: config.http.headersTimeoutMs,
+        requestMs: config.http.requestTimeoutMs,
+        idleMs: config.http.idleTimeoutMs,
+      },
       limits: { ...config.limits, maxDepth: 64 },
       apiKeys: config.apiKeys,
       readiness: { registryUrl: config.kafka ? config.registryUrl : null, upstreamUrl: config.upstream.baseUrl },

@@ -1,5 +1,6 @@
 import {
   DataLayout,
+  jsonDepthExceeds,
   FileStore,
   type Logger,
   type Serde,
@@ -7,6 +8,8 @@ import {
   type TopicNames,
   type Transport,
 } from '@sluice/core';
+import { randomBytes } from 'node:crypto';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
@@ -36,6 +39,8 @@ export interface IngestOptions {
   dataDir: string;
   host: string;
   port: number;
+  /** HTTP timeouts; a request that outlives one gets a 408. */
+  timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
@@ -82,11 +87,16 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     readiness: options.readiness,
   };
 
+  const timeouts = options.timeouts ?? { headersMs: 30_000, requestMs: 600_000, idleMs: 60_000 };
   const app = Fastify({
     // Per-request lines only at warn and above: a batch system's access log is its metrics.
     loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
     keepAliveTimeout: 65_000,
+    // On shutdown, idle keep-alive connections are closed at once; requests in flight finish.
+    forceCloseConnections: 'idle',
+    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    serverFactory: (handler) => createHttpServer(handler, timeouts),
   });
   app.decorateRequest('tenant', DEFAULT_TENANT);
   // JSONL bodies are streamed to the intake, never buffered.
@@ -95,18 +105,31 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, {});
+    if (jsonDepthExceeds(text, options.limits.maxDepth)) {
+      return done(
+        Object.assign(new Error(`The request body is JSON nested deeper than ${options.limits.maxDepth} levels.`), {
+          statusCode: 400,
+          bodyCode: 'too_deeply_nested',
+        }),
+        undefined,
+      );
+    }
     try {
       done(null, JSON.parse(text));
     } catch (error) {
       done(
-        Object.assign(new Error(`the request body is not valid JSON: ${(error as Error).message}`), {
+        Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), {
           statusCode: 400,
+          bodyCode: 'invalid_json',
         }),
         undefined,
       );
     }
   });
   app.setErrorHandler(handleError);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(404, 'unknown_route', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
@@ -152,4 +175,57 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       await producer.disconnect();
     },
   };
+}
+
+/**
+ * The HTTP server with its timeouts: the request head within `headersMs`, the whole request within
+ * `requestMs` (Node answers 408 for both), and no silence longer than `idleMs` while a request is
+ * being received (answered 408 here; an idle keep-alive connection is just closed, and a request
+ * waiting for a long synchronous answer is left alone).
+ */
+function createHttpServer(
+  handler: RequestListener,
+  timeouts: { headersMs: number; requestMs: number; idleMs: number },
+): Server {
+  const server = createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs === 0 ? 0 : Math.max(timeouts.requestMs, timeouts.headersMs + 1),
+      // How often Node checks the two limits above; the default (30 s) would make them coarse.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 2))),
+    },
+    handler,
+  );
+  // Sockets receiving a request (head or body) and sockets waiting for our answer: only the first
+  // kind is the client's silence; the second is a long synchronous call, which is ours.
+  const receiving = new WeakSet<object>();
+  const answering = new WeakSet<object>();
+  server.on('request', (request, response) => {
+    const socket = request.socket;
+    receiving.add(socket);
+    answering.add(socket);
+    request.once('end', () => receiving.delete(socket));
+    response.once('close', () => {
+      receiving.delete(socket);
+      answering.delete(socket);
+    });
+  });
+  server.setTimeout(timeouts.idleMs, (socket) => {
+    if (receiving.has(socket) && socket.writable) {
+      const body = JSON.stringify({
+        error: {
+          message: `The connection was idle for ${timeouts.idleMs} ms in the middle of a request (SLUICE_IDLE_TIMEOUT_MS).`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'request_timeout',
+        },
+      });
+      socket.end(
+        `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    } else if (!answering.has(socket)) {
+      socket.destroy();
+    }
+  });
+  return server;
 }

@@ -53,6 +53,8 @@ export interface ProcessorOptions {
   maxWindow?: number;
   /** @defaultValue 1000 */
   commitIntervalMs?: number;
+  /** Consumer session timeout: how soon the group gives a dead processor's partitions to another. @defaultValue 30000 */
+  sessionTimeoutMs?: number;
   /** @defaultValue `<requests topic>.processor` */
   groupId?: string;
   handlers?: readonly Handler[];
@@ -328,6 +330,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
         topics: [options.topics.requests],
         fromBeginning: true,
         partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+        heartbeatIntervalMs: options.sessionTimeoutMs ? Math.floor(options.sessionTimeoutMs / 10) : undefined,
       });
       consumer.onAssignment((assignment) => {
         const keep = new Set(assignment.map((tp) => trackerKey(tp.topic, tp.partition)));

@@ -33,6 +33,8 @@ export interface SinkOptions {
   partitionsConcurrently?: number;
   /** @defaultValue `<results topic>.sink` */
   groupId?: string;
+  /** Consumer session timeout: how soon the group gives a dead sink's partitions to another. @defaultValue 30000 */
+  sessionTimeoutMs?: number;
   /** Called once per batch when its final record is published (webhooks hang here). */
   onFinal?: (record: BatchRecord) => void;
   logger: Logger;
@@ -225,6 +227,8 @@ export function createSink(options: SinkOptions): Sink {
         fromBeginning: true,
         maxWaitTimeMs: 200,
         partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
+        sessionTimeoutMs: options.sessionTimeoutMs,
+        heartbeatIntervalMs: options.sessionTimeoutMs ? Math.floor(options.sessionTimeoutMs / 10) : undefined,
       });
       consumer.onAssignment((assignment) => {
         // Another sink may have written a batch while we did not own it: reload from disk.

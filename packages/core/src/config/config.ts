@@ -12,11 +12,13 @@ export interface SluiceConfig {
   topics: TopicNames;
   partitions: number;
   dataDir: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number };
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
   sink: { statusIntervalMs: number };
+  /** Kafka consumer session timeout of the processor and sink groups. */
+  sessionTimeoutMs: number;
   limits: {
     maxFileBytes: number;
     maxLineBytes: number;
@@ -56,7 +58,13 @@ export function compileConfig(env: Env): SluiceConfig {
     topics: topicNames(env.SLUICE_TOPIC_PREFIX),
     partitions: env.SLUICE_PARTITIONS,
     dataDir: env.SLUICE_DATA_DIR,
-    http: { host: env.HOST, port: env.PORT },
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      headersTimeoutMs: env.SLUICE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.SLUICE_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: env.SLUICE_IDLE_TIMEOUT_MS,
+    },
     logLevel: env.LOG_LEVEL,
     upstream: {
       baseUrl: env.OPENAI_BASE_URL ?? null,
@@ -80,6 +88,7 @@ export function compileConfig(env: Env): SluiceConfig {
       commitIntervalMs: env.SLUICE_COMMIT_INTERVAL_MS,
     },
     sink: { statusIntervalMs: env.SLUICE_STATUS_INTERVAL_MS },
+    sessionTimeoutMs: env.SLUICE_SESSION_TIMEOUT_MS,
     limits: {
       maxFileBytes: env.SLUICE_MAX_FILE_BYTES,
       maxLineBytes: env.SLUICE_MAX_LINE_BYTES,

@@ -73,6 +73,14 @@ const EnvSchema = z.object({
   SLUICE_WEBHOOK_URL: z.url().optional(),
   SLUICE_WEBHOOK_SECRET: z.string().optional(),
   SLUICE_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+  /** Kafka consumer session timeout: how soon a dead processor or sink loses its partitions. */
+  SLUICE_SESSION_TIMEOUT_MS: int(6000, 300_000).default(30_000),
+  /** HTTP: the whole request head must arrive within this (else 408). */
+  SLUICE_HEADERS_TIMEOUT_MS: int(100).default(30_000),
+  /** HTTP: a whole request, body included, must arrive within this (else 408); 0 = no limit. */
+  SLUICE_REQUEST_TIMEOUT_MS: int(0).default(600_000),
+  /** HTTP: a connection with a request in progress may stay silent this long (else 408). */
+  SLUICE_IDLE_TIMEOUT_MS: int(100).default(60_000),
   SLUICE_METRICS: bool.default(true),
 });
 

@@ -92,6 +92,8 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   if (fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return reply.code(400).send(errorBody(400, 'empty_body', 'The request body is empty.'));
   }
+  const bodyCode = (error as { bodyCode?: string }).bodyCode;
+  if (bodyCode) return reply.code(400).send(errorBody(400, bodyCode, error.message));
   if (statusCode === 400 || fastifyCode?.startsWith('FST_ERR_CTP')) {
     return reply.code(400).send(errorBody(400, 'invalid_json', `The request body is not valid JSON: ${error.message}`));
   }

@@ -180,13 +180,13 @@ async function createJob(
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;
   const limits = intakeLimits(context.limits, { maxItems: context.limits.maxBatchItems });
-  const file =
-    uploaded ?? (job.data.input_file_id ? await fileFor(context, request.tenant, job.data.input_file_id) : null);
-  if (job.data.items && file) {
+  if (job.data.items && (uploaded || job.data.input_file_id)) {
     throw new ValidationError([
       { line: null, param: 'items', code: 'invalid_request', message: 'give either items or input_file_id, not both' },
     ]);
   }
+  const file =
+    uploaded ?? (job.data.input_file_id ? await fileFor(context, request.tenant, job.data.input_file_id) : null);
   if (job.data.items) {
     source = arrayEntries(job.data.items);
     fromItems = true;
