@@ -21,6 +21,17 @@ export default defineConfig({
           maxConcurrency: 1,
         },
       },
+      {
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          // One at a time: these kill processes and restart the broker under everyone.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

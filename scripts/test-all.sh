@@ -26,5 +26,8 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   export KAFKA_BROKERS SCHEMA_REGISTRY_URL
 fi
 
-echo "[test-all] tests (broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL)" >&2
-pnpm exec vitest run "$@"
+echo "[test-all] unit and end-to-end tests (broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL)" >&2
+pnpm exec vitest run --project unit --project e2e "$@"
+# The chaos tests kill processes and restart the broker: they run alone, after the others.
+echo "[test-all] chaos tests" >&2
+pnpm exec vitest run --project chaos "$@"

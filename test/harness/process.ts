@@ -53,8 +53,16 @@ export function spawnSluice(args: string[], env: Record<string, string | undefin
     child,
     output,
     exited,
-    waitForOutput: (pattern, timeoutMs = 60_000) =>
-      eventually(() => output.find((line) => pattern.test(line)), { timeoutMs, what: `output matching ${pattern}` }),
+    waitForOutput: async (pattern, timeoutMs = 60_000) => {
+      try {
+        return await eventually(() => output.find((line) => pattern.test(line)), {
+          timeoutMs,
+          what: `output matching ${pattern}`,
+        });
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; the process's last lines:\n${output.slice(-15).join('\n')}`);
+      }
+    },
     kill: (signal = 'SIGKILL') => {
       child.kill(signal);
     },

@@ -30,6 +30,17 @@ export interface SerdeOptions {
   registryUrl: string | null;
 }
 
+const REGISTER_ATTEMPTS = 6;
+const REGISTER_TIMEOUT_MS = 10_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** The JSON Schema registered for a topic's values: the zod schema's input form, draft-07. */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -56,25 +67,30 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
     { [SchemaType.JSON]: { strict: false, allErrors: false } },
   );
   const register = async <S extends z.ZodType>(topic: string, schema: S): Promise<Codec<S>> => {
-    try {
-      const { id } = await registry.register(
-        { type: SchemaType.JSON, schema: JSON.stringify(jsonSchemaOf(schema)) },
-        { subject: `${topic}-value` },
-      );
-      return registryCodec(topic, schema, registry, id);
-    } catch (error) {
-      throw new SluiceError(
-        'schema_registry_unavailable',
-        `could not register the schema of ${topic} in the registry at ${registryUrl}: ${errorText(error)}`,
-        { retriable: true, cause: error },
-      );
+    const subject = `${topic}-value`;
+    const body = { type: SchemaType.JSON, schema: JSON.stringify(jsonSchemaOf(schema)) } as const;
+    let lastError: unknown;
+    // Several processes start at once and register the same schemas; a registry under concurrent
+    // writes may leave a request hanging (seen with Apicurio on H2), so each try has a deadline.
+    for (let attempt = 1; attempt <= REGISTER_ATTEMPTS; attempt++) {
+      try {
+        const { id } = await withDeadline(registry.register(body, { subject }), REGISTER_TIMEOUT_MS);
+        return registryCodec(topic, schema, registry, id);
+      } catch (error) {
+        lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt + Math.random() * 250));
+      }
     }
+    throw new SluiceError(
+      'schema_registry_unavailable',
+      `could not register the schema of ${topic} in the registry at ${registryUrl}: ${errorText(lastError)}`,
+      { retriable: true, cause: lastError },
+    );
   };
-  const [requests, results, status] = await Promise.all([
-    register(topics.requests, RequestMessage),
-    register(topics.results, ResultMessage),
-    register(topics.status, BatchRecord),
-  ]);
+  // One subject at a time: fewer concurrent writes for the registry.
+  const requests = await register(topics.requests, RequestMessage);
+  const results = await register(topics.results, ResultMessage);
+  const status = await register(topics.status, BatchRecord);
   return { mode: 'registry', requests, results, status };
 }
 

@@ -89,7 +89,10 @@ export class RateLimiter {
   }
 
   acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Reservation> {
-    if (!this.enabled) return Promise.resolve({ settle: () => undefined });
+    // Without limits there is nothing to reserve, but a 429's retry-after still holds everyone.
+    if (!this.enabled && this.queue.length === 0 && this.now() >= this.blockedUntil) {
+      return Promise.resolve({ settle: () => undefined });
+    }
     return new Promise<Reservation>((resolve, reject) => {
       this.queue.push({ tokens: Math.max(0, estimatedTokens), resolve, reject, signal });
       this.pump();
