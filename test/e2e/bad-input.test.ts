@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/context.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
@@ -478,7 +478,7 @@ describe('bad input, tried wholesale', () => {
 
   it('answers 408 when the request head or body does not arrive in time', async () => {
     const { port, hostname } = new URL(pipeline.url);
-    const exchange = (write: (socket: import('node:net').Socket) => void) =>
+    const exchange = (write: (socket: Socket) => void) =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(Number(port), hostname, () => write(socket));
         let answer = '';
