@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
 import type { IntakeLimits } from './intake/jsonl-intake.js';
+import type { IngestMetrics } from './metrics.js';
 import type { StatusView } from './view/status-view.js';
 
 /** Ingest's limits: the configured ones plus the JSON nesting depth accepted per line. */
@@ -25,6 +26,7 @@ export interface IngestContext {
   limits: IngestLimits;
   logger: Logger;
   metrics: Registry;
+  counters: IngestMetrics;
   readiness: { registryUrl: string | null; upstreamUrl: string | null };
 }
 

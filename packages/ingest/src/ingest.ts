@@ -23,6 +23,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
+import { createIngestMetrics } from './metrics.js';
 import { StatusView } from './view/status-view.js';
 
 declare module 'fastify' {
@@ -63,7 +64,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const layout = new DataLayout(options.dataDir);
   const producer = await options.transport.producer();
   const view = new StatusView(options.transport, options.serde, options.topics, logger);
+  const registry = options.metricsRegistry ?? new Registry();
+  const counters = createIngestMetrics(registry);
   const submitter = new BatchSubmitter({
+    counters,
     producer,
     serde: options.serde,
     topics: options.topics,
@@ -83,7 +87,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     sync: new SyncRunner({ submitter, view, layout, timeoutMs: options.limits.syncTimeoutMs }),
     limits: options.limits,
     logger,
-    metrics: options.metricsRegistry ?? new Registry(),
+    metrics: registry,
+    counters,
     readiness: options.readiness,
   };
 
@@ -129,6 +134,13 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.setErrorHandler(handleError);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    counters.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unknown',
+      status: String(reply.statusCode),
+    });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(404, 'unknown_route', `No route ${request.method} ${request.url.split('?')[0]}.`)),

@@ -89,7 +89,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
-  const upstream = new Upstream(options.upstream, metrics, logger);
+  const upstream = new Upstream({ maxSockets: concurrency, ...options.upstream }, metrics, logger);
   const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
   const pool = new WorkPool(concurrency);
   const trackers = new Map<string, PartitionTracker>();

@@ -151,15 +151,28 @@ export function phraseFromText(facts: TextFacts, key: string, count: number): st
   return words.slice(start, start + count).join(' ');
 }
 
-/** Whole-word, case-insensitive occurrences of `value` in `text`; `_` and `-` in the value also match spaces. */
-export function findMentions(text: string, value: string): { start: number; end: number }[] {
+const mentionPatterns = new Map<string, RegExp | null>();
+
+/** The compiled pattern for a value; compiling a Unicode regex per call dominated the simulator's CPU. */
+function mentionPattern(value: string): RegExp | null {
+  let pattern = mentionPatterns.get(value);
+  if (pattern !== undefined) return pattern;
   const parts = value
     .trim()
     .split(/[\s_-]+/u)
     .filter((p) => p !== '')
     .map((p) => p.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&'));
-  if (parts.length === 0) return [];
-  const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])${parts.join('[\\s_-]+')}(?![\\p{L}\\p{N}_])`, 'giu');
+  pattern =
+    parts.length === 0 ? null : new RegExp(`(?<![\\p{L}\\p{N}_])${parts.join('[\\s_-]+')}(?![\\p{L}\\p{N}_])`, 'giu');
+  if (mentionPatterns.size >= 4096) mentionPatterns.clear();
+  mentionPatterns.set(value, pattern);
+  return pattern;
+}
+
+/** Whole-word, case-insensitive occurrences of `value` in `text`; `_` and `-` in the value also match spaces. */
+export function findMentions(text: string, value: string): { start: number; end: number }[] {
+  const pattern = mentionPattern(value);
+  if (!pattern) return [];
   return [...text.matchAll(pattern)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
 }
 

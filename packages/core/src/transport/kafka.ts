@@ -52,6 +52,39 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
       throw error;
     }));
   const producers = new Set<KafkaProducer>();
+  const partitionCounts = new Map<string, number>();
+
+  /**
+   * Kafka's default partitioner, murmur2 of the key, computed once per key: a batch's thousands of
+   * messages share one key, and kafkajs would hash it for every message.
+   */
+  async function keyedPartitioner(topic: string): Promise<(key: string | null) => number | undefined> {
+    let count = partitionCounts.get(topic);
+    if (count === undefined) {
+      await connectAdmin();
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      count = metadata.topics[0]?.partitions.length ?? 0;
+      partitionCounts.set(topic, count);
+    }
+    const partitions = Array.from({ length: count }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    }));
+    const partitioner = Partitioners.DefaultPartitioner();
+    const cache = new Map<string, number>();
+    return (key) => {
+      if (key === null || count === 0) return undefined;
+      let partition = cache.get(key);
+      if (partition === undefined) {
+        partition = partitioner({ topic, partitionMetadata: partitions, message: { key, value: null } });
+        cache.set(key, partition);
+      }
+      return partition;
+    };
+  }
   const consumers = new Set<KafkaConsumer>();
 
   return {
@@ -87,8 +120,9 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
       producers.add(producer);
       return {
         async send(topic, messages) {
+          const partitionOf = await keyedPartitioner(topic);
           for (const chunk of chunkByBytes(messages, maxRequestBytes)) {
-            await producer.send({ topic, acks: -1, messages: chunk.map(toKafkaMessage) });
+            await producer.send({ topic, acks: -1, messages: chunk.map((m) => toKafkaMessage(m, partitionOf)) });
           }
         },
         async disconnect() {
@@ -195,8 +229,8 @@ function createKafkaConsumer(
   };
 }
 
-function toKafkaMessage(message: OutgoingMessage) {
-  return { key: message.key, value: message.value, headers: message.headers };
+function toKafkaMessage(message: OutgoingMessage, partitionOf: (key: string | null) => number | undefined) {
+  return { key: message.key, value: message.value, headers: message.headers, partition: partitionOf(message.key) };
 }
 
 function fromKafkaMessage(topic: string, partition: number, message: KafkaMessage): IncomingMessage {

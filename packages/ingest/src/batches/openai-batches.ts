@@ -210,6 +210,7 @@ export class OpenAIBatches {
     }
     if (result.issues.length > 0) {
       await context.submitter.discard(batchId);
+      context.counters.batches.inc({ api: 'openai', outcome: 'refused' });
       await this.finish(batchId, spec, 'failed', result.issues);
       return;
     }

@@ -16,6 +16,7 @@ import {
   writeFileAtomic,
 } from '@sluice/core';
 import type { StoredItem } from '../intake/jsonl-intake.js';
+import type { IngestMetrics } from '../metrics.js';
 import type { StatusView } from '../view/status-view.js';
 
 interface IngestMarker {
@@ -24,7 +25,7 @@ interface IngestMarker {
   total: number;
 }
 
-const CHUNK = 1000;
+const CHUNK = 2000;
 const SENDS_IN_FLIGHT = 4;
 
 /**
@@ -41,6 +42,7 @@ export class BatchSubmitter {
       layout: DataLayout;
       view: StatusView;
       logger: Logger;
+      counters: IngestMetrics;
     },
   ) {}
 
@@ -70,6 +72,7 @@ export class BatchSubmitter {
    */
   async submit(batchId: string, spec: BatchSpec, total: number): Promise<BatchRecord> {
     const record = newBatchRecord(batchId, spec, total, 'in_progress');
+    this.deps.counters.batches.inc({ api: spec.api, outcome: 'accepted' });
     await writeFileAtomic(this.deps.layout.ingestMarker(batchId), JSON.stringify({ state: 'producing', spec, total }));
     await this.publishStatus(record);
     await this.produce(batchId, spec, total);
@@ -99,7 +102,9 @@ export class BatchSubmitter {
     const { producer, serde, topics, layout } = this.deps;
     const inFlight = new Set<Promise<void>>();
     const send = async (messages: OutgoingMessage[]) => {
-      const sending = producer.send(topics.requests, messages);
+      const sending = producer
+        .send(topics.requests, messages)
+        .then(() => this.deps.counters.itemsProduced.inc(messages.length));
       inFlight.add(sending);
       void sending.finally(() => inFlight.delete(sending)).catch(() => undefined);
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);

@@ -163,6 +163,7 @@ async function submitDomain(
   }
   if (result.issues.length > 0) {
     await context.submitter.discard(batchId);
+    context.counters.batches.inc({ api: 'domain', outcome: 'refused' });
     throw new ValidationError(result.issues, result.truncated);
   }
   const now = nowSeconds();

@@ -222,6 +222,7 @@ async function createJob(
   }
   if (result.issues.length > 0) {
     await context.submitter.discard(batchId);
+    context.counters.batches.inc({ api: 'operations', outcome: 'refused' });
     throw new ValidationError(fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
   }
   const now = nowSeconds();

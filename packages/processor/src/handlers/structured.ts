@@ -12,7 +12,12 @@ import type { HandlerContext } from './types.js';
  * - `text`: the text as it is.
  */
 export type AnswerFormat<T> =
-  | { kind: 'zod'; schema: z.ZodType<T>; name: string }
+  | {
+      kind: 'zod';
+      schema: z.ZodType<T>;
+      name: string;
+      /** Precomputed JSON Schema of `schema`. */ json?: Record<string, unknown>;
+    }
   | {
       kind: 'json_schema';
       name: string;
@@ -99,7 +104,7 @@ function responseFormatOf(format: AnswerFormat<unknown>): OpenAI.ChatCompletionC
     case 'zod':
       return {
         type: 'json_schema',
-        json_schema: { name: format.name, schema: openAISchema(format.schema), strict: true },
+        json_schema: { name: format.name, schema: format.json ?? openAISchema(format.schema), strict: true },
       };
     case 'json_schema':
       return { type: 'json_schema', json_schema: { name: format.name, schema: format.schema, strict: format.strict } };

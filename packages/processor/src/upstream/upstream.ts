@@ -1,6 +1,7 @@
 import { type Logger, SluiceError, UpstreamError } from '@sluice/core';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff.js';
+import { createKeepAliveFetch } from './keep-alive-fetch.js';
 import { toSluiceError } from './errors.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -15,6 +16,8 @@ export interface UpstreamOptions {
   retryMaxMs: number;
   requestsPerMinute: number;
   tokensPerMinute: number;
+  /** Keep-alive connections to the upstream; about the processor's concurrency. @defaultValue 256 */
+  maxSockets?: number;
 }
 
 /** What one attempt is told about the ones before it. */
@@ -62,6 +65,7 @@ export class Upstream {
       apiKey: options.apiKey,
       maxRetries: 0,
       timeout: options.timeoutMs,
+      fetch: createKeepAliveFetch(options.maxSockets ?? 256),
     });
     this.limiter = new RateLimiter({
       requestsPerMinute: options.requestsPerMinute,

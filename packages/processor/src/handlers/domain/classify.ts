@@ -1,5 +1,6 @@
 import { ClassifyRequest, type ClassifyResult } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
@@ -10,12 +11,14 @@ export const domainClassify = defineHandler({
   request: ClassifyRequest,
   async handle(body, context) {
     const labels = body.labels as [string, ...string[]];
-    // Built per request so the answer's label is checked against this request's labels.
-    const schema = z.strictObject({
-      label: z.enum(labels),
-      confidence: z.number().min(0).max(1),
-      scores: z.strictObject(Object.fromEntries(labels.map((label) => [label, z.number().min(0).max(1)]))),
-    });
+    // Per request (the label must be one of this request's labels), cached across a batch's items.
+    const { schema, json } = cachedSchema(`domain.classify:${JSON.stringify(labels)}`, () =>
+      z.strictObject({
+        label: z.enum(labels),
+        confidence: z.number().min(0).max(1),
+        scores: z.strictObject(Object.fromEntries(labels.map((label) => [label, z.number().min(0).max(1)]))),
+      }),
+    );
     const system = [
       body.system_prompt,
       `Classify the text in the user message into exactly one of these labels: ${labels.map((l) => JSON.stringify(l)).join(', ')}.`,
@@ -28,7 +31,7 @@ export const domainClassify = defineHandler({
       model: context.models.classify,
       system,
       user: body.text,
-      format: { kind: 'zod', schema, name: 'classification' },
+      format: { kind: 'zod', schema, json, name: 'classification' },
       maxTokens: 64 + labels.length * 16,
     });
     const result: ClassifyResult = answer.value;

@@ -1,5 +1,6 @@
 import { ExtractRequest, type EntitySpec, type ExtractResult } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
@@ -12,9 +13,11 @@ export const domainExtract = defineHandler({
   request: ExtractRequest,
   async handle(body, context) {
     const names = [...new Set(body.entities.map(entityName))];
-    const schema = z.strictObject({
-      entities: z.strictObject(Object.fromEntries(names.map((name) => [name, z.array(z.string())]))),
-    });
+    const { schema, json } = cachedSchema(`domain.extract:${JSON.stringify(names)}`, () =>
+      z.strictObject({
+        entities: z.strictObject(Object.fromEntries(names.map((name) => [name, z.array(z.string())]))),
+      }),
+    );
     const described = body.entities
       .map((entity) =>
         typeof entity === 'string'
@@ -34,7 +37,7 @@ export const domainExtract = defineHandler({
       model: context.models.extract,
       system,
       user: body.text,
-      format: { kind: 'zod', schema, name: 'extraction' },
+      format: { kind: 'zod', schema, json, name: 'extraction' },
     });
     const result: ExtractResult = {
       entities: names.map((name) => ({ name, mentions: locate(body.text, answer.value.entities[name] ?? []) })),

@@ -1,5 +1,6 @@
 import { estimateTokens, SummarizeRequest, type SummarizeResult } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { asChatCompletion, completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 
@@ -13,14 +14,16 @@ export const domainSummarize = defineHandler({
   request: SummarizeRequest,
   async handle(body, context) {
     const maxTokens = body.max_tokens;
-    const schema = z.strictObject({
-      summary: z
-        .string()
-        .min(1)
-        .refine((summary) => maxTokens === undefined || estimateTokens(summary) <= maxTokens, {
-          message: `the summary must be at most ${maxTokens} tokens`,
-        }),
-    });
+    const { schema, json } = cachedSchema(`domain.summarize:${maxTokens ?? ''}`, () =>
+      z.strictObject({
+        summary: z
+          .string()
+          .min(1)
+          .refine((summary) => maxTokens === undefined || estimateTokens(summary) <= maxTokens, {
+            message: `the summary must be at most ${maxTokens} tokens`,
+          }),
+      }),
+    );
     const system = [
       'Write an abstractive summary of the text in the user message.',
       body.instructions,
@@ -34,7 +37,7 @@ export const domainSummarize = defineHandler({
       model: context.models.summarize,
       system,
       user: body.text,
-      format: { kind: 'zod', schema, name: 'summary' },
+      format: { kind: 'zod', schema, json, name: 'summary' },
       maxTokens: maxTokens ? maxTokens + JSON_OVERHEAD_TOKENS : undefined,
     });
     const result: SummarizeResult = answer.value;

@@ -1,5 +1,6 @@
 import { ClassifyParams, type ClassifyOperationResult } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
@@ -11,16 +12,21 @@ export const operationClassify = defineHandler({
   request: operationBody(ClassifyParams),
   async handle({ params, item }, context) {
     const categories = params.categories as [string, ...string[]];
-    const category = z.enum(categories);
-    const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
-    const schema = params.multi_label
-      ? z.strictObject({
-          label: category,
-          labels: z.array(category).min(1),
-          confidence: z.number().min(0).max(1),
-          scores,
-        })
-      : z.strictObject({ label: category, confidence: z.number().min(0).max(1), scores });
+    const { schema, json } = cachedSchema(
+      `operations.classify:${params.multi_label}:${JSON.stringify(categories)}`,
+      () => {
+        const category = z.enum(categories);
+        const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
+        return params.multi_label
+          ? z.strictObject({
+              label: category,
+              labels: z.array(category).min(1),
+              confidence: z.number().min(0).max(1),
+              scores,
+            })
+          : z.strictObject({ label: category, confidence: z.number().min(0).max(1), scores });
+      },
+    );
     const system = [
       params.system_prompt,
       `Classify the content of the user message into ${params.multi_label ? 'the categories that apply, from' : 'exactly one of'} these categories: ${categories.map((c) => JSON.stringify(c)).join(', ')}.`,
@@ -35,7 +41,7 @@ export const operationClassify = defineHandler({
       model: params.model ?? context.models.classify,
       system,
       user: item.content,
-      format: { kind: 'zod', schema, name: 'classification' },
+      format: { kind: 'zod', schema, json, name: 'classification' },
       maxTokens: 64 + categories.length * 16,
     });
     const result: ClassifyOperationResult = answer.value;

@@ -1,5 +1,6 @@
 import { type EnrichField, EnrichParams } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
@@ -28,13 +29,18 @@ export const operationEnrich = defineHandler({
   discriminator: 'enrich',
   request: operationBody(EnrichParams),
   async handle({ params, item }, context) {
-    const values = Object.fromEntries(params.fields.map((field) => [field.name, valueSchema(field)]));
-    const schema = params.include_context
-      ? z.strictObject({
-          ...values,
-          context: z.strictObject(Object.fromEntries(params.fields.map((f) => [f.name, z.string()]))),
-        })
-      : z.strictObject(values);
+    const { schema, json } = cachedSchema(
+      `operations.enrich:${params.include_context}:${JSON.stringify(params.fields)}`,
+      () => {
+        const values = Object.fromEntries(params.fields.map((field) => [field.name, valueSchema(field)]));
+        return params.include_context
+          ? z.strictObject({
+              ...values,
+              context: z.strictObject(Object.fromEntries(params.fields.map((f) => [f.name, z.string()]))),
+            })
+          : z.strictObject(values);
+      },
+    );
     const described = params.fields
       .map(
         (f) =>
@@ -54,7 +60,7 @@ export const operationEnrich = defineHandler({
       model: params.model ?? context.models.default,
       system,
       user: item.content,
-      format: { kind: 'zod', schema, name: 'enrichment' },
+      format: { kind: 'zod', schema, json, name: 'enrichment' },
     });
     return operationOutcome(answer.value, answer, item);
   },

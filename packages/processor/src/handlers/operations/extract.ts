@@ -1,5 +1,6 @@
 import { ExtractParams } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
@@ -35,8 +36,13 @@ export const operationExtract = defineHandler({
       user: item.content,
     };
     if (fields) {
-      const schema = z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()])));
-      const answer = await completeChat(context, { ...common, format: { kind: 'zod', schema, name: 'extraction' } });
+      const { schema, json } = cachedSchema(`operations.extract:${JSON.stringify(fields)}`, () =>
+        z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()]))),
+      );
+      const answer = await completeChat(context, {
+        ...common,
+        format: { kind: 'zod', schema, json, name: 'extraction' },
+      });
       return operationOutcome(answer.value, answer, item);
     }
     const answer = await completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });

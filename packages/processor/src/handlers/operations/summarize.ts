@@ -1,5 +1,6 @@
 import { SummarizeParams } from '@sluice/core';
 import { z } from 'zod';
+import { cachedSchema } from '../schema-cache.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome, wordCount } from './common.js';
@@ -11,14 +12,16 @@ export const operationSummarize = defineHandler({
   request: operationBody(SummarizeParams),
   async handle({ params, item }, context) {
     const maxWords = params.max_words;
-    const schema = z.strictObject({
-      summary: z
-        .string()
-        .min(1)
-        .refine((summary) => maxWords === undefined || wordCount(summary) <= maxWords, {
-          message: `the summary must be at most ${maxWords} words`,
-        }),
-    });
+    const { schema, json } = cachedSchema(`operations.summarize:${maxWords ?? ''}`, () =>
+      z.strictObject({
+        summary: z
+          .string()
+          .min(1)
+          .refine((summary) => maxWords === undefined || wordCount(summary) <= maxWords, {
+            message: `the summary must be at most ${maxWords} words`,
+          }),
+      }),
+    );
     const system = [
       `Summarize the content of the user message. ${params.summary_instructions}`,
       maxWords ? `Use at most ${maxWords} words.` : null,
@@ -31,7 +34,7 @@ export const operationSummarize = defineHandler({
       model: params.model ?? context.models.summarize,
       system,
       user: item.content,
-      format: { kind: 'zod', schema, name: 'summary' },
+      format: { kind: 'zod', schema, json, name: 'summary' },
       maxTokens: maxWords ? maxWords * 2 + 32 : undefined,
     });
     return operationOutcome(answer.value, answer, item);
