@@ -20,3 +20,4 @@ export * from './config/config.js';
 export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/memory.js';
+export * from './csv.js';

@@ -111,6 +111,8 @@ export function startsWithBom(bytes: Buffer): boolean {
 
 /** The nesting depth of a JSON text, counted without parsing it (guards against stack-exhausting input). */
 export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  // Each level needs an opening and a closing bracket: a short text cannot be too deep.
+  if (text.length <= maxDepth * 2) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -136,7 +136,8 @@ export class BatchState {
     const base = this.record(nowMs);
     const spec = this.meta.spec;
     if (!base || !spec) throw new Error(`batch ${this.batchId} cannot be finalized before its seal`);
-    const outputs = await writeFinalOutputs(this.layout, this.batchId, spec.api);
+    const csv = spec.result_fields ? { itemFields: spec.item_fields ?? [], resultFields: spec.result_fields } : null;
+    const outputs = await writeFinalOutputs(this.layout, this.batchId, spec.api, csv);
     const now = Math.floor(nowMs / 1000);
     const expiresAt = spec.output_expires_after_seconds ? now + spec.output_expires_after_seconds : null;
     const outputId = outputFileId(this.batchId);

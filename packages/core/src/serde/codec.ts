@@ -12,6 +12,11 @@ export interface Codec<Schema extends z.ZodType> {
   readonly schema: Schema;
   /** Validates `value` against the topic schema (a failure is a bug in the caller) and encodes it. */
   encode(value: z.input<Schema>): Promise<Buffer>;
+  /**
+   * Frames JSON text that the caller built from already-validated parts, without parsing it again:
+   * the hot path of producing a million items. Anything else goes through `encode`.
+   */
+  frameTrusted(json: string): Buffer;
   /** @throws MessageDecodeError naming the topic, partition, offset and reason. */
   decode(message: IncomingMessage): Promise<z.output<Schema>>;
 }
@@ -101,6 +106,9 @@ function jsonCodec<S extends z.ZodType>(topic: string, schema: S): Codec<S> {
     async encode(value) {
       return Buffer.from(JSON.stringify(schema.parse(value)));
     },
+    frameTrusted(json) {
+      return Buffer.from(json);
+    },
     async decode(message) {
       return validate(schema, message, parsePlainJson(message));
     },
@@ -123,6 +131,12 @@ function registryCodec<S extends z.ZodType>(topic: string, schema: S, registry: 
     schema,
     async encode(value) {
       return Buffer.concat([header, Buffer.from(JSON.stringify(schema.parse(value)))]);
+    },
+    frameTrusted(json) {
+      const framed = Buffer.allocUnsafe(5 + Buffer.byteLength(json));
+      header.copy(framed, 0);
+      framed.write(json, 5);
+      return framed;
     },
     async decode(message) {
       const value = message.value;

@@ -13,6 +13,7 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   batches/<batch id>/final.json         written once the batch is finalized (sink)
  *   batches/<batch id>/output.jsonl       every line in input order, final (sink)
  *   batches/<batch id>/output.idx         8 bytes per output line: its byte offset (sink)
+ *   batches/<batch id>/output.csv         operations jobs with known result columns: the CSV export (sink)
  *   batches/<batch id>/succeeded.jsonl    OpenAI batches: the successful lines (sink)
  *   batches/<batch id>/errors.jsonl       the failed lines (sink)
  *   files/<file id>.json                  File object metadata (ingest, sink)
@@ -50,6 +51,9 @@ export class DataLayout {
   }
   output(batchId: string): string {
     return join(this.batchDir(batchId), 'output.jsonl');
+  }
+  outputCsv(batchId: string): string {
+    return join(this.batchDir(batchId), 'output.csv');
   }
   outputIndex(batchId: string): string {
     return join(this.batchDir(batchId), 'output.idx');

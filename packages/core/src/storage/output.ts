@@ -1,7 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { ApiKind } from '../contracts/common.js';
-import { renderOutputLine } from '../render.js';
+import { type CsvColumns, csvHeader, csvRecord, toCsv } from '../csv.js';
+import { type OperationsOutputRow, renderOutputLine } from '../render.js';
 import { isNotFound } from './fs.js';
 import type { DataLayout } from './layout.js';
 import { readResults } from './results.js';
@@ -21,19 +22,29 @@ export interface FinalOutputs {
  * OpenAI batches, `succeeded.jsonl` (the output file OpenAI's clients expect). Each file is written
  * under a temporary name, synced, then renamed, so a crash never leaves a half file in place.
  */
-export async function writeFinalOutputs(layout: DataLayout, batchId: string, api: ApiKind): Promise<FinalOutputs> {
+export async function writeFinalOutputs(
+  layout: DataLayout,
+  batchId: string,
+  api: ApiKind,
+  /** Operations jobs whose result columns are known: also write `output.csv` in the same pass. */
+  csv: CsvColumns | null = null,
+): Promise<FinalOutputs> {
   const targets = {
     output: layout.output(batchId),
     index: layout.outputIndex(batchId),
     errors: layout.errors(batchId),
     succeeded: api === 'openai' ? layout.succeeded(batchId) : null,
+    csv: api === 'operations' && csv ? layout.outputCsv(batchId) : null,
   };
   const temp = (path: string) => `${path}.partial`;
   const output = new SyncedWriter(temp(targets.output));
   const index = new SyncedWriter(temp(targets.index));
   const errors = new SyncedWriter(temp(targets.errors));
   const succeeded = targets.succeeded ? new SyncedWriter(temp(targets.succeeded)) : null;
-  const writers = [output, index, errors, succeeded].filter((w): w is SyncedWriter => w !== null);
+  const csvOut = targets.csv ? new SyncedWriter(temp(targets.csv)) : null;
+  const writers = [output, index, errors, succeeded, csvOut].filter((w): w is SyncedWriter => w !== null);
+  let csvRecords: (string | number)[][] = [];
+  if (csvOut && csv) await csvOut.write(toCsv([csvHeader(csv)]));
 
   let lines = 0;
   let ok = 0;
@@ -51,7 +62,15 @@ export async function writeFinalOutputs(layout: DataLayout, batchId: string, api
   };
   try {
     for await (const { ok: isOk, record } of readResults(layout, batchId)) {
-      const line = `${JSON.stringify(renderOutputLine(api, record))}\n`;
+      const rendered = renderOutputLine(api, record);
+      const line = `${JSON.stringify(rendered)}\n`;
+      if (csvOut && csv) {
+        csvRecords.push(csvRecord(rendered as OperationsOutputRow, csv));
+        if (csvRecords.length === 1000) {
+          await csvOut.write(toCsv(csvRecords));
+          csvRecords = [];
+        }
+      }
       await pushOffset(output.bytes);
       await output.write(line);
       lines++;
@@ -65,6 +84,7 @@ export async function writeFinalOutputs(layout: DataLayout, batchId: string, api
         await errors.write(line);
       }
     }
+    if (csvOut && csvRecords.length > 0) await csvOut.write(toCsv(csvRecords));
     await pushOffset(output.bytes); // the end of the last line
     if (offsetsUsed > 0) await index.write(offsets.subarray(0, offsetsUsed));
     for (const writer of writers) await writer.close();
@@ -76,6 +96,7 @@ export async function writeFinalOutputs(layout: DataLayout, batchId: string, api
   await rename(temp(targets.index), targets.index);
   await rename(temp(targets.errors), targets.errors);
   if (targets.succeeded) await rename(temp(targets.succeeded), targets.succeeded);
+  if (targets.csv) await rename(temp(targets.csv), targets.csv);
   return { lines, succeeded: ok, failed, failedByCode, outputBytes: output.bytes };
 }
 

@@ -3,6 +3,12 @@ import { access } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
   type BatchRecord,
+  csvHeader,
+  type CsvColumns,
+  csvRecord,
+  type OperationsOutputRow,
+  ResultColumnScanner,
+  toCsv,
   isTerminal,
   type OperationRow,
   readOutputPage,
@@ -10,7 +16,6 @@ import {
   renderOutputLine,
   splitLines,
 } from '@sluice/core';
-import { stringify } from 'csv-stringify';
 import type { IngestContext } from '../context.js';
 
 async function exists(path: string): Promise<boolean> {
@@ -76,80 +81,36 @@ export function jsonlStream(context: IngestContext, record: BatchRecord): Readab
   );
 }
 
-/** A value as one CSV cell: primitives as they are, structures as JSON, absent as empty. */
-function cell(value: unknown): string | number | boolean {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value as string | number | boolean;
-}
-
-/** Reads a result column: `field`, or `field.key` one level down (the key may itself contain dots). */
-function resultCell(result: unknown, column: string): unknown {
-  if (typeof result !== 'object' || result === null || Array.isArray(result))
-    return column === 'result' ? result : undefined;
-  const record = result as Record<string, unknown>;
-  if (column in record) return record[column];
-  const dot = column.indexOf('.');
-  if (dot === -1) return undefined;
-  const parent = record[column.slice(0, dot)];
-  return parent && typeof parent === 'object' ? (parent as Record<string, unknown>)[column.slice(dot + 1)] : undefined;
-}
-
-/** Result columns when the parameters do not fix them: the rows' top-level keys, objects one level down. */
-async function scanResultColumns(rows: AsyncIterable<OperationRow>, cap = 200): Promise<string[]> {
-  const columns = new Set<string>();
-  for await (const row of rows) {
-    const result = row.result;
-    if (typeof result !== 'object' || result === null || Array.isArray(result)) {
-      if (result !== null && result !== undefined) columns.add('result');
-      continue;
-    }
-    for (const [key, value] of Object.entries(result)) {
-      if (value && typeof value === 'object' && !Array.isArray(value)) {
-        for (const inner of Object.keys(value)) columns.add(`${key}.${inner}`);
-      } else columns.add(key);
-      if (columns.size >= cap) return [...columns];
-    }
-  }
-  return [...columns];
-}
-
-/** CSV columns of a job's output: the row's index and id, the item's fields, the result's fields, the error. */
-export async function csvColumns(context: IngestContext, record: BatchRecord) {
+/** CSV columns of a job's output: from its parameters, or read from the rows when the model chose them. */
+export async function csvColumns(context: IngestContext, record: BatchRecord): Promise<CsvColumns> {
   const itemFields = record.item_fields ?? [];
-  const resultFields = record.result_fields ?? (await scanResultColumns(allRows(context, record)));
-  return { itemFields, resultFields };
+  if (record.result_fields) return { itemFields, resultFields: record.result_fields };
+  const scanner = new ResultColumnScanner();
+  for await (const row of allRows(context, record)) scanner.add(row.result);
+  return { itemFields, resultFields: scanner.fields };
 }
 
 /**
- * The whole output as CSV with a header row: `index`, `custom_id`, one column per item field, one
- * per result field (prefixed `result.` when an item field has the same name), `error_code`,
- * `error_message`. Streamed row by row.
+ * The whole output as CSV with a header row (see core's csv.ts for the columns). A finished job
+ * whose columns were known has it written already by the sink (`output.csv`); otherwise it is built
+ * here, a thousand rows at a time.
  */
 export async function csvStream(context: IngestContext, record: BatchRecord): Promise<Readable> {
-  const { itemFields, resultFields } = await csvColumns(context, record);
-  const itemSet = new Set(itemFields);
-  const header = [
-    'index',
-    'custom_id',
-    ...itemFields,
-    ...resultFields.map((f) => (itemSet.has(f) || f === 'index' || f === 'custom_id' ? `result.${f}` : f)),
-    'error_code',
-    'error_message',
-  ];
-  const rows = Readable.from(
+  const written = context.layout.outputCsv(record.id);
+  if (isTerminal(record.status) && (await exists(written))) return createReadStream(written);
+  const columns = await csvColumns(context, record);
+  return Readable.from(
     (async function* () {
+      yield toCsv([csvHeader(columns)]);
+      let records: (string | number)[][] = [];
       for await (const row of allRows(context, record)) {
-        yield [
-          row.index,
-          row.custom_id,
-          ...itemFields.map((f) => cell(row.item?.[f])),
-          ...resultFields.map((f) => cell(resultCell(row.result, f))),
-          row.error?.code ?? '',
-          row.error?.message ?? '',
-        ];
+        records.push(csvRecord(row as OperationsOutputRow, columns));
+        if (records.length === 1000) {
+          yield toCsv(records);
+          records = [];
+        }
       }
+      if (records.length > 0) yield toCsv(records);
     })(),
   );
-  return rows.pipe(stringify({ header: true, columns: header, cast: { boolean: (value) => String(value) } }));
 }

@@ -1,0 +1,146 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runB1 } from './b1-overhead.js';
+import { runB2 } from './b2-utilization.js';
+import { runB3 } from './b3-scale.js';
+import { runB4 } from './b4-reading.js';
+import { runB5 } from './b5-horizontal.js';
+import { infraFromEnv } from './common.js';
+
+/**
+ * `pnpm bench [--only B1,B4] [--scale 0.1]`: runs the benchmarks against the broker and registry in
+ * KAFKA_BROKERS / SCHEMA_REGISTRY_URL (`pnpm kafka:up`), prints a table with each figure against
+ * its target, and writes everything to bench/results/<time>.json. `--scale` shrinks the item
+ * counts for a quick look; the documented figures use the full sizes.
+ */
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    scale: { type: 'string', default: '1' },
+  },
+});
+const scale = Number(values.scale);
+if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5').toUpperCase().split(','));
+const n = (count: number) => Math.max(100, Math.round(count * scale));
+const infra = infraFromEnv();
+
+interface Row {
+  bench: string;
+  figure: string;
+  value: string;
+  target: string;
+  met: boolean | null;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+const add = (bench: string, figure: string, value: string | number, target = '', met: boolean | null = null) =>
+  rows.push({ bench, figure, value: String(value), target, met });
+
+async function step<T>(name: string, run: () => Promise<T>): Promise<T | null> {
+  if (!only.has(name)) return null;
+  process.stderr.write(`[bench] ${name}…\n`);
+  const started = performance.now();
+  try {
+    const result = await run();
+    results[name] = result;
+    process.stderr.write(`[bench] ${name} done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+    return result;
+  } catch (error) {
+    results[name] = { error: error instanceof Error ? error.message : String(error) };
+    process.stderr.write(`[bench] ${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return null;
+  }
+}
+
+const b1 = await step('B1', () => runB1(infra, n(100_000)));
+if (b1) {
+  add(
+    'B1',
+    'Sluice items/s (submit → last output line)',
+    b1.sluiceItemsPerSecond,
+    '≥ 10,000',
+    b1.sluiceItemsPerSecond >= 10_000,
+  );
+  add('B1', 'raw kafkajs messages/s (same count and size)', b1.rawMessagesPerSecond);
+  add('B1', 'Sluice / raw', b1.ratio, '≥ 0.5', b1.ratio >= 0.5);
+}
+const b2 = await step('B2', () => runB2(infra, n(10_000), 6000));
+if (b2) {
+  add(
+    'B2',
+    'achieved requests/min / limit',
+    `${b2.achievedRpm} / ${b2.rpmLimit} = ${b2.utilization}`,
+    '≥ 0.97',
+    b2.utilization >= 0.97,
+  );
+  add(
+    'B2',
+    '429s after the first 10 s',
+    `${(b2.share429AfterWarmup * 100).toFixed(2)}%`,
+    '< 1%',
+    b2.share429AfterWarmup < 0.01,
+  );
+  add('B2', 'wall time / ideal', `${b2.wallSeconds} s / ${b2.idealSeconds} s = ${b2.wallOverIdeal}`);
+}
+const b3 = await step('B3', () => runB3(infra, n(1_000_000), 4096, 30));
+if (b3) {
+  add('B3', 'lines/s through validation and produce', b3.linesPerSecond, '≥ 50,000', b3.linesPerSecond >= 50_000);
+  add('B3', 'ingest peak RSS (MB)', b3.ingestPeakRssMb, '≤ 256', b3.ingestPeakRssMb <= 256);
+  add(
+    'B3',
+    `processor peak in flight, one partition (of ${b3.processorConcurrency})`,
+    b3.processorPeakInFlightOnePartition,
+    'thousands',
+    b3.processorPeakInFlightOnePartition >= 1000,
+  );
+  add('B3', 'processor peak RSS (MB)', b3.processorPeakRssMb, '≤ 512', b3.processorPeakRssMb <= 512);
+  add('B3', 'sink peak RSS (MB)', b3.sinkPeakRssMb);
+}
+const b4 = await step('B4', () => runB4(infra, n(1_000_000)));
+if (b4) {
+  add(
+    'B4',
+    `page of 1,000 rows from the middle of ${b4.rows.toLocaleString('en-US')} (median, ms)`,
+    `${b4.pageMedianMs} (p95 ${b4.pageP95Ms})`,
+    '≤ 50',
+    b4.pageMedianMs <= 50,
+  );
+  add('B4', 'CSV export (MB/s)', b4.csvMbPerSecond, '≥ 100', b4.csvMbPerSecond >= 100);
+  add('B4', 'JSONL export (MB/s)', b4.jsonlMbPerSecond);
+}
+const b5 = await step('B5', () => runB5(infra, 64, n(250), 200, 32));
+if (b5) {
+  for (const run of b5.runs) add('B5', `${run.processors} processor(s): items/s`, run.itemsPerSecond);
+  add('B5', 'throughput 2 / 1', b5.ratio2, '≥ 1.8', b5.ratio2 >= 1.8);
+  add('B5', 'throughput 4 / 1', b5.ratio4);
+}
+
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+};
+const width = (key: keyof Row) => Math.max(key.length, ...rows.map((r) => String(r[key]).length));
+const widths = { bench: width('bench'), figure: width('figure'), value: width('value'), target: width('target') };
+const line = (r: Record<keyof Row, string>) =>
+  `${r.bench.padEnd(widths.bench)}  ${r.figure.padEnd(widths.figure)}  ${r.value.padStart(widths.value)}  ${r.target.padEnd(widths.target)}  ${r.met}`;
+console.log(
+  `\nmachine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}; scale ${scale}\n`,
+);
+console.log(line({ bench: 'bench', figure: 'figure', value: 'value', target: 'target', met: 'met' }));
+for (const r of rows) console.log(line({ ...r, met: r.met === null ? '' : r.met ? 'yes' : 'NO' }));
+
+const out = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '..'),
+  'results',
+  `${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+);
+await mkdir(dirname(out), { recursive: true });
+await writeFile(out, `${JSON.stringify({ machine, scale, results, table: rows }, null, 2)}\n`);
+console.log(`\nwritten: ${out}`);
+process.exit(0);
