@@ -1,7 +1,7 @@
 import { createSerde, topicNames } from '@sluice/core';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { type BenchInfra, batchStatus, round, sluiceEnv, submitDomain, waitCompleted } from './common.js';
-import { startRole, startSimulatorProcess, until } from './processes.js';
+import { brokerPid, cpuSecondsOf, startRole, startSimulatorProcess, until } from './processes.js';
 
 export interface B1Result {
   items: number;
@@ -12,6 +12,8 @@ export interface B1Result {
   firstOutputMs: number;
   upstreamCalls: number;
   sinkResults: number;
+  /** CPU milliseconds per item spent by each process during the Sluice run: what bounds it. */
+  cpuMsPerItem: Record<string, number>;
 }
 
 /**
@@ -31,7 +33,15 @@ export async function runB1(infra: BenchInfra, items: number): Promise<B1Result>
   const ingest = await startRole('ingest', env);
   let sluice: { itemsPerSecond: number; firstOutputMs: number };
   let counters: { upstreamCalls: number; sinkResults: number };
+  const cpuMsPerItem: Record<string, number> = {};
+  const broker = await brokerPid();
+  const measured = [ingest, processor, sink, simulator];
+  const cpuNow = async () => ({
+    roles: await Promise.all(measured.map((p) => p.cpuSeconds())),
+    broker: broker ? await cpuSecondsOf(broker) : 0,
+  });
   try {
+    const cpuBefore = await cpuNow();
     const started = performance.now();
     const submitted = submitDomain(ingest.url, 'b1', items);
     const id = await submitted;
@@ -44,6 +54,11 @@ export async function runB1(infra: BenchInfra, items: number): Promise<B1Result>
     );
     await waitCompleted(ingest.url, [id], 1_800_000);
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await cpuNow();
+    measured.forEach((p, i) => {
+      cpuMsPerItem[p.name] = round((((cpuAfter.roles[i] ?? 0) - (cpuBefore.roles[i] ?? 0)) * 1000) / items, 3);
+    });
+    if (broker) cpuMsPerItem.broker = round(((cpuAfter.broker - cpuBefore.broker) * 1000) / items, 3);
     sluice = { itemsPerSecond: items / seconds, firstOutputMs };
     counters = {
       upstreamCalls: await processor.metric('sluice_upstream_calls_total'),
@@ -62,6 +77,7 @@ export async function runB1(infra: BenchInfra, items: number): Promise<B1Result>
     firstOutputMs: Math.round(sluice.firstOutputMs),
     upstreamCalls: counters.upstreamCalls,
     sinkResults: counters.sinkResults,
+    cpuMsPerItem,
   };
 }
 

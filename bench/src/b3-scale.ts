@@ -30,7 +30,11 @@ export async function runB3(
   windowSeconds: number,
 ): Promise<B3Result> {
   const env = await sluiceEnv(infra, 'b3', { SLUICE_MAX_BATCH_ITEMS: String(Math.max(lines, 1_000_000)) });
-  const ingest = await startRole('ingest', env);
+  // Heap caps as docs/configuration.md recommends: V8 otherwise grows the heap far past what is live.
+  const ingest = await startRole('ingest', {
+    ...env,
+    NODE_OPTIONS: process.env.BENCH_INGEST_NODE_OPTIONS ?? '--max-old-space-size=256',
+  });
   let submitSeconds: number;
   let id: string;
   try {

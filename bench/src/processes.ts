@@ -62,6 +62,11 @@ export class SluiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** CPU seconds (user + system) used so far. */
+  async cpuSeconds(): Promise<number> {
+    return cpuSecondsOf(this.child.pid ?? 0);
+  }
+
   /** Peak resident set size so far, in MB (VmHWM). */
   async peakRssMb(): Promise<number> {
     const status = await readFile(`/proc/${this.child.pid}/status`, 'utf8');
@@ -126,4 +131,26 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The pid of the local Kafka broker (`kafka.Kafka`), when it runs on this machine. */
+export async function brokerPid(): Promise<number | null> {
+  const { readdir } = await import('node:fs/promises');
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('kafka.Kafka')) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return null;
 }

@@ -67,6 +67,13 @@ if (b1) {
   );
   add('B1', 'raw kafkajs messages/s (same count and size)', b1.rawMessagesPerSecond);
   add('B1', 'Sluice / raw', b1.ratio, '≥ 0.5', b1.ratio >= 0.5);
+  add(
+    'B1',
+    'CPU ms per item, by process',
+    Object.entries(b1.cpuMsPerItem)
+      .map(([name, ms]) => `${name} ${ms}`)
+      .join(', '),
+  );
 }
 const b2 = await step('B2', () => runB2(infra, n(10_000), 6000));
 if (b2) {

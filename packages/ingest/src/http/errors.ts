@@ -45,6 +45,13 @@ export function errorBody(
   return { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } };
 }
 
+/** A 415 that says which content types the route takes. */
+export function unsupportedMediaType(reply: FastifyReply, received: string, expected: string): FastifyReply {
+  return reply
+    .code(415)
+    .send(errorBody(415, 'unsupported_media_type', `Unsupported Content-Type '${received}'. ${expected}`));
+}
+
 /** The 400 for an input with bad lines: every problem with its line and field, up to the cap. */
 export function validationErrorBody(issues: ValidationIssue[], truncated: boolean): ErrorBody {
   const first = issues[0];
@@ -79,15 +86,11 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
       .send(errorBody(413, 'payload_too_large', `The request body is too large: ${error.message}.`));
   }
   if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return reply
-      .code(415)
-      .send(
-        errorBody(
-          415,
-          'unsupported_media_type',
-          `Unsupported Content-Type '${request.headers['content-type'] ?? ''}'. Use application/json, application/jsonl or multipart/form-data as the route documents.`,
-        ),
-      );
+    return unsupportedMediaType(
+      reply,
+      request.headers['content-type'] ?? '',
+      'Use application/json, application/jsonl or multipart/form-data as the route documents.',
+    );
   }
   if (fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return reply.code(400).send(errorBody(400, 'empty_body', 'The request body is empty.'));

@@ -61,3 +61,14 @@ export function publicJob(record: BatchRecord): Job {
     metadata: record.metadata,
   };
 }
+
+/** A page of a listing, in OpenAI's list shape. */
+export function listPage<T extends { id: string }>(data: T[], hasMore: boolean) {
+  return {
+    object: 'list' as const,
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data[data.length - 1]?.id ?? null,
+    has_more: hasMore,
+  };
+}

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
   type BatchRecord,
+  fileExists,
   csvHeader,
   type CsvColumns,
   csvRecord,
@@ -18,18 +18,9 @@ import {
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** True once the batch's final output file is written (rows can be paged by line offsets). */
 export async function hasFinalOutput(context: IngestContext, record: BatchRecord): Promise<boolean> {
-  return isTerminal(record.status) && (await exists(context.layout.output(record.id)));
+  return isTerminal(record.status) && (await fileExists(context.layout.output(record.id)));
 }
 
 /** Every row in input order: from the final file, or the rows finished so far. Memory stays bounded. */
@@ -97,7 +88,7 @@ export async function csvColumns(context: IngestContext, record: BatchRecord): P
  */
 export async function csvStream(context: IngestContext, record: BatchRecord): Promise<Readable> {
   const written = context.layout.outputCsv(record.id);
-  if (isTerminal(record.status) && (await exists(written))) return createReadStream(written);
+  if (isTerminal(record.status) && (await fileExists(written))) return createReadStream(written);
   const columns = await csvColumns(context, record);
   return Readable.from(
     (async function* () {

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
   type BatchRecord,
+  fileExists,
   BatchSpec,
   ConflictError,
   HEADERS,
@@ -20,7 +20,8 @@ import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
 import { intakeJsonl } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
-import { publicBatch } from '../http/views.js';
+import { unsupportedMediaType } from '../http/errors.js';
+import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
@@ -93,27 +94,18 @@ export function registerBatchRoutes(
         },
       ]);
     }
-    return reply.code(415).send({
-      error: {
-        message: `Unsupported Content-Type '${type}' for POST /v1/batches: use application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.`,
-        type: 'invalid_request_error',
-        param: null,
-        code: 'unsupported_media_type',
-      },
-    });
+    return unsupportedMediaType(
+      reply,
+      type,
+      'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
+    );
   });
 
   app.get('/v1/batches', async (request) => {
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = context.view.list(request.tenant, query.data);
-    return {
-      object: 'list',
-      data: data.map(publicBatch),
-      first_id: data[0]?.id ?? null,
-      last_id: data[data.length - 1]?.id ?? null,
-      has_more: hasMore,
-    };
+    return listPage(data.map(publicBatch), hasMore);
   });
 
   app.get<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
@@ -130,7 +122,7 @@ export function registerBatchRoutes(
     reply.header('x-sluice-batch-status', record.status);
     reply.type('application/jsonl; charset=utf-8');
     const final = context.layout.output(record.id);
-    if (isTerminal(record.status) && (await exists(final))) return reply.send(createReadStream(final));
+    if (isTerminal(record.status) && (await fileExists(final))) return reply.send(createReadStream(final));
     // Still running: the lines finished so far, in input order.
     reply.header('x-sluice-partial', 'true');
     return reply.send(Readable.from(partialOutput(context, record)));
@@ -201,13 +193,4 @@ export async function cancelBatch(
   ]);
   context.view.markCancelRequested(record.id, requestedAt);
   return context.view.get(record.id) ?? record;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

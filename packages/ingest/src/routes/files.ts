@@ -11,7 +11,8 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IngestContext } from '../context.js';
-import { errorBody } from '../http/errors.js';
+import { unsupportedMediaType } from '../http/errors.js';
+import { listPage } from '../http/views.js';
 import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
@@ -43,15 +44,11 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 
   app.post('/v1/files', async (request, reply) => {
     if (!request.isMultipart()) {
-      return reply
-        .code(415)
-        .send(
-          errorBody(
-            415,
-            'unsupported_media_type',
-            'Upload files as multipart/form-data with fields "file" and "purpose".',
-          ),
-        );
+      return unsupportedMediaType(
+        reply,
+        request.headers['content-type'] ?? '',
+        'Upload files as multipart/form-data with fields "file" and "purpose".',
+      );
     }
     const { file } = await receiveUpload(context, request, UPLOAD_EXTENSIONS, (fields) => {
       const issues: ValidationIssue[] = [];
@@ -81,13 +78,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     const now = nowSeconds();
     const { data, hasMore } = await context.files.list({ tenant: request.tenant, ...query.data });
     const live = data.filter((f) => f.expires_at === null || f.expires_at > now).map(publicFile);
-    return {
-      object: 'list',
-      data: live,
-      first_id: live[0]?.id ?? null,
-      last_id: live[live.length - 1]?.id ?? null,
-      has_more: hasMore,
-    };
+    return listPage(live, hasMore);
   });
 
   app.get<{ Params: { id: string } }>('/v1/files/:id', async (request) => {

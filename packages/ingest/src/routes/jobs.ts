@@ -16,8 +16,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { completionWindowSeconds } from '../batches/openai-batches.js';
 import { type IngestContext, intakeLimits } from '../context.js';
-import { errorBody } from '../http/errors.js';
-import { publicJob } from '../http/views.js';
+import { unsupportedMediaType } from '../http/errors.js';
+import { listPage, publicJob } from '../http/views.js';
 import { arrayEntries, csvEntries, intake, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
 import {
   asItemIssues,
@@ -65,15 +65,11 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 
   app.post('/v1/jobs/upload', async (request, reply) => {
     if (!request.isMultipart()) {
-      return reply
-        .code(415)
-        .send(
-          errorBody(
-            415,
-            'unsupported_media_type',
-            'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
-          ),
-        );
+      return unsupportedMediaType(
+        reply,
+        request.headers['content-type'] ?? '',
+        'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
+      );
     }
     const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
     try {
@@ -101,13 +97,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = context.view.list(request.tenant, { ...query.data, api: 'operations' });
-    return {
-      object: 'list',
-      data: data.map(publicJob),
-      first_id: data[0]?.id ?? null,
-      last_id: data[data.length - 1]?.id ?? null,
-      has_more: hasMore,
-    };
+    return listPage(data.map(publicJob), hasMore);
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {

@@ -18,26 +18,26 @@ async function grantTimes(limiter: RateLimiter, count: number, tokens = 0, until
 }
 
 describe('RateLimiter', () => {
-  it('lets a one-second burst through, then paces requests just under the per-minute limit', async () => {
+  it('lets a half-second burst through, then paces requests just under the per-minute limit', async () => {
     const limiter = new RateLimiter({ requestsPerMinute: 600, tokensPerMinute: 0 });
-    const times = await grantTimes(limiter, 70);
-    expect(times).toHaveLength(70);
-    expect(times.filter((t) => t === 0)).toHaveLength(10); // one second's worth
-    // 60 more at 600 × 0.98 per minute: about 6.1 s.
+    const times = await grantTimes(limiter, 65);
+    expect(times).toHaveLength(65);
+    expect(times.filter((t) => t === 0)).toHaveLength(5); // half a second's worth
+    // 60 more at 600 × 0.99 per minute: about 6.06 s.
     expect(times.at(-1)).toBeGreaterThan(6000);
-    expect(times.at(-1)).toBeLessThan(6400);
+    expect(times.at(-1)).toBeLessThan(6200);
     // No 60-second window ever holds more than the limit.
     for (const t of times) expect(times.filter((u) => u >= t && u < t + 60_000).length).toBeLessThanOrEqual(600);
   });
 
   it('reserves estimated tokens and gives back what the answer did not use', async () => {
-    const limiter = new RateLimiter({ requestsPerMinute: 0, tokensPerMinute: 6000 }); // 100 tokens/s, bucket 100
+    const limiter = new RateLimiter({ requestsPerMinute: 0, tokensPerMinute: 12000 }); // 200 tokens/s, bucket 100
     const first = await limiter.acquire(100);
     first.settle(20); // used 20 of the 100 reserved: 80 come back at once
     const times = await grantTimes(limiter, 1, 80, 10);
     expect(times).toEqual([0]);
-    const blocked = await grantTimes(limiter, 1, 100, 500);
-    expect(blocked).toEqual([]); // the bucket is empty, 100 tokens take about a second
+    const blocked = await grantTimes(limiter, 1, 100, 300);
+    expect(blocked).toEqual([]); // the bucket is empty, 100 tokens take about half a second
   });
 
   it('holds every caller until retry-after after a 429, slows down, and recovers over quiet time', async () => {

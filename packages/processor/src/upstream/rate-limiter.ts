@@ -4,8 +4,9 @@ export interface RateLimiterOptions {
   /** 0 = unlimited. */
   tokensPerMinute: number;
   /**
-   * Share of the limit kept in reserve. Together with a one-second burst it keeps any 60-second
-   * window under the limit, so a sliding-window upstream is touched, not tripped. Default 0.02.
+   * Share of the limit kept in reserve. Together with a half-second burst it keeps any 60-second
+   * window under the limit (0.5 s + 99% of 60 s < 60 s), so a sliding-window upstream is touched,
+   * not tripped. Default 0.01.
    */
   headroom?: number;
   now?: () => number;
@@ -35,9 +36,9 @@ class Bucket {
     this.last = now();
   }
 
-  /** One second's worth, at least one request's. */
+  /** Half a second's worth, at least one request's. */
   get capacity(): number {
-    return Math.max(1, this.perMinute / 60);
+    return Math.max(1, this.perMinute / 120);
   }
 
   refill(ratePerMs: number): void {
@@ -51,8 +52,8 @@ class Bucket {
  * A requests-per-minute and tokens-per-minute limiter for one upstream: two token buckets
  * refilled continuously. Tokens are reserved from an estimate (prompt + max tokens) and settled
  * with the reported usage. A 429 blocks every caller until the upstream's retry-after and lowers
- * the rate (multiplicative decrease); quiet minutes raise it back (additive increase), so
- * consumption pauses instead of piling up retries.
+ * the rate by 10% (multiplicative decrease); quiet time raises it back 2% per second (additive
+ * increase), so consumption pauses instead of piling up retries.
  */
 export class RateLimiter {
   private readonly requests: Bucket | null;
@@ -70,7 +71,7 @@ export class RateLimiter {
 
   constructor(options: RateLimiterOptions) {
     this.now = options.now ?? Date.now;
-    this.headroom = options.headroom ?? 0.02;
+    this.headroom = options.headroom ?? 0.01;
     this.requests = options.requestsPerMinute > 0 ? new Bucket(options.requestsPerMinute, this.now) : null;
     this.tokens = options.tokensPerMinute > 0 ? new Bucket(options.tokensPerMinute, this.now) : null;
   }
@@ -105,7 +106,7 @@ export class RateLimiter {
     this.blockedUntil = Math.max(this.blockedUntil, now + (retryAfterMs ?? 1000));
     // One decrease per second at most: a burst of 429s from one moment is one signal.
     if (now - this.lastThrottleAt > 1000) {
-      this.factor = Math.max(0.2, this.factor * 0.85);
+      this.factor = Math.max(0.2, this.factor * 0.9);
       this.lastThrottleAt = now;
       this.lastRecoveryAt = now;
       this.throttles++;
@@ -119,8 +120,10 @@ export class RateLimiter {
 
   private pump(): void {
     const now = this.now();
-    if (this.factor < 1 && now - this.lastRecoveryAt > 10_000) {
-      this.factor = Math.min(1, this.factor + 0.05);
+    if (this.factor < 1) {
+      // Additive increase, 2% of the rate per quiet second: an isolated 429 costs a few seconds
+      // at 90%, while an upstream whose real limit is lower keeps pushing the rate back down.
+      this.factor = Math.min(1, this.factor + (0.02 * (now - this.lastRecoveryAt)) / 1000);
       this.lastRecoveryAt = now;
     }
     while (this.queue.length > 0) {
