@@ -1,10 +1,12 @@
 import { type BenchInfra, batchStatus, round, sluiceEnv, submitDomain } from './common.js';
-import { sleep, startRole, startSimulatorProcess } from './processes.js';
+import { brokerPid, cpuSecondsOf, sleep, startRole, startSimulatorProcess } from './processes.js';
 
 export interface B3Result {
   lines: number;
   submitSeconds: number;
   linesPerSecond: number;
+  /** CPU microseconds per line during the submit: the ingest, the broker, and this client generating the JSONL. */
+  cpuMicrosPerLine: { ingest: number; broker: number; client: number };
   ingestPeakRssMb: number;
   processorConcurrency: number;
   processorPeakInFlightOnePartition: number;
@@ -37,10 +39,23 @@ export async function runB3(
   });
   let submitSeconds: number;
   let id: string;
+  const broker = await brokerPid();
+  let cpuMicrosPerLine = { ingest: 0, broker: 0, client: 0 };
   try {
+    const before = {
+      ingest: await ingest.cpuSeconds(),
+      broker: broker ? await cpuSecondsOf(broker) : 0,
+      client: process.cpuUsage(),
+    };
     const started = performance.now();
     id = await submitDomain(ingest.url, 'b3', lines);
     submitSeconds = (performance.now() - started) / 1000;
+    const client = process.cpuUsage(before.client);
+    cpuMicrosPerLine = {
+      ingest: round((((await ingest.cpuSeconds()) - before.ingest) * 1e6) / lines, 1),
+      broker: broker ? round((((await cpuSecondsOf(broker)) - before.broker) * 1e6) / lines, 1) : 0,
+      client: round((client.user + client.system) / lines, 1),
+    };
   } catch (error) {
     await ingest.stop();
     throw error;
@@ -62,6 +77,7 @@ export async function runB3(
       lines,
       submitSeconds: round(submitSeconds, 2),
       linesPerSecond: Math.round(lines / submitSeconds),
+      cpuMicrosPerLine,
       ingestPeakRssMb,
       processorConcurrency: concurrency,
       processorPeakInFlightOnePartition: await processor.metric('sluice_processor_partition_in_flight_peak'),

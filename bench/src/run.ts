@@ -96,6 +96,11 @@ if (b2) {
 const b3 = await step('B3', () => runB3(infra, n(1_000_000), 4096, 30));
 if (b3) {
   add('B3', 'lines/s through validation and produce', b3.linesPerSecond, '≥ 50,000', b3.linesPerSecond >= 50_000);
+  add(
+    'B3',
+    'CPU µs per line: ingest, broker, client',
+    `${b3.cpuMicrosPerLine.ingest}, ${b3.cpuMicrosPerLine.broker}, ${b3.cpuMicrosPerLine.client}`,
+  );
   add('B3', 'ingest peak RSS (MB)', b3.ingestPeakRssMb, '≤ 256', b3.ingestPeakRssMb <= 256);
   add(
     'B3',

@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import { compileConfig, parseApiKeys } from './config.js';
+import { parseEnv } from './env.js';
+
+describe('configuration', () => {
+  it('names the variable of a bad value', () => {
+    expect(() => parseEnv({ SLUICE_PARTITIONS: '0' })).toThrow(/^SLUICE_PARTITIONS: /);
+    expect(() => parseEnv({ OPENAI_BASE_URL: 'not a url' })).toThrow(ConfigError);
+    expect(() => parseEnv({ SLUICE_TOPIC_PREFIX: 'bad prefix!' })).toThrow(/SLUICE_TOPIC_PREFIX/);
+  });
+
+  it('runs embedded without KAFKA_BROKERS and on Kafka with it', () => {
+    expect(compileConfig(parseEnv({})).mode).toBe('embedded');
+    const kafka = compileConfig(parseEnv({ KAFKA_BROKERS: 'a:9092, b:9092' }));
+    expect(kafka.mode).toBe('kafka');
+    expect(kafka.kafka?.brokers).toEqual(['a:9092', 'b:9092']);
+  });
+
+  it('reads API keys inline and from a file, and refuses malformed entries', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-keys-'));
+    try {
+      const file = join(dir, 'keys');
+      await writeFile(file, '# team keys\nkey-c=tenant-c\n\nkey-d = tenant-d\n');
+      const keys = parseApiKeys('key-a=tenant-a,key-b=tenant-b', file);
+      expect(Object.fromEntries(keys ?? [])).toEqual({
+        'key-a': 'tenant-a',
+        'key-b': 'tenant-b',
+        'key-c': 'tenant-c',
+        'key-d': 'tenant-d',
+      });
+      expect(parseApiKeys(undefined, undefined)).toBeNull();
+      expect(() => parseApiKeys('key-without-tenant', undefined)).toThrow(/SLUICE_API_KEYS: entry 1/);
+      expect(() => parseApiKeys(undefined, join(dir, 'missing'))).toThrow(/SLUICE_API_KEYS_FILE: cannot read/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
