@@ -3,8 +3,11 @@ import { type SluiceProcess, startRole, startSimulatorProcess } from './processe
 
 export interface B5Run {
   processors: number;
+  /** Whole workload: first submit to the last batch completed (submission and finalization included). */
   itemsPerSecond: number;
   seconds: number;
+  /** The processors' own rate while they were busy: items out between 10% and 90% of the work. */
+  processingItemsPerSecond: number;
 }
 
 export interface B5Result {
@@ -15,6 +18,9 @@ export interface B5Result {
   runs: B5Run[];
   ratio2: number;
   ratio4: number;
+  /** The same ratios on the processors' rate while busy. */
+  processingRatio2: number;
+  processingRatio4: number;
 }
 
 /**
@@ -44,16 +50,34 @@ export async function runB5(
       await new Promise((r) => setTimeout(r, 4000));
       try {
         const ingest = roles[0] as SluiceProcess;
+        const processors = roles.slice(2);
+        const total = batches * itemsPerBatch;
+        const samples: { at: number; done: number }[] = [];
+        let sampling = true;
+        const sampler = (async () => {
+          while (sampling) {
+            const counts = await Promise.all(processors.map((p) => p.metric('sluice_processor_items_out_total')));
+            samples.push({ at: performance.now(), done: counts.reduce((a, b) => a + b, 0) });
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        })();
         const started = performance.now();
         const ids = await Promise.all(
           Array.from({ length: batches }, (_, b) => submitDomain(ingest.url, `b5-${count}-${b}`, itemsPerBatch)),
         );
         await waitCompleted(ingest.url, ids, 1_800_000);
         const seconds = (performance.now() - started) / 1000;
+        sampling = false;
+        await sampler;
+        const at = (share: number) => samples.find((s) => s.done >= total * share);
+        const from = at(0.1);
+        const to = at(0.9);
+        const processing = from && to && to.at > from.at ? ((to.done - from.done) * 1000) / (to.at - from.at) : 0;
         runs.push({
           processors: count,
-          itemsPerSecond: Math.round((batches * itemsPerBatch) / seconds),
+          itemsPerSecond: Math.round(total / seconds),
           seconds: round(seconds, 1),
+          processingItemsPerSecond: Math.round(processing),
         });
       } finally {
         await Promise.all(roles.map((r) => r.stop()));
@@ -63,6 +87,7 @@ export async function runB5(
     await simulator.stop();
   }
   const base = runs[0]?.itemsPerSecond ?? 1;
+  const processingBase = runs[0]?.processingItemsPerSecond || 1;
   return {
     batches,
     itemsPerBatch,
@@ -71,5 +96,7 @@ export async function runB5(
     runs,
     ratio2: round((runs[1]?.itemsPerSecond ?? 0) / base, 2),
     ratio4: round((runs[2]?.itemsPerSecond ?? 0) / base, 2),
+    processingRatio2: round((runs[1]?.processingItemsPerSecond ?? 0) / processingBase, 2),
+    processingRatio4: round((runs[2]?.processingItemsPerSecond ?? 0) / processingBase, 2),
   };
 }

@@ -124,11 +124,18 @@ if (b4) {
   add('B4', 'CSV export (MB/s)', b4.csvMbPerSecond, '≥ 100', b4.csvMbPerSecond >= 100);
   add('B4', 'JSONL export (MB/s)', b4.jsonlMbPerSecond);
 }
-const b5 = await step('B5', () => runB5(infra, 64, n(250), 200, 32));
+const b5 = await step('B5', () => runB5(infra, 256, n(64), 200, 32));
 if (b5) {
-  for (const run of b5.runs) add('B5', `${run.processors} processor(s): items/s`, run.itemsPerSecond);
-  add('B5', 'throughput 2 / 1', b5.ratio2, '≥ 1.8', b5.ratio2 >= 1.8);
-  add('B5', 'throughput 4 / 1', b5.ratio4);
+  for (const run of b5.runs) {
+    add(
+      'B5',
+      `${run.processors} processor(s): items/s (whole workload; processing)`,
+      `${run.itemsPerSecond}; ${run.processingItemsPerSecond}`,
+    );
+  }
+  add('B5', 'throughput 2 / 1 (whole workload)', b5.ratio2, '≥ 1.8', b5.ratio2 >= 1.8);
+  add('B5', 'throughput 2 / 1 (processing)', b5.processingRatio2, '≥ 1.8', b5.processingRatio2 >= 1.8);
+  add('B5', 'throughput 4 / 1 (whole workload; processing)', `${b5.ratio4}; ${b5.processingRatio4}`);
 }
 
 const machine = {

@@ -62,10 +62,6 @@ export class BatchState {
     return new BatchState(batchId, layout, results, meta, final ? BatchRecord.parse(final) : null);
   }
 
-  get sealed(): boolean {
-    return this.meta.spec !== null;
-  }
-
   get total(): number | null {
     return this.meta.total;
   }

@@ -35,8 +35,6 @@ export interface SinkOptions {
   groupId?: string;
   /** Consumer session timeout: how soon the group gives a dead sink's partitions to another. @defaultValue 30000 */
   sessionTimeoutMs?: number;
-  /** Called once per batch when its final record is published (webhooks hang here). */
-  onFinal?: (record: BatchRecord) => void;
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -133,7 +131,6 @@ export function createSink(options: SinkOptions): Sink {
     metrics.batchesFinalized.inc({ status: record.status });
     metrics.batchProgress.remove({ batch_id: state.batchId });
     logger.info({ batchId: record.id, status: record.status, counts: record.request_counts }, 'batch finalized');
-    options.onFinal?.(record);
     open.delete(state.batchId);
     await state.close();
     metrics.openBatches.set(open.size);

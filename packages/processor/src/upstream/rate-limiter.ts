@@ -67,7 +67,6 @@ export class RateLimiter {
   private factor = 1;
   private lastThrottleAt = 0;
   private lastRecoveryAt = 0;
-  throttles = 0;
 
   constructor(options: RateLimiterOptions) {
     this.now = options.now ?? Date.now;
@@ -109,7 +108,6 @@ export class RateLimiter {
       this.factor = Math.max(0.2, this.factor * 0.9);
       this.lastThrottleAt = now;
       this.lastRecoveryAt = now;
-      this.throttles++;
     }
     this.schedule(this.blockedUntil - now);
   }
