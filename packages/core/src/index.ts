@@ -21,3 +21,4 @@ export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/memory.js';
 export * from './csv.js';
+export * from './serde/status-follower.js';

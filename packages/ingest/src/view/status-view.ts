@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import {
   type BatchRecord,
   type Consumer,
+  followStatusTopic,
   isTerminal,
   type Logger,
   type Serde,
@@ -40,26 +40,20 @@ export class StatusView {
     let markCaughtUp: () => void = () => undefined;
     this.caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
     if (ends.size === 0) markCaughtUp();
-    this.consumer = this.transport.consumer({
-      groupId: `${this.topics.status}.ingest-view.${randomUUID()}`,
-      topics: [this.topics.status],
-      fromBeginning: true,
-      maxWaitTimeMs: 100,
-    });
-    await this.consumer.run(async (batch, context) => {
-      for (const message of batch.messages) {
-        try {
-          this.apply(await this.serde.status.decode(message));
-        } catch (error) {
-          this.logger.warn({ err: error, offset: message.offset }, 'skipping an undecodable status record');
-        }
-        context.resolveOffset(message.offset);
-        const end = ends.get(batch.partition);
+    this.consumer = await followStatusTopic({
+      transport: this.transport,
+      serde: this.serde,
+      topics: this.topics,
+      reader: 'ingest-view',
+      logger: this.logger,
+      onRecord: (record) => this.apply(record),
+      afterMessage: (message) => {
+        const end = ends.get(message.partition);
         if (end !== undefined && Number(message.offset) + 1 >= end) {
-          ends.delete(batch.partition);
+          ends.delete(message.partition);
           if (ends.size === 0) markCaughtUp();
         }
-      }
+      },
     });
     await Promise.race([this.caughtUp, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   }

@@ -1,5 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import type { Consumer, Logger, Serde, TopicNames, Transport } from '@sluice/core';
+import {
+  type Consumer,
+  followStatusTopic,
+  type Logger,
+  type Serde,
+  type TopicNames,
+  type Transport,
+} from '@sluice/core';
 
 /**
  * The batches this processor must not spend upstream calls on: read from the status topic, where
@@ -22,23 +28,16 @@ export class CancellationView {
   }
 
   async start(): Promise<void> {
-    this.consumer = this.transport.consumer({
-      groupId: `${this.topics.status}.processor-view.${randomUUID()}`,
-      topics: [this.topics.status],
-      fromBeginning: true,
-      maxWaitTimeMs: 100,
-    });
-    await this.consumer.run(async (batch, context) => {
-      for (const message of batch.messages) {
-        try {
-          const record = await this.serde.status.decode(message);
-          if (record.status === 'cancelling' || record.status === 'cancelled') this.cancelled.add(record.id);
-          else this.cancelled.delete(record.id);
-        } catch (error) {
-          this.logger.warn({ err: error }, 'skipping an undecodable status record');
-        }
-        context.resolveOffset(message.offset);
-      }
+    this.consumer = await followStatusTopic({
+      transport: this.transport,
+      serde: this.serde,
+      topics: this.topics,
+      reader: 'processor-view',
+      logger: this.logger,
+      onRecord: (record) => {
+        if (record.status === 'cancelling' || record.status === 'cancelled') this.cancelled.add(record.id);
+        else this.cancelled.delete(record.id);
+      },
     });
   }
 
