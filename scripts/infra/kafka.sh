@@ -18,7 +18,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KAFKA_VERSION=${SLUICE_KAFKA_VERSION:-3.9.2}
 SLF4J_VERSION=1.7.36
 APICURIO_VERSION=${SLUICE_APICURIO_VERSION:-3.0.9}
-CACHE=${SLUICE_INFRA_CACHE:-$ROOT/.cache/infra}
+# Resolved jars live outside the clone, keyed by version, so a fresh clone on the same machine
+# (CI) reuses them and a new machine resolves them once.
+CACHE=${SLUICE_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/infra}
 STATE=${SLUICE_INFRA_DIR:-$ROOT/.infra}
 HOST=127.0.0.1
 KAFKA_PORT=${KAFKA_PORT:-9092}
