@@ -53,7 +53,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     options.transport ??
     (config.kafka
       ? createKafkaTransport({ brokers: config.kafka.brokers, clientId: `sluice-${[...roles].join('-')}`, logger })
-      : createMemoryTransport({ directory: join(config.dataDir, 'log'), logger }));
+      : createMemoryTransport({
+          directory: join(config.dataDir, 'log'),
+          segmentBytes: config.embeddedLog.segmentBytes,
+          retentionMs: config.embeddedLog.retentionMs,
+          logger,
+        }));
   if (roles.has('processor') && !config.upstream.baseUrl) {
     throw new SluiceError(
       'invalid_config',
