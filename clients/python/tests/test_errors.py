@@ -386,3 +386,18 @@ def test_the_delay_rules_match_the_typescript_sdk() -> None:
     assert server_delay({"retry-after": formatdate(now + 3, usegmt=True)}, now) == 3
     assert server_delay({"retry-after": "soon"}, now) is None
     assert server_delay({}, now) is None
+
+
+def test_with_options_changes_retries_and_shares_the_connections(scripted: Any) -> None:
+    api = scripted(lambda n, path: (503, {"retry-after-ms": "10"}, error_body("down")))
+    with Sluice(api.url, max_retries=0) as client:
+        patient = client.with_options(max_retries=3, timeout=5)
+        assert (patient.options.max_retries, patient.options.timeout) == (3, 5.0)
+        assert patient.options.base_url == client.options.base_url
+        with pytest.raises(InternalServerError):
+            patient.batches.retrieve("batch_x")
+        assert len(api.requests) == 4
+        patient.close()  # the copy closes nothing: the connections are the original's
+        with pytest.raises(InternalServerError):
+            client.batches.retrieve("batch_x")
+        assert len(api.requests) == 5
