@@ -35,7 +35,12 @@ const TENANTS = 10;
  */
 export async function runB6(infra: BenchInfra, batches: number): Promise<B6Result> {
   const keys = Array.from({ length: TENANTS }, (_, t) => `key-${t}=tenant-${t}`).join(',');
-  const env = await sluiceEnv(infra, 'b6', { SLUICE_API_KEYS: keys });
+  const env = await sluiceEnv(infra, 'b6', {
+    SLUICE_API_KEYS: keys,
+    // As B3 and docs/configuration.md ("Memory"): a memory-bounded role gets a heap cap, else V8
+    // lets garbage from reading 200,000 records pile up well past what is live.
+    NODE_OPTIONS: process.env.BENCH_INGEST_NODE_OPTIONS ?? '--max-old-space-size=128',
+  });
   const topics = topicNames(env.SLUICE_TOPIC_PREFIX);
   const transport = createKafkaTransport({ brokers: infra.brokers.split(','), clientId: 'bench-b6' });
   await transport.ensureTopics(topicSpecs(topics, 8));

@@ -62,7 +62,9 @@ export class SyncRunner {
     if (!final) throw new SyncTimeoutError(batchId);
     const results: ItemResultMessage[] = [];
     for await (const stored of readResults(this.deps.store, batchId)) results.push(stored.record);
-    await this.deps.forget(batchId, tenant).catch(() => undefined); // the sweeper retries
+    // Deleted after the answer is read, without making the caller wait; should it fail (or the
+    // process stop), the expiry mark written first makes the sweeper delete it.
+    void this.deps.forget(batchId, tenant).catch(() => undefined);
     return { batchId, results };
   }
 }
