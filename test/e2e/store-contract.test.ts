@@ -60,6 +60,21 @@ async function keysOf(store: Store, prefix = ''): Promise<string[]> {
   return keys;
 }
 
+/** The store, recording the key of every read. */
+function countingReads(store: Store): { reads: string[]; counting: Store } {
+  const reads: string[] = [];
+  return {
+    reads,
+    counting: {
+      ...store,
+      read: (key, range) => {
+        reads.push(key);
+        return store.read(key, range);
+      },
+    },
+  };
+}
+
 function result(batchId: string, index: number, ok = true): ItemResultMessage {
   return {
     type: 'item',
@@ -181,14 +196,7 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('store contract: %s'
       if (i % 700 === 699) await writer.flush();
     }
     await writer.flush();
-    const reads: string[] = [];
-    const counting: Store = {
-      ...store,
-      read: (key, range) => {
-        reads.push(key);
-        return store.read(key, range);
-      },
-    };
+    const { reads, counting } = countingReads(store);
     const page = [];
     for await (const r of readResults(counting, batchId, { fromIndex: 2000, toIndex: 3000 })) page.push(r.index);
     expect(page).toEqual(Array.from({ length: 1000 }, (_, i) => 2000 + i));
@@ -211,14 +219,7 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('store contract: %s'
     await writer.flush();
     const outputs = await writeFinalOutputs(store, batchId, 'openai');
     expect(outputs).toMatchObject({ lines: 3000, succeeded: 2000, failed: 1000 });
-    const reads: string[] = [];
-    const counting: Store = {
-      ...store,
-      read: (key, range) => {
-        reads.push(key);
-        return store.read(key, range);
-      },
-    };
+    const { reads, counting } = countingReads(store);
     const page = await readOutputPage(counting, batchId, 1500, 1000);
     expect(page?.lines.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(
       Array.from({ length: 1000 }, (_, i) => `row-${1500 + i}`),

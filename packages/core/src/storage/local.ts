@@ -77,13 +77,8 @@ export function createLocalStore(options: LocalStoreOptions): Store {
     },
 
     async read(key, range) {
-      let handle;
-      try {
-        handle = await open(pathOf(key), 'r');
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw error;
-      }
+      const handle = await openIfExists(pathOf(key));
+      if (!handle) return null;
       try {
         const { size } = await handle.stat();
         const start = Math.min(range?.start ?? 0, size);
@@ -102,13 +97,8 @@ export function createLocalStore(options: LocalStoreOptions): Store {
     },
 
     async stream(key, range) {
-      let handle;
-      try {
-        handle = await open(pathOf(key), 'r');
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw error;
-      }
+      const handle = await openIfExists(pathOf(key));
+      if (!handle) return null;
       if (range?.end !== undefined && range.end <= range.start) {
         await handle.close();
         const { Readable } = await import('node:stream');
@@ -309,6 +299,15 @@ async function sweepStaleTemp(tempDir: string): Promise<void> {
     const path = join(tempDir, name);
     const info = await stat(path).catch(() => null);
     if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+  }
+}
+
+async function openIfExists(path: string) {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
   }
 }
 
