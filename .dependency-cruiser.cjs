@@ -4,6 +4,8 @@
  * - a package reaches another only through its entry point (`@sluice/x`), never its files;
  * - the pipeline stages (ingest, processor, sink) never import one another: they meet through
  *   topics and core's contracts;
+ * - ingest and sink keep data only through core's Store (a local directory or S3), never the
+ *   file system: each may run on its own machine, and neither reads the other's files;
  * - core depends on no other Sluice package, the SDK only on core's contracts.
  */
 module.exports = {
@@ -24,6 +26,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/(ingest|processor|sink)/' },
       to: { path: '^packages/(ingest|processor|sink|cli|sdk|simulator)/', pathNot: '^packages/$1/' },
+    },
+    {
+      name: 'stages-keep-data-in-the-store',
+      severity: 'error',
+      comment:
+        "Ingest and sink meet through topics and core's Store only: no file system access of their own (scratch directories are created by the CLI).",
+      from: { path: '^packages/(ingest|sink)/' },
+      to: { dependencyTypes: ['core'], path: '^(node:)?fs(/promises)?$' },
     },
     {
       name: 'core-stands-alone',

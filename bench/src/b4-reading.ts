@@ -1,11 +1,13 @@
 import {
+  compileConfig,
   createKafkaTransport,
   createSerde,
-  DataLayout,
   type ItemResultMessage,
   newBatchId,
   newBatchRecord,
   nowSeconds,
+  openStore,
+  parseEnv,
   requestLineId,
   ResultWriter,
   topicNames,
@@ -16,6 +18,7 @@ import { type BenchInfra, round, sluiceEnv } from './common.js';
 import { startRole, until } from './processes.js';
 
 export interface B4Result {
+  store: string;
   rows: number;
   outputMb: number;
   pageMedianMs: number;
@@ -60,21 +63,27 @@ function result(batchId: string, index: number): ItemResultMessage {
  * final-output writer, then announced on the status topic), read through the real HTTP server: the
  * time to serve a page of 1,000 rows from the middle, and the throughput of the CSV and JSONL exports.
  */
-export async function runB4(infra: BenchInfra, rows: number): Promise<B4Result> {
-  const env = await sluiceEnv(infra, 'b4');
-  const layout = new DataLayout(env.SLUICE_DATA_DIR);
+export async function runB4(
+  infra: BenchInfra,
+  rows: number,
+  /** Extra environment choosing the store (SLUICE_STORAGE_URL and AWS_*); none: the local directory. */
+  storeEnv: Record<string, string> = {},
+): Promise<B4Result> {
+  const env = await sluiceEnv(infra, 'b4', storeEnv);
+  const store = await openStore(compileConfig(parseEnv(env)).storage);
   const batchId = newBatchId();
-  const writer = await ResultWriter.open(layout, batchId);
+  const writer = await ResultWriter.open(store, batchId);
   for (let index = 0; index < rows; index++) {
     writer.append(result(batchId, index));
-    if (index % 20_000 === 19_999) await writer.flush();
+    // As the sink does: a segment per 8 MB of results.
+    if (writer.bufferedBytes >= 8 * 1024 * 1024) await writer.flush();
   }
   await writer.flush();
-  await writer.close();
   const itemFields = ['content', 'channel'];
   const resultFields = ['label', 'confidence', ...CATEGORIES.map((c) => `scores.${c}`)];
   // As the sink finalizes a job: the JSONL output, its line index, and the CSV export.
-  const outputs = await writeFinalOutputs(layout, batchId, 'operations', { itemFields, resultFields });
+  const outputs = await writeFinalOutputs(store, batchId, 'operations', { itemFields, resultFields });
+  await store.close();
 
   const topics = topicNames(env.SLUICE_TOPIC_PREFIX);
   const transport = createKafkaTransport({ brokers: infra.brokers.split(','), clientId: 'bench-b4' });
@@ -106,6 +115,7 @@ export async function runB4(infra: BenchInfra, rows: number): Promise<B4Result> 
   );
   record.request_counts = { total: rows, completed: rows, failed: 0 };
   record.completed_at = now;
+  record.output_file_id = `file-${batchId}-output`;
   const producer = await transport.producer();
   await producer.send(topics.status, [{ key: batchId, value: await serde.status.encode(record) }]);
   await transport.close();
@@ -132,6 +142,7 @@ export async function runB4(infra: BenchInfra, rows: number): Promise<B4Result> 
     const csv = await download(`${url}/output?format=csv`);
     const jsonl = await download(`${url}/output?format=jsonl`);
     return {
+      store: storeEnv.SLUICE_STORAGE_URL?.startsWith('s3://') ? 's3' : 'local',
       rows,
       outputMb: round(outputs.outputBytes / 1e6, 1),
       pageMedianMs: round(times[Math.floor(times.length / 2)] as number, 1),

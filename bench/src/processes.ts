@@ -74,6 +74,13 @@ export class SluiceProcess {
     return Math.round(kb / 1024);
   }
 
+  /** Resident set size now, in MB (VmRSS). */
+  async rssMb(): Promise<number> {
+    const status = await readFile(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  }
+
   /** The value of a Prometheus series (summed over its labels when `labels` is omitted). */
   async metric(name: string, labels?: Record<string, string>): Promise<number> {
     const text = await (await fetch(`${this.url}/metrics`)).text();

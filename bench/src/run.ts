@@ -8,6 +8,7 @@ import { runB2 } from './b2-utilization.js';
 import { runB3 } from './b3-scale.js';
 import { runB4 } from './b4-reading.js';
 import { runB5 } from './b5-horizontal.js';
+import { runB6 } from './b6-status-view.js';
 import { infraFromEnv } from './common.js';
 
 /**
@@ -24,7 +25,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5').toUpperCase().split(','));
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 const infra = infraFromEnv();
 
@@ -112,17 +113,40 @@ if (b3) {
   add('B3', 'processor peak RSS (MB)', b3.processorPeakRssMb, '≤ 512', b3.processorPeakRssMb <= 512);
   add('B3', 'sink peak RSS (MB)', b3.sinkPeakRssMb);
 }
-const b4 = await step('B4', () => runB4(infra, n(1_000_000)));
-if (b4) {
-  add(
-    'B4',
-    `page of 1,000 rows from the middle of ${b4.rows.toLocaleString('en-US')} (median, ms)`,
-    `${b4.pageMedianMs} (p95 ${b4.pageP95Ms})`,
-    '≤ 50',
-    b4.pageMedianMs <= 50,
-  );
-  add('B4', 'CSV export (MB/s)', b4.csvMbPerSecond, '≥ 100', b4.csvMbPerSecond >= 100);
-  add('B4', 'JSONL export (MB/s)', b4.jsonlMbPerSecond);
+// B4 on each store: the local directory, and S3 (the S3Proxy of `pnpm infra:up`, from AWS_ENDPOINT_URL).
+const s3 = process.env.AWS_ENDPOINT_URL
+  ? {
+      SLUICE_STORAGE_URL: `s3://sluice-bench/b4-${Date.now()}`,
+      AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'sluice',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'sluice-secret',
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }
+  : null;
+for (const [name, storeEnv] of [
+  ['local', {}],
+  ['s3', s3],
+] as const) {
+  const b4 = await step('B4', async () => {
+    if (!storeEnv)
+      throw new Error('no S3 endpoint: run `pnpm infra:up` and export AWS_ENDPOINT_URL and the AWS_* keys');
+    return runB4(infra, n(1_000_000), storeEnv);
+  });
+  if (b4) {
+    results[`B4-${name}`] = b4;
+    add(
+      `B4 ${name}`,
+      `page of 1,000 rows from the middle of ${b4.rows.toLocaleString('en-US')} (median, ms)`,
+      `${b4.pageMedianMs} (p95 ${b4.pageP95Ms})`,
+      '≤ 50',
+      b4.pageMedianMs <= 50,
+    );
+    add(`B4 ${name}`, 'CSV export (MB/s)', b4.csvMbPerSecond, '≥ 100', b4.csvMbPerSecond >= 100);
+    add(`B4 ${name}`, 'JSONL export (MB/s)', b4.jsonlMbPerSecond);
+  } else if (only.has('B4')) {
+    results[`B4-${name}`] = results.B4;
+  }
 }
 const b5 = await step('B5', () => runB5(infra, 256, n(64), 200, 32));
 if (b5) {
@@ -136,6 +160,28 @@ if (b5) {
   add('B5', 'throughput 2 / 1 (whole workload)', b5.ratio2, '≥ 1.8', b5.ratio2 >= 1.8);
   add('B5', 'throughput 2 / 1 (processing)', b5.processingRatio2, '≥ 1.8', b5.processingRatio2 >= 1.8);
   add('B5', 'throughput 4 / 1 (whole workload; processing)', `${b5.ratio4}; ${b5.processingRatio4}`);
+}
+
+const b6 = await step('B6', () => runB6(infra, n(200_000)));
+if (b6) {
+  add('B6', `terminal batches in the status topic (${b6.tenants} tenants)`, b6.batches);
+  add('B6', 'new ingest: seconds until the newest is served', b6.catchUpSeconds);
+  add('B6', 'ingest peak RSS (MB)', b6.ingestPeakRssMb, '< 256', b6.ingestPeakRssMb < 256);
+  add(
+    'B6',
+    'list page of 100, up to 30 pages deep (median, ms)',
+    `${b6.listPageMedianMs} (p95 ${b6.listPageP95Ms})`,
+    '< 50',
+    b6.listPageMedianMs < 50,
+  );
+  add('B6', 'status read (median, ms)', b6.statusReadMedianMs);
+  add(
+    'B6',
+    'restarted ingest: seconds until its first status read',
+    b6.restartFirstReadSeconds,
+    'seconds',
+    b6.restartFirstReadSeconds < 10,
+  );
 }
 
 const machine = {

@@ -1,22 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../harness/context.js';
+import { eventually, s3Env } from '../harness/context.js';
 import { Cluster, finishedItems, recordFigures, submitBatches, verifyExactlyOnce } from '../harness/cluster.js';
 
-/** kill -9 the sink mid-batch and restart it: nothing lost, nothing duplicated, finalized once. */
-let cluster: Cluster;
-beforeAll(async () => {
-  cluster = await Cluster.start({
-    label: 'chaos-sink',
-    processors: 1,
-    simulator: { latency: { medianMs: 60, p99Ms: 200 } },
-    env: { SLUICE_PROCESSOR_CONCURRENCY: '16' },
-  });
-});
-afterAll(async () => {
-  await cluster?.stop();
-});
+/**
+ * kill -9 the sink mid-batch and restart it: nothing lost, nothing duplicated, finalized once. On
+ * the local store (members share a directory) and on the S3 store (each member its own empty
+ * directory, as on separate machines).
+ */
+const STORES = {
+  local: { env: {}, ownDirectories: false, figures: 'sink-crash' },
+  s3: { env: null, ownDirectories: true, figures: 'sink-crash-s3' },
+} as const;
 
-describe('sink crashes', () => {
+describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('sink crashes (%s store)', (kind) => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    const store = STORES[kind];
+    cluster = await Cluster.start({
+      label: `chaos-sink-${kind}`,
+      processors: 1,
+      simulator: { latency: { medianMs: 60, p99Ms: 200 } },
+      ownDirectories: store.ownDirectories,
+      env: { SLUICE_PROCESSOR_CONCURRENCY: '16', ...(store.env ?? s3Env(`chaos-sink`)) },
+    });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
   it('each batch completes with every custom_id exactly once after the sink is killed and restarted', async () => {
     const TRIALS = 3;
     const figures = { trials: TRIALS, kills: 0, items: 0, lost: 0, duplicated: 0 };
@@ -41,6 +52,6 @@ describe('sink crashes', () => {
       figures.duplicated += result.duplicated;
       expect(result).toEqual({ items: 900, lost: 0, duplicated: 0 });
     }
-    await recordFigures('sink-crash', figures);
+    await recordFigures(STORES[kind].figures, figures);
   });
 });

@@ -77,16 +77,18 @@ describe('outside Kafka clients', () => {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topic: topics.results, fromBeginning: true });
-    const seen: { customId: string; at: number }[] = [];
+    // Every result is kept with its batch id: results may arrive before the submit's answer does.
+    const all: { batchId: string; customId: string; at: number }[] = [];
     const types = new Set<string>();
     let batchId = '';
+    const seenOfBatch = () => all.filter((s) => s.batchId === batchId);
     await consumer.run({
       eachMessage: async ({ message }) => {
         const type = message.headers?.['sluice-type']?.toString() ?? '';
         types.add(type);
         if (type !== 'item' || !message.value) return;
         const result = (await registry.decode(message.value)) as { batch_id: string; custom_id: string; ok: boolean };
-        if (result.batch_id === batchId) seen.push({ customId: result.custom_id, at: Date.now() });
+        all.push({ batchId: result.batch_id, customId: result.custom_id, at: Date.now() });
       },
     });
     // Submit once the consumer has its partitions (results of other batches are filtered out).
@@ -96,8 +98,9 @@ describe('outside Kafka clients', () => {
     batchId = submitted.body.id as string;
     const batch = await waitForStatus(pipeline.url, batchId);
     const completedAt = Date.now();
-    await eventually(() => (seen.length >= 40 ? true : undefined), { what: 'all 40 results on the topic' });
+    await eventually(() => (seenOfBatch().length >= 40 ? true : undefined), { what: 'all 40 results on the topic' });
     await consumer.disconnect();
+    const seen = seenOfBatch();
 
     expect(batch.status).toBe('completed');
     expect(new Set(seen.map((s) => s.customId))).toEqual(new Set(lines.map((l) => l.custom_id)));

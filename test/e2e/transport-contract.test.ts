@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -212,5 +212,100 @@ describe('the embedded log', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(values(again.seen).sort()).toEqual([0, 1, 2]);
     await again.consumer.stop();
+  });
+
+  it('rolls segments and deletes closed ones past the retention, like Kafka; consumers start at the new low offset', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+    directories.push(directory);
+    const transport = createMemoryTransport({ directory, segmentBytes: 600, retentionMs: 400, cleanIntervalMs: 100 });
+    transports.push(transport);
+    const topic = 'retention.t';
+    await transport.ensureTopics([{ topic, numPartitions: 1 }]);
+    const producer = await transport.producer();
+    for (let i = 0; i < 20; i++) await producer.send(topic, messages(5, ['k']));
+    const segments = await readdir(join(directory, encodeURIComponent(topic), '0'));
+    expect(segments.length).toBeGreaterThan(3);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await producer.send(topic, messages(1, ['k'])); // the newest segment stays
+    const [offsets] = await transport.offsets(topic);
+    expect(Number(offsets?.low)).toBeGreaterThan(0);
+    expect(offsets?.high).toBe('101');
+    const left = await readdir(join(directory, encodeURIComponent(topic), '0'));
+    expect(left.length).toBeLessThan(segments.length);
+    const reader = await collect(transport, 'from-start', topic);
+    await eventually(() => (reader.seen.length >= 101 - Number(offsets?.low) ? true : undefined), {
+      what: 'the retained records',
+    });
+    expect(reader.seen[0]?.offset).toBe(offsets?.low);
+    await reader.consumer.stop();
+  });
+
+  it('compacts a compacted topic: the newest record per key stays, old tombstones go, offsets keep their gaps', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+    directories.push(directory);
+    const transport = createMemoryTransport({ directory, segmentBytes: 1500, retentionMs: 1, cleanIntervalMs: 100 });
+    transports.push(transport);
+    const topic = 'compact.t';
+    await transport.ensureTopics([{ topic, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
+    const producer = await transport.producer();
+    for (let round = 0; round < 20; round++) {
+      await producer.send(
+        topic,
+        ['a', 'b', 'c'].map((key) => ({ key, value: Buffer.from(JSON.stringify({ n: round })) })),
+      );
+    }
+    await producer.send(topic, [{ key: 'b', value: null }]);
+    // Enough after it that every a, b and c record is in a closed segment (the active one is never cleaned).
+    for (let i = 0; i < 5; i++) await producer.send(topic, messages(12, ['filler']));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const reader = await collect(transport, 'compacted', topic);
+    await eventually(() => (reader.seen.some((m) => m.key === 'filler') ? true : undefined), { what: 'the log' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const byKey = (key: string) => reader.seen.filter((m) => m.key === key);
+    expect(byKey('a').map((m) => m.value?.toString())).toEqual(['{"n":19}']);
+    expect(byKey('c').map((m) => m.value?.toString())).toEqual(['{"n":19}']);
+    // The tombstone is younger than delete.retention (a day): it stays, the records before it go.
+    expect(byKey('b').map((m) => m.value)).toEqual([null]);
+    const bytes = await Promise.all(
+      (await readdir(join(directory, encodeURIComponent(topic), '0'))).map(
+        async (name) => (await stat(join(directory, encodeURIComponent(topic), '0', name))).size,
+      ),
+    );
+    expect(bytes.reduce((a, b) => a + b, 0)).toBeLessThan(60 * 60);
+    await reader.consumer.stop();
+  });
+
+  it('reads a log written before segments (one file per partition) after migrating it', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+    directories.push(directory);
+    // The old record format: u32 length | f64 timestamp | key | headers | value, no offset.
+    const record = (n: number) => {
+      const key = Buffer.from('old');
+      const headers = Buffer.from('{}');
+      const value = Buffer.from(JSON.stringify({ n }));
+      const body = Buffer.alloc(8 + 4 + key.length + 4 + headers.length + 4 + value.length);
+      let at = body.writeDoubleLE(Date.now(), 0);
+      at = body.writeUInt32LE(key.length, at);
+      at += key.copy(body, at);
+      at = body.writeUInt32LE(headers.length, at);
+      at += headers.copy(body, at);
+      at = body.writeUInt32LE(value.length, at);
+      value.copy(body, at);
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(body.length);
+      return Buffer.concat([length, body]);
+    };
+    await mkdtemp(join(directory, 'x')).then((d) => rm(d, { recursive: true }));
+    const topicDir = join(directory, 'legacy.t');
+    await import('node:fs/promises').then((fs) => fs.mkdir(topicDir, { recursive: true }));
+    await writeFile(join(topicDir, '0.log'), Buffer.concat([0, 1, 2].map(record)));
+    await writeFile(join(directory, 'topics.json'), JSON.stringify({ 'legacy.t': 1 }));
+    const transport = createMemoryTransport({ directory });
+    transports.push(transport);
+    const reader = await collect(transport, 'legacy', 'legacy.t');
+    await eventually(() => (reader.seen.length >= 3 ? true : undefined), { what: 'the migrated records' });
+    expect(values(reader.seen)).toEqual([0, 1, 2]);
+    expect(reader.seen.map((m) => m.offset)).toEqual(['0', '1', '2']);
+    await reader.consumer.stop();
   });
 });

@@ -12,12 +12,16 @@ type Role = 'ingest' | 'processor' | 'sink';
 interface Member {
   role: Role;
   port: number;
+  /** The member's SLUICE_DATA_DIR: its own, or the cluster's shared one. */
+  dataDir: string;
   process: SluiceProcess;
 }
 
 /**
- * Sluice as separate processes, one per role (and several processors), on the real broker and
- * registry, sharing one data directory: what the chaos tests kill and restart.
+ * Sluice as separate processes, one per role (and several of each), on the real broker and
+ * registry: what the chaos and several-machines tests kill and restart. By default the members
+ * share one data directory (the local store); with `ownDirectories` each has its own empty one,
+ * as on separate machines, and the store must be S3 (give its variables in `env`).
  */
 export class Cluster {
   private constructor(
@@ -29,10 +33,12 @@ export class Cluster {
 
   static async start(options: {
     label: string;
+    ingests?: number;
     processors?: number;
     sinks?: number;
     simulator?: SimulatorOptions;
     env?: Record<string, string>;
+    ownDirectories?: boolean;
   }): Promise<Cluster> {
     const simulator = await startSimulator({ port: 0, ...options.simulator });
     const dataDir = await mkdtemp(join(tmpdir(), `sluice-${options.label}-`));
@@ -52,18 +58,26 @@ export class Cluster {
     };
     const cluster = new Cluster(simulator, dataDir, env, []);
     const roles: Role[] = [
-      'ingest',
+      ...Array.from({ length: options.ingests ?? 1 }, () => 'ingest' as const),
       ...Array.from({ length: options.processors ?? 2 }, () => 'processor' as const),
       ...Array.from({ length: options.sinks ?? 1 }, () => 'sink' as const),
     ];
-    for (const role of roles)
-      cluster.members.push({ role, port: await freePort(), process: null as unknown as SluiceProcess });
+    for (const [i, role] of roles.entries()) {
+      const own = options.ownDirectories ? join(dataDir, `${role}-${i}`) : dataDir;
+      if (options.ownDirectories) await mkdir(own, { recursive: true });
+      cluster.members.push({ role, port: await freePort(), dataDir: own, process: null as unknown as SluiceProcess });
+    }
     await Promise.all(cluster.members.map((_, i) => cluster.launch(i)));
     return cluster;
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.members.find((m) => m.role === 'ingest')?.port}`;
+  }
+
+  /** The base URL of every ingest. */
+  get urls(): string[] {
+    return this.members.filter((m) => m.role === 'ingest').map((m) => `http://127.0.0.1:${m.port}`);
   }
 
   indexesOf(role: Role): number[] {
@@ -73,7 +87,11 @@ export class Cluster {
   /** Starts member `index` (again) and waits until it runs. */
   async launch(index: number): Promise<void> {
     const member = this.members[index] as Member;
-    member.process = spawnSluice(['serve', '--role', member.role], { ...this.env, PORT: String(member.port) });
+    member.process = spawnSluice(['serve', '--role', member.role], {
+      ...this.env,
+      SLUICE_DATA_DIR: member.dataDir,
+      PORT: String(member.port),
+    });
     await member.process.waitForOutput(/sluice is running/, 90_000);
   }
 

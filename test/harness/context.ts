@@ -7,6 +7,22 @@ export function infra(): Infra {
   return inject('infra');
 }
 
+/**
+ * The environment that puts a Sluice process's store on the test S3 server, under a key prefix
+ * no other test uses (one bucket for all tests).
+ */
+export function s3Env(label: string): Record<string, string> {
+  const { s3 } = infra();
+  return {
+    SLUICE_STORAGE_URL: `s3://sluice-tests/${uniquePrefix(label)}`,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_REGION: s3.region,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
 /** A topic prefix no other test uses, so test files can run side by side on one broker. */
 export function uniquePrefix(label: string): string {
   return `t-${label}-${randomBytes(4).toString('hex')}`;

@@ -1,13 +1,28 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 
-/** Where the integration tests find Kafka and the schema registry. */
+/** An S3-compatible server for the tests (S3Proxy). */
+export interface S3Infra {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  /** `env` when taken from AWS_ENDPOINT_URL, `started` when the global setup started S3Proxy. */
+  source: 'env' | 'started';
+}
+
+/** Where the integration tests find Kafka, the schema registry and the S3 server. */
 export interface Infra {
   brokers: string[];
   registryUrl: string;
   /** `env` when taken from KAFKA_BROKERS / SCHEMA_REGISTRY_URL, `testcontainers` when started here. */
   source: 'env' | 'testcontainers';
+  s3: S3Infra;
 }
 
 export const START_HINT =
@@ -73,6 +88,89 @@ export async function resolveInfra(env: Record<string, string | undefined> = pro
   infra: Infra;
   stop: () => Promise<void>;
 }> {
+  const kafka = await resolveKafka(env);
+  try {
+    const s3 = await resolveS3(env);
+    return {
+      infra: { ...kafka.infra, s3: s3.s3 },
+      stop: async () => {
+        await s3.stop();
+        await kafka.stop();
+      },
+    };
+  } catch (error) {
+    await kafka.stop();
+    throw error;
+  }
+}
+
+/** Fails unless an S3 endpoint answers HTTP (any status: an anonymous request gets 403). */
+export async function checkS3(endpoint: string): Promise<void> {
+  try {
+    await fetch(`${endpoint.replace(/\/+$/, '')}/`, { signal: AbortSignal.timeout(3000) });
+  } catch (error) {
+    throw new InfraUnavailableError(
+      `No S3 server answers at ${endpoint} (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
+}
+
+/**
+ * The S3 server: from AWS_ENDPOINT_URL (and the AWS_* credentials) when set, otherwise an S3Proxy
+ * started here with scripts/infra/s3proxy.sh on a free port and its own state directory, stopped
+ * at the end of the run.
+ */
+async function resolveS3(env: Record<string, string | undefined>): Promise<{ s3: S3Infra; stop: () => Promise<void> }> {
+  const endpoint = env.AWS_ENDPOINT_URL?.trim();
+  if (endpoint) {
+    await checkS3(endpoint);
+    return {
+      s3: {
+        endpoint,
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'sluice',
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'sluice-secret',
+        region: env.AWS_REGION ?? 'us-east-1',
+        source: 'env',
+      },
+      stop: async () => undefined,
+    };
+  }
+  const { freePort } = await import('./process.js');
+  const port = await freePort();
+  const state = await mkdtemp(join(tmpdir(), 'sluice-s3proxy-'));
+  const script = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/infra/s3proxy.sh');
+  const run = (command: string) =>
+    promisify(execFile)('bash', [script, command], {
+      env: { ...process.env, SLUICE_INFRA_DIR: state, S3PROXY_PORT: String(port) },
+      timeout: 300_000,
+    });
+  try {
+    await run('up');
+  } catch (error) {
+    await rm(state, { recursive: true, force: true });
+    throw new InfraUnavailableError(
+      `Could not start S3Proxy for the tests (${error instanceof Error ? error.message : String(error)}); set AWS_ENDPOINT_URL to an S3 server, or install Java 17 and Maven.`,
+    );
+  }
+  return {
+    s3: {
+      endpoint: `http://127.0.0.1:${port}`,
+      accessKeyId: 'sluice',
+      secretAccessKey: 'sluice-secret',
+      region: 'us-east-1',
+      source: 'started',
+    },
+    stop: async () => {
+      await run('down').catch(() => undefined);
+      await rm(state, { recursive: true, force: true });
+    },
+  };
+}
+
+async function resolveKafka(env: Record<string, string | undefined>): Promise<{
+  infra: Omit<Infra, 's3'>;
+  stop: () => Promise<void>;
+}> {
   const brokersVar = env.KAFKA_BROKERS?.trim();
   if (brokersVar) {
     const brokers = brokersVar
@@ -93,7 +191,7 @@ export async function resolveInfra(env: Record<string, string | undefined> = pro
   );
 }
 
-async function startContainers(): Promise<{ infra: Infra; stop: () => Promise<void> }> {
+async function startContainers(): Promise<{ infra: Omit<Infra, 's3'>; stop: () => Promise<void> }> {
   const { KafkaContainer } = await import('@testcontainers/kafka');
   const { GenericContainer, Wait } = await import('testcontainers');
   const kafka = await new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start();

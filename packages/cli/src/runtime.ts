@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import {
@@ -6,6 +7,8 @@ import {
   createLogger,
   createSerde,
   type Logger,
+  openStore,
+  type Store,
   type SluiceConfig,
   SluiceError,
   topicSpecs,
@@ -33,6 +36,7 @@ export interface RunningSluice {
   processor: Processor | null;
   sink: Sink | null;
   transport: Transport;
+  store: Store;
   metrics: Registry;
   /** Graceful stop: HTTP first, then the processor drains, then the sink. */
   stop(): Promise<void>;
@@ -49,7 +53,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     options.transport ??
     (config.kafka
       ? createKafkaTransport({ brokers: config.kafka.brokers, clientId: `sluice-${[...roles].join('-')}`, logger })
-      : createMemoryTransport({ directory: join(config.dataDir, 'log'), logger }));
+      : createMemoryTransport({
+          directory: join(config.dataDir, 'log'),
+          segmentBytes: config.embeddedLog.segmentBytes,
+          retentionMs: config.embeddedLog.retentionMs,
+          logger,
+        }));
   if (roles.has('processor') && !config.upstream.baseUrl) {
     throw new SluiceError(
       'invalid_config',
@@ -57,6 +66,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     );
   }
   await transport.ensureTopics(topicSpecs(config.topics, config.partitions));
+  const store = await openStore(config.storage, logger.child({ component: 'store' }));
+  logger.info({ store: store.location }, 'store');
   // The embedded log needs no registry: its messages never leave the process.
   const serde = await createSerde({ topics: config.topics, registryUrl: config.kafka ? config.registryUrl : null });
   const metrics = new Registry();
@@ -74,7 +85,10 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       transport,
       serde,
       topics: config.topics,
-      dataDir: config.dataDir,
+      store,
+      retention: { batchSeconds: config.retention.batchSeconds, syncSeconds: config.retention.syncSeconds },
+      segmentBytes: config.sink.segmentBytes,
+      flushIntervalMs: config.sink.flushIntervalMs,
       statusIntervalMs: config.sink.statusIntervalMs,
       sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
@@ -119,11 +133,14 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     await processor.start();
   }
   if (roles.has('ingest')) {
+    await mkdir(config.dataDir, { recursive: true });
     ingest = await createIngest({
       transport,
       serde,
       topics: config.topics,
-      dataDir: config.dataDir,
+      store,
+      retention: config.retention,
+      viewDirectory: join(config.dataDir, 'view'),
       host: config.http.host,
       port: config.http.port,
       timeouts: {
@@ -148,6 +165,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     processor,
     sink,
     transport,
+    store,
     metrics,
     async stop() {
       await ingest?.stop();
@@ -156,6 +174,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       await sink?.stop();
       await webhooks?.stop();
       await transport.close();
+      await store.close();
     },
   };
 }

@@ -83,8 +83,8 @@ export function formatIssue(issue: ValidationIssue): string {
 
 /** A resource does not exist, or belongs to another tenant (indistinguishable on purpose). */
 export class NotFoundError extends SluiceError {
-  constructor(what: string, id: string) {
-    super('not_found', `No ${what} found with id '${id}'.`);
+  constructor(what: string, id: string, message = `No ${what} found with id '${id}'.`) {
+    super('not_found', message);
   }
 }
 

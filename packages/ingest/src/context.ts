@@ -1,4 +1,14 @@
-import type { DataLayout, FileStore, Logger, Producer, Serde, SluiceConfig, TopicNames, Transport } from '@sluice/core';
+import type {
+  FileStore,
+  Logger,
+  Producer,
+  RetentionConfig,
+  Serde,
+  SluiceConfig,
+  Store,
+  TopicNames,
+  Transport,
+} from '@sluice/core';
 import type { Registry } from 'prom-client';
 import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
@@ -18,8 +28,10 @@ export interface IngestContext {
   producer: Producer;
   serde: Serde;
   topics: TopicNames;
-  layout: DataLayout;
+  /** Where inputs, results, outputs and File records are (core's readers and writers over it). */
+  store: Store;
   files: FileStore;
+  retention: RetentionConfig;
   view: StatusView;
   submitter: BatchSubmitter;
   sync: SyncRunner;

@@ -1,10 +1,11 @@
 import {
-  DataLayout,
   jsonDepthExceeds,
   FileStore,
   type Logger,
+  type RetentionConfig,
   type Serde,
   SluiceError,
+  type Store,
   type TopicNames,
   type Transport,
 } from '@sluice/core';
@@ -24,6 +25,8 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
 import { createIngestMetrics } from './metrics.js';
+import { deleteBatch } from './retention/deletion.js';
+import { Sweeper } from './retention/sweeper.js';
 import { StatusView } from './view/status-view.js';
 
 declare module 'fastify' {
@@ -37,7 +40,12 @@ export interface IngestOptions {
   transport: Transport;
   serde: Serde;
   topics: TopicNames;
-  dataDir: string;
+  /** Where inputs, File records and uploads are written and outputs read. */
+  store: Store;
+  /** What is kept how long, and how often expired things are swept. */
+  retention: RetentionConfig;
+  /** This ingest's own scratch directory for its status view (never shared). */
+  viewDirectory: string;
   host: string;
   port: number;
   /** HTTP timeouts; a request that outlives one gets a 408. */
@@ -52,6 +60,8 @@ export interface IngestOptions {
 
 export interface Ingest {
   readonly app: FastifyInstance;
+  /** Deletes what has expired now (it also runs every SLUICE_SWEEP_INTERVAL_MS). */
+  sweep(nowSeconds?: number): Promise<number>;
   /** Starts the status view and the HTTP server; resolves with the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
@@ -61,9 +71,15 @@ export const DEFAULT_TENANT = 'default';
 
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const logger = options.logger;
-  const layout = new DataLayout(options.dataDir);
+  const store = options.store;
   const producer = await options.transport.producer();
-  const view = new StatusView(options.transport, options.serde, options.topics, logger);
+  const view = new StatusView({
+    transport: options.transport,
+    serde: options.serde,
+    topics: options.topics,
+    logger,
+    directory: options.viewDirectory,
+  });
   const registry = options.metricsRegistry ?? new Registry();
   const counters = createIngestMetrics(registry);
   const submitter = new BatchSubmitter({
@@ -71,7 +87,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     producer,
     serde: options.serde,
     topics: options.topics,
-    layout,
+    store,
     view,
     logger,
   });
@@ -80,17 +96,27 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     producer,
     serde: options.serde,
     topics: options.topics,
-    layout,
-    files: new FileStore(layout),
+    store,
+    files: new FileStore(store, { uploadRetentionSeconds: options.retention.fileSeconds }),
+    retention: options.retention,
     view,
     submitter,
-    sync: new SyncRunner({ submitter, view, layout, timeoutMs: options.limits.syncTimeoutMs }),
+    sync: null as unknown as SyncRunner,
     limits: options.limits,
     logger,
     metrics: registry,
     counters,
     readiness: options.readiness,
   };
+  context.sync = new SyncRunner({
+    submitter,
+    view,
+    store,
+    timeoutMs: options.limits.syncTimeoutMs,
+    forget: (batchId, tenant) => deleteBatch(context, batchId, tenant),
+    retentionSeconds: options.retention.syncSeconds,
+  });
+  const sweeper = new Sweeper(context, options.retention.sweepIntervalMs);
 
   const timeouts = options.timeouts ?? { headersMs: 30_000, requestMs: 600_000, idleMs: 60_000 };
   const app = Fastify({
@@ -160,6 +186,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
 
   const openai = new OpenAIBatches(context);
+  let takeOverTimer: NodeJS.Timeout | null = null;
   registerHealthRoutes(app, context);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
@@ -172,17 +199,33 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
 
   return {
     app,
+    sweep: (now) => sweeper.sweep(now),
     async start() {
       await view.start();
-      const resumed = await submitter.resume();
-      if (resumed > 0) logger.info({ resumed }, 'resumed interrupted submissions');
-      openai.resume(view.all());
+      submitter.startLeases();
+      // Work another ingest (or this one, before a restart) left half-done: taken over once its
+      // lease lapses; looked for now and then, since any ingest may die at any time.
+      const takeOver = async () => {
+        const taken = await submitter.takeOverAbandoned((batchId, spec) => openai.resume(batchId, spec));
+        if (taken > 0) logger.info({ taken }, 'took over interrupted work');
+      };
+      void takeOver().catch((error: unknown) => logger.warn({ err: error }, 'looking for abandoned work failed'));
+      takeOverTimer = setInterval(
+        () =>
+          void takeOver().catch((error: unknown) => logger.warn({ err: error }, 'looking for abandoned work failed')),
+        15_000,
+      );
+      takeOverTimer.unref();
+      sweeper.start();
       const url = await app.listen({ host: options.host, port: options.port });
       logger.info({ url }, 'ingest listening');
       return url;
     },
     async stop() {
+      if (takeOverTimer) clearInterval(takeOverTimer);
       await app.close();
+      await sweeper.stop();
+      submitter.stopLeases();
       await view.stop();
       await producer.disconnect();
     },

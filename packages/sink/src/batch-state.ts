@@ -3,19 +3,24 @@ import {
   BatchSpec,
   type BatchStatus,
   type CancelMessage,
-  type DataLayout,
   emptyUsage,
   errorFileId,
   type FileStore,
   type ItemResultMessage,
   newBatchRecord,
   outputFileId,
-  readJsonFile,
+  putJson,
+  readJson,
   ResultWriter,
   type SealMessage,
-  writeFileAtomic,
+  type Store,
+  storeKeys,
   writeFinalOutputs,
 } from '@sluice/core';
+
+/** The sink's own state of a batch, beside the batch's objects (no other role reads them). */
+const sinkSpecKey = (batchId: string) => `${storeKeys.batchPrefix(batchId)}sink/spec.json`;
+const sinkFinalKey = (batchId: string) => `${storeKeys.batchPrefix(batchId)}sink/final.json`;
 
 /** What the sink keeps about a batch besides its results; persisted so a restart resumes it. */
 interface SinkBatchFile {
@@ -26,10 +31,16 @@ interface SinkBatchFile {
   cancellingAt: number | null;
 }
 
+/** How long what a batch leaves is kept once it is final (see docs/storage.md). */
+export interface SinkRetention {
+  batchSeconds: number;
+  syncSeconds: number;
+}
+
 /**
  * One batch as the sink sees it: its spec and size (from the seal), its results (a ResultWriter,
  * which is also the dedup set), and a cancel request if one came. Only the sink that owns the
- * batch's partition touches it.
+ * batch's partition touches it. Everything it keeps is in the store, so any sink can take over.
  */
 export class BatchState {
   private meta: SinkBatchFile;
@@ -41,25 +52,33 @@ export class BatchState {
 
   private constructor(
     readonly batchId: string,
-    private readonly layout: DataLayout,
-    readonly results: ResultWriter,
+    private readonly store: Store,
+    /** Null once the batch is final or deleted: nothing more is recorded. */
+    readonly results: ResultWriter | null,
     meta: SinkBatchFile,
     finalRecord: BatchRecord | null,
+    /** The batch was deleted: its late results are dropped, nothing is written or published. */
+    readonly deleted: boolean,
   ) {
     this.meta = meta;
     this.finalRecord = finalRecord;
   }
 
-  static async load(layout: DataLayout, batchId: string): Promise<BatchState> {
-    const results = await ResultWriter.open(layout, batchId);
-    const raw = await readJsonFile<{ spec: unknown; total: number | null; cancellingAt: number | null }>(
-      layout.spec(batchId),
+  static async load(store: Store, batchId: string): Promise<BatchState> {
+    const empty: SinkBatchFile = { spec: null, total: null, cancellingAt: null };
+    if (await store.head(storeKeys.deleted(batchId))) {
+      return new BatchState(batchId, store, null, empty, null, true);
+    }
+    const final = await readJson<unknown>(store, sinkFinalKey(batchId));
+    if (final) return new BatchState(batchId, store, null, empty, BatchRecord.parse(final), false);
+    const raw = await readJson<{ spec: unknown; total: number | null; cancellingAt: number | null }>(
+      store,
+      sinkSpecKey(batchId),
     );
     const meta: SinkBatchFile = raw
       ? { spec: raw.spec ? BatchSpec.parse(raw.spec) : null, total: raw.total, cancellingAt: raw.cancellingAt }
-      : { spec: null, total: null, cancellingAt: null };
-    const final = await readJsonFile<unknown>(layout.finalMarker(batchId));
-    return new BatchState(batchId, layout, results, meta, final ? BatchRecord.parse(final) : null);
+      : empty;
+    return new BatchState(batchId, store, await ResultWriter.open(store, batchId), meta, null, false);
   }
 
   get total(): number | null {
@@ -71,28 +90,28 @@ export class BatchState {
   }
 
   get complete(): boolean {
-    return this.meta.total !== null && this.results.counts.received >= this.meta.total;
+    return this.meta.total !== null && this.results !== null && this.results.counts.received >= this.meta.total;
   }
 
-  /** Records a result unless its index was recorded before. */
+  /** Records a result unless its index was recorded before (or the batch is final or deleted). */
   append(result: ItemResultMessage): boolean {
-    const added = this.results.append(result);
+    const added = this.results?.append(result) ?? false;
     if (added) this.changedSincePublish = true;
     return added;
   }
 
   async seal(message: SealMessage): Promise<void> {
-    if (this.meta.spec) return; // a redelivered seal
+    if (this.meta.spec || this.deleted || this.finalRecord) return; // a redelivered seal
     this.meta = { ...this.meta, spec: message.spec, total: message.total };
-    await writeFileAtomic(this.layout.spec(this.batchId), JSON.stringify(this.meta));
+    await putJson(this.store, sinkSpecKey(this.batchId), this.meta);
     this.changedSincePublish = true;
   }
 
   /** Records a cancel request; returns false when it came too late (the batch is final) or twice. */
   async cancel(message: CancelMessage): Promise<boolean> {
-    if (this.finalRecord || this.meta.cancellingAt !== null) return false;
+    if (this.finalRecord || this.deleted || this.meta.cancellingAt !== null) return false;
     this.meta = { ...this.meta, cancellingAt: message.requested_at };
-    await writeFileAtomic(this.layout.spec(this.batchId), JSON.stringify(this.meta));
+    await putJson(this.store, sinkSpecKey(this.batchId), this.meta);
     this.changedSincePublish = true;
     return true;
   }
@@ -101,7 +120,7 @@ export class BatchState {
   record(nowMs = Date.now()): BatchRecord | null {
     if (this.finalRecord) return this.finalRecord;
     const { spec, total, cancellingAt } = this.meta;
-    if (!spec || total === null) return null;
+    if (!spec || total === null || !this.results) return null;
     const counts = this.results.counts;
     const status: BatchStatus =
       this.finalizingAt !== null ? 'finalizing' : cancellingAt !== null ? 'cancelling' : 'in_progress';
@@ -124,44 +143,67 @@ export class BatchState {
   }
 
   /**
-   * Writes the final files, registers them as Files, and fixes the final record (written to
-   * final.json before it is published, so a restart re-publishes the same record, never another).
+   * Writes the final files, registers them as Files, and fixes the final record (stored before it
+   * is published, so a restart re-publishes the same record, never another). A synchronous call's
+   * batch gets no files: its caller reads the results, and nothing of it can be listed.
    */
-  async finalize(files: FileStore, nowMs = Date.now()): Promise<BatchRecord> {
+  async finalize(files: FileStore, retention: SinkRetention, nowMs = Date.now()): Promise<BatchRecord> {
     if (this.finalRecord) return this.finalRecord;
     const base = this.record(nowMs);
     const spec = this.meta.spec;
     if (!base || !spec) throw new Error(`batch ${this.batchId} cannot be finalized before its seal`);
-    const csv = spec.result_fields ? { itemFields: spec.item_fields ?? [], resultFields: spec.result_fields } : null;
-    const outputs = await writeFinalOutputs(this.layout, this.batchId, spec.api, csv);
     const now = Math.floor(nowMs / 1000);
-    const expiresAt = spec.output_expires_after_seconds ? now + spec.output_expires_after_seconds : null;
-    const outputId = outputFileId(this.batchId);
-    await files.register({
-      id: outputId,
-      tenant: spec.tenant,
-      filename: `${this.batchId}_output.jsonl`,
-      purpose: 'batch_output',
-      path: spec.api === 'openai' ? this.layout.succeeded(this.batchId) : this.layout.output(this.batchId),
-      expiresAt,
-      batchId: this.batchId,
-      createdAt: now,
-    });
+    const keepSeconds = spec.sync ? retention.syncSeconds : retention.batchSeconds;
+    let succeeded = base.request_counts.completed;
+    let failed = base.request_counts.failed;
+    let expired = false;
+    let outputId: string | null = null;
     let errorsId: string | null = null;
-    if (outputs.failed > 0) {
-      errorsId = errorFileId(this.batchId);
+    if (!spec.sync) {
+      const csv = spec.result_fields ? { itemFields: spec.item_fields ?? [], resultFields: spec.result_fields } : null;
+      const outputs = await writeFinalOutputs(this.store, this.batchId, spec.api, csv);
+      succeeded = outputs.succeeded;
+      failed = outputs.failed;
+      expired = (outputs.failedByCode.batch_expired ?? 0) > 0;
+      const outputExpiry = now + Math.min(spec.output_expires_after_seconds ?? keepSeconds, keepSeconds);
+      const results = storeKeys.resultsPrefix(this.batchId);
+      // Every object holding a copy of a file's lines goes with the file (docs/storage.md).
+      const outputKey = outputs.keys.succeeded ?? outputs.keys.output;
+      const allLines = outputs.keys.succeeded ? [outputs.keys.output, outputs.keys.index] : [];
+      outputId = outputFileId(this.batchId);
       await files.register({
-        id: errorsId,
+        id: outputId,
         tenant: spec.tenant,
-        filename: `${this.batchId}_errors.jsonl`,
+        filename: `${this.batchId}_output.jsonl`,
         purpose: 'batch_output',
-        path: this.layout.errors(this.batchId),
-        expiresAt,
+        key: outputKey,
+        bytes: outputs.keys.succeeded ? await byteSize(this.store, outputKey) : outputs.outputBytes,
+        expiresAt: outputExpiry,
         batchId: this.batchId,
         createdAt: now,
+        copies: [
+          results,
+          ...allLines,
+          ...(outputs.keys.succeeded ? [] : [outputs.keys.index]),
+          ...(outputs.keys.csv ? [outputs.keys.csv] : []),
+        ],
       });
+      if (outputs.failed > 0) {
+        errorsId = errorFileId(this.batchId);
+        await files.register({
+          id: errorsId,
+          tenant: spec.tenant,
+          filename: `${this.batchId}_errors.jsonl`,
+          purpose: 'batch_output',
+          key: outputs.keys.errors,
+          bytes: await byteSize(this.store, outputs.keys.errors),
+          expiresAt: outputExpiry,
+          batchId: this.batchId,
+          createdAt: now,
+          copies: [results, ...allLines],
+        });
+      }
     }
-    const expired = (outputs.failedByCode.batch_expired ?? 0) > 0;
     const status: BatchStatus = this.meta.cancellingAt !== null ? 'cancelled' : expired ? 'expired' : 'completed';
     const record: BatchRecord = {
       ...base,
@@ -172,15 +214,25 @@ export class BatchState {
       completed_at: status === 'completed' ? now : null,
       cancelled_at: status === 'cancelled' ? now : null,
       expired_at: status === 'expired' ? now : null,
-      request_counts: { total: base.request_counts.total, completed: outputs.succeeded, failed: outputs.failed },
+      request_counts: { total: base.request_counts.total, completed: succeeded, failed },
       updated_at_ms: nowMs,
     };
-    await writeFileAtomic(this.layout.finalMarker(this.batchId), JSON.stringify(record));
+    // When everything the batch left is deleted; ingest's sweeper acts on it.
+    await putJson(this.store, storeKeys.expiry(now + keepSeconds, 'batch', this.batchId), {
+      kind: 'batch',
+      id: this.batchId,
+      tenant: spec.tenant,
+    });
+    await putJson(this.store, sinkFinalKey(this.batchId), record);
     this.finalRecord = record;
     return record;
   }
 
   async close(): Promise<void> {
-    await this.results.close();
+    this.results?.discard();
   }
+}
+
+async function byteSize(store: Store, key: string): Promise<number> {
+  return (await store.head(key))?.bytes ?? 0;
 }

@@ -2,7 +2,6 @@ import {
   type BatchContext,
   type BatchRecord,
   type Consumer,
-  DataLayout,
   deadLetter,
   FileStore,
   type Logger,
@@ -11,19 +10,32 @@ import {
   type OutgoingMessage,
   type Producer,
   type Serde,
+  type Store,
   type TopicNames,
   type Transport,
 } from '@sluice/core';
 import { Registry } from 'prom-client';
-import { BatchState } from './batch-state.js';
+import { BatchState, type SinkRetention } from './batch-state.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
   transport: Transport;
   serde: Serde;
   topics: TopicNames;
-  /** The data directory shared with ingest. */
-  dataDir: string;
+  /** Where results, outputs and output File records are kept (shared with ingest through core's readers). */
+  store: Store;
+  /** How long a final batch's data is kept. */
+  retention: SinkRetention;
+  /**
+   * A batch's buffered results are written as a segment once they reach this size...
+   * @defaultValue 8388608 (8 MiB)
+   */
+  segmentBytes?: number;
+  /**
+   * ...or once the oldest is this old; the results topic's offsets are committed after each flush.
+   * @defaultValue 1000
+   */
+  flushIntervalMs?: number;
   /**
    * Least time between two progress records of one batch; state changes are published at once.
    * @defaultValue 500
@@ -44,21 +56,31 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-/** Batches kept open (result files, dedup set) at once; others are reopened from disk on demand. */
+/** Batches kept open (dedup set, recent index pages) at once; others are reopened from the store on demand. */
 const MAX_OPEN_BATCHES = 256;
+/** Buffered results across all batches that force a flush at once. */
+const MAX_BUFFERED_SEGMENTS = 4;
 
 export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
-  const layout = new DataLayout(options.dataDir);
-  const files = new FileStore(layout);
+  const store = options.store;
+  const files = new FileStore(store);
+  const segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+  const flushIntervalMs = options.flushIntervalMs ?? 1000;
   const metrics: SinkMetrics = createSinkMetrics(options.metricsRegistry ?? new Registry());
   const statusIntervalMs = options.statusIntervalMs ?? 500;
   const groupId = options.groupId ?? `${options.topics.results}.sink`;
   const open = new Map<string, BatchState>();
   let producer: Producer | null = null;
   let consumer: Consumer | null = null;
-  let progressTimer: NodeJS.Timeout | null = null;
-  let publishing: Promise<void> = Promise.resolve();
+  let flushTimer: NodeJS.Timeout | null = null;
+  /** Flushes run one at a time; each waits for the one before. */
+  let flushing: Promise<void> = Promise.resolve();
+  /**
+   * Per partition, the offset to commit once everything consumed before it is durable: results
+   * sit in memory until their segment is written, so commits follow flushes, never eachBatch.
+   */
+  const consumed = new Map<string, { topic: string; partition: number; offset: string }>();
 
   /** States in use by a running eachBatch (partitions run concurrently): never evicted. */
   const busy = new Map<BatchState, number>();
@@ -71,7 +93,7 @@ export function createSink(options: SinkOptions): Sink {
       open.set(batchId, state);
       return state;
     }
-    state = await BatchState.load(layout, batchId);
+    state = await BatchState.load(store, batchId);
     open.set(batchId, state);
     metrics.openBatches.set(open.size);
     return state;
@@ -81,11 +103,45 @@ export function createSink(options: SinkOptions): Sink {
   async function evict(): Promise<void> {
     for (const [batchId, state] of open) {
       if (open.size <= MAX_OPEN_BATCHES) break;
-      if (busy.has(state) || state.results.dirty || state.changedSincePublish) continue;
+      if (busy.has(state) || state.results?.dirty || state.changedSincePublish) continue;
       open.delete(batchId);
       await state.close();
     }
     metrics.openBatches.set(open.size);
+  }
+
+  /**
+   * Writes every batch's buffered results (segment, then index pages), then commits the offsets
+   * consumed before the flush began: a result is durable in the store before its offset is
+   * committed, so a crash redelivers only what was not written (and the index drops repeats).
+   */
+  function flushAll(): Promise<void> {
+    const run = async () => {
+      const commits = [...consumed.values()];
+      const dirty = [...open.values()].filter((state) => state.results?.dirty);
+      let failure: unknown = null;
+      await Promise.all(
+        dirty.map((state) =>
+          (state.results as NonNullable<BatchState['results']>).flush().catch((error: unknown) => {
+            failure ??= error;
+          }),
+        ),
+      );
+      if (failure) throw failure;
+      const assigned = new Set((consumer?.assignment() ?? []).map((tp) => `${tp.topic}:${tp.partition}`));
+      const owned = commits.filter((c) => assigned.has(`${c.topic}:${c.partition}`));
+      if (owned.length > 0 && consumer) {
+        await consumer.commit(owned);
+        for (const c of owned) {
+          const key = `${c.topic}:${c.partition}`;
+          if (consumed.get(key)?.offset === c.offset) consumed.delete(key);
+        }
+      }
+      await publishProgress(false);
+    };
+    const next = flushing.then(run);
+    flushing = next.catch(() => undefined);
+    return next;
   }
 
   async function publish(records: BatchRecord[]): Promise<void> {
@@ -125,7 +181,7 @@ export function createSink(options: SinkOptions): Sink {
       const finalizing = state.record();
       if (finalizing) await publish([finalizing]);
     }
-    const record = await state.finalize(files);
+    const record = await state.finalize(files, options.retention);
     // Published after final.json is written: a crash in between re-publishes the same record.
     await publish([record]);
     metrics.batchesFinalized.inc({ status: record.status });
@@ -177,7 +233,7 @@ export function createSink(options: SinkOptions): Sink {
       const state = await stateOf(decoded.batch_id);
       if (!touched.has(state)) busy.set(state, (busy.get(state) ?? 0) + 1);
       if (decoded.type === 'item') {
-        if (state.finalized) {
+        if (state.finalized || state.deleted) {
           metrics.duplicates.inc();
           touched.add(state); // re-publish its final record: a crash may have cut the first publish
           continue;
@@ -202,17 +258,27 @@ export function createSink(options: SinkOptions): Sink {
       metrics.deadLettered.inc({ stage: 'sink' }, dead.length);
       await producer?.send(options.topics.deadLetter, dead);
     }
-    // Durable before anything is published or committed.
-    for (const state of touched) await state.results.flush();
+    consumed.set(`${batch.topic}:${batch.partition}`, {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: String(Number(last.offset) + 1),
+    });
+    context.resolveOffset(last.offset);
+    let buffered = 0;
+    let full = false;
+    for (const state of open.values()) {
+      buffered += state.results?.bufferedBytes ?? 0;
+      if ((state.results?.bufferedBytes ?? 0) >= segmentBytes) full = true;
+    }
+    const completing = [...touched].filter((state) => !state.finalized && !state.deleted && state.complete);
+    // A full segment, too much buffered, or a batch with all its results: write now. A complete
+    // batch is finalized from durable results, and synchronous calls do not wait for the timer.
+    if (full || buffered >= MAX_BUFFERED_SEGMENTS * segmentBytes || completing.length > 0) await flushAll();
     for (const state of touched) {
+      if (state.deleted) continue;
       if (state.finalized) await publish([state.finalized]);
       else if (state.complete) await finalize(state);
     }
-    await (publishing = publishing.then(() => publishProgress(false)));
-    context.resolveOffset(last.offset);
-    await consumer?.commit([
-      { topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) },
-    ]);
   }
 
   return {
@@ -228,25 +294,37 @@ export function createSink(options: SinkOptions): Sink {
         heartbeatIntervalMs: options.sessionTimeoutMs ? Math.floor(options.sessionTimeoutMs / 10) : undefined,
       });
       consumer.onAssignment((assignment) => {
-        // Another sink may have written a batch while we did not own it: reload from disk.
+        // Another sink may have written a batch while we did not own it: reload from the store.
+        // What was buffered and not committed is dropped; its offsets will be consumed again.
+        consumed.clear();
         for (const state of open.values()) void state.close();
         open.clear();
         logger.info({ assignment: assignment.map((tp) => `${tp.topic}:${tp.partition}`) }, 'sink assignment');
       });
       await consumer.run(eachBatch);
-      progressTimer = setInterval(() => {
-        publishing = publishing
-          .then(() => publishProgress(true))
-          .catch((error: unknown) => {
-            logger.warn({ err: error }, 'publishing progress failed');
+      flushTimer = setInterval(
+        () => {
+          const due = [...open.values()].some(
+            (state) =>
+              (state.results?.bufferedSinceMs ?? 0) > 0 &&
+              Date.now() - (state.results?.bufferedSinceMs ?? 0) >= flushIntervalMs,
+          );
+          if (!due && consumed.size === 0 && ![...open.values()].some((state) => state.changedSincePublish)) return;
+          flushAll().catch((error: unknown) => {
+            logger.warn({ err: error }, 'flushing results failed; retrying');
           });
-      }, statusIntervalMs);
+        },
+        Math.max(10, Math.min(flushIntervalMs, statusIntervalMs)),
+      );
       logger.info({ groupId }, 'sink started');
     },
     async stop() {
-      if (progressTimer) clearInterval(progressTimer);
+      if (flushTimer) clearInterval(flushTimer);
+      // Flush and commit while still a member of the group; what arrives after is flushed, and
+      // consumed again by the next owner (it is not committed).
+      await flushAll().catch((error: unknown) => logger.warn({ err: error }, 'flushing results failed'));
       await consumer?.stop();
-      await publishing.catch(() => undefined);
+      await flushAll().catch((error: unknown) => logger.warn({ err: error }, 'the last flush failed'));
       await publishProgress(true).catch(() => undefined);
       for (const state of open.values()) await state.close();
       open.clear();

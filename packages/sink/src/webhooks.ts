@@ -114,7 +114,8 @@ export function createWebhookNotifier(options: WebhookOptions) {
         for (const message of batch.messages) {
           let record: BatchRecord | null = null;
           try {
-            record = await options.serde.status.decode(message);
+            // A null value is a deleted batch's tombstone: nothing to announce.
+            if (message.value !== null) record = await options.serde.status.decode(message);
           } catch (error) {
             options.logger.warn({ err: error }, 'skipping an undecodable status record');
           }

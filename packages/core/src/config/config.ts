@@ -3,6 +3,27 @@ import { ConfigError } from '../errors.js';
 import { topicNames, type TopicNames } from '../topics.js';
 import type { Env } from './env.js';
 
+/** Where Sluice keeps what it keeps outside Kafka (see storage/types.ts). */
+export type StorageConfig =
+  | { kind: 'local'; directory: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** `''` or ending in `/`. */
+      prefix: string;
+      endpoint: string | null;
+      region: string;
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+    };
+
+/** What is kept how long, and how often expired things are deleted. */
+export interface RetentionConfig {
+  batchSeconds: number;
+  fileSeconds: number;
+  syncSeconds: number;
+  sweepIntervalMs: number;
+}
+
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
 export interface SluiceConfig {
   /** Kafka when brokers are configured; embedded (in-process log) otherwise. */
@@ -11,12 +32,17 @@ export interface SluiceConfig {
   registryUrl: string | null;
   topics: TopicNames;
   partitions: number;
+  /** Local scratch: the embedded log, ingest's status view. */
   dataDir: string;
+  storage: StorageConfig;
+  retention: RetentionConfig;
+  /** The embedded log's segment size and retention. */
+  embeddedLog: { segmentBytes: number; retentionMs: number };
   http: { host: string; port: number; headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number };
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
-  sink: { statusIntervalMs: number };
+  sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number };
   /** Kafka consumer session timeout of the processor and sink groups. */
   sessionTimeoutMs: number;
   limits: {
@@ -58,6 +84,17 @@ export function compileConfig(env: Env): SluiceConfig {
     topics: topicNames(env.SLUICE_TOPIC_PREFIX),
     partitions: env.SLUICE_PARTITIONS,
     dataDir: env.SLUICE_DATA_DIR,
+    storage: parseStorage(env),
+    retention: {
+      batchSeconds: env.SLUICE_BATCH_RETENTION_DAYS * DAY_SECONDS,
+      fileSeconds: env.SLUICE_FILE_RETENTION_DAYS * DAY_SECONDS,
+      syncSeconds: env.SLUICE_SYNC_RETENTION_S,
+      sweepIntervalMs: env.SLUICE_SWEEP_INTERVAL_MS,
+    },
+    embeddedLog: {
+      segmentBytes: env.SLUICE_LOG_SEGMENT_BYTES,
+      retentionMs: env.SLUICE_LOG_RETENTION_HOURS * 3_600_000,
+    },
     http: {
       host: env.HOST,
       port: env.PORT,
@@ -87,7 +124,11 @@ export function compileConfig(env: Env): SluiceConfig {
       partitionsConcurrently: env.SLUICE_PROCESSOR_PARTITIONS_CONCURRENCY,
       commitIntervalMs: env.SLUICE_COMMIT_INTERVAL_MS,
     },
-    sink: { statusIntervalMs: env.SLUICE_STATUS_INTERVAL_MS },
+    sink: {
+      statusIntervalMs: env.SLUICE_STATUS_INTERVAL_MS,
+      segmentBytes: env.SLUICE_SINK_SEGMENT_BYTES,
+      flushIntervalMs: env.SLUICE_SINK_FLUSH_MS,
+    },
     sessionTimeoutMs: env.SLUICE_SESSION_TIMEOUT_MS,
     limits: {
       maxFileBytes: env.SLUICE_MAX_FILE_BYTES,
@@ -103,6 +144,61 @@ export function compileConfig(env: Env): SluiceConfig {
     webhook: env.SLUICE_WEBHOOK_URL ? { url: env.SLUICE_WEBHOOK_URL, secret: env.SLUICE_WEBHOOK_SECRET ?? '' } : null,
     shutdownTimeoutMs: env.SLUICE_SHUTDOWN_TIMEOUT_MS,
     metrics: env.SLUICE_METRICS,
+  };
+}
+
+const DAY_SECONDS = 86_400;
+
+/**
+ * `SLUICE_STORAGE_URL`: a directory (default SLUICE_DATA_DIR; `file://` URLs too) or
+ * `s3://bucket[/prefix]`, with the standard AWS variables for the endpoint, region and credentials.
+ */
+export function parseStorage(env: Env): StorageConfig {
+  const url = env.SLUICE_STORAGE_URL ?? env.SLUICE_DATA_DIR;
+  if (url.startsWith('file://')) return { kind: 'local', directory: decodeURIComponent(new URL(url).pathname) };
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return { kind: 'local', directory: url };
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!match) {
+    throw new ConfigError(
+      'SLUICE_STORAGE_URL',
+      `expected a directory or s3://bucket/prefix (got ${JSON.stringify(url)})`,
+    );
+  }
+  const bucket = match[1] as string;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(
+      'SLUICE_STORAGE_URL',
+      `bucket names are 3-63 characters of a-z, 0-9, '.' and '-' (got ${JSON.stringify(bucket)})`,
+    );
+  }
+  let prefix = (match[2] ?? '').replace(/\/+$/, '');
+  if (prefix !== '' && !prefix.split('/').every((segment) => /^[A-Za-z0-9_=-][A-Za-z0-9._=-]*$/.test(segment))) {
+    throw new ConfigError(
+      'SLUICE_STORAGE_URL',
+      `the key prefix must be /-separated names of letters, digits, '.', '_', '=' or '-' (got ${JSON.stringify(prefix)})`,
+    );
+  }
+  if (prefix !== '') prefix += '/';
+  if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+    throw new ConfigError(
+      env.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID',
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together or not at all',
+    );
+  }
+  return {
+    kind: 's3',
+    bucket,
+    prefix,
+    endpoint: env.AWS_ENDPOINT_URL ?? null,
+    region: env.AWS_REGION,
+    credentials:
+      env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          }
+        : null,
   };
 }
 

@@ -27,6 +27,30 @@ const EnvSchema = z.object({
     .default('sluice'),
   SLUICE_PARTITIONS: int(1, 1000).default(8),
   SLUICE_DATA_DIR: z.string().min(1).default('./.sluice'),
+  /** Where inputs, results, outputs and File records are kept: a directory, or `s3://bucket/prefix`. Unset: SLUICE_DATA_DIR. */
+  SLUICE_STORAGE_URL: z.string().min(1).optional(),
+  /** An S3-compatible endpoint (MinIO, S3Proxy, ...); path-style addressing is used with it. */
+  AWS_ENDPOINT_URL: z.url().optional(),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
+  /** Days a finished batch (its status, input copy, results, output and error files) is kept. */
+  SLUICE_BATCH_RETENTION_DAYS: int(1, 3650).default(30),
+  /** Days an uploaded file without `expires_after` is kept. */
+  SLUICE_FILE_RETENTION_DAYS: int(1, 3650).default(30),
+  /** Seconds the data of a synchronous call is kept when its caller did not collect it (a timeout). */
+  SLUICE_SYNC_RETENTION_S: int(10, 86_400).default(300),
+  /** How often ingest deletes what has expired. */
+  SLUICE_SWEEP_INTERVAL_MS: int(1000).default(60_000),
+  /** The sink's result segments: flushed when a batch has this many bytes buffered... */
+  SLUICE_SINK_SEGMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** ...or when the oldest buffered result is this old; offsets are committed after each flush. */
+  SLUICE_SINK_FLUSH_MS: int(10, 60_000).default(1000),
+  /** Embedded log: hours a record of a non-compacted topic is kept (Kafka's `log.retention.hours`). */
+  SLUICE_LOG_RETENTION_HOURS: int(1).default(168),
+  /** Embedded log: bytes per segment file (Kafka's `log.segment.bytes`). */
+  SLUICE_LOG_SEGMENT_BYTES: int(1024 * 1024).default(64 * 1024 * 1024),
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -21,9 +21,13 @@ export type FileObject = z.infer<typeof FileObject>;
 /** What Sluice stores about a file: the public object plus its owner and where its bytes are. */
 export const FileRecord = FileObject.extend({
   tenant: z.string(),
-  /** Path of the content relative to the data directory. */
+  /** The store key of the content. */
   path: z.string(),
   /** Output files: the batch that produced them. */
   batch_id: z.string().nullable(),
+  /** Creation time in milliseconds: orders listings within a second. */
+  created_ms: z.number().int().nonnegative().default(0),
+  /** Other store keys (or prefixes ending in `/`) that hold copies of this file's bytes, deleted with it. */
+  copies: z.array(z.string()).default([]),
 });
 export type FileRecord = z.infer<typeof FileRecord>;

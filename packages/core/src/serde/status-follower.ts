@@ -5,10 +5,19 @@ import type { TopicNames } from '../topics.js';
 import type { Consumer, IncomingMessage, Transport } from '../transport/types.js';
 import type { Serde } from './codec.js';
 
+/** One change on the status topic: a batch's new record, or `null` for a deleted batch (a tombstone). */
+export interface StatusChange {
+  id: string;
+  record: BatchRecord | null;
+}
+
 /**
- * Reads the whole status topic into this process, from the beginning, as a consumer group of its
- * own that never commits: every reader (ingest's view of all batches, a processor's view of
- * cancellations) sees every record. Undecodable records are skipped with a warning.
+ * Reads the status topic into this process, from the beginning. By default as a consumer group of
+ * its own that never commits, so every reader (a processor's view of cancellations, the webhook
+ * notifier) sees every record. With `groupId` the reader keeps its place: offsets are committed
+ * after `onBatch` has made a fetched batch durable (ingest's view, persisted on local disk, resumes
+ * where it stopped instead of reading the whole topic again). A record with a null value is a
+ * deleted batch. Undecodable records are skipped with a warning.
  */
 export async function followStatusTopic(options: {
   transport: Transport;
@@ -17,25 +26,48 @@ export async function followStatusTopic(options: {
   /** Names the reader in its group id, e.g. `ingest-view`. */
   reader: string;
   logger: Logger;
-  onRecord: (record: BatchRecord) => void;
+  /** A group that keeps its committed offsets (see above); default: a new group per call. */
+  groupId?: string;
+  /** Called for each change, in order. */
+  onRecord?: (record: BatchRecord) => void;
+  onDelete?: (batchId: string) => void;
+  /** Called once per fetched batch of changes; its offsets are committed (with `groupId`) once it resolves. */
+  onBatch?: (changes: StatusChange[], partition: number, nextOffset: string) => Promise<void>;
   /** Called after each message, decoded or not (e.g. to tell when the reader has caught up). */
   afterMessage?: (message: IncomingMessage) => void;
 }): Promise<Consumer> {
   const consumer = options.transport.consumer({
-    groupId: `${options.topics.status}.${options.reader}.${randomUUID()}`,
+    groupId: options.groupId ?? `${options.topics.status}.${options.reader}.${randomUUID()}`,
     topics: [options.topics.status],
     fromBeginning: true,
     maxWaitTimeMs: 100,
   });
   await consumer.run(async (batch, context) => {
+    const changes: StatusChange[] = [];
     for (const message of batch.messages) {
+      if (message.value === null) {
+        if (message.key) changes.push({ id: message.key, record: null });
+        continue;
+      }
       try {
-        options.onRecord(await options.serde.status.decode(message));
+        const record = await options.serde.status.decode(message);
+        changes.push({ id: record.id, record });
       } catch (error) {
         options.logger.warn({ err: error, offset: message.offset }, 'skipping an undecodable status record');
       }
-      context.resolveOffset(message.offset);
-      options.afterMessage?.(message);
+    }
+    const last = batch.messages[batch.messages.length - 1];
+    if (!last) return;
+    const nextOffset = String(Number(last.offset) + 1);
+    await options.onBatch?.(changes, batch.partition, nextOffset);
+    for (const change of changes) {
+      if (change.record) options.onRecord?.(change.record);
+      else options.onDelete?.(change.id);
+    }
+    context.resolveOffset(last.offset);
+    for (const message of batch.messages) options.afterMessage?.(message);
+    if (options.groupId) {
+      await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: nextOffset }]);
     }
   });
   return consumer;

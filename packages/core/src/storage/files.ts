@@ -1,22 +1,15 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { FileRecord, type FilePurpose } from '../contracts/files.js';
 import { newFileId, nowSeconds } from '../ids.js';
-import { isNotFound, readJsonFile, writeFileAtomic } from './fs.js';
-import type { DataLayout } from './layout.js';
+import { storeKeys } from './layout.js';
+import { forEachLimited } from './results.js';
+import { putJson, readJson, type ObjectWriter, type Store } from './types.js';
 
 export interface PendingUpload {
   id: string;
-  /** Streams the content to disk; resolves with its size. Call once. */
+  /** Streams the content into the store; resolves with its size. Call once. */
   write(content: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<number>;
-  commit(meta: {
-    tenant: string;
-    filename: string;
-    purpose: FilePurpose;
-    expiresAt: number | null;
-  }): Promise<FileRecord>;
+  commit(meta: { filename: string; purpose: FilePurpose; expiresAt: number | null }): Promise<FileRecord>;
+  /** Removes whatever was written (the content, or an unfinished upload's parts). Safe to call twice. */
   abort(): Promise<void>;
 }
 
@@ -28,40 +21,78 @@ export interface ListFilesOptions {
   after?: string;
 }
 
+export interface FileStoreOptions {
+  /** Seconds an uploaded file without its own expiry is kept; null: until deleted. */
+  uploadRetentionSeconds: number | null;
+}
+
+/** How long a half-finished upload may wait for its record before the sweeper removes its bytes. */
+const ORPHAN_CHECK_SECONDS = 24 * 60 * 60;
+
 /**
- * The Files API's storage: metadata as one JSON file per file id, content beside it (uploads)
- * or in a batch directory (outputs). Content is streamed in and out, never held in memory.
+ * The Files API's storage, per tenant: a File record by id (`files/<tenant>/by-id/`), the same
+ * record under a newest-first key for listings (`files/<tenant>/by-time/`), and an upload's
+ * content (`files/<tenant>/content/`); output files point at their batch's objects. A listing
+ * reads only the caller's records, a page at a time. Deleting a file deletes its bytes and every
+ * copy of them; an expiry marker is written for every file that has an end.
  */
 export class FileStore {
-  constructor(private readonly layout: DataLayout) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: FileStoreOptions = { uploadRetentionSeconds: null },
+  ) {}
 
   /**
-   * Starts an upload: content is streamed to a temporary file, and becomes a File only when
-   * `commit` is called (after the upload's other fields were checked).
+   * Starts an upload: content is streamed into the store, and becomes a File only when `commit`
+   * is called (after the upload's other fields were checked). A marker makes the sweeper remove
+   * the bytes should the process die before either `commit` or `abort`.
    */
-  async beginUpload(): Promise<PendingUpload> {
-    await mkdir(this.layout.filesDir, { recursive: true });
+  beginUpload(tenant: string): PendingUpload {
     const id = newFileId();
-    const path = this.layout.fileContent(id);
-    const partial = `${path}.partial`;
+    const key = storeKeys.fileContent(tenant, id);
+    let writer: ObjectWriter | null = null;
+    let written = false;
+    let marked: Promise<void> | null = null;
+    const mark = () =>
+      (marked ??= putJson(this.store, storeKeys.expiry(nowSeconds() + ORPHAN_CHECK_SECONDS, 'file', id), {
+        kind: 'file',
+        id,
+        tenant,
+      }));
     return {
       id,
       write: async (content) => {
+        await mark();
+        writer = this.store.writer(key);
         try {
-          await pipeline(content, createWriteStream(partial));
+          for await (const chunk of content as AsyncIterable<Buffer>) await writer.write(chunk);
+          const bytes = await writer.complete();
+          written = true;
+          return bytes;
         } catch (error) {
-          await rm(partial, { force: true });
+          await writer.abort();
           throw error;
         }
-        return (await stat(partial)).size;
       },
-      commit: async ({ tenant, filename, purpose, expiresAt }) => {
-        await rename(partial, path);
-        const { size } = await stat(path);
-        return this.save({ id, tenant, filename, purpose, path, bytes: size, expiresAt, batchId: null });
+      commit: async ({ filename, purpose, expiresAt }) => {
+        if (!written) throw new Error('upload committed before its content was written');
+        const head = await this.store.head(key);
+        const retention = this.options.uploadRetentionSeconds;
+        return this.save({
+          id,
+          tenant,
+          filename,
+          purpose,
+          key,
+          bytes: head?.bytes ?? 0,
+          expiresAt: expiresAt ?? (retention === null ? null : nowSeconds() + retention),
+          batchId: null,
+          copies: [],
+        });
       },
       abort: async () => {
-        await rm(partial, { force: true });
+        await (writer as ObjectWriter | null)?.abort();
+        await this.store.delete([key]);
       },
     };
   }
@@ -72,63 +103,94 @@ export class FileStore {
     tenant: string;
     filename: string;
     purpose: FilePurpose;
-    path: string;
+    key: string;
+    bytes: number;
     expiresAt: number | null;
     batchId: string | null;
     createdAt?: number;
+    copies?: string[];
   }): Promise<FileRecord> {
-    await mkdir(this.layout.filesDir, { recursive: true });
-    const { size } = await stat(options.path);
-    return this.save({ ...options, bytes: size });
+    return this.save({ ...options, copies: options.copies ?? [] });
   }
 
-  async get(id: string): Promise<FileRecord | null> {
-    let path: string;
+  /** A tenant's file by id; null when it does not exist (or belongs to another tenant). */
+  async get(tenant: string, id: string): Promise<FileRecord | null> {
+    let key: string;
     try {
-      path = this.layout.fileMeta(id);
+      key = storeKeys.fileRecord(tenant, id);
     } catch {
       return null; // not a well-formed file id
     }
-    const raw = await readJsonFile<unknown>(path);
+    const raw = await readJson<unknown>(this.store, key);
     return raw === null ? null : FileRecord.parse(raw);
   }
 
-  /** Absolute path of a file's content. */
-  contentPath(record: FileRecord): string {
-    return join(this.layout.root, record.path);
+  /** A file's bytes, streamed. */
+  async content(record: FileRecord): Promise<NodeJS.ReadableStream | null> {
+    return this.store.stream(record.path);
   }
 
+  /**
+   * A page of the tenant's files. Newest first (the default) reads one listing page and the
+   * page's records; oldest first walks the tenant's listing keys to the start of the page.
+   */
   async list(options: ListFilesOptions): Promise<{ data: FileRecord[]; hasMore: boolean }> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.filesDir);
-    } catch (error) {
-      if (isNotFound(error)) return { data: [], hasMore: false };
-      throw error;
-    }
-    const records: FileRecord[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
-      const record = await this.get(name.slice(0, -'.json'.length)).catch(() => null);
-      if (!record || record.tenant !== options.tenant) continue;
-      if (options.purpose && record.purpose !== options.purpose) continue;
-      records.push(record);
-    }
-    const sign = options.order === 'asc' ? 1 : -1;
-    records.sort((a, b) => sign * (a.created_at - b.created_at || a.id.localeCompare(b.id)));
-    let start = 0;
+    const prefix = storeKeys.fileListingPrefix(options.tenant);
+    let startAfter: string | undefined;
+    let stopAt: string | undefined;
     if (options.after) {
-      const at = records.findIndex((r) => r.id === options.after);
-      start = at === -1 ? records.length : at + 1;
+      const after = await this.get(options.tenant, options.after);
+      if (!after) return { data: [], hasMore: false };
+      const afterKey = listingKey(after);
+      if (options.order === 'desc') startAfter = afterKey;
+      else stopAt = afterKey;
     }
-    const data = records.slice(start, start + options.limit);
-    return { data, hasMore: start + options.limit < records.length };
+    // Records are read in windows; a purpose filter may skip some, so read until the page is full.
+    const data: FileRecord[] = [];
+    let hasMore = false;
+    const keys =
+      options.order === 'desc'
+        ? this.store.list(prefix, { startAfter })
+        : oldestFirst(this.store.list(prefix), stopAt, options.limit + 1);
+    let window: string[] = [];
+    const drain = async () => {
+      const records = new Array<FileRecord | null>(window.length);
+      await forEachLimited(
+        window.map((key, i) => [key, i] as const),
+        16,
+        async ([key, i]) => {
+          const raw = await readJson<unknown>(this.store, key);
+          records[i] = raw === null ? null : FileRecord.parse(raw);
+        },
+      );
+      window = [];
+      for (const record of records) {
+        if (!record || (options.purpose && record.purpose !== options.purpose)) continue;
+        if (data.length === options.limit) {
+          hasMore = true;
+          return true;
+        }
+        data.push(record);
+      }
+      return false;
+    };
+    for await (const object of keys) {
+      window.push(typeof object === 'string' ? object : object.key);
+      if (window.length >= Math.min(options.limit + 1, 256) && (await drain())) break;
+    }
+    if (!hasMore && window.length > 0) await drain();
+    return { data, hasMore };
   }
 
-  /** Deletes a file's metadata and, for uploads, its content. */
+  /** Deletes a file: its bytes, every copy of them, its records and its listing entry. */
   async delete(record: FileRecord): Promise<void> {
-    await rm(this.layout.fileMeta(record.id), { force: true });
-    if (record.purpose === 'batch') await rm(this.contentPath(record), { force: true });
+    const prefixes = record.copies.filter((key) => key.endsWith('/'));
+    const keys = record.copies.filter((key) => !key.endsWith('/'));
+    await this.store.delete([record.path, ...keys]);
+    for (const prefix of prefixes) await this.store.deletePrefix(prefix);
+    // The record last: until it is gone the file can be deleted again after a failure.
+    await this.store.delete([listingKey(record)]);
+    await this.store.delete([storeKeys.fileRecord(record.tenant, record.id)]);
   }
 
   private async save(options: {
@@ -136,29 +198,64 @@ export class FileStore {
     tenant: string;
     filename: string;
     purpose: FilePurpose;
-    path: string;
+    key: string;
     bytes: number;
     expiresAt: number | null;
     batchId: string | null;
     createdAt?: number;
+    copies: string[];
   }): Promise<FileRecord> {
+    const nowMs = Date.now();
+    const createdAt = options.createdAt ?? Math.floor(nowMs / 1000);
     const record: FileRecord = FileRecord.parse({
       id: options.id,
       object: 'file',
       bytes: options.bytes,
-      created_at: options.createdAt ?? nowSeconds(),
+      created_at: createdAt,
       filename: options.filename,
       purpose: options.purpose,
       expires_at: options.expiresAt,
       status: 'processed',
       status_details: null,
       tenant: options.tenant,
-      path: relative(this.layout.root, options.path),
+      path: options.key,
       batch_id: options.batchId,
+      created_ms: Math.max(createdAt * 1000, Math.min(nowMs, createdAt * 1000 + 999)),
+      copies: options.copies,
     });
-    await writeFileAtomic(this.layout.fileMeta(record.id), JSON.stringify(record));
+    if (record.expires_at !== null) {
+      await putJson(this.store, storeKeys.expiry(record.expires_at, 'file', record.id), {
+        kind: 'file',
+        id: record.id,
+        tenant: record.tenant,
+      });
+    }
+    await putJson(this.store, storeKeys.fileRecord(record.tenant, record.id), record);
+    await putJson(this.store, listingKey(record), record);
     return record;
   }
+}
+
+function listingKey(record: FileRecord): string {
+  return storeKeys.fileListing(record.tenant, record.created_ms || record.created_at * 1000, record.id);
+}
+
+/**
+ * Oldest first from a newest-first listing: walks the keys up to `stopAt` (the `after` file)
+ * keeping the last `count`, then reverses them. Time grows with the tenant's files; memory does not.
+ */
+async function* oldestFirst(
+  keys: AsyncIterable<{ key: string }>,
+  stopAt: string | undefined,
+  count: number,
+): AsyncGenerator<string> {
+  const ring: string[] = [];
+  for await (const { key } of keys) {
+    if (stopAt !== undefined && key >= stopAt) break;
+    ring.push(key);
+    if (ring.length > count) ring.shift();
+  }
+  for (let i = ring.length - 1; i >= 0; i--) yield ring[i] as string;
 }
 
 /** The public File object: the record without Sluice's bookkeeping. */

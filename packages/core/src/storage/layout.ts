@@ -1,77 +1,66 @@
-import { join, resolve } from 'node:path';
 import { BatchId, FileId } from '../contracts/common.js';
 
 /**
- * Where Sluice keeps bytes on disk, under one data directory shared by the roles of a
- * deployment (ingest writes inputs and serves outputs; the sink writes outputs):
+ * Where everything lives in the store (keys, see storage/types.ts). One place names them all, so
+ * what is kept, by whom and until when can be read here (and in docs/storage.md):
  *
- *   batches/<batch id>/input.jsonl        the validated input, one item per line (ingest)
- *   batches/<batch id>/ingest.json        ingest's progress marker: producing | produced (ingest)
- *   batches/<batch id>/spec.json          the batch's spec from its seal (sink)
- *   batches/<batch id>/results.log        results in arrival order, one JSON line each (sink)
- *   batches/<batch id>/results.idx        24 bytes per item index → its line in results.log (sink)
- *   batches/<batch id>/final.json         written once the batch is finalized (sink)
- *   batches/<batch id>/output.jsonl       every line in input order, final (sink)
- *   batches/<batch id>/output.idx         8 bytes per output line: its byte offset (sink)
- *   batches/<batch id>/output.csv         operations jobs with known result columns: the CSV export (sink)
- *   batches/<batch id>/succeeded.jsonl    OpenAI batches: the successful lines (sink)
- *   batches/<batch id>/errors.jsonl       the failed lines (sink)
- *   files/<file id>.json                  File object metadata (ingest, sink)
- *   files/<file id>.jsonl                 uploaded file content (ingest)
+ *   batches/<batch>/input.jsonl              the validated input, one item per line (ingest)
+ *   batches/<batch>/results/<seq>.seg        results in arrival order, JSON lines, immutable (sink)
+ *   batches/<batch>/results/index/<page>     24 bytes per item index → its segment and line (sink)
+ *   batches/<batch>/output.jsonl             every line in input order, final (sink)
+ *   batches/<batch>/output.idx               8 bytes per output line: its byte offset (sink)
+ *   batches/<batch>/output.csv               operations jobs with known result columns (sink)
+ *   batches/<batch>/succeeded.jsonl          OpenAI batches: the successful lines (sink)
+ *   batches/<batch>/errors.jsonl             the failed lines (sink)
+ *   batches/<batch>/sink/spec.json           the seal and a cancel request (sink only; key in the sink)
+ *   batches/<batch>/sink/final.json          the final record (sink only; key in the sink)
+ *   files/<tenant>/by-id/<file>.json         a File record (ingest for uploads, sink for outputs)
+ *   files/<tenant>/by-time/<t>-<file>.json   the same record, keyed newest first, for listings
+ *   files/<tenant>/content/<file>            an uploaded file's bytes (ingest)
+ *   ingest/work/<batch>.json                 a batch ingest is validating or producing, with a lease (ingest only; key in ingest)
+ *   deleted/<batch>                          a deleted batch, so late results do not bring it back (ingest, sink)
+ *   expiry/<unix seconds>/<kind>.<id>        what to delete when (ingest sweeps it)
  */
-export class DataLayout {
-  readonly root: string;
+export const BATCHES = 'batches/';
+export const EXPIRY = 'expiry/';
+export const WORK = 'ingest/work/';
 
-  constructor(root: string) {
-    this.root = resolve(root);
-  }
+/** Batch ids come from messages too; the schema keeps them to a safe alphabet. */
+const batch = (batchId: string) => `${BATCHES}${BatchId.parse(batchId)}/`;
 
-  batchDir(batchId: string): string {
-    // Batch ids come from messages too; the schema keeps them to a safe alphabet.
-    return join(this.root, 'batches', BatchId.parse(batchId));
-  }
+export const storeKeys = {
+  batchPrefix: batch,
+  input: (batchId: string) => `${batch(batchId)}input.jsonl`,
+  resultsPrefix: (batchId: string) => `${batch(batchId)}results/`,
+  resultSegment: (batchId: string, seq: number) => `${batch(batchId)}results/${String(seq).padStart(10, '0')}.seg`,
+  resultIndexPrefix: (batchId: string) => `${batch(batchId)}results/index/`,
+  resultIndexPage: (batchId: string, page: number) => `${batch(batchId)}results/index/${String(page).padStart(8, '0')}`,
+  output: (batchId: string) => `${batch(batchId)}output.jsonl`,
+  outputIndex: (batchId: string) => `${batch(batchId)}output.idx`,
+  outputCsv: (batchId: string) => `${batch(batchId)}output.csv`,
+  succeeded: (batchId: string) => `${batch(batchId)}succeeded.jsonl`,
+  errors: (batchId: string) => `${batch(batchId)}errors.jsonl`,
+  deleted: (batchId: string) => `deleted/${BatchId.parse(batchId)}`,
 
-  input(batchId: string): string {
-    return join(this.batchDir(batchId), 'input.jsonl');
-  }
-  ingestMarker(batchId: string): string {
-    return join(this.batchDir(batchId), 'ingest.json');
-  }
-  spec(batchId: string): string {
-    return join(this.batchDir(batchId), 'spec.json');
-  }
-  resultsLog(batchId: string): string {
-    return join(this.batchDir(batchId), 'results.log');
-  }
-  resultsIndex(batchId: string): string {
-    return join(this.batchDir(batchId), 'results.idx');
-  }
-  finalMarker(batchId: string): string {
-    return join(this.batchDir(batchId), 'final.json');
-  }
-  output(batchId: string): string {
-    return join(this.batchDir(batchId), 'output.jsonl');
-  }
-  outputCsv(batchId: string): string {
-    return join(this.batchDir(batchId), 'output.csv');
-  }
-  outputIndex(batchId: string): string {
-    return join(this.batchDir(batchId), 'output.idx');
-  }
-  succeeded(batchId: string): string {
-    return join(this.batchDir(batchId), 'succeeded.jsonl');
-  }
-  errors(batchId: string): string {
-    return join(this.batchDir(batchId), 'errors.jsonl');
-  }
+  filesPrefix: (tenant: string) => `files/${tenantSegment(tenant)}/`,
+  fileRecord: (tenant: string, fileId: string) => `files/${tenantSegment(tenant)}/by-id/${FileId.parse(fileId)}.json`,
+  fileListingPrefix: (tenant: string) => `files/${tenantSegment(tenant)}/by-time/`,
+  /** Newest first: the key starts with the creation time subtracted from a constant. */
+  fileListing: (tenant: string, createdMs: number, fileId: string) =>
+    `files/${tenantSegment(tenant)}/by-time/${String(9_999_999_999_999 - createdMs).padStart(13, '0')}-${FileId.parse(fileId)}.json`,
+  fileContent: (tenant: string, fileId: string) => `files/${tenantSegment(tenant)}/content/${FileId.parse(fileId)}`,
 
-  get filesDir(): string {
-    return join(this.root, 'files');
-  }
-  fileMeta(fileId: string): string {
-    return join(this.filesDir, `${FileId.parse(fileId)}.json`);
-  }
-  fileContent(fileId: string): string {
-    return join(this.filesDir, `${FileId.parse(fileId)}.jsonl`);
-  }
+  expiry: (atSeconds: number, kind: ExpiryKind, id: string) =>
+    `${EXPIRY}${String(Math.max(0, Math.floor(atSeconds))).padStart(10, '0')}/${kind}.${id}`,
+};
+
+export type ExpiryKind = 'file' | 'batch' | 'deleted';
+
+/**
+ * A tenant as one key segment: tenants from API keys are already safe (`[A-Za-z0-9._-]`); any
+ * other (a batch sealed by an outside producer) is encoded, `=` + base64url, so it cannot escape.
+ */
+export function tenantSegment(tenant: string): string {
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(tenant)) return tenant;
+  return `=${Buffer.from(tenant).toString('base64url')}`;
 }

@@ -1,11 +1,9 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import type { ApiKind } from '../contracts/common.js';
 import { type CsvColumns, csvHeader, csvRecord, toCsv } from '../csv.js';
 import { type OperationsOutputRow, renderOutputLine } from '../render.js';
-import { isNotFound } from './fs.js';
-import type { DataLayout } from './layout.js';
+import { storeKeys } from './layout.js';
 import { readResults } from './results.js';
+import type { ObjectWriter, Store } from './types.js';
 
 export interface FinalOutputs {
   lines: number;
@@ -14,37 +12,38 @@ export interface FinalOutputs {
   /** Failed lines by error code. */
   failedByCode: Record<string, number>;
   outputBytes: number;
+  /** Keys written: output, index, errors, and when written, succeeded and csv. */
+  keys: { output: string; index: string; errors: string; succeeded: string | null; csv: string | null };
 }
 
 /**
- * Writes a batch's final files from its recorded results, in input order: `output.jsonl` (every
- * line) with `output.idx` (line offsets, for paging), `errors.jsonl` (failed lines) and, for
- * OpenAI batches, `succeeded.jsonl` (the output file OpenAI's clients expect). Each file is written
- * under a temporary name, synced, then renamed, so a crash never leaves a half file in place.
+ * Writes a batch's final files from its recorded results, in input order, in one pass:
+ * `output.jsonl` (every line) with `output.idx` (line offsets, for paging), `errors.jsonl` (failed
+ * lines), for OpenAI batches `succeeded.jsonl` (the output file OpenAI's clients expect) and for
+ * operations jobs with known columns `output.csv`. Each is a multipart upload fed as lines are
+ * rendered: no output is staged on local disk or held in memory, and an object appears only once
+ * complete (a crash leaves none; a failure aborts every upload).
  */
 export async function writeFinalOutputs(
-  layout: DataLayout,
+  store: Store,
   batchId: string,
   api: ApiKind,
   /** Operations jobs whose result columns are known: also write `output.csv` in the same pass. */
   csv: CsvColumns | null = null,
 ): Promise<FinalOutputs> {
-  const targets = {
-    output: layout.output(batchId),
-    index: layout.outputIndex(batchId),
-    errors: layout.errors(batchId),
-    succeeded: api === 'openai' ? layout.succeeded(batchId) : null,
-    csv: api === 'operations' && csv ? layout.outputCsv(batchId) : null,
+  const keys = {
+    output: storeKeys.output(batchId),
+    index: storeKeys.outputIndex(batchId),
+    errors: storeKeys.errors(batchId),
+    succeeded: api === 'openai' ? storeKeys.succeeded(batchId) : null,
+    csv: api === 'operations' && csv ? storeKeys.outputCsv(batchId) : null,
   };
-  const temp = (path: string) => `${path}.partial`;
-  const output = new SyncedWriter(temp(targets.output));
-  const index = new SyncedWriter(temp(targets.index));
-  const errors = new SyncedWriter(temp(targets.errors));
-  const succeeded = targets.succeeded ? new SyncedWriter(temp(targets.succeeded)) : null;
-  const csvOut = targets.csv ? new SyncedWriter(temp(targets.csv)) : null;
-  const writers = [output, index, errors, succeeded, csvOut].filter((w): w is SyncedWriter => w !== null);
-  let csvRecords: (string | number)[][] = [];
-  if (csvOut && csv) await csvOut.write(toCsv([csvHeader(csv)]));
+  const output = store.writer(keys.output);
+  const index = store.writer(keys.index);
+  const errors = store.writer(keys.errors);
+  const succeeded = keys.succeeded ? store.writer(keys.succeeded) : null;
+  const csvOut = keys.csv ? store.writer(keys.csv) : null;
+  const writers = [output, index, errors, succeeded, csvOut].filter((w): w is ObjectWriter => w !== null);
 
   let lines = 0;
   let ok = 0;
@@ -60,8 +59,11 @@ export async function writeFinalOutputs(
       offsetsUsed = 0;
     }
   };
+  let csvRecords: (string | number)[][] = [];
+  let outputBytes = 0;
   try {
-    for await (const { ok: isOk, record } of readResults(layout, batchId)) {
+    if (csvOut && csv) await csvOut.write(toCsv([csvHeader(csv)]));
+    for await (const { ok: isOk, record } of readResults(store, batchId)) {
       const rendered = renderOutputLine(api, record);
       const line = `${JSON.stringify(rendered)}\n`;
       if (csvOut && csv) {
@@ -71,8 +73,9 @@ export async function writeFinalOutputs(
           csvRecords = [];
         }
       }
-      await pushOffset(output.bytes);
+      await pushOffset(outputBytes);
       await output.write(line);
+      outputBytes += Buffer.byteLength(line);
       lines++;
       if (isOk) {
         ok++;
@@ -85,98 +88,41 @@ export async function writeFinalOutputs(
       }
     }
     if (csvOut && csvRecords.length > 0) await csvOut.write(toCsv(csvRecords));
-    await pushOffset(output.bytes); // the end of the last line
-    if (offsetsUsed > 0) await index.write(offsets.subarray(0, offsetsUsed));
-    for (const writer of writers) await writer.close();
+    await pushOffset(outputBytes); // the end of the last line
+    if (offsetsUsed > 0) await index.write(Buffer.from(offsets.subarray(0, offsetsUsed)));
+    // The index last: its presence means the output it describes is complete.
+    for (const writer of writers) if (writer !== index) await writer.complete();
+    await index.complete();
   } catch (error) {
     await Promise.allSettled(writers.map((w) => w.abort()));
     throw error;
   }
-  await rename(temp(targets.output), targets.output);
-  await rename(temp(targets.index), targets.index);
-  await rename(temp(targets.errors), targets.errors);
-  if (targets.succeeded) await rename(temp(targets.succeeded), targets.succeeded);
-  if (targets.csv) await rename(temp(targets.csv), targets.csv);
-  return { lines, succeeded: ok, failed, failedByCode, outputBytes: output.bytes };
+  return { lines, succeeded: ok, failed, failedByCode, outputBytes, keys };
 }
 
 /**
- * Reads lines `[offset, offset + limit)` of a finalized batch's output using `output.idx`: two
- * small reads whatever the size of the output. Returns null when the batch has no final output.
+ * Lines `[offset, offset + limit)` of a finalized batch's output, read through `output.idx`: two
+ * ranged reads (the offsets, then the lines) whatever the output's size. Null when the batch has
+ * no final output (not finalized yet, or deleted).
  */
 export async function readOutputPage(
-  layout: DataLayout,
+  store: Store,
   batchId: string,
   offset: number,
   limit: number,
-): Promise<{ lines: string[]; total: number } | null> {
-  let index;
-  try {
-    index = await open(layout.outputIndex(batchId), 'r');
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-  try {
-    const total = (await index.stat()).size / 8 - 1;
-    if (offset >= total || limit <= 0) return { lines: [], total: Math.max(0, total) };
-    const count = Math.min(limit, total - offset);
-    const bounds = Buffer.alloc(8 * (count + 1));
-    await index.read(bounds, 0, bounds.length, offset * 8);
-    const start = bounds.readDoubleLE(0);
-    const end = bounds.readDoubleLE(count * 8);
-    const output = await open(layout.output(batchId), 'r');
-    try {
-      const bytes = Buffer.alloc(end - start);
-      await output.read(bytes, 0, bytes.length, start);
-      const lines = bytes.toString('utf8').split('\n');
-      lines.pop(); // the empty string after the last newline
-      return { lines, total };
-    } finally {
-      await output.close();
-    }
-  } finally {
-    await index.close();
-  }
-}
-
-/** A write stream that respects back-pressure and is fsynced before it is closed. */
-class SyncedWriter {
-  private readonly stream: WriteStream;
-  bytes = 0;
-
-  constructor(readonly path: string) {
-    this.stream = createWriteStream(path, { highWaterMark: 256 * 1024 });
-  }
-
-  async write(data: string | Buffer): Promise<void> {
-    this.bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (!this.stream.write(data)) {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        this.stream.once('error', onError);
-        this.stream.once('drain', () => {
-          this.stream.off('error', onError);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) =>
-      this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
-    const handle = await open(this.path, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async abort(): Promise<void> {
-    this.stream.destroy();
-    await rm(this.path, { force: true });
-  }
+): Promise<{ lines: string[] } | null> {
+  const bounds = await store.read(storeKeys.outputIndex(batchId), {
+    start: offset * 8,
+    end: (offset + Math.max(0, limit) + 1) * 8,
+  });
+  if (bounds === null) return null;
+  const count = bounds.length / 8 - 1;
+  if (count <= 0 || limit <= 0) return { lines: [] };
+  const start = bounds.readDoubleLE(0);
+  const end = bounds.readDoubleLE(count * 8);
+  const bytes = await store.read(storeKeys.output(batchId), { start, end });
+  if (bytes === null) return null;
+  const lines = bytes.toString('utf8').split('\n');
+  lines.pop(); // the empty string after the last newline
+  return { lines };
 }

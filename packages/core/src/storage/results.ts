@@ -1,19 +1,31 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { ItemResultMessage } from '../contracts/messages.js';
-import { isNotFound } from './fs.js';
-import type { DataLayout } from './layout.js';
+import { storeKeys } from './layout.js';
+import type { Store } from './types.js';
 
 /**
- * A batch's results as they arrive: an append-only log of JSON lines plus a fixed-width index
- * with one 24-byte entry per item index. The index is the dedup set (an entry is written once per
- * index, so a redelivered result is recognised after a restart too) and the way to read the
- * results in input order without holding them in memory.
+ * A batch's results as they arrive, on a store with no append (S3): immutable **segments** of JSON
+ * lines in arrival order, and an **index** of fixed-width entries by item index, cut into pages of
+ * 1,024 entries, each page one small object rewritten whole when it changes.
  *
- * Entry layout (little endian): f64 log offset + 1 (0 = absent) | u32 line length |
- * u32 flags (bit 0: ok) | u32 input tokens | u32 output tokens.
+ * - A segment is written (one PUT) when the sink flushes: by size or by time, and always before
+ *   the offsets of the results it holds are committed.
+ * - The index pages a flush touched are written after its segment, so an entry never points at
+ *   bytes that are not there. A crash in between leaves an unreferenced segment (deleted with the
+ *   batch) and uncommitted offsets (redelivered, recorded again).
+ * - The index is the dedup set: an item index is recorded once, also after a restart.
+ * - Reading rows `[a, b)` takes the one or two index pages that cover them and one ranged read per
+ *   segment they point into (results arrive roughly in order, so usually one): a page of 1,000 rows
+ *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
+ *
+ * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
+ * u32 line length | u32 flags (bit 0: ok) | u32 input tokens | u32 output tokens.
  */
 export const INDEX_ENTRY_BYTES = 24;
+export const INDEX_PAGE_ENTRIES = 1024;
+const PAGE_BYTES = INDEX_ENTRY_BYTES * INDEX_PAGE_ENTRIES;
 const FLAG_OK = 1;
+/** Index pages a writer keeps in memory (results arrive near their index, so recent pages are hit). */
+const PAGE_CACHE = 8;
 
 export interface ResultCounts {
   /** Distinct item indexes recorded. */
@@ -26,75 +38,80 @@ export interface ResultCounts {
 
 interface PendingEntry {
   index: number;
-  entry: Buffer;
+  offset: number;
+  length: number;
+  ok: boolean;
+  inputTokens: number;
+  outputTokens: number;
 }
 
-/** Writes one batch's results. Not safe for two writers at once: one sink owns a batch at a time. */
+/** Writes one batch's results. One writer per batch at a time: the sink that owns its partition. */
 export class ResultWriter {
   private present: Uint8Array;
-  private pendingLog: Buffer[] = [];
-  private pendingLogBytes = 0;
-  private pendingIndex: PendingEntry[] = [];
+  private pendingLines: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingEntries: PendingEntry[] = [];
+  private firstPendingMs = 0;
+  /** Recently written index pages, newest last (a Map keeps insertion order). */
+  private readonly pages = new Map<number, Buffer>();
 
   private constructor(
-    private readonly log: FileHandle,
-    private readonly index: FileHandle,
-    private logSize: number,
+    private readonly store: Store,
+    readonly batchId: string,
+    private lastSegment: number,
     present: Uint8Array,
     readonly counts: ResultCounts,
   ) {
     this.present = present;
   }
 
-  /** Opens (creating if needed) the store and rebuilds the dedup set and counts from the index. */
-  static async open(layout: DataLayout, batchId: string): Promise<ResultWriter> {
-    await mkdir(layout.batchDir(batchId), { recursive: true });
-    const log = await openReadWrite(layout.resultsLog(batchId));
-    const index = await openReadWrite(layout.resultsIndex(batchId));
+  /** Opens a batch's result log, rebuilding the dedup set and the counts from its index pages. */
+  static async open(store: Store, batchId: string): Promise<ResultWriter> {
     const counts: ResultCounts = { received: 0, completed: 0, failed: 0, inputTokens: 0, outputTokens: 0 };
     let present: Uint8Array = new Uint8Array(1024);
-    const { size } = await index.stat();
-    const chunk = Buffer.alloc(INDEX_ENTRY_BYTES * 4096);
-    for (let position = 0; position < size; position += chunk.length) {
-      const { bytesRead } = await index.read(chunk, 0, chunk.length, position);
-      for (let at = 0; at + INDEX_ENTRY_BYTES <= bytesRead; at += INDEX_ENTRY_BYTES) {
-        if (chunk.readDoubleLE(at) === 0) continue;
-        const itemIndex = (position + at) / INDEX_ENTRY_BYTES;
-        present = setBit(present, itemIndex);
-        counts.received++;
-        if (chunk.readUInt32LE(at + 12) & FLAG_OK) counts.completed++;
-        else counts.failed++;
-        counts.inputTokens += chunk.readUInt32LE(at + 16);
-        counts.outputTokens += chunk.readUInt32LE(at + 20);
-      }
+    let lastSegment = 0;
+    const pages: number[] = [];
+    for await (const object of store.list(storeKeys.resultIndexPrefix(batchId))) {
+      const page = Number(object.key.slice(object.key.lastIndexOf('/') + 1));
+      if (Number.isInteger(page)) pages.push(page);
     }
-    const logSize = (await log.stat()).size;
-    return new ResultWriter(log, index, logSize, present, counts);
+    await forEachLimited(pages, 8, async (page) => {
+      const bytes = await store.read(storeKeys.resultIndexPage(batchId, page));
+      if (!bytes) return;
+      for (let at = 0; at + INDEX_ENTRY_BYTES <= bytes.length; at += INDEX_ENTRY_BYTES) {
+        const segment = bytes.readUInt32LE(at);
+        if (segment === 0) continue;
+        lastSegment = Math.max(lastSegment, segment - 1);
+        present = setBit(present, page * INDEX_PAGE_ENTRIES + at / INDEX_ENTRY_BYTES);
+        counts.received++;
+        if (bytes.readUInt32LE(at + 12) & FLAG_OK) counts.completed++;
+        else counts.failed++;
+        counts.inputTokens += bytes.readUInt32LE(at + 16);
+        counts.outputTokens += bytes.readUInt32LE(at + 20);
+      }
+    });
+    return new ResultWriter(store, batchId, lastSegment, present, counts);
   }
 
   has(itemIndex: number): boolean {
     return getBit(this.present, itemIndex);
   }
 
-  /**
-   * Buffers a result; returns false (and records nothing) when its item index was recorded
-   * before. Call `flush` to make buffered results durable.
-   */
+  /** Buffers a result; returns false (and records nothing) when its item index was recorded before. */
   append(result: ItemResultMessage): boolean {
     if (this.has(result.index)) return false;
     const line = Buffer.from(`${JSON.stringify(result)}\n`);
-    const offset = this.logSize + this.pendingLogBytes;
-    this.pendingLog.push(line);
-    this.pendingLogBytes += line.length;
-
-    const entry = Buffer.alloc(INDEX_ENTRY_BYTES);
-    entry.writeDoubleLE(offset + 1, 0);
-    entry.writeUInt32LE(line.length - 1, 8);
-    entry.writeUInt32LE(result.ok ? FLAG_OK : 0, 12);
-    entry.writeUInt32LE(clampU32(result.usage?.input_tokens ?? 0), 16);
-    entry.writeUInt32LE(clampU32(result.usage?.output_tokens ?? 0), 20);
-    this.pendingIndex.push({ index: result.index, entry });
-
+    if (this.pendingEntries.length === 0) this.firstPendingMs = Date.now();
+    this.pendingEntries.push({
+      index: result.index,
+      offset: this.pendingBytes,
+      length: line.length - 1,
+      ok: result.ok,
+      inputTokens: clampU32(result.usage?.input_tokens ?? 0),
+      outputTokens: clampU32(result.usage?.output_tokens ?? 0),
+    });
+    this.pendingLines.push(line);
+    this.pendingBytes += line.length;
     this.present = setBit(this.present, result.index);
     this.counts.received++;
     if (result.ok) this.counts.completed++;
@@ -105,44 +122,93 @@ export class ResultWriter {
   }
 
   get dirty(): boolean {
-    return this.pendingIndex.length > 0;
+    return this.pendingEntries.length > 0;
+  }
+
+  /** Bytes buffered since the last flush. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** When the oldest buffered result was appended (ms since the epoch); 0 when nothing is buffered. */
+  get bufferedSinceMs(): number {
+    return this.pendingEntries.length > 0 ? this.firstPendingMs : 0;
   }
 
   /**
-   * Writes buffered results and syncs them to disk: the log first, then the index, so an index
-   * entry never points at bytes that a crash could lose.
+   * Makes buffered results durable: the segment first, then the index pages pointing into it.
+   * On failure nothing is dropped: the buffer stays and the next flush writes it again.
    */
   async flush(): Promise<void> {
-    if (this.pendingIndex.length === 0) return;
-    const logBytes = Buffer.concat(this.pendingLog, this.pendingLogBytes);
-    await this.log.write(logBytes, 0, logBytes.length, this.logSize);
-    this.logSize += logBytes.length;
-    this.pendingLog = [];
-    this.pendingLogBytes = 0;
-    await this.log.datasync();
-
-    // Coalesce runs of consecutive indexes into one write each.
-    const entries = this.pendingIndex.sort((a, b) => a.index - b.index);
-    this.pendingIndex = [];
-    let runStart = 0;
-    for (let i = 1; i <= entries.length; i++) {
-      const previous = entries[i - 1];
-      const current = entries[i];
-      if (current && previous && current.index === previous.index + 1) continue;
-      const run = entries.slice(runStart, i);
-      const first = run[0];
-      if (first) {
-        const bytes = run.length === 1 ? first.entry : Buffer.concat(run.map((e) => e.entry));
-        await this.index.write(bytes, 0, bytes.length, first.index * INDEX_ENTRY_BYTES);
+    if (this.pendingEntries.length === 0) return;
+    // Take the buffer: results appended while this flush awaits the store go into a fresh one.
+    const entries = this.pendingEntries;
+    const lines = this.pendingLines;
+    const bytes = this.pendingBytes;
+    const since = this.firstPendingMs;
+    this.pendingEntries = [];
+    this.pendingLines = [];
+    this.pendingBytes = 0;
+    const segment = this.lastSegment + 1;
+    try {
+      await this.store.put(storeKeys.resultSegment(this.batchId, segment), Buffer.concat(lines, bytes));
+      const touched = new Map<number, Buffer>();
+      for (const entry of entries) {
+        const page = Math.floor(entry.index / INDEX_PAGE_ENTRIES);
+        let pageBytes = touched.get(page);
+        if (!pageBytes) touched.set(page, (pageBytes = Buffer.from(await this.page(page))));
+        const at = (entry.index % INDEX_PAGE_ENTRIES) * INDEX_ENTRY_BYTES;
+        pageBytes.writeUInt32LE(segment + 1, at);
+        pageBytes.writeUInt32LE(entry.offset, at + 4);
+        pageBytes.writeUInt32LE(entry.length, at + 8);
+        pageBytes.writeUInt32LE(entry.ok ? FLAG_OK : 0, at + 12);
+        pageBytes.writeUInt32LE(entry.inputTokens, at + 16);
+        pageBytes.writeUInt32LE(entry.outputTokens, at + 20);
       }
-      runStart = i;
+      await forEachLimited([...touched], 4, ([page, pageBytes]) =>
+        this.store.put(storeKeys.resultIndexPage(this.batchId, page), trimPage(pageBytes)),
+      );
+      this.lastSegment = segment;
+      for (const [page, pageBytes] of touched) this.remember(page, pageBytes);
+    } catch (error) {
+      // Put the results back in front of what came meanwhile; the next flush writes them all.
+      for (const entry of this.pendingEntries) entry.offset += bytes;
+      this.pendingEntries = [...entries, ...this.pendingEntries];
+      this.pendingLines = [...lines, ...this.pendingLines];
+      this.pendingBytes += bytes;
+      this.firstPendingMs = since;
+      throw error;
     }
-    await this.index.datasync();
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled([this.log.close(), this.index.close()]);
+  /** Drops what is buffered (the partition moved to another sink; it will get those results again). */
+  discard(): void {
+    this.pendingEntries = [];
+    this.pendingLines = [];
+    this.pendingBytes = 0;
   }
+
+  private async page(page: number): Promise<Buffer> {
+    const cached = this.pages.get(page);
+    if (cached) return cached;
+    const stored = await this.store.read(storeKeys.resultIndexPage(this.batchId, page));
+    const bytes = Buffer.alloc(PAGE_BYTES);
+    stored?.copy(bytes, 0, 0, Math.min(stored.length, PAGE_BYTES));
+    return bytes;
+  }
+
+  private remember(page: number, bytes: Buffer): void {
+    this.pages.delete(page);
+    this.pages.set(page, bytes);
+    while (this.pages.size > PAGE_CACHE) this.pages.delete(this.pages.keys().next().value as number);
+  }
+}
+
+/** A page without its trailing absent entries (the last page of a batch is usually short). */
+function trimPage(bytes: Buffer): Buffer {
+  let end = bytes.length;
+  while (end > 0 && bytes.readUInt32LE(end - INDEX_ENTRY_BYTES) === 0) end -= INDEX_ENTRY_BYTES;
+  return bytes.subarray(0, end);
 }
 
 export interface StoredResult {
@@ -152,98 +218,132 @@ export interface StoredResult {
   record: ItemResultMessage;
 }
 
+interface Located {
+  index: number;
+  segment: number;
+  offset: number;
+  length: number;
+  ok: boolean;
+}
+
+/** Index pages read ahead while earlier ones are being consumed: hides the store's latency. */
+const READ_AHEAD = 4;
+const SPAN_READ_LIMIT = 8 * 1024 * 1024;
+
 /**
  * Reads the recorded results of a batch in item-index order, skipping indexes not recorded yet.
- * Safe while the sink is writing: the sink writes a line before the index entry pointing at it.
- * Memory stays bounded: the index and the log are read in chunks.
+ * Safe while the sink is writing, from any process: an index entry is written after the segment
+ * it points into. Memory stays bounded: a few index pages and their lines at a time.
  */
 export async function* readResults(
-  layout: DataLayout,
+  store: Store,
   batchId: string,
   options: { fromIndex?: number; toIndex?: number } = {},
 ): AsyncGenerator<StoredResult> {
-  let index: FileHandle;
-  let log: FileHandle;
-  try {
-    index = await open(layout.resultsIndex(batchId), 'r');
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
-  try {
-    log = await open(layout.resultsLog(batchId), 'r');
-  } catch (error) {
-    await index.close();
-    if (isNotFound(error)) return;
-    throw error;
-  }
-  try {
-    const { size } = await index.stat();
-    const first = Math.max(0, options.fromIndex ?? 0);
-    const end = Math.min(size / INDEX_ENTRY_BYTES, options.toIndex ?? Number.MAX_SAFE_INTEGER);
-    const entriesPerChunk = 2048;
-    const chunk = Buffer.alloc(entriesPerChunk * INDEX_ENTRY_BYTES);
-    for (let base = first; base < end; base += entriesPerChunk) {
-      const count = Math.min(entriesPerChunk, end - base);
-      const { bytesRead } = await index.read(chunk, 0, count * INDEX_ENTRY_BYTES, base * INDEX_ENTRY_BYTES);
-      const found: { index: number; offset: number; length: number; ok: boolean }[] = [];
-      for (let at = 0; at + INDEX_ENTRY_BYTES <= bytesRead; at += INDEX_ENTRY_BYTES) {
-        const offsetPlusOne = chunk.readDoubleLE(at);
-        if (offsetPlusOne === 0) continue;
-        found.push({
-          index: base + at / INDEX_ENTRY_BYTES,
-          offset: offsetPlusOne - 1,
-          length: chunk.readUInt32LE(at + 8),
-          ok: (chunk.readUInt32LE(at + 12) & FLAG_OK) !== 0,
-        });
-      }
-      for (const { entry, line } of await readLines(log, found)) {
-        yield { index: entry.index, ok: entry.ok, record: JSON.parse(line) as ItemResultMessage };
-      }
+  const first = Math.max(0, options.fromIndex ?? 0);
+  const end = options.toIndex ?? Number.MAX_SAFE_INTEGER;
+  if (end <= first) return;
+  let pages: number[];
+  const firstPage = Math.floor(first / INDEX_PAGE_ENTRIES);
+  const lastPage = Math.floor((end - 1) / INDEX_PAGE_ENTRIES);
+  if (lastPage - firstPage < 4) {
+    // A bounded range (a page of rows): read its index pages directly, no listing.
+    pages = Array.from({ length: lastPage - firstPage + 1 }, (_, i) => firstPage + i);
+  } else {
+    pages = [];
+    for await (const object of store.list(storeKeys.resultIndexPrefix(batchId), {
+      startAfter: firstPage > 0 ? storeKeys.resultIndexPage(batchId, firstPage - 1) : undefined,
+    })) {
+      const page = Number(object.key.slice(object.key.lastIndexOf('/') + 1));
+      if (!Number.isInteger(page)) continue;
+      if (page > lastPage) break;
+      pages.push(page);
     }
-  } finally {
-    await Promise.allSettled([index.close(), log.close()]);
+  }
+  const load = (page: number) => readPage(store, batchId, page, first, end);
+  const ahead: Promise<StoredResult[]>[] = [];
+  let next = 0;
+  while (next < pages.length || ahead.length > 0) {
+    while (ahead.length < READ_AHEAD && next < pages.length) {
+      const loading = load(pages[next++] as number);
+      loading.catch(() => undefined); // awaited below; avoids an unhandled rejection meanwhile
+      ahead.push(loading);
+    }
+    const results = await (ahead.shift() as Promise<StoredResult[]>);
+    yield* results;
   }
 }
 
-const SPAN_READ_LIMIT = 8 * 1024 * 1024;
-
-/** Reads many log lines; one read for the whole span when results arrived roughly in order. */
-async function readLines<E extends { offset: number; length: number }>(
-  log: FileHandle,
-  entries: E[],
-): Promise<{ entry: E; line: string }[]> {
-  if (entries.length === 0) return [];
-  let low = Number.POSITIVE_INFINITY;
-  let high = 0;
-  for (const e of entries) {
-    low = Math.min(low, e.offset);
-    high = Math.max(high, e.offset + e.length);
+/** One index page's results within `[first, end)`, in index order. */
+async function readPage(store: Store, batchId: string, page: number, first: number, end: number) {
+  const bytes = await store.read(storeKeys.resultIndexPage(batchId, page));
+  if (!bytes) return [];
+  const located: Located[] = [];
+  for (let at = 0; at + INDEX_ENTRY_BYTES <= bytes.length; at += INDEX_ENTRY_BYTES) {
+    const index = page * INDEX_PAGE_ENTRIES + at / INDEX_ENTRY_BYTES;
+    if (index < first || index >= end) continue;
+    const segment = bytes.readUInt32LE(at);
+    if (segment === 0) continue;
+    located.push({
+      index,
+      segment: segment - 1,
+      offset: bytes.readUInt32LE(at + 4),
+      length: bytes.readUInt32LE(at + 8),
+      ok: (bytes.readUInt32LE(at + 12) & FLAG_OK) !== 0,
+    });
   }
-  if (high - low <= SPAN_READ_LIMIT) {
-    const span = Buffer.alloc(high - low);
-    await log.read(span, 0, span.length, low);
-    return entries.map((entry) => ({
-      entry,
-      line: span.toString('utf8', entry.offset - low, entry.offset - low + entry.length),
-    }));
-  }
-  const out: { entry: E; line: string }[] = [];
-  for (const entry of entries) {
-    const bytes = Buffer.alloc(entry.length);
-    await log.read(bytes, 0, entry.length, entry.offset);
-    out.push({ entry, line: bytes.toString('utf8') });
-  }
-  return out;
+  const lines = await readLines(store, batchId, located);
+  return located.map((entry, i) => ({
+    index: entry.index,
+    ok: entry.ok,
+    record: JSON.parse(lines[i] as string) as ItemResultMessage,
+  }));
 }
 
-async function openReadWrite(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r+');
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    return open(path, 'w+');
-  }
+/** The lines of many entries: one ranged read per segment when its entries lie close together. */
+async function readLines(store: Store, batchId: string, entries: Located[]): Promise<string[]> {
+  const lines = new Array<string>(entries.length);
+  const bySegment = new Map<number, number[]>();
+  entries.forEach((entry, i) => {
+    const list = bySegment.get(entry.segment);
+    if (list) list.push(i);
+    else bySegment.set(entry.segment, [i]);
+  });
+  await forEachLimited([...bySegment], 4, async ([segment, members]) => {
+    const key = storeKeys.resultSegment(batchId, segment);
+    let low = Number.POSITIVE_INFINITY;
+    let high = 0;
+    for (const i of members) {
+      const entry = entries[i] as Located;
+      low = Math.min(low, entry.offset);
+      high = Math.max(high, entry.offset + entry.length);
+    }
+    if (high - low <= SPAN_READ_LIMIT) {
+      const span = await store.read(key, { start: low, end: high });
+      if (!span || span.length < high - low) throw new Error(`result segment ${key} is shorter than its index says`);
+      for (const i of members) {
+        const entry = entries[i] as Located;
+        lines[i] = span.toString('utf8', entry.offset - low, entry.offset - low + entry.length);
+      }
+      return;
+    }
+    await forEachLimited(members, 8, async (i) => {
+      const entry = entries[i] as Located;
+      const bytes = await store.read(key, { start: entry.offset, end: entry.offset + entry.length });
+      if (!bytes) throw new Error(`result segment ${key} is missing`);
+      lines[i] = bytes.toString('utf8');
+    });
+  });
+  return lines;
+}
+
+/** Runs `run` over `items` with at most `limit` at once. */
+export async function forEachLimited<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await run(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function setBit(bits: Uint8Array, index: number): Uint8Array {

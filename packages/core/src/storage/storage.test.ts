@@ -1,18 +1,20 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ItemResultMessage } from '../contracts/messages.js';
 import { requestLineId } from '../ids.js';
-import { DataLayout } from './layout.js';
+import { storeKeys } from './layout.js';
+import { createLocalStore } from './local.js';
 import { readOutputPage, writeFinalOutputs } from './output.js';
-import { readResults, ResultWriter } from './results.js';
+import { INDEX_PAGE_ENTRIES, readResults, ResultWriter } from './results.js';
+import type { Store } from './types.js';
 
 let root: string;
-let layout: DataLayout;
+let store: Store;
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'sluice-storage-'));
-  layout = new DataLayout(root);
+  store = createLocalStore({ directory: root });
 });
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
@@ -39,22 +41,20 @@ function result(index: number, ok = true): ItemResultMessage {
 
 describe('ResultWriter', () => {
   it('dedups by item index, also after reopening', async () => {
-    const writer = await ResultWriter.open(layout, 'batch_x');
+    const writer = await ResultWriter.open(store, 'batch_x');
     expect(writer.append(result(2))).toBe(true);
     expect(writer.append(result(0, false))).toBe(true);
     expect(writer.append(result(2))).toBe(false);
     await writer.flush();
-    await writer.close();
 
-    const reopened = await ResultWriter.open(layout, 'batch_x');
+    const reopened = await ResultWriter.open(store, 'batch_x');
     expect(reopened.counts).toEqual({ received: 2, completed: 1, failed: 1, inputTokens: 20, outputTokens: 2 });
     expect(reopened.append(result(0))).toBe(false);
     expect(reopened.append(result(1))).toBe(true);
     await reopened.flush();
-    await reopened.close();
 
     const read = [];
-    for await (const r of readResults(layout, 'batch_x')) read.push([r.index, r.ok]);
+    for await (const r of readResults(store, 'batch_x')) read.push([r.index, r.ok]);
     expect(read).toEqual([
       [0, false],
       [1, true],
@@ -63,27 +63,89 @@ describe('ResultWriter', () => {
   });
 
   it('ignores unflushed results after a crash (reopen without flush)', async () => {
-    const writer = await ResultWriter.open(layout, 'batch_x');
+    const writer = await ResultWriter.open(store, 'batch_x');
     writer.append(result(0));
     await writer.flush();
     writer.append(result(1)); // never flushed
-    const reopened = await ResultWriter.open(layout, 'batch_x');
+    const reopened = await ResultWriter.open(store, 'batch_x');
     expect(reopened.counts.received).toBe(1);
     expect(reopened.has(1)).toBe(false);
-    await Promise.all([writer.close(), reopened.close()]);
+  });
+
+  it('reads a range through its index pages, across pages and segments, and results that arrived out of order', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    const total = INDEX_PAGE_ENTRIES * 3 + 17;
+    // Three segments, each holding indexes from every page, in a scrambled order.
+    const order = Array.from({ length: total }, (_, i) => (i * 7919) % total);
+    for (const [n, index] of order.entries()) {
+      writer.append(result(index, index % 5 !== 0));
+      if (n % 1500 === 1499) await writer.flush();
+    }
+    await writer.flush();
+    const range = [];
+    for await (const r of readResults(store, 'batch_x', { fromIndex: 1000, toIndex: 2100 })) range.push(r.index);
+    expect(range).toEqual(Array.from({ length: 1100 }, (_, i) => 1000 + i));
+    let all = 0;
+    for await (const r of readResults(store, 'batch_x')) {
+      expect(r.index).toBe(all);
+      expect(r.record.custom_id).toBe(`c${all}`);
+      all++;
+    }
+    expect(all).toBe(total);
+    const reopened = await ResultWriter.open(store, 'batch_x');
+    expect(reopened.counts.received).toBe(total);
+    expect(reopened.counts.failed).toBe(Math.ceil(total / 5));
+  });
+
+  it('keeps results buffered during a flush that fails and writes them with the next one', async () => {
+    const failing: Store = {
+      ...store,
+      put: async (key, body) => {
+        if (key.endsWith('.seg') && failNext) {
+          failNext = false;
+          throw new Error('store unavailable');
+        }
+        await store.put(key, body);
+      },
+    };
+    let failNext = true;
+    const writer = await ResultWriter.open(failing, 'batch_x');
+    writer.append(result(0));
+    await expect(writer.flush()).rejects.toThrow('store unavailable');
+    writer.append(result(1));
+    await writer.flush();
+    const read = [];
+    for await (const r of readResults(store, 'batch_x')) read.push(r.record.custom_id);
+    expect(read).toEqual(['c0', 'c1']);
+  });
+
+  it('an index page is written only after the segment it points into', async () => {
+    const order: string[] = [];
+    const watching: Store = {
+      ...store,
+      put: async (key, body) => {
+        order.push(key.includes('/index/') ? 'index' : 'segment');
+        await store.put(key, body);
+      },
+    };
+    const writer = await ResultWriter.open(watching, 'batch_x');
+    writer.append(result(3));
+    writer.append(result(INDEX_PAGE_ENTRIES + 1));
+    await writer.flush();
+    expect(order).toEqual(['segment', 'index', 'index']);
   });
 });
 
 describe('final outputs', () => {
   it('writes input order, splits failures, and pages without reading everything', async () => {
-    const writer = await ResultWriter.open(layout, 'batch_x');
+    const writer = await ResultWriter.open(store, 'batch_x');
     for (const index of [4, 1, 3, 0, 2]) writer.append(result(index, index !== 3));
     await writer.flush();
-    await writer.close();
 
-    const final = await writeFinalOutputs(layout, 'batch_x', 'openai');
+    const final = await writeFinalOutputs(store, 'batch_x', 'openai');
     expect(final).toMatchObject({ lines: 5, succeeded: 4, failed: 1 });
-    const output = (await readFile(layout.output('batch_x'), 'utf8')).trim().split('\n');
+    const text = async (key: string) => ((await store.read(key)) as Buffer).toString('utf8');
+    const output = (await text(storeKeys.output('batch_x'))).trim().split('\n');
     expect(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual([
       'c0',
       'c1',
@@ -91,15 +153,32 @@ describe('final outputs', () => {
       'c3',
       'c4',
     ]);
-    const errors = (await readFile(layout.errors('batch_x'), 'utf8')).trim().split('\n');
+    const errors = (await text(storeKeys.errors('batch_x'))).trim().split('\n');
     expect(errors.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['c3']);
-    const succeeded = (await readFile(layout.succeeded('batch_x'), 'utf8')).trim().split('\n');
+    const succeeded = (await text(storeKeys.succeeded('batch_x'))).trim().split('\n');
     expect(succeeded).toHaveLength(4);
 
-    const page = await readOutputPage(layout, 'batch_x', 1, 2);
-    expect(page?.total).toBe(5);
+    const page = await readOutputPage(store, 'batch_x', 1, 2);
     expect(page?.lines.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['c1', 'c2']);
-    expect((await readOutputPage(layout, 'batch_x', 4, 10))?.lines).toHaveLength(1);
-    expect((await readOutputPage(layout, 'batch_x', 9, 10))?.lines).toEqual([]);
+    expect((await readOutputPage(store, 'batch_x', 4, 10))?.lines).toHaveLength(1);
+    expect((await readOutputPage(store, 'batch_x', 9, 10))?.lines).toEqual([]);
+    expect(await readOutputPage(store, 'batch_y', 0, 10)).toBeNull();
+  });
+
+  it('leaves no object behind when writing the outputs fails', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append(result(0));
+    await writer.flush();
+    const broken: Store = {
+      ...store,
+      read: async (key, range) => {
+        if (key.endsWith('.seg')) throw new Error('read failed');
+        return store.read(key, range);
+      },
+    };
+    await expect(writeFinalOutputs(broken, 'batch_x', 'openai')).rejects.toThrow('read failed');
+    const keys = [];
+    for await (const object of store.list('batches/batch_x/')) keys.push(object.key);
+    expect(keys.every((key) => key.includes('/results/'))).toBe(true);
   });
 });

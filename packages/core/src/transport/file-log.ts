@@ -1,108 +1,321 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, OutgoingMessage } from './types.js';
 
+/** How one partition keeps its records (Kafka's topic configs of the same names). */
+export interface PartitionLogOptions {
+  /** A segment is closed and a new one started past this size (`segment.bytes`). */
+  segmentBytes: number;
+  /** Closed segments whose newest record is older than this are deleted (`retention.ms`); delete policy only. */
+  retentionMs: number;
+  /** `cleanup.policy=compact`: closed segments keep only the newest record of each key. */
+  compact: boolean;
+  /** Compacted topics: how long a tombstone (null value) is kept (`delete.retention.ms`). */
+  deleteRetentionMs: number;
+}
+
+export const DEFAULT_PARTITION_LOG: PartitionLogOptions = {
+  segmentBytes: 64 * 1024 * 1024,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  compact: false,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+};
+
+/** One segment file: records from `base` on, with the offset and position of each. */
+interface Segment {
+  base: number;
+  path: string;
+  fd: number;
+  offsets: number[];
+  positions: number[];
+  size: number;
+  newestTimestamp: number;
+}
+
 /**
- * One partition of the embedded log: an append-only file of length-prefixed records, and an
- * in-memory index of where each offset starts. Appends are plain `write`s: they survive a killed
- * process (the kernel has them), which is what the embedded mode promises; they are not fsynced, so
- * a power loss may take the last ones.
+ * One partition of the embedded log, kept the way Kafka keeps it: a directory of segment files
+ * named by their first offset; appends go to the newest; a segment is closed once it is
+ * `segmentBytes` long; closed segments are deleted once all their records are older than
+ * `retentionMs` (delete policy) or rewritten with only the newest record of each key (compact
+ * policy: the status topic), so the log does not grow forever. Appends are plain `write`s: they
+ * survive a killed process, not a power loss.
  *
- * Record: u32 length of the rest | f64 timestamp | u32 key length (0xffffffff = null) | key |
- * u32 headers length | headers JSON | u32 value length (0xffffffff = null) | value.
+ * Record: u32 length of the rest | f64 offset | f64 timestamp | u32 key length (0xffffffff = null) |
+ * key | u32 headers length | headers JSON | u32 value length (0xffffffff = null) | value.
  */
 export class PartitionLog {
-  private readonly fd: number;
-  private readonly positions: number[] = [];
-  private size = 0;
+  private readonly directory: string;
+  private segments: Segment[] = [];
+  private next = 0;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
-    directory: string,
+    topicDirectory: string,
+    private readonly options: PartitionLogOptions = DEFAULT_PARTITION_LOG,
   ) {
-    mkdirSync(directory, { recursive: true });
-    const path = join(directory, `${partition}.log`);
-    closeSync(openSync(path, 'a'));
-    // Not O_APPEND: after recovery a torn tail is overwritten at `size`, not appended to.
-    this.fd = openSync(path, 'r+');
-    this.recover();
+    this.directory = join(topicDirectory, String(partition));
+    mkdirSync(this.directory, { recursive: true });
+    migrateSingleFile(join(topicDirectory, `${partition}.log`), this.directory);
+    for (const name of readdirSync(this.directory)
+      .filter((n) => /^\d{20}\.log$/.test(n))
+      .sort()) {
+      this.segments.push(openSegment(join(this.directory, name), Number(name.slice(0, 20))));
+    }
+    for (const name of readdirSync(this.directory).filter((n) => n.endsWith('.cleaned'))) {
+      rmSync(join(this.directory, name), { force: true }); // a compaction interrupted by a crash
+    }
+    const last = this.segments[this.segments.length - 1];
+    this.next = last
+      ? last.offsets.length > 0
+        ? (last.offsets[last.offsets.length - 1] as number) + 1
+        : last.base
+      : 0;
+    if (!last) this.roll();
+  }
+
+  /** First offset still in the log. */
+  get start(): number {
+    for (const segment of this.segments) if (segment.offsets.length > 0) return segment.offsets[0] as number;
+    return this.next;
   }
 
   /** Offset the next record gets. */
   get end(): number {
-    return this.positions.length;
+    return this.next;
   }
 
   append(messages: OutgoingMessage[], now = Date.now()): void {
+    let active = this.segments[this.segments.length - 1] as Segment;
+    if (active.size >= this.options.segmentBytes) active = this.roll();
     const buffers: Buffer[] = [];
     let bytes = 0;
     for (const message of messages) {
-      const record = encode(message, now);
-      this.positions.push(this.size + bytes);
+      const record = encode(message, this.next, now);
+      active.offsets.push(this.next++);
+      active.positions.push(active.size + bytes);
       buffers.push(record);
       bytes += record.length;
     }
-    const data = Buffer.concat(buffers, bytes);
-    let written = 0;
-    while (written < data.length)
-      written += writeSync(this.fd, data, written, data.length - written, this.size + written);
-    this.size += data.length;
+    writeAll(active.fd, Buffer.concat(buffers, bytes), active.size);
+    active.size += bytes;
+    active.newestTimestamp = now;
   }
 
-  /** Records from `offset` on, at most `maxRecords` and about `maxBytes`. */
+  /** Records from `offset` on (or from the start of the log, when `offset` is gone), at most `maxRecords` and about `maxBytes`. */
   read(offset: number, maxRecords: number, maxBytes: number): IncomingMessage[] {
-    if (offset >= this.positions.length) return [];
-    const last = Math.min(this.positions.length, offset + maxRecords);
-    const start = this.positions[offset] as number;
-    let stop = last < this.positions.length ? (this.positions[last] as number) : this.size;
-    if (stop - start > maxBytes) {
-      // At least one record, then as many as fit.
-      let end = offset + 1;
-      while (end < last && (this.positions[end] as number) - start <= maxBytes) end++;
-      stop = end < this.positions.length ? (this.positions[end] as number) : this.size;
+    for (const segment of this.segments) {
+      const last = segment.offsets[segment.offsets.length - 1];
+      if (last === undefined || last < offset) continue;
+      const first = lowerBound(segment.offsets, offset);
+      const stopIndex = Math.min(segment.offsets.length, first + maxRecords);
+      const start = segment.positions[first] as number;
+      let stop = stopIndex < segment.offsets.length ? (segment.positions[stopIndex] as number) : segment.size;
+      if (stop - start > maxBytes) {
+        // At least one record, then as many as fit.
+        let end = first + 1;
+        while (end < stopIndex && (segment.positions[end] as number) - start <= maxBytes) end++;
+        stop = end < segment.offsets.length ? (segment.positions[end] as number) : segment.size;
+      }
+      const buffer = Buffer.alloc(stop - start);
+      readSync(segment.fd, buffer, 0, buffer.length, start);
+      const out: IncomingMessage[] = [];
+      for (let at = 0; at < buffer.length;) {
+        const length = buffer.readUInt32LE(at);
+        out.push(decode(buffer.subarray(at + 4, at + 4 + length), this.topic, this.partition));
+        at += 4 + length;
+      }
+      return out;
     }
-    const buffer = Buffer.alloc(stop - start);
-    readSync(this.fd, buffer, 0, buffer.length, start);
-    const out: IncomingMessage[] = [];
-    let at = 0;
-    for (let o = offset; at < buffer.length; o++) {
-      const length = buffer.readUInt32LE(at);
-      out.push(decode(buffer.subarray(at + 4, at + 4 + length), this.topic, this.partition, o));
-      at += 4 + length;
+    return [];
+  }
+
+  /**
+   * Applies the retention policy to closed segments (the newest is never touched, as in Kafka).
+   * Returns the number of bytes freed.
+   */
+  clean(now = Date.now()): number {
+    const closed = this.segments.slice(0, -1);
+    if (closed.length === 0) return 0;
+    const before = closed.reduce((sum, s) => sum + s.size, 0);
+    if (!this.options.compact) {
+      const expired = closed.filter((s) => now - s.newestTimestamp > this.options.retentionMs);
+      for (const segment of expired) this.drop(segment);
+      this.segments = this.segments.filter((s) => !expired.includes(s));
+    } else {
+      this.compact(closed, now);
     }
-    return out;
+    return before - this.segments.slice(0, -1).reduce((sum, s) => sum + s.size, 0);
   }
 
   close(): void {
-    closeSync(this.fd);
+    for (const segment of this.segments) closeSync(segment.fd);
+    this.segments = [];
   }
 
-  /** Rebuilds the offset index; a torn last record (a kill during a write) is cut off. */
-  private recover(): void {
-    const size = fstatSync(this.fd).size;
-    const header = Buffer.alloc(4);
-    let at = 0;
-    while (at + 4 <= size) {
-      readSync(this.fd, header, 0, 4, at);
-      const length = header.readUInt32LE(0);
-      if (at + 4 + length > size) break;
-      this.positions.push(at);
-      at += 4 + length;
-    }
-    this.size = at;
+  /** Bytes on disk (all segments). */
+  get bytes(): number {
+    return this.segments.reduce((sum, s) => sum + s.size, 0);
   }
+
+  private roll(): Segment {
+    const segment = openSegment(join(this.directory, `${String(this.next).padStart(20, '0')}.log`), this.next);
+    this.segments.push(segment);
+    return segment;
+  }
+
+  private drop(segment: Segment): void {
+    closeSync(segment.fd);
+    rmSync(segment.path, { force: true });
+  }
+
+  /**
+   * Keeps, in closed segments, only the newest record of each key (anywhere in the log), and
+   * tombstones younger than `deleteRetentionMs`. Offsets are kept: readers see gaps, as in Kafka.
+   * Each segment is rewritten to a `.cleaned` file that replaces it by rename.
+   */
+  private compact(closed: Segment[], now: number): void {
+    const newest = new Map<string, number>();
+    for (const segment of this.segments) {
+      for (const record of this.recordsOf(segment)) {
+        if (record.key !== null) newest.set(record.key, Number(record.offset));
+      }
+    }
+    for (const segment of closed) {
+      const kept: Buffer[] = [];
+      const offsets: number[] = [];
+      const positions: number[] = [];
+      let size = 0;
+      let newestTimestamp = 0;
+      let dropped = 0;
+      for (const record of this.recordsOf(segment)) {
+        const offset = Number(record.offset);
+        const superseded = record.key !== null && newest.get(record.key) !== offset;
+        const oldTombstone = record.value === null && now - Number(record.timestamp) > this.options.deleteRetentionMs;
+        if (superseded || oldTombstone) {
+          dropped++;
+          continue;
+        }
+        const bytes = encode(record, offset, Number(record.timestamp));
+        offsets.push(offset);
+        positions.push(size);
+        kept.push(bytes);
+        size += bytes.length;
+        newestTimestamp = Math.max(newestTimestamp, Number(record.timestamp));
+      }
+      if (dropped === 0) continue;
+      const cleaned = `${segment.path}.cleaned`;
+      const fd = openSync(cleaned, 'w+');
+      writeAll(fd, Buffer.concat(kept, size), 0);
+      closeSync(fd);
+      closeSync(segment.fd);
+      renameSync(cleaned, segment.path);
+      Object.assign(segment, { fd: openSync(segment.path, 'r+'), offsets, positions, size, newestTimestamp });
+    }
+  }
+
+  private *recordsOf(segment: Segment): Generator<IncomingMessage> {
+    for (let i = 0; i < segment.offsets.length; i += 1000) {
+      for (const record of this.read(segment.offsets[i] as number, 1000, Number.MAX_SAFE_INTEGER)) {
+        if (Number(record.offset) > (segment.offsets[segment.offsets.length - 1] as number)) return;
+        yield record;
+      }
+    }
+  }
+}
+
+/** Rebuilds a segment's index; a torn last record (a kill during a write) is cut off. */
+function openSegment(path: string, base: number): Segment {
+  if (!existsSync(path)) closeSync(openSync(path, 'a'));
+  // Not O_APPEND: after recovery a torn tail is overwritten at `size`, not appended to.
+  const fd = openSync(path, 'r+');
+  const total = fstatSync(fd).size;
+  const header = Buffer.alloc(20);
+  const segment: Segment = { base, path, fd, offsets: [], positions: [], size: 0, newestTimestamp: 0 };
+  let at = 0;
+  while (at + 20 <= total) {
+    readSync(fd, header, 0, 20, at);
+    const length = header.readUInt32LE(0);
+    if (at + 4 + length > total || length < 16) break;
+    segment.offsets.push(header.readDoubleLE(4));
+    segment.positions.push(at);
+    segment.newestTimestamp = header.readDoubleLE(12);
+    at += 4 + length;
+  }
+  segment.size = at;
+  return segment;
+}
+
+/**
+ * Logs written before segments were introduced are one `<partition>.log` of records without
+ * their offset (an offset was the record's position in the file): rewritten once as segment 0.
+ */
+function migrateSingleFile(path: string, directory: string): void {
+  if (!existsSync(path)) return;
+  const fd = openSync(path, 'r');
+  const total = fstatSync(fd).size;
+  const target = join(directory, `${'0'.padStart(20, '0')}.log`);
+  const out = openSync(`${target}.migrating`, 'w');
+  const header = Buffer.alloc(4);
+  let at = 0;
+  let written = 0;
+  for (let offset = 0; at + 4 <= total; offset++) {
+    readSync(fd, header, 0, 4, at);
+    const length = header.readUInt32LE(0);
+    if (at + 4 + length > total) break;
+    const body = Buffer.alloc(length);
+    readSync(fd, body, 0, length, at + 4);
+    const record = Buffer.alloc(4 + 8 + length);
+    record.writeUInt32LE(8 + length, 0);
+    record.writeDoubleLE(offset, 4);
+    body.copy(record, 12);
+    writeAll(out, record, written);
+    written += record.length;
+    at += 4 + length;
+  }
+  closeSync(out);
+  closeSync(fd);
+  renameSync(`${target}.migrating`, target);
+  rmSync(path, { force: true });
+}
+
+function writeAll(fd: number, data: Buffer, position: number): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+}
+
+function lowerBound(values: number[], target: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((values[mid] as number) < target) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 const NULL_LENGTH = 0xffffffff;
 
-function encode(message: OutgoingMessage, timestamp: number): Buffer {
+function encode(message: OutgoingMessage, offset: number, timestamp: number): Buffer {
   const key = message.key === null ? null : Buffer.from(message.key);
   const headers = Buffer.from(JSON.stringify(message.headers ?? {}));
   const value = message.value;
-  const length = 8 + 4 + (key?.length ?? 0) + 4 + headers.length + 4 + (value?.length ?? 0);
+  const length = 8 + 8 + 4 + (key?.length ?? 0) + 4 + headers.length + 4 + (value?.length ?? 0);
   const record = Buffer.alloc(4 + length);
   let at = record.writeUInt32LE(length, 0);
+  at = record.writeDoubleLE(offset, at);
   at = record.writeDoubleLE(timestamp, at);
   at = record.writeUInt32LE(key ? key.length : NULL_LENGTH, at);
   if (key) at += key.copy(record, at);
@@ -113,8 +326,10 @@ function encode(message: OutgoingMessage, timestamp: number): Buffer {
   return record;
 }
 
-function decode(record: Buffer, topic: string, partition: number, offset: number): IncomingMessage {
+function decode(record: Buffer, topic: string, partition: number): IncomingMessage {
   let at = 0;
+  const offset = record.readDoubleLE(at);
+  at += 8;
   const timestamp = record.readDoubleLE(at);
   at += 8;
   const keyLength = record.readUInt32LE(at);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
-import { PartitionLog } from './file-log.js';
+import { DEFAULT_PARTITION_LOG, PartitionLog, type PartitionLogOptions } from './file-log.js';
 import type {
   BatchContext,
   Consumer,
@@ -20,6 +20,12 @@ import type {
 export interface MemoryTransportOptions {
   /** Where the log, the topic list and the committed offsets live (e.g. `<SLUICE_DATA_DIR>/log`). */
   directory: string;
+  /** Bytes per segment file (Kafka's `segment.bytes`). @defaultValue 67108864 */
+  segmentBytes?: number;
+  /** How long records of non-compacted topics are kept (Kafka's `retention.ms`). @defaultValue 7 days */
+  retentionMs?: number;
+  /** How often closed segments are cleaned (deleted or compacted). @defaultValue 60000 */
+  cleanIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -40,11 +46,19 @@ export class RebalanceInProgressError extends Error {
  * killed process resumes where it was. It is not a distributed log: one process owns the directory.
  */
 export function createMemoryTransport(options: MemoryTransportOptions): Transport {
-  const log = new EmbeddedLog(options.directory, options.logger ?? silentLogger);
+  const log = new EmbeddedLog(options.directory, options.logger ?? silentLogger, {
+    ...DEFAULT_PARTITION_LOG,
+    segmentBytes: options.segmentBytes ?? DEFAULT_PARTITION_LOG.segmentBytes,
+    retentionMs: options.retentionMs ?? DEFAULT_PARTITION_LOG.retentionMs,
+  });
+  // Retention like Kafka's log cleaner: closed segments are deleted or compacted now and then.
+  const cleaner = setInterval(() => log.clean(), options.cleanIntervalMs ?? 60_000);
+  cleaner.unref();
   return {
     kind: 'memory',
     async ensureTopics(specs: TopicSpec[]) {
-      for (const spec of specs) log.ensureTopic(spec.topic, spec.numPartitions);
+      for (const spec of specs)
+        log.ensureTopic(spec.topic, spec.numPartitions, spec.configs?.['cleanup.policy'] === 'compact');
     },
     async producer(): Promise<Producer> {
       return {
@@ -58,10 +72,13 @@ export function createMemoryTransport(options: MemoryTransportOptions): Transpor
       return new EmbeddedConsumer(log, consumerOptions);
     },
     async offsets(topic: string): Promise<PartitionOffsets[]> {
-      return log.partitionsOf(topic).map((p) => ({ partition: p.partition, low: '0', high: String(p.end) }));
+      return log
+        .partitionsOf(topic)
+        .map((p) => ({ partition: p.partition, low: String(p.start), high: String(p.end) }));
     },
     async ping() {},
     async close() {
+      clearInterval(cleaner);
       await log.close();
     },
   };
@@ -100,23 +117,40 @@ class EmbeddedLog {
   private readonly offsetsFile: string;
   private readonly topicsFile: string;
 
+  private readonly compacted = new Set<string>();
+
   constructor(
     private readonly directory: string,
     readonly logger: Logger,
+    private readonly logOptions: PartitionLogOptions,
   ) {
     mkdirSync(directory, { recursive: true });
     this.offsetsFile = join(directory, 'offsets.json');
     this.topicsFile = join(directory, 'topics.json');
     this.committed = readJson<Record<string, Record<string, number>>>(this.offsetsFile) ?? {};
-    for (const [topic, partitions] of Object.entries(readJson<Record<string, number>>(this.topicsFile) ?? {})) {
-      this.open(topic, partitions);
+    type TopicEntry = number | { partitions: number; compact: boolean };
+    for (const [topic, entry] of Object.entries(readJson<Record<string, TopicEntry>>(this.topicsFile) ?? {})) {
+      if (typeof entry === 'number') this.open(topic, entry, false);
+      else this.open(topic, entry.partitions, entry.compact);
     }
   }
 
-  ensureTopic(topic: string, partitions: number): void {
+  ensureTopic(topic: string, partitions: number, compact: boolean): void {
     if (this.topics.has(topic)) return;
-    this.open(topic, partitions);
-    writeJsonAtomic(this.topicsFile, Object.fromEntries([...this.topics].map(([name, logs]) => [name, logs.length])));
+    this.open(topic, partitions, compact);
+    writeJsonAtomic(
+      this.topicsFile,
+      Object.fromEntries(
+        [...this.topics].map(([name, logs]) => [name, { partitions: logs.length, compact: this.compacted.has(name) }]),
+      ),
+    );
+  }
+
+  /** Deletes or compacts closed segments (see PartitionLog.clean). */
+  clean(now = Date.now()): void {
+    let freed = 0;
+    for (const partitions of this.topics.values()) for (const p of partitions) freed += p.clean(now);
+    if (freed > 0) this.logger.info({ freedBytes: freed }, 'embedded log: retention applied');
   }
 
   partitionsOf(topic: string): PartitionLog[] {
@@ -189,11 +223,13 @@ class EmbeddedLog {
     this.topics.clear();
   }
 
-  private open(topic: string, partitions: number): void {
+  private open(topic: string, partitions: number, compact: boolean): void {
     const directory = join(this.directory, encodeURIComponent(topic));
+    if (compact) this.compacted.add(topic);
+    const options = { ...this.logOptions, compact };
     this.topics.set(
       topic,
-      Array.from({ length: partitions }, (_, partition) => new PartitionLog(topic, partition, directory)),
+      Array.from({ length: partitions }, (_, partition) => new PartitionLog(topic, partition, directory, options)),
     );
   }
 

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import {
   type BatchRecord,
   BatchSpec,
@@ -133,6 +132,8 @@ export class OpenAIBatches {
     });
     const batchId = newBatchId();
     const record = newBatchRecord(batchId, spec, 0, 'validating');
+    // The lease first: if this process dies from here on, another ingest validates the batch.
+    await this.context.submitter.lease(batchId, 'validating', spec, 0);
     await this.context.submitter.publishStatus(record);
     this.startValidation(batchId, spec);
     return record;
@@ -153,13 +154,11 @@ export class OpenAIBatches {
     return cancelling;
   }
 
-  /** Restarts the validation of batches a previous run left in `validating`. */
-  resume(records: BatchRecord[]): void {
-    for (const record of records) {
-      if (record.api !== 'openai' || record.status !== 'validating' || this.validating.has(record.id)) continue;
-      this.context.logger.warn({ batchId: record.id }, 'resuming the validation of a batch');
-      this.startValidation(record.id, BatchSpec.parse({ ...record, api: 'openai' }));
-    }
+  /** Validates a batch whose ingest stopped while validating it (its lease was taken over). */
+  resume(batchId: string, spec: BatchSpec): void {
+    if (this.validating.has(batchId)) return;
+    this.context.logger.warn({ batchId }, 'resuming the validation of a batch');
+    this.startValidation(batchId, spec);
   }
 
   private startValidation(batchId: string, spec: BatchSpec): void {
@@ -177,7 +176,7 @@ export class OpenAIBatches {
 
   private async validate(batchId: string, spec: BatchSpec, task: { cancelled: boolean }): Promise<void> {
     const { context } = this;
-    const file = await context.files.get(spec.input_file_id as string);
+    const file = await context.files.get(spec.tenant, spec.input_file_id as string);
     if (!file) {
       await this.finish(batchId, spec, 'failed', [
         {
@@ -189,10 +188,17 @@ export class OpenAIBatches {
       ]);
       return;
     }
-    const input = await context.submitter.prepare(batchId);
+    const content = await context.files.content(file);
+    if (!content) {
+      await this.finish(batchId, spec, 'failed', [
+        { line: null, param: 'input_file_id', code: 'file_not_found', message: `file ${file.id} no longer exists` },
+      ]);
+      return;
+    }
+    const input = { store: context.store, key: context.submitter.inputKey(batchId) };
     const models = { first: null as string | null, line: 0 };
     const result = await intakeJsonl(
-      createReadStream(context.files.contentPath(file), { highWaterMark: 1024 * 1024 }),
+      content as AsyncIterable<Buffer>,
       input,
       openAILineValidator(spec.endpoint, models),
       {
@@ -218,7 +224,7 @@ export class OpenAIBatches {
     await context.submitter.submit(batchId, { ...spec, model: models.first, in_progress_at: now }, result.items);
     // A cancel that came while the items were being produced goes the normal way, through the sink.
     if (task.cancelled) {
-      const record = context.view.get(batchId);
+      const record = await context.view.get(batchId);
       if (record) await cancelBatch(context, { ...record, status: 'in_progress' });
     }
   }
@@ -240,10 +246,12 @@ export class OpenAIBatches {
         data: (issues ?? []).map((i) => ({ code: i.code, message: i.message, param: i.param, line: i.line })),
       };
     } else {
-      const previous = this.context.view.get(batchId);
+      const previous = await this.context.view.get(batchId);
       record.cancelling_at = previous?.cancelling_at ?? now;
       record.cancelled_at = now;
     }
     await this.context.submitter.publishStatus(record);
+    await this.context.submitter.release(batchId);
+    await this.context.submitter.markProvisionalExpiry(batchId, spec.tenant, this.context.retention.batchSeconds);
   }
 }

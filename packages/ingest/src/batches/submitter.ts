@@ -1,45 +1,68 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import {
+  BatchId,
   type BatchRecord,
-  type BatchSpec,
-  type DataLayout,
+  BatchSpec,
   HEADERS,
   type Logger,
   newBatchRecord,
+  nowSeconds,
   type OutgoingMessage,
   type Producer,
-  readJsonFile,
+  putJson,
+  readJson,
   type Serde,
   splitLines,
+  type Store,
+  storeKeys,
   type TopicNames,
-  writeFileAtomic,
+  WORK,
 } from '@sluice/core';
 import type { StoredItem } from '../intake/jsonl-intake.js';
 import type { IngestMetrics } from '../metrics.js';
 import type { StatusView } from '../view/status-view.js';
 
-interface IngestMarker {
-  state: 'producing' | 'produced';
+/**
+ * A batch ingest is working on (validating an OpenAI input file, or producing items), kept in the
+ * store with a lease: the owner refreshes `heartbeat_ms`, and when it stops doing so (the process
+ * died) any ingest takes the work over. So no ingest keeps anything another could not finish.
+ */
+export interface WorkMarker {
+  state: 'validating' | 'producing';
   spec: BatchSpec;
   total: number;
+  owner: string;
+  heartbeat_ms: number;
 }
+
+/** Ingest's own work markers (no other role reads them). */
+const workKey = (batchId: string) => `${WORK}${BatchId.parse(batchId)}.json`;
 
 const CHUNK = 2000;
 const SENDS_IN_FLIGHT = 4;
+/** How often an owner renews its leases, and how old a lease is before another ingest takes it. */
+export const LEASE_RENEW_MS = 10_000;
+export const LEASE_EXPIRY_MS = 45_000;
 
 /**
  * Turns a validated, stored input into Kafka messages: the batch's first status record, the seal
- * (its size and description), then one request message per item (key = batch id). A marker file says how far it got,
- * so a restarted ingest finishes what it had started (duplicates are dropped by the sink).
+ * (its size and description), then one request message per item (key = batch id). A leased work
+ * marker in the store says a batch is being produced, so if this ingest dies any other one
+ * finishes the job (duplicates are dropped by the sink).
  */
 export class BatchSubmitter {
+  /** This process, as a lease owner. */
+  readonly owner = `ingest-${randomBytes(6).toString('hex')}`;
+  /** Work this process holds leases on. */
+  private readonly leased = new Map<string, WorkMarker>();
+  private renewTimer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly deps: {
       producer: Producer;
       serde: Serde;
       topics: TopicNames;
-      layout: DataLayout;
+      store: Store;
       view: StatusView;
       logger: Logger;
       counters: IngestMetrics;
@@ -47,14 +70,14 @@ export class BatchSubmitter {
   ) {}
 
   /** Where an intake writes the batch's validated items. */
-  async prepare(batchId: string): Promise<string> {
-    await mkdir(this.deps.layout.batchDir(batchId), { recursive: true });
-    return this.deps.layout.input(batchId);
+  inputKey(batchId: string): string {
+    return storeKeys.input(batchId);
   }
 
-  /** Forgets a batch whose input was refused. */
+  /** Forgets a batch whose input was refused: nothing of it stays in the store. */
   async discard(batchId: string): Promise<void> {
-    await rm(this.deps.layout.batchDir(batchId), { recursive: true, force: true });
+    await this.deps.store.deletePrefix(storeKeys.batchPrefix(batchId));
+    await this.release(batchId);
   }
 
   /** Publishes a status record written by ingest (before the sink owns the batch, or for a batch that never reaches it). */
@@ -62,7 +85,20 @@ export class BatchSubmitter {
     await this.deps.producer.send(this.deps.topics.status, [
       { key: record.id, value: await this.deps.serde.status.encode(record) },
     ]);
-    this.deps.view.apply(record);
+    await this.deps.view.apply(record);
+  }
+
+  /** Takes (or renews) the lease on a batch's work. */
+  async lease(batchId: string, state: WorkMarker['state'], spec: BatchSpec, total: number): Promise<void> {
+    const marker: WorkMarker = { state, spec, total, owner: this.owner, heartbeat_ms: Date.now() };
+    await putJson(this.deps.store, workKey(batchId), marker);
+    this.leased.set(batchId, marker);
+  }
+
+  /** The work on a batch is done (or given up): its marker goes. */
+  async release(batchId: string): Promise<void> {
+    if (!this.leased.delete(batchId) && !(await this.deps.store.head(workKey(batchId)))) return;
+    await this.deps.store.delete([workKey(batchId)]);
   }
 
   /**
@@ -73,33 +109,78 @@ export class BatchSubmitter {
   async submit(batchId: string, spec: BatchSpec, total: number): Promise<BatchRecord> {
     const record = newBatchRecord(batchId, spec, total, 'in_progress');
     this.deps.counters.batches.inc({ api: spec.api, outcome: 'accepted' });
-    await writeFileAtomic(this.deps.layout.ingestMarker(batchId), JSON.stringify({ state: 'producing', spec, total }));
+    await this.lease(batchId, 'producing', spec, total);
     await this.publishStatus(record);
     await this.produce(batchId, spec, total);
+    await this.release(batchId);
     return record;
   }
 
-  /** Finishes batches a previous run of ingest left half-produced. */
-  async resume(): Promise<number> {
-    let names: string[];
-    try {
-      names = await readdir(`${this.deps.layout.root}/batches`);
-    } catch {
-      return 0;
+  /** Renews this process's leases every LEASE_RENEW_MS. */
+  startLeases(): void {
+    this.renewTimer = setInterval(() => {
+      void (async () => {
+        for (const [batchId, marker] of this.leased) {
+          const renewed = { ...marker, heartbeat_ms: Date.now() };
+          await putJson(this.deps.store, workKey(batchId), renewed).catch((error: unknown) =>
+            this.deps.logger.warn({ err: error, batchId }, 'renewing a work lease failed'),
+          );
+        }
+      })();
+    }, LEASE_RENEW_MS);
+    this.renewTimer.unref();
+  }
+
+  stopLeases(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  /**
+   * Takes over work whose owner stopped renewing its lease (an ingest that died): production is
+   * finished here; validation is handed to `onValidating`. Returns how many were taken.
+   */
+  async takeOverAbandoned(onValidating: (batchId: string, spec: BatchSpec) => void): Promise<number> {
+    let taken = 0;
+    const now = Date.now();
+    for await (const object of this.deps.store.list(WORK)) {
+      const batchId = object.key.slice(WORK.length, -'.json'.length);
+      if (this.leased.has(batchId)) continue;
+      const marker = await readJson<WorkMarker>(this.deps.store, object.key).catch(() => null);
+      if (!marker || now - marker.heartbeat_ms < LEASE_EXPIRY_MS) continue;
+      const spec = BatchSpec.parse(marker.spec);
+      this.deps.logger.warn(
+        { batchId, state: marker.state, owner: marker.owner },
+        'taking over the work of an ingest that stopped',
+      );
+      await this.lease(batchId, marker.state, spec, marker.total);
+      taken++;
+      if (marker.state === 'validating') {
+        onValidating(batchId, spec);
+        continue;
+      }
+      try {
+        await this.produce(batchId, spec, marker.total);
+        await this.release(batchId);
+      } catch (error) {
+        this.deps.logger.error({ err: error, batchId }, 'finishing an abandoned batch failed; will retry');
+        this.leased.delete(batchId); // the lease lapses and the work is taken again
+      }
     }
-    let resumed = 0;
-    for (const batchId of names) {
-      const marker = await readJsonFile<IngestMarker>(this.deps.layout.ingestMarker(batchId)).catch(() => null);
-      if (marker?.state !== 'producing') continue;
-      this.deps.logger.warn({ batchId }, 'resuming a batch whose production was interrupted');
-      await this.produce(batchId, marker.spec, marker.total);
-      resumed++;
-    }
-    return resumed;
+    return taken;
+  }
+
+  /** When a batch's input copy is deleted even if the batch never gets anywhere (see the sweeper). */
+  async markProvisionalExpiry(batchId: string, tenant: string, afterSeconds: number): Promise<void> {
+    await putJson(this.deps.store, storeKeys.expiry(nowSeconds() + afterSeconds, 'batch', batchId), {
+      kind: 'batch',
+      id: batchId,
+      tenant,
+    });
   }
 
   private async produce(batchId: string, spec: BatchSpec, total: number): Promise<void> {
-    const { producer, serde, topics, layout } = this.deps;
+    const { producer, serde, topics, store } = this.deps;
     const inFlight = new Set<Promise<void>>();
     const send = async (messages: OutgoingMessage[]) => {
       const sending = producer
@@ -121,9 +202,9 @@ export class BatchSubmitter {
     let chunk: OutgoingMessage[] = [];
     let index = 0;
     const messagePrefix = requestMessagePrefix(batchId, spec);
-    for await (const line of splitLines(createReadStream(layout.input(batchId), { highWaterMark: 1024 * 1024 }), {
-      maxLineBytes: Number.MAX_SAFE_INTEGER,
-    })) {
+    const input = await store.stream(storeKeys.input(batchId));
+    if (!input) throw new Error(`batch ${batchId}: its input is not in the store`);
+    for await (const line of splitLines(input as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
       const storedJson = line.bytes.toString('utf8');
       let value: Buffer;
       if (index === 0) {
@@ -153,7 +234,6 @@ export class BatchSubmitter {
     if (chunk.length > 0) await send(chunk);
     await Promise.all(inFlight);
     if (index !== total) throw new Error(`batch ${batchId}: stored ${index} items, expected ${total}`);
-    await writeFileAtomic(layout.ingestMarker(batchId), JSON.stringify({ state: 'produced', spec, total }));
   }
 }
 

@@ -1,11 +1,10 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { finished } from 'node:stream/promises';
 import {
   decodeUtf8,
   jsonDepthExceeds,
   SluiceError,
   splitLines,
   startsWithBom,
+  type Store,
   type ValidationIssue,
 } from '@sluice/core';
 import { parse as parseCsv } from 'csv-parse';
@@ -162,15 +161,21 @@ export function* arrayEntries(values: readonly unknown[]): Generator<IntakeEntry
   for (let i = 0; i < values.length; i++) yield { line: i + 1, value: values[i] };
 }
 
+/** Where validated items go: one object in the store. */
+export interface IntakeDestination {
+  store: Store;
+  key: string;
+}
+
 /**
  * Checks every record (the validator, a unique custom_id, the item limit) and writes the valid
  * items to `destination`, one JSON line each. Problems are collected with their line numbers;
- * writing stops at the first problem (the input will be refused whole) but checking goes on, up to
- * the report cap.
+ * writing stops at the first problem (the input will be refused whole, and nothing is stored) but
+ * checking goes on, up to the report cap.
  */
 export async function intake(
   entries: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>,
-  destination: string,
+  destination: IntakeDestination,
   validate: LineValidator,
   options: IntakeOptions,
 ): Promise<IntakeResult> {
@@ -179,7 +184,7 @@ export async function intake(
   let truncated = false;
   const ids = new CustomIdSet();
   const candidates: { line: number; item: number; earlierItem: number; earlierLine: number; customId: string }[] = [];
-  const out = createWriteStream(destination, { highWaterMark: 1024 * 1024 });
+  const out = destination.store.writer(destination.key);
   let writing = true;
   let items = 0;
 
@@ -228,17 +233,22 @@ export async function intake(
           customId: verdict.item.custom_id,
         });
       }
-      if (writing && !out.write(`${JSON.stringify(verdict.item)}\n`)) {
-        await new Promise<void>((resolve) => out.once('drain', resolve));
-      }
+      if (writing) await out.write(`${JSON.stringify(verdict.item)}\n`);
     }
-  } finally {
-    out.end();
-    await finished(out).catch(() => undefined);
+  } catch (error) {
+    await out.abort();
+    throw error;
   }
-
   if (items === 0 && issues.length === 0) {
     issues.push({ line: null, param: null, code: 'empty_file', message: 'the input has no requests' });
+  }
+  // A refused input leaves nothing behind (the caller discards what duplicates are checked against).
+  if (issues.length > 0 && candidates.length === 0) await out.abort();
+  else {
+    await out.complete().catch(async (error: unknown) => {
+      await out.abort();
+      throw error;
+    });
   }
   if (candidates.length > 0) {
     const confirmed = await confirmDuplicates(destination, candidates);
@@ -256,7 +266,12 @@ export async function intake(
 }
 
 /** Intake of a JSONL byte stream. */
-export function intakeJsonl(source: Bytes, destination: string, validate: LineValidator, options: IntakeOptions) {
+export function intakeJsonl(
+  source: Bytes,
+  destination: IntakeDestination,
+  validate: LineValidator,
+  options: IntakeOptions,
+) {
   return intake(jsonlEntries(source, options.limits), destination, validate, options);
 }
 
@@ -266,12 +281,14 @@ export function intakeJsonl(source: Bytes, destination: string, validate: LineVa
  * confirmed, but then the input is refused for that first problem anyway.
  */
 async function confirmDuplicates<C extends { earlierItem: number; customId: string }>(
-  stored: string,
+  stored: IntakeDestination,
   candidates: C[],
 ): Promise<C[]> {
   const wanted = new Map<number, string | null>(candidates.map((c) => [c.earlierItem, null]));
   let item = 0;
-  for await (const raw of splitLines(createReadStream(stored), { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
+  const content = await stored.store.stream(stored.key);
+  if (!content) return [];
+  for await (const raw of splitLines(content as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
     if (wanted.has(item)) wanted.set(item, (JSON.parse(raw.bytes.toString('utf8')) as StoredItem).custom_id);
     item++;
   }

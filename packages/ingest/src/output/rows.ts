@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   type BatchRecord,
-  fileExists,
   csvHeader,
   type CsvColumns,
   csvRecord,
@@ -15,25 +13,34 @@ import {
   readResults,
   renderOutputLine,
   splitLines,
+  storeKeys,
+  NotFoundError,
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
 
-/** True once the batch's final output file is written (rows can be paged by line offsets). */
+/**
+ * True once the batch is final with an output (rows can be paged by line offsets); throws when
+ * that output was deleted (with its File).
+ */
 export async function hasFinalOutput(context: IngestContext, record: BatchRecord): Promise<boolean> {
-  return isTerminal(record.status) && (await fileExists(context.layout.output(record.id)));
+  return isTerminal(record.status) && record.output_file_id !== null;
+}
+
+function outputDeleted(record: BatchRecord): NotFoundError {
+  return new NotFoundError('output', record.id, `The output of ${record.id} was deleted.`);
 }
 
 /** Every row in input order: from the final file, or the rows finished so far. Memory stays bounded. */
 export async function* allRows(context: IngestContext, record: BatchRecord): AsyncGenerator<OperationRow> {
   if (await hasFinalOutput(context, record)) {
-    for await (const line of splitLines(createReadStream(context.layout.output(record.id)), {
-      maxLineBytes: Number.MAX_SAFE_INTEGER,
-    })) {
+    const output = await context.store.stream(storeKeys.output(record.id));
+    if (!output) throw outputDeleted(record);
+    for await (const line of splitLines(output as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
       if (line.length > 0) yield JSON.parse(line.bytes.toString('utf8')) as OperationRow;
     }
     return;
   }
-  for await (const stored of readResults(context.layout, record.id)) {
+  for await (const stored of readResults(context.store, record.id)) {
     yield renderOutputLine('operations', stored.record) as OperationRow;
   }
 }
@@ -49,24 +56,26 @@ export async function pageOfRows(
   limit: number,
 ): Promise<OperationRow[]> {
   if (await hasFinalOutput(context, record)) {
-    const page = await readOutputPage(context.layout, record.id, offset, limit);
-    if (page) return page.lines.map((line) => JSON.parse(line) as OperationRow);
+    const page = await readOutputPage(context.store, record.id, offset, limit);
+    if (!page) throw outputDeleted(record);
+    return page.lines.map((line) => JSON.parse(line) as OperationRow);
   }
   const rows: OperationRow[] = [];
-  for await (const stored of readResults(context.layout, record.id, { fromIndex: offset, toIndex: offset + limit })) {
+  for await (const stored of readResults(context.store, record.id, { fromIndex: offset, toIndex: offset + limit })) {
     rows.push(renderOutputLine('operations', stored.record) as OperationRow);
   }
   return rows;
 }
 
 /** The whole output as JSONL, streamed. */
-export function jsonlStream(context: IngestContext, record: BatchRecord): Readable {
+export async function jsonlStream(context: IngestContext, record: BatchRecord): Promise<NodeJS.ReadableStream> {
+  if (await hasFinalOutput(context, record)) {
+    const output = await context.store.stream(storeKeys.output(record.id));
+    if (!output) throw outputDeleted(record);
+    return output;
+  }
   return Readable.from(
     (async function* () {
-      if (await hasFinalOutput(context, record)) {
-        yield* createReadStream(context.layout.output(record.id));
-        return;
-      }
       for await (const row of allRows(context, record)) yield `${JSON.stringify(row)}\n`;
     })(),
   );
@@ -86,9 +95,15 @@ export async function csvColumns(context: IngestContext, record: BatchRecord): P
  * whose columns were known has it written already by the sink (`output.csv`); otherwise it is built
  * here, a thousand rows at a time.
  */
-export async function csvStream(context: IngestContext, record: BatchRecord): Promise<Readable> {
-  const written = context.layout.outputCsv(record.id);
-  if (isTerminal(record.status) && (await fileExists(written))) return createReadStream(written);
+export async function csvStream(context: IngestContext, record: BatchRecord): Promise<NodeJS.ReadableStream> {
+  if (await hasFinalOutput(context, record)) {
+    if (record.result_fields) {
+      const written = await context.store.stream(storeKeys.outputCsv(record.id));
+      if (!written) throw outputDeleted(record);
+      return written;
+    }
+    if (!(await context.store.head(storeKeys.output(record.id)))) throw outputDeleted(record);
+  }
   const columns = await csvColumns(context, record);
   return Readable.from(
     (async function* () {

@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   type BatchRecord,
-  fileExists,
   BatchSpec,
   ConflictError,
   HEADERS,
@@ -12,6 +10,7 @@ import {
   nowSeconds,
   readResults,
   renderOutputLine,
+  storeKeys,
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -23,6 +22,7 @@ import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
+import { deleteBatch } from '../retention/deletion.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
 export const JSONL_TYPES = [
@@ -48,8 +48,8 @@ export interface BatchRouteExtensions {
 }
 
 /** Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. */
-export function batchFor(context: IngestContext, tenant: string, id: string): BatchRecord {
-  const record = context.view.get(id);
+export async function batchFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
+  const record = await context.view.get(id);
   if (!record || record.tenant !== tenant || record.sync) throw new NotFoundError('batch', id);
   return record;
 }
@@ -104,25 +104,34 @@ export function registerBatchRoutes(
   app.get('/v1/batches', async (request) => {
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
-    const { data, hasMore } = context.view.list(request.tenant, query.data);
+    const { data, hasMore } = await context.view.list(request.tenant, query.data);
     return listPage(data.map(publicBatch), hasMore);
   });
 
   app.get<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
-    return publicBatch(batchFor(context, request.tenant, request.params.id));
+    return publicBatch(await batchFor(context, request.tenant, request.params.id));
   });
 
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
-    const record = batchFor(context, request.tenant, request.params.id);
+    const record = await batchFor(context, request.tenant, request.params.id);
     return publicBatch(await cancelBatch(context, record, extensions));
   });
 
+  app.delete<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
+    const record = await batchFor(context, request.tenant, request.params.id);
+    await deleteFinished(context, record, 'batches');
+    return { id: record.id, object: 'batch.deleted', deleted: true };
+  });
+
   app.get<{ Params: { id: string } }>('/v1/batches/:id/output', async (request, reply) => {
-    const record = batchFor(context, request.tenant, request.params.id);
+    const record = await batchFor(context, request.tenant, request.params.id);
     reply.header('x-sluice-batch-status', record.status);
     reply.type('application/jsonl; charset=utf-8');
-    const final = context.layout.output(record.id);
-    if (isTerminal(record.status) && (await fileExists(final))) return reply.send(createReadStream(final));
+    if (isTerminal(record.status) && record.output_file_id) {
+      const final = await context.store.stream(storeKeys.output(record.id));
+      if (!final) throw new NotFoundError('output', record.id, `The output of batch ${record.id} was deleted.`);
+      return reply.send(final);
+    }
     // Still running: the lines finished so far, in input order.
     reply.header('x-sluice-partial', 'true');
     return reply.send(Readable.from(partialOutput(context, record)));
@@ -130,7 +139,7 @@ export function registerBatchRoutes(
 }
 
 async function* partialOutput(context: IngestContext, record: BatchRecord): AsyncGenerator<string> {
-  for await (const stored of readResults(context.layout, record.id)) {
+  for await (const stored of readResults(context.store, record.id)) {
     yield `${JSON.stringify(renderOutputLine(record.api, stored.record))}\n`;
   }
 }
@@ -142,7 +151,7 @@ async function submitDomain(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<BatchRecord> {
   const batchId = newBatchId();
-  const input = await context.submitter.prepare(batchId);
+  const input = { store: context.store, key: context.submitter.inputKey(batchId) };
   let result;
   try {
     result = await intakeJsonl(source, input, validateDomainLine, {
@@ -171,6 +180,23 @@ async function submitDomain(
   return context.submitter.submit(batchId, spec, result.items);
 }
 
+/**
+ * Deletes a final batch and everything it left (input copy, results, output and error files with
+ * their bytes, its status record). A batch still running must be cancelled first.
+ */
+export async function deleteFinished(
+  context: IngestContext,
+  record: BatchRecord,
+  resource: 'batches' | 'jobs',
+): Promise<void> {
+  if (!isTerminal(record.status)) {
+    throw new ConflictError(
+      `${record.id} is ${record.status}; only a finished batch can be deleted. Cancel it first (POST /v1/${resource}/${record.id}/cancel), then delete it once it is cancelled.`,
+    );
+  }
+  await deleteBatch(context, record.id, record.tenant);
+}
+
 /** Asks the batch's sink to cancel it (through the results topic, so it arrives in order). */
 export async function cancelBatch(
   context: IngestContext,
@@ -192,5 +218,5 @@ export async function cancelBatch(
     },
   ]);
   context.view.markCancelRequested(record.id, requestedAt);
-  return context.view.get(record.id) ?? record;
+  return (await context.view.get(record.id)) ?? record;
 }

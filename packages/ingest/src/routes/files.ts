@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import multipart from '@fastify/multipart';
 import {
   type FileRecord,
@@ -28,14 +27,14 @@ const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
 
 /** A tenant's file, or 404 (another tenant's file looks the same as a missing one; so does an expired one). */
 export async function fileFor(context: IngestContext, tenant: string, id: string): Promise<FileRecord> {
-  const record = await context.files.get(id);
+  const record = await context.files.get(tenant, id);
   if (!record || record.tenant !== tenant || (record.expires_at !== null && record.expires_at <= nowSeconds())) {
     throw new NotFoundError('file', id);
   }
   return record;
 }
 
-/** The OpenAI Files API: upload (multipart, streamed to disk), list, retrieve, content, delete. */
+/** The OpenAI Files API: upload (multipart, streamed into the store), list, retrieve, content, delete. */
 export async function registerFileRoutes(app: FastifyInstance, context: IngestContext) {
   await app.register(multipart, {
     limits: { fileSize: context.limits.maxFileBytes, files: 1, fields: 16, fieldSize: 64 * 1024 },
@@ -87,10 +86,12 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 
   app.get<{ Params: { id: string } }>('/v1/files/:id/content', async (request, reply) => {
     const record = await fileFor(context, request.tenant, request.params.id);
+    const content = await context.files.content(record);
+    if (!content) throw new NotFoundError('file', record.id);
     return reply
       .type('application/jsonl; charset=utf-8')
       .header('content-disposition', `attachment; filename="${record.filename.replace(/"/g, '')}"`)
-      .send(createReadStream(context.files.contentPath(record)));
+      .send(content);
   });
 
   app.delete<{ Params: { id: string } }>('/v1/files/:id', async (request) => {
@@ -101,7 +102,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 }
 
 /**
- * Receives a multipart upload: the `file` part is streamed to disk (over SLUICE_MAX_FILE_BYTES: 413),
+ * Receives a multipart upload: the `file` part is streamed into the store (over SLUICE_MAX_FILE_BYTES: 413),
  * the other parts are fields. The file becomes a File (purpose `batch`) once its name and the
  * fields pass `check`; otherwise nothing is kept.
  */
@@ -111,7 +112,7 @@ export async function receiveUpload(
   extensions: string[],
   check: (fields: Record<string, string>) => ValidationIssue[] = () => [],
 ): Promise<{ file: FileRecord; fields: Record<string, string> }> {
-  const upload = await context.files.beginUpload();
+  const upload = context.files.beginUpload(request.tenant);
   const fields: Record<string, string> = {};
   let filename: string | null = null;
   try {
@@ -143,7 +144,6 @@ export async function receiveUpload(
     if ('issue' in expiresAfter) issues.push(expiresAfter.issue);
     if (issues.length > 0) throw new ValidationError(issues);
     const file = await upload.commit({
-      tenant: request.tenant,
       filename: filename as string,
       purpose: 'batch',
       expiresAt:

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import {
   type BatchRecord,
   BatchSpec,
@@ -28,7 +27,7 @@ import {
 } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
-import { cancelBatch } from './batches.js';
+import { cancelBatch, deleteFinished } from './batches.js';
 import { fileFor, receiveUpload } from './files.js';
 
 const OutputQuery = z.object({
@@ -46,8 +45,8 @@ const ListQuery = z.object({
 const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
 
 /** A tenant's operations job, or 404. */
-export function jobFor(context: IngestContext, tenant: string, id: string): BatchRecord {
-  const record = context.view.get(id);
+export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
+  const record = await context.view.get(id);
   if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations')
     throw new NotFoundError('job', id);
   return record;
@@ -96,25 +95,32 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
   app.get('/v1/jobs', async (request) => {
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
-    const { data, hasMore } = context.view.list(request.tenant, { ...query.data, api: 'operations' });
+    const { data, hasMore } = await context.view.list(request.tenant, { ...query.data, api: 'operations' });
     return listPage(data.map(publicJob), hasMore);
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
-    return publicJob(jobFor(context, request.tenant, request.params.id));
+    return publicJob(await jobFor(context, request.tenant, request.params.id));
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
-    return publicJob(await cancelBatch(context, jobFor(context, request.tenant, request.params.id)));
+    return publicJob(await cancelBatch(context, await jobFor(context, request.tenant, request.params.id)));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
+    const record = await jobFor(context, request.tenant, request.params.id);
+    await deleteFinished(context, record, 'jobs');
+    return { id: record.id, object: 'job.deleted', deleted: true };
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/output', async (request, reply) => {
-    const record = jobFor(context, request.tenant, request.params.id);
+    const record = await jobFor(context, request.tenant, request.params.id);
     const query = OutputQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { format, offset, limit } = query.data;
     reply.header('x-sluice-batch-status', record.status);
-    if (format === 'jsonl') return reply.type('application/jsonl; charset=utf-8').send(jsonlStream(context, record));
+    if (format === 'jsonl')
+      return reply.type('application/jsonl; charset=utf-8').send(await jsonlStream(context, record));
     if (format === 'csv') {
       return reply
         .type('text/csv; charset=utf-8')
@@ -181,7 +187,9 @@ async function createJob(
     source = arrayEntries(job.data.items);
     fromItems = true;
   } else if (file) {
-    const content = createReadStream(context.files.contentPath(file), { highWaterMark: 1024 * 1024 });
+    const stored = await context.files.content(file);
+    if (!stored) throw new NotFoundError('file', file.id);
+    const content = stored as AsyncIterable<Buffer>;
     const unlimited = { ...limits, maxBytes: Number.MAX_SAFE_INTEGER };
     source = file.filename.toLowerCase().endsWith('.csv')
       ? csvEntries(content, unlimited)
@@ -198,7 +206,7 @@ async function createJob(
   }
 
   const batchId = newBatchId();
-  const input = await context.submitter.prepare(batchId);
+  const input = { store: context.store, key: context.submitter.inputKey(batchId) };
   const fields = new FieldCollector();
   let result;
   try {

@@ -1,52 +1,102 @@
+import { randomUUID } from 'node:crypto';
 import {
-  type BatchRecord,
+  BatchRecord,
   type Consumer,
   followStatusTopic,
   isTerminal,
   type Logger,
   type Serde,
+  type StatusChange,
   type TopicNames,
   type Transport,
+  tenantSegment,
 } from '@sluice/core';
+import { ClassicLevel } from 'classic-level';
 
 type Waiter = { predicate: (record: BatchRecord) => boolean; resolve: (record: BatchRecord) => void };
 
+export interface StatusViewOptions {
+  transport: Transport;
+  serde: Serde;
+  topics: TopicNames;
+  logger: Logger;
+  /** This ingest's own scratch directory for the view's database (its parent must exist; never shared). */
+  directory: string;
+  /** Records kept in memory. @defaultValue 5000 */
+  cacheSize?: number;
+}
+
+const RECORD = 'r!';
+const LISTING = 'l!';
+const OFFSET = 'o!';
+const GROUP = 'meta!group';
+/** Scope of the listing index holding every API's batches (others: one per API, e.g. `operations`). */
+const ALL_APIS = '*';
+
 /**
- * Ingest's view of every batch: the status topic (compacted, one record per batch) read from the
- * beginning into memory, plus ingest's own writes applied at once (read-your-writes). One record
- * per batch, not per item, so memory follows the number of batches.
+ * Ingest's view of every batch: the compacted status topic materialised on local disk, the way
+ * Kafka Streams keeps a KTable in RocksDB. It is LevelDB here (`classic-level`: the maintained
+ * Node binding of the abstract-level family, with N-API prebuilt binaries inside the npm package,
+ * so it installs without a compiler and runs unchanged on Node 20 and 24; an LSM tree with its own
+ * small block cache, so the process's memory stays flat however many batches there are).
+ *
+ * - `r!<id>` → the batch record; `l!<tenant>!<scope>!<created_at>!<id>` → '' for listing a
+ *   tenant's batches newest first (scope `*` or the API), sync batches not listed;
+ *   `o!<partition>` → the next offset to read, written in the same atomic batch as the records.
+ * - The view's consumer group is named by an id stored in the database and commits after each
+ *   write, so a restarted ingest reads only what it missed; a new (empty) directory gets a new
+ *   group and reads the topic from the beginning.
+ * - A bounded cache holds recently read records; ingest's own writes are applied at once
+ *   (read-your-writes). A null record on the topic (a deleted batch) removes the batch.
  */
 export class StatusView {
-  private readonly records = new Map<string, BatchRecord>();
+  private db: ClassicLevel<string, string> | null = null;
+  private readonly cache = new Map<string, BatchRecord>();
+  private readonly cacheSize: number;
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Cancels requested here that the sink has not confirmed yet: shown as `cancelling`. */
   private readonly cancelRequested = new Map<string, number>();
   private consumer: Consumer | null = null;
-  private caughtUp: Promise<void> = Promise.resolve();
+  /** Writes to the database one at a time (the topic's batches and this process's own records). */
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly transport: Transport,
-    private readonly serde: Serde,
-    private readonly topics: TopicNames,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly options: StatusViewOptions) {
+    this.cacheSize = options.cacheSize ?? 5000;
+  }
 
-  /** Starts reading; resolves once the records that existed at start are loaded (or after `timeoutMs`). */
+  /** Opens the database and starts reading; resolves once the view has caught up (or after `timeoutMs`). */
   async start(timeoutMs = 30_000): Promise<void> {
+    const db = new ClassicLevel<string, string>(this.options.directory, { valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new Error(
+        `ingest's status view cannot open ${this.options.directory} (${cause}); every ingest needs its own SLUICE_DATA_DIR`,
+      );
+    }
+    this.db = db;
+    let groupId = await db.get(GROUP);
+    if (!groupId) {
+      groupId = `${this.options.topics.status}.ingest-view.${randomUUID()}`;
+      await db.put(GROUP, groupId);
+    }
     const ends = new Map<number, number>();
-    for (const p of await this.transport.offsets(this.topics.status)) {
-      if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high));
+    for (const p of await this.options.transport.offsets(this.options.topics.status)) {
+      const stored = Number((await db.get(`${OFFSET}${p.partition}`)) ?? 0);
+      if (Number(p.high) > Math.max(Number(p.low), stored)) ends.set(p.partition, Number(p.high));
     }
     let markCaughtUp: () => void = () => undefined;
-    this.caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
+    const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
     if (ends.size === 0) markCaughtUp();
     this.consumer = await followStatusTopic({
-      transport: this.transport,
-      serde: this.serde,
-      topics: this.topics,
+      transport: this.options.transport,
+      serde: this.options.serde,
+      topics: this.options.topics,
       reader: 'ingest-view',
-      logger: this.logger,
-      onRecord: (record) => this.apply(record),
+      groupId,
+      logger: this.options.logger,
+      onBatch: (changes, partition, nextOffset) => this.write(changes, { partition, nextOffset }),
       afterMessage: (message) => {
         const end = ends.get(message.partition);
         if (end !== undefined && Number(message.offset) + 1 >= end) {
@@ -55,18 +105,172 @@ export class StatusView {
         }
       },
     });
-    await Promise.race([this.caughtUp, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    await Promise.race([caughtUp, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   }
 
   async stop(): Promise<void> {
     await this.consumer?.stop();
     this.consumer = null;
+    await this.writing.catch(() => undefined);
+    await this.db?.close();
+    this.db = null;
   }
 
-  /** Applies a record (from the topic, or one this process just wrote). */
-  apply(record: BatchRecord): void {
-    if (record.status !== 'in_progress' && record.status !== 'validating') this.cancelRequested.delete(record.id);
-    this.records.set(record.id, record);
+  /** Applies a record this process just wrote (it comes back through the topic too). */
+  async apply(record: BatchRecord): Promise<void> {
+    await this.write([{ id: record.id, record }], null);
+  }
+
+  /** Forgets a deleted batch (its tombstone comes through the topic too). */
+  async remove(id: string): Promise<void> {
+    await this.write([{ id, record: null }], null);
+  }
+
+  markCancelRequested(id: string, at: number): void {
+    this.cancelRequested.set(id, at);
+  }
+
+  /** A batch's record (any tenant), or undefined. */
+  async get(id: string): Promise<BatchRecord | undefined> {
+    const record = await this.stored(id);
+    return record && this.overlay(record);
+  }
+
+  /**
+   * A tenant's batches, newest first, after the batch `after` (exclusive), sync ones hidden: one
+   * range read of the listing index and one read per record on the page, whatever the number of
+   * batches.
+   */
+  async list(
+    tenant: string,
+    options: { after?: string; limit: number; api?: string },
+  ): Promise<{ data: BatchRecord[]; hasMore: boolean }> {
+    const db = this.open();
+    const prefix = `${LISTING}${tenantSegment(tenant)}!${options.api ?? ALL_APIS}!`;
+    let upper = `${prefix}~`;
+    if (options.after) {
+      const after = await this.stored(options.after);
+      if (!after || after.tenant !== tenant) return { data: [], hasMore: false };
+      upper = listingKey(after, options.api ?? ALL_APIS);
+    }
+    const ids = await db.keys({ gte: prefix, lt: upper, reverse: true, limit: options.limit + 1 }).all();
+    const page = ids.slice(0, options.limit).map((key) => key.slice(key.lastIndexOf('!') + 1));
+    const values = await db.getMany(page.map((id) => `${RECORD}${id}`));
+    const data: BatchRecord[] = [];
+    values.forEach((value) => {
+      if (value !== undefined) data.push(this.overlay(BatchRecord.parse(JSON.parse(value))));
+    });
+    return { data, hasMore: ids.length > options.limit };
+  }
+
+  /** Resolves with the batch's record once `predicate` holds (checked on every new record). */
+  async waitFor(
+    id: string,
+    predicate: (record: BatchRecord) => boolean,
+    timeoutMs: number,
+  ): Promise<BatchRecord | null> {
+    let resolveWait: (record: BatchRecord | null) => void = () => undefined;
+    const done = new Promise<BatchRecord | null>((resolve) => (resolveWait = resolve));
+    // Registered before the current record is read, so a record applied in between is not missed.
+    const waiter: Waiter = {
+      predicate,
+      resolve: (record) => {
+        clearTimeout(timer);
+        resolveWait(record);
+      },
+    };
+    const timer = setTimeout(() => {
+      this.waiters.get(id)?.delete(waiter);
+      resolveWait(null);
+    }, timeoutMs);
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(waiter);
+    const current = await this.stored(id);
+    if (current && predicate(current)) {
+      set.delete(waiter);
+      waiter.resolve(current);
+    }
+    return done;
+  }
+
+  waitForTerminal(id: string, timeoutMs: number): Promise<BatchRecord | null> {
+    return this.waitFor(id, (record) => isTerminal(record.status), timeoutMs);
+  }
+
+  private open(): ClassicLevel<string, string> {
+    if (!this.db) throw new Error('the status view is not started');
+    return this.db;
+  }
+
+  private async stored(id: string): Promise<BatchRecord | undefined> {
+    const cached = this.cache.get(id);
+    if (cached) {
+      this.remember(cached);
+      return cached;
+    }
+    const value = await this.open().get(`${RECORD}${id}`);
+    if (value === undefined) return undefined;
+    const record = BatchRecord.parse(JSON.parse(value));
+    this.remember(record);
+    return record;
+  }
+
+  private overlay(record: BatchRecord): BatchRecord {
+    const cancelAt = this.cancelRequested.get(record.id);
+    if (cancelAt !== undefined && (record.status === 'in_progress' || record.status === 'validating')) {
+      return { ...record, status: 'cancelling', cancelling_at: cancelAt };
+    }
+    return record;
+  }
+
+  private remember(record: BatchRecord): void {
+    this.cache.delete(record.id);
+    this.cache.set(record.id, record);
+    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /** Writes changes (and the topic offset they reach) in one atomic batch, then tells the waiters. */
+  private write(changes: StatusChange[], offset: { partition: number; nextOffset: string } | null): Promise<void> {
+    const run = async () => {
+      const db = this.open();
+      const operations: ({ type: 'put'; key: string; value: string } | { type: 'del'; key: string })[] = [];
+      for (const { id, record } of changes) {
+        if (record) {
+          operations.push({ type: 'put', key: `${RECORD}${id}`, value: JSON.stringify(record) });
+          // The listing keys never change: tenant, api, created_at and sync are fixed for a batch.
+          if (!record.sync) {
+            operations.push({ type: 'put', key: listingKey(record, ALL_APIS), value: '' });
+            operations.push({ type: 'put', key: listingKey(record, record.api), value: '' });
+          }
+        } else {
+          const previous = this.cache.get(id) ?? parseOrNull(await db.get(`${RECORD}${id}`));
+          operations.push({ type: 'del', key: `${RECORD}${id}` });
+          if (previous) {
+            operations.push({ type: 'del', key: listingKey(previous, ALL_APIS) });
+            operations.push({ type: 'del', key: listingKey(previous, previous.api) });
+          }
+        }
+      }
+      if (offset) operations.push({ type: 'put', key: `${OFFSET}${offset.partition}`, value: offset.nextOffset });
+      await db.batch(operations);
+      for (const { id, record } of changes) {
+        if (!record) {
+          this.cache.delete(id);
+          this.cancelRequested.delete(id);
+          continue;
+        }
+        if (record.status !== 'in_progress' && record.status !== 'validating') this.cancelRequested.delete(id);
+        if (this.cache.has(id)) this.remember(record);
+        this.notify(record);
+      }
+    };
+    const next = this.writing.then(run);
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private notify(record: BatchRecord): void {
     const waiting = this.waiters.get(record.id);
     if (!waiting) return;
     for (const waiter of waiting) {
@@ -77,66 +281,12 @@ export class StatusView {
     }
     if (waiting.size === 0) this.waiters.delete(record.id);
   }
+}
 
-  /** Every batch record held (all tenants). */
-  all(): BatchRecord[] {
-    return [...this.records.values()];
-  }
+function listingKey(record: BatchRecord, scope: string): string {
+  return `${LISTING}${tenantSegment(record.tenant)}!${scope}!${String(record.created_at).padStart(10, '0')}!${record.id}`;
+}
 
-  markCancelRequested(id: string, at: number): void {
-    this.cancelRequested.set(id, at);
-  }
-
-  get(id: string): BatchRecord | undefined {
-    const record = this.records.get(id);
-    if (!record) return undefined;
-    const cancelAt = this.cancelRequested.get(id);
-    if (cancelAt !== undefined && (record.status === 'in_progress' || record.status === 'validating')) {
-      return { ...record, status: 'cancelling', cancelling_at: cancelAt };
-    }
-    return record;
-  }
-
-  /** A tenant's batches, newest first, after the batch `after` (exclusive), sync ones hidden. */
-  list(
-    tenant: string,
-    options: { after?: string; limit: number; api?: string },
-  ): { data: BatchRecord[]; hasMore: boolean } {
-    const all = [...this.records.values()]
-      .filter((r) => r.tenant === tenant && !r.sync && (!options.api || r.api === options.api))
-      .sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
-    let start = 0;
-    if (options.after) {
-      const at = all.findIndex((r) => r.id === options.after);
-      start = at === -1 ? all.length : at + 1;
-    }
-    const data = all.slice(start, start + options.limit).map((r) => this.get(r.id) ?? r);
-    return { data, hasMore: start + options.limit < all.length };
-  }
-
-  /** Resolves with the batch's record once `predicate` holds (checked on every new record). */
-  waitFor(id: string, predicate: (record: BatchRecord) => boolean, timeoutMs: number): Promise<BatchRecord | null> {
-    const current = this.records.get(id);
-    if (current && predicate(current)) return Promise.resolve(current);
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        predicate,
-        resolve: (record) => {
-          clearTimeout(timer);
-          resolve(record);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.get(id)?.delete(waiter);
-        resolve(null);
-      }, timeoutMs);
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      set.add(waiter);
-    });
-  }
-
-  waitForTerminal(id: string, timeoutMs: number): Promise<BatchRecord | null> {
-    return this.waitFor(id, (record) => isTerminal(record.status), timeoutMs);
-  }
+function parseOrNull(value: string | undefined): BatchRecord | null {
+  return value === undefined ? null : BatchRecord.parse(JSON.parse(value));
 }

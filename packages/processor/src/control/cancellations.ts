@@ -38,6 +38,7 @@ export class CancellationView {
         if (record.status === 'cancelling' || record.status === 'cancelled') this.cancelled.add(record.id);
         else this.cancelled.delete(record.id);
       },
+      onDelete: (batchId) => this.cancelled.delete(batchId),
     });
   }
 

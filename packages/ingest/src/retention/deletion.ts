@@ -1,0 +1,34 @@
+import { errorFileId, nowSeconds, outputFileId, putJson, storeKeys } from '@sluice/core';
+import type { IngestContext } from '../context.js';
+
+/**
+ * How long the mark of a deleted batch stays: longer than the results topic keeps messages (7
+ * days by default), so a result redelivered late is dropped by the sink instead of bringing the
+ * batch's data back. The mark holds no content.
+ */
+export const DELETED_MARK_SECONDS = 8 * 24 * 60 * 60;
+
+/**
+ * Deletes everything a batch left: its input copy, results, outputs and error file (bytes and
+ * File records), then tombstones its status record. The batch is marked deleted first, so the
+ * sink drops any late result for it; each step can be repeated, so a failure part-way is mended
+ * by deleting again (or by the sweeper).
+ */
+export async function deleteBatch(context: IngestContext, batchId: string, tenant: string): Promise<void> {
+  const { store } = context;
+  await putJson(store, storeKeys.expiry(nowSeconds() + DELETED_MARK_SECONDS, 'deleted', batchId), {
+    kind: 'deleted',
+    id: batchId,
+    tenant,
+  });
+  await store.put(storeKeys.deleted(batchId), '');
+  await store.deletePrefix(storeKeys.batchPrefix(batchId));
+  for (const id of [outputFileId(batchId), errorFileId(batchId)]) {
+    const record = await context.files.get(tenant, id);
+    if (record) await context.files.delete(record);
+  }
+  await context.submitter.release(batchId);
+  // A null value on the compacted topic: Kafka drops the key at the next compaction.
+  await context.producer.send(context.topics.status, [{ key: batchId, value: null }]);
+  await context.view.remove(batchId);
+}
