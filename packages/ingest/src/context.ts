@@ -1,4 +1,14 @@
-import type { DataLayout, FileStore, Logger, Producer, Serde, SluiceConfig, TopicNames, Transport } from '@sluice/core';
+import type {
+  DataLayout,
+  FileStore,
+  Logger,
+  Producer,
+  RegistryAccess,
+  Serde,
+  SluiceConfig,
+  TopicNames,
+  Transport,
+} from '@sluice/core';
 import type { Registry } from 'prom-client';
 import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
@@ -27,7 +37,7 @@ export interface IngestContext {
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;
-  readiness: { registryUrl: string | null; upstreamUrl: string | null };
+  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
 }
 
 export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {

@@ -43,6 +43,9 @@ export function createMemoryTransport(options: MemoryTransportOptions): Transpor
   const log = new EmbeddedLog(options.directory, options.logger ?? silentLogger);
   return {
     kind: 'memory',
+    async connect() {
+      // The embedded log is in this process: nothing to reach.
+    },
     async ensureTopics(specs: TopicSpec[]) {
       for (const spec of specs) log.ensureTopic(spec.topic, spec.numPartitions);
     },
