@@ -5,7 +5,8 @@
 #
 #   kafka.sh up            start both (idempotent), wait until they answer, print the environment
 #   kafka.sh up --secure   the same, and the broker also listens with SASL_SSL, SSL (mutual TLS) and
-#                          SASL_PLAINTEXT beside PLAINTEXT (sticky: later starts of this state dir keep it)
+#                          SASL_PLAINTEXT beside PLAINTEXT, and a second registry serves HTTPS with
+#                          basic authentication (sticky: later starts of this state dir keep both)
 #   kafka.sh down          stop exactly the processes `up` started (data is kept)
 #   kafka.sh status        say what runs
 #   kafka.sh reset         down, then delete the broker's and registry's data
@@ -45,6 +46,9 @@ REGISTRY_STATE=$STATE/registry
 SECURE=$STATE/secure
 BROKERS=$HOST:$KAFKA_PORT
 REGISTRY_URL=http://$HOST:$REGISTRY_PORT/apis/ccompat/v7
+# With `up --secure`, a second registry: HTTPS only, basic authentication.
+REGISTRY_SECURE_PORT=${REGISTRY_SECURE_PORT:-$((REGISTRY_PORT + 2))}
+REGISTRY_SECURE_URL=https://$HOST:$REGISTRY_SECURE_PORT/apis/ccompat/v7
 
 log() { printf '[kafka.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -152,7 +156,21 @@ extendedKeyUsage=serverAuth"
     cat broker.key broker.pem >broker-keystore.pem
     printf '%s' "$SASL_USER" >sasl-username
     openssl rand -hex 16 | tr -d '\n' >sasl-password
-    chmod 600 ./*.key sasl-password broker-keystore.pem
+    local registry_password
+    registry_password=$(openssl rand -hex 16)
+    printf '%s' "registry-user:$registry_password" >registry-user-info
+    cat >registry.properties <<EOF
+quarkus.http.ssl.certificate.files=$SECURE/broker.pem
+quarkus.http.ssl.certificate.key-files=$SECURE/broker.key
+quarkus.http.insecure-requests=disabled
+quarkus.http.auth.basic=true
+quarkus.http.auth.permission.all.paths=/*
+quarkus.http.auth.permission.all.policy=authenticated
+quarkus.security.users.embedded.enabled=true
+quarkus.security.users.embedded.plain-text=true
+quarkus.security.users.embedded.users.registry-user=$registry_password
+EOF
+    chmod 600 ./*.key sasl-password broker-keystore.pem registry-user-info registry.properties
   )
   touch "$SECURE/.complete"
 }
@@ -168,6 +186,9 @@ export KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 export KAFKA_SASL_USERNAME=$SASL_USER
 export KAFKA_SASL_PASSWORD_FILE=$SECURE/sasl-password
 export KAFKA_SSL_CA_LOCATION=$SECURE/ca.pem
+export SCHEMA_REGISTRY_URL=$REGISTRY_SECURE_URL
+export SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE=$SECURE/registry-user-info
+export SCHEMA_REGISTRY_SSL_CA_LOCATION=$SECURE/ca.pem
 EOF
   cat >"$SECURE/mtls.env" <<EOF
 export KAFKA_BROKERS=$HOST:$SSL_PORT
@@ -175,6 +196,9 @@ export KAFKA_SECURITY_PROTOCOL=SSL
 export KAFKA_SSL_CA_LOCATION=$SECURE/ca.pem
 export KAFKA_SSL_CERTIFICATE_LOCATION=$SECURE/client.pem
 export KAFKA_SSL_KEY_LOCATION=$SECURE/client.key
+export SCHEMA_REGISTRY_URL=$REGISTRY_SECURE_URL
+export SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE=$SECURE/registry-user-info
+export SCHEMA_REGISTRY_SSL_CA_LOCATION=$SECURE/ca.pem
 EOF
   cat >"$SECURE/sasl-plaintext.env" <<EOF
 export KAFKA_BROKERS=$HOST:$SASL_PLAINTEXT_PORT
@@ -327,28 +351,40 @@ EOF
   echo $! >"$STATE/kafka.pid"
 }
 
+# Starts one Apicurio registry: `registry` (plain HTTP, open), or `registry-secure` (HTTPS only,
+# with the test CA's certificate and HTTP basic authentication, Quarkus settings from a file).
 start_registry() {
-  if pid_alive registry; then
-    log "registry already running (pid $(cat "$STATE/registry.pid"))"
+  local name=${1:-registry} port=$REGISTRY_PORT state=$REGISTRY_STATE port_var=REGISTRY_PORT
+  local extra=()
+  if [ "$name" = registry-secure ]; then
+    port=$REGISTRY_SECURE_PORT state=$STATE/registry-secure port_var=REGISTRY_SECURE_PORT
+    # The HTTP port is required by Quarkus but refuses requests; it takes the next port.
+    extra=(-Dquarkus.http.port=$((REGISTRY_SECURE_PORT + 1)) -Dquarkus.http.ssl-port="$port"
+      -Dquarkus.config.locations="$SECURE/registry.properties")
+  else
+    extra=(-Dquarkus.http.port="$port")
+  fi
+  if pid_alive "$name"; then
+    log "$name already running (pid $(cat "$STATE/$name.pid"))"
     return
   fi
-  if port_open "$REGISTRY_PORT"; then
-    die "port $REGISTRY_PORT is taken by a process this script did not start; stop it or set REGISTRY_PORT"
+  if port_open "$port"; then
+    die "port $port is taken by a process this script did not start; stop it or set $port_var"
   fi
   resolve_registry
-  mkdir -p "$REGISTRY_STATE/db" "$REGISTRY_STATE/logs"
-  log "starting apicurio registry $APICURIO_VERSION on $REGISTRY_URL"
+  mkdir -p "$state/db" "$state/logs"
+  log "starting apicurio registry $APICURIO_VERSION ($name) on port $port"
   # The registry keeps its schemas in an H2 file, so ids stay valid for messages in the broker
   # across restarts.
   (cd "$REGISTRY_HOME"
-    nohup setsid java -Dsluice.infra="$STATE" -Dsluice.role=registry $REGISTRY_HEAP \
+    nohup setsid java -Dsluice.infra="$STATE" -Dsluice.role="$name" $REGISTRY_HEAP \
     -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -Dquarkus.http.host=$HOST -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.http.host=$HOST "${extra[@]}" \
     -Dquarkus.log.level=WARN -Dquarkus.http.access-log.enabled=false \
-    -Dapicurio.datasource.url="jdbc:h2:file:$REGISTRY_STATE/db/registry" \
+    -Dapicurio.datasource.url="jdbc:h2:file:$state/db/registry" \
     -jar "apicurio-registry-app-$APICURIO_VERSION-runner.jar" \
-    >"$REGISTRY_STATE/logs/stdout.log" 2>&1 </dev/null &
-    echo $! >"$STATE/registry.pid")
+    >"$state/logs/stdout.log" 2>&1 </dev/null &
+    echo $! >"$STATE/$name.pid")
 }
 
 wait_kafka() {
@@ -361,10 +397,18 @@ wait_kafka() {
 }
 
 wait_registry() {
+  local name=${1:-registry} url=$REGISTRY_URL check=(http_ok "$REGISTRY_URL/subjects")
+  local logs=$REGISTRY_STATE/logs
+  if [ "$name" = registry-secure ]; then
+    url=$REGISTRY_SECURE_URL logs=$STATE/registry-secure/logs
+    need curl "curl checks the secured registry"
+    check=(curl -sf -o /dev/null --max-time 2 --cacert "$SECURE/ca.pem"
+      -u "$(cat "$SECURE/registry-user-info")" "$REGISTRY_SECURE_URL/subjects")
+  fi
   local deadline=$((SECONDS + ${SLUICE_INFRA_TIMEOUT_S:-120}))
-  until http_ok "$REGISTRY_URL/subjects"; do
-    pid_alive registry || { tail -n 30 "$REGISTRY_STATE/logs/stdout.log" >&2 || true; die "registry exited during start-up"; }
-    [ $SECONDS -lt $deadline ] || die "registry did not answer on $REGISTRY_URL in time (logs: $REGISTRY_STATE/logs)"
+  until "${check[@]}"; do
+    pid_alive "$name" || { tail -n 30 "$logs/stdout.log" >&2 || true; die "$name exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || die "$name did not answer on $url in time (logs: $logs)"
     sleep 0.5
   done
 }
@@ -415,27 +459,31 @@ case "${1:-}" in
     esac
     start_kafka
     start_registry
+    if secure_enabled; then start_registry registry-secure; fi
     wait_kafka
     wait_registry
+    if secure_enabled; then wait_registry registry-secure; fi
     log "kafka and registry are up; use this environment:"
     print_env
     ;;
   down)
+    stop_one registry-secure
     stop_one registry
     stop_one kafka
     ;;
   status)
-    for name in kafka registry; do
+    for name in kafka registry registry-secure; do
       if pid_alive "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
     done
     if secure_enabled; then
-      echo "secured listeners: SASL_SSL $HOST:$SASL_SSL_PORT, SSL (mutual TLS) $HOST:$SSL_PORT, SASL_PLAINTEXT $HOST:$SASL_PLAINTEXT_PORT"
+      echo "secured listeners: SASL_SSL $HOST:$SASL_SSL_PORT, SSL (mutual TLS) $HOST:$SSL_PORT, SASL_PLAINTEXT $HOST:$SASL_PLAINTEXT_PORT; registry $REGISTRY_SECURE_URL"
     fi
     ;;
   reset)
+    stop_one registry-secure
     stop_one registry
     stop_one kafka
-    rm -rf "$KAFKA_STATE/data" "$REGISTRY_STATE/db"
+    rm -rf "$KAFKA_STATE/data" "$REGISTRY_STATE/db" "$STATE/registry-secure/db"
     log "data deleted"
     ;;
   broker-stop)
