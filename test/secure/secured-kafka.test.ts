@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type Simulator } from '@sluice/simulator';
@@ -198,6 +198,35 @@ describe('sluice check', () => {
     const tls = await runToExit(['check'], broker.saslSsl);
     expect(tls.code, tls.output.join('\n')).toBe(0);
     expect(tls.output).toContain(`schema registry: ok (${broker.saslSsl.SCHEMA_REGISTRY_URL} as registry-user)`);
+  });
+
+  it('logs in with OAUTHBEARER through a token-provider module, and names the module when the token is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-oauth-'));
+    dataDirs.push(dir);
+    // Unsecured tokens ("alg": "none"), which the test broker's OAUTHBEARER validator accepts.
+    const provider = (expiresAt: string) => `
+      const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      export default async function token() {
+        const now = Math.floor(Date.now() / 1000);
+        return { value: part({ alg: 'none' }) + '.' + part({ sub: 'sluice', iat: now - 60, exp: ${expiresAt} }) + '.' };
+      }`;
+    await writeFile(join(dir, 'token.mjs'), provider('now + 3600'));
+    await writeFile(join(dir, 'expired.mjs'), provider('now - 30'));
+    const oauth = {
+      KAFKA_BROKERS: broker.saslPlaintext.KAFKA_BROKERS as string,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
+      KAFKA_SASL_MECHANISM: 'OAUTHBEARER',
+    };
+    const ok = await runToExit(['check'], { ...oauth, KAFKA_SASL_OAUTHBEARER_PROVIDER: join(dir, 'token.mjs') });
+    expect(ok.code, ok.output.join('\n')).toBe(0);
+    expect(ok.output).toContain(`kafka: ok (${oauth.KAFKA_BROKERS}, SASL_PLAINTEXT OAUTHBEARER)`);
+
+    const refused = await runToExit(['check'], { ...oauth, KAFKA_SASL_OAUTHBEARER_PROVIDER: join(dir, 'expired.mjs') });
+    expect(refused.code).toBe(1);
+    expect(refused.ms).toBeLessThan(20_000);
+    expect(refused.last).toMatch(
+      /^sluice: KAFKA_SASL_OAUTHBEARER_PROVIDER: the broker at .* hung up after the OAUTHBEARER login/,
+    );
   });
 
   it('says loudly that host name verification is off when asked to skip it', async () => {

@@ -268,6 +268,24 @@ export function diagnoseKafkaError(error: unknown, brokers: string[], security: 
       error: new KafkaConnectionError('KAFKA_BROKERS', `no broker answers at ${at}: ${facts.message}`, error, true),
     };
   }
+  // kafkajs 2.2.4 takes the broker's OAUTHBEARER refusal ({"status":"invalid_token"}) for a
+  // success; the broker then hangs up, and kafkajs reports an empty broker pool.
+  if (
+    sasl?.mechanism === 'OAUTHBEARER' &&
+    (facts.names.includes('KafkaJSConnectionClosedError') ||
+      /Closed connection|No brokers in the broker pool/i.test(facts.message))
+  ) {
+    return {
+      transient: true,
+      suspectProtocol: true,
+      error: new KafkaConnectionError(
+        'KAFKA_SASL_OAUTHBEARER_PROVIDER',
+        `the broker at ${at} hung up after the OAUTHBEARER login: it most likely refused the token (expired, wrong audience or signature)`,
+        error,
+        true,
+      ),
+    };
+  }
   if (
     facts.names.includes('KafkaJSConnectionClosedError') ||
     /Closed connection|ECONNRESET|socket hang up/i.test(facts.message)
