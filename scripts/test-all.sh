@@ -10,6 +10,9 @@ source scripts/bootstrap.sh
 
 echo "[test-all] lint" >&2
 pnpm run --silent lint
+# The Python SDK (clients/python): ruff and mypy --strict, in the repository's venv.
+echo "[test-all] Python SDK lint" >&2
+bash scripts/ci/python-sdk.sh lint
 
 # Every state dir whose broker and registry this script started; all are stopped on exit.
 started_infra=()
@@ -29,6 +32,8 @@ if [ -n "${KAFKA_BROKERS:-}" ]; then
     echo "[test-all] secured-broker tests ($SLUICE_KAFKA_SECURE_DIR)" >&2
     pnpm exec vitest run --project secure "$@"
   fi
+  echo "[test-all] Python SDK tests" >&2
+  bash scripts/ci/python-sdk.sh test
   echo "[test-all] chaos tests" >&2
   pnpm exec vitest run --project chaos "$@"
   exit 0
@@ -76,6 +81,9 @@ LTS_BIN=$(bash scripts/infra/node.sh)
   echo "[test-all] Node $(node -v), Kafka $LEG1_KAFKA: unit and end-to-end tests" >&2
   timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e "$@"
   timed "secured broker (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project secure "$@"
+  # The Python SDK against real servers (embedded, and one test on this broker); before the chaos
+  # tests, which restart the broker.
+  timed "Python SDK" bash scripts/ci/python-sdk.sh test
   # The chaos tests kill processes and restart the broker: they run alone, after the others.
   timed "chaos (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project chaos "$@"
   stop_leg_infra
