@@ -1,5 +1,5 @@
 # The Sluice image: one image, every role (`serve --role ...`) and the simulator.
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 RUN corepack enable
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json tsconfig.json ./
@@ -7,7 +7,7 @@ COPY packages ./packages
 COPY test/package.json ./test/package.json
 RUN pnpm install --frozen-lockfile && pnpm run build && pnpm prune --prod
 
-FROM node:20-slim
+FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production SLUICE_DATA_DIR=/data
 COPY --from=build /app /app

@@ -23,6 +23,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Against the broker's secured listeners (kafka.sh up --secure, SLUICE_KAFKA_SECURE_DIR).
+          name: 'secure',
+          include: ['test/secure/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
           globalSetup: ['test/harness/global-setup.ts'],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Sluice needs on a machine that has only Node 20 and npm: pnpm (pinned, into the
+# Installs what Sluice needs on a machine that has only Node.js (20.19 or newer) and npm: pnpm (pinned, into the
 # git-ignored .cache, no global change), the workspace's packages, and a build. Idempotent.
 # Prints nothing on success but a short summary; source it to get `pnpm` on PATH.
 set -euo pipefail

@@ -14,27 +14,83 @@ pnpm run --silent lint
 echo "[test-all] Python SDK lint" >&2
 bash scripts/ci/python-sdk.sh lint
 
-started_infra=false
+# Every state dir whose broker and registry this script started; all are stopped on exit.
+started_infra=()
 stop_infra() {
-  if [ "$started_infra" = true ]; then
-    bash scripts/infra/kafka.sh down || true
-  fi
+  local dir
+  for dir in ${started_infra[@]+"${started_infra[@]}"}; do
+    SLUICE_INFRA_DIR=$dir bash scripts/infra/kafka.sh down || true
+  done
 }
 trap stop_infra EXIT
 
-if [ -z "${KAFKA_BROKERS:-}" ]; then
-  echo "[test-all] starting the local Kafka broker and schema registry" >&2
-  started_infra=true
-  eval "$(bash scripts/infra/kafka.sh up)"
-  export KAFKA_BROKERS SCHEMA_REGISTRY_URL
+if [ -n "${KAFKA_BROKERS:-}" ]; then
+  # A broker given by the caller: the whole suite once, on this Node, against it.
+  echo "[test-all] unit and end-to-end tests (broker $KAFKA_BROKERS, registry ${SCHEMA_REGISTRY_URL:-none})" >&2
+  pnpm exec vitest run --project unit --project e2e "$@"
+  if [ -n "${SLUICE_KAFKA_SECURE_DIR:-}" ]; then
+    echo "[test-all] secured-broker tests ($SLUICE_KAFKA_SECURE_DIR)" >&2
+    pnpm exec vitest run --project secure "$@"
+  fi
+  echo "[test-all] Python SDK tests" >&2
+  bash scripts/ci/python-sdk.sh test
+  echo "[test-all] chaos tests" >&2
+  pnpm exec vitest run --project chaos "$@"
+  exit 0
 fi
 
-echo "[test-all] unit and end-to-end tests (broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL)" >&2
-pnpm exec vitest run --project unit --project e2e "$@"
-# The Python SDK against real servers (embedded, and one test on this broker); before the chaos tests,
-# which restart the broker.
-echo "[test-all] Python SDK tests" >&2
-bash scripts/ci/python-sdk.sh test
-# The chaos tests kill processes and restart the broker: they run alone, after the others.
-echo "[test-all] chaos tests" >&2
-pnpm exec vitest run --project chaos "$@"
+# --- Kafka and Node matrix ----------------------------------------------------------------------
+# Leg 1: the current Node LTS (installed by scripts/infra/node.sh) and Kafka 4.x with its secured
+#        listeners: unit, end-to-end, secured-broker and chaos tests.
+# Leg 2: this machine's Node (20 on CI) and Kafka 3.9, the last 3.x line: the end-to-end tests.
+# Each leg has its own state dir and stops its broker before the next starts (same ports).
+LEG1_KAFKA=${SLUICE_TEST_KAFKA_VERSION:-4.4.0}
+LEG2_KAFKA=${SLUICE_TEST_KAFKA_VERSION_2:-3.9.2}
+leg_dir() { echo "${SLUICE_TEST_INFRA_ROOT:-$ROOT/.infra}/ci-kafka-$1"; }
+# The legs run in subshells; the trap above stops both state dirs whatever happens in them.
+started_infra=("$(leg_dir "$LEG1_KAFKA")" "$(leg_dir "$LEG2_KAFKA")")
+
+# Starts the broker and registry of one leg and exports their environment, SLUICE_INFRA_DIR and
+# SLUICE_KAFKA_VERSION (the chaos tests restart the broker through kafka.sh).
+start_leg_infra() {
+  local version=$1 option=${2:-}
+  export SLUICE_KAFKA_VERSION=$version
+  SLUICE_INFRA_DIR=$(leg_dir "$version")
+  export SLUICE_INFRA_DIR
+  echo "[test-all] starting Kafka $version and the schema registry ${option:+($option) }in $SLUICE_INFRA_DIR" >&2
+  eval "$(bash scripts/infra/kafka.sh up $option)"
+  export KAFKA_BROKERS SCHEMA_REGISTRY_URL
+}
+
+stop_leg_infra() {
+  bash scripts/infra/kafka.sh down
+  unset KAFKA_BROKERS SCHEMA_REGISTRY_URL SLUICE_KAFKA_SECURE_DIR
+}
+
+timed() {
+  local label=$1 started=$SECONDS
+  shift
+  "$@"
+  echo "[test-all] $label: $((SECONDS - started)) s" >&2
+}
+
+LTS_BIN=$(bash scripts/infra/node.sh)
+(
+  export PATH="$LTS_BIN:$PATH"
+  start_leg_infra "$LEG1_KAFKA" --secure
+  echo "[test-all] Node $(node -v), Kafka $LEG1_KAFKA: unit and end-to-end tests" >&2
+  timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e "$@"
+  timed "secured broker (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project secure "$@"
+  # The Python SDK against real servers (embedded, and one test on this broker); before the chaos
+  # tests, which restart the broker.
+  timed "Python SDK" bash scripts/ci/python-sdk.sh test
+  # The chaos tests kill processes and restart the broker: they run alone, after the others.
+  timed "chaos (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project chaos "$@"
+  stop_leg_infra
+)
+(
+  start_leg_infra "$LEG2_KAFKA"
+  timed "e2e (Node $(node -v), Kafka $LEG2_KAFKA)" pnpm exec vitest run --project e2e "$@"
+  stop_leg_infra
+)
+# ------------------------------------------------------------------------------------------------

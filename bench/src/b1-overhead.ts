@@ -1,4 +1,4 @@
-import { createSerde, topicNames } from '@sluice/core';
+import { createSerde, kafkajsConnectionConfig, topicNames } from '@sluice/core';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { type BenchInfra, batchStatus, round, sluiceEnv, submitDomain, waitCompleted } from './common.js';
 import { brokerPid, cpuSecondsOf, startRole, startSimulatorProcess, until } from './processes.js';
@@ -103,7 +103,11 @@ async function rawKafkajs(
     expires_at: 1_800_000_000,
   });
   const value = Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), sample]); // the registry header, as Sluice writes it
-  const kafka = new Kafka({ clientId: 'bench-raw', brokers: infra.brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench-raw',
+    ...kafkajsConnectionConfig(infra.brokers.split(','), infra.security),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: topics.requests, numPartitions: 8 }], waitForLeaders: true });

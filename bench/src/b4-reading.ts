@@ -86,9 +86,13 @@ export async function runB4(
   await store.close();
 
   const topics = topicNames(env.SLUICE_TOPIC_PREFIX);
-  const transport = createKafkaTransport({ brokers: infra.brokers.split(','), clientId: 'bench-b4' });
+  const transport = createKafkaTransport({
+    brokers: infra.brokers.split(','),
+    security: infra.security,
+    clientId: 'bench-b4',
+  });
   await transport.ensureTopics(topicSpecs(topics, 8));
-  const serde = await createSerde({ topics, registryUrl: infra.registryUrl });
+  const serde = await createSerde({ topics, registryUrl: infra.registryUrl, registryAccess: infra.registryAccess });
   const now = nowSeconds();
   const record = newBatchRecord(
     batchId,

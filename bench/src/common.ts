@@ -3,11 +3,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { compileConfig, parseEnv, type KafkaSecurity, type RegistryAccess } from '@sluice/core';
 import { until } from './processes.js';
 
 export interface BenchInfra {
   brokers: string;
   registryUrl: string;
+  /** The connection settings (KAFKA_SECURITY_PROTOCOL and its family), as the roles compile them. */
+  security: KafkaSecurity;
+  registryAccess: RegistryAccess;
+  /** Every KAFKA_* and SCHEMA_REGISTRY_* variable, passed on to the Sluice processes a benchmark starts. */
+  connectionEnv: Record<string, string>;
 }
 
 export function infraFromEnv(): BenchInfra {
@@ -18,12 +24,25 @@ export function infraFromEnv(): BenchInfra {
       'pnpm bench needs the real broker and registry: run `pnpm kafka:up` and export KAFKA_BROKERS and SCHEMA_REGISTRY_URL (eval "$(bash scripts/infra/kafka.sh up)").',
     );
   }
-  return { brokers, registryUrl };
+  const config = compileConfig(parseEnv(process.env));
+  const connectionEnv = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => /^(KAFKA|SCHEMA_REGISTRY)_/.test(entry[0]) && entry[1] !== undefined,
+    ),
+  );
+  return {
+    brokers,
+    registryUrl,
+    security: config.kafka?.security ?? { protocol: 'PLAINTEXT', tls: null, sasl: null },
+    registryAccess: config.registryAccess,
+    connectionEnv,
+  };
 }
 
 /** The environment of one benchmark's Sluice processes: its own topics and data directory. */
 export async function sluiceEnv(infra: BenchInfra, label: string, extra: Record<string, string> = {}) {
   return {
+    ...infra.connectionEnv,
     KAFKA_BROKERS: infra.brokers,
     SCHEMA_REGISTRY_URL: infra.registryUrl,
     SLUICE_TOPIC_PREFIX: `bench-${label}-${randomBytes(3).toString('hex')}`,

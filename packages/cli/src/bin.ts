@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-errors.js';
 import { registerCancel } from './commands/cancel.js';
+import { registerCheck } from './commands/check.js';
 import { registerList } from './commands/list.js';
 import { registerOutput } from './commands/output.js';
 import { registerRun } from './commands/run.js';
@@ -19,6 +20,7 @@ const program = new Command('sluice')
 registerRun(program);
 registerServe(program);
 registerSimulate(program);
+registerCheck(program);
 registerSubmit(program);
 registerStatus(program);
 registerWait(program);

@@ -6,6 +6,7 @@ import {
   createMemoryTransport,
   createLogger,
   createSerde,
+  logDependencyChecks,
   type Logger,
   openStore,
   type Store,
@@ -49,27 +50,21 @@ export interface RunningSluice {
 export async function startSluice(config: SluiceConfig, options: StartOptions): Promise<RunningSluice> {
   const logger = options.logger ?? createLogger({ name: 'sluice', level: config.logLevel });
   const roles = new Set(options.roles);
-  const transport =
-    options.transport ??
-    (config.kafka
-      ? createKafkaTransport({ brokers: config.kafka.brokers, clientId: `sluice-${[...roles].join('-')}`, logger })
-      : createMemoryTransport({
-          directory: join(config.dataDir, 'log'),
-          segmentBytes: config.embeddedLog.segmentBytes,
-          retentionMs: config.embeddedLog.retentionMs,
-          logger,
-        }));
   if (roles.has('processor') && !config.upstream.baseUrl) {
     throw new SluiceError(
       'invalid_config',
       'OPENAI_BASE_URL is not set: the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
   }
+  const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
+  // Settings the broker or registry refuse stop start-up here, before any role starts.
+  await transport.connect();
   await transport.ensureTopics(topicSpecs(config.topics, config.partitions));
   const store = await openStore(config.storage, logger.child({ component: 'store' }));
   logger.info({ store: store.location }, 'store');
   // The embedded log needs no registry: its messages never leave the process.
-  const serde = await createSerde({ topics: config.topics, registryUrl: config.kafka ? config.registryUrl : null });
+  const registryUrl = config.kafka ? config.registryUrl : null;
+  const serde = await createSerde({ topics: config.topics, registryUrl, registryAccess: config.registryAccess });
   const metrics = new Registry();
   if (config.metrics) collectDefaultMetrics({ register: metrics });
 
@@ -150,13 +145,13 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       },
       limits: { ...config.limits, maxDepth: 64 },
       apiKeys: config.apiKeys,
-      readiness: { registryUrl: config.kafka ? config.registryUrl : null, upstreamUrl: config.upstream.baseUrl },
+      readiness: { registryUrl, registryAccess: config.registryAccess, upstreamUrl: config.upstream.baseUrl },
       logger: logger.child({ role: 'ingest' }),
       metricsRegistry: metrics,
     });
     url = await ingest.start();
   } else {
-    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport));
+    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport, registryUrl));
   }
 
   return {
@@ -179,11 +174,35 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
   };
 }
 
+/**
+ * The transport a config asks for: Kafka with its security settings, or the embedded log. Every
+ * Kafka client of the process (producers, consumers, admin, the status follower, the dead-letter
+ * producer) comes from this one transport, so they all connect the same way.
+ */
+export function createTransport(config: SluiceConfig, clientId: string, logger: Logger): Transport {
+  if (!config.kafka) {
+    return createMemoryTransport({
+      directory: join(config.dataDir, 'log'),
+      segmentBytes: config.embeddedLog.segmentBytes,
+      retentionMs: config.embeddedLog.retentionMs,
+      logger,
+    });
+  }
+  if (config.kafka.security.tls && !config.kafka.security.tls.verifyHostname) {
+    logger.warn(
+      { setting: 'KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none' },
+      "TLS HOSTNAME VERIFICATION IS OFF: the brokers' certificates are checked against the CA but not against their names (KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none). For test clusters only: anyone with a certificate from that CA can pose as a broker.",
+    );
+  }
+  return createKafkaTransport({ brokers: config.kafka.brokers, security: config.kafka.security, clientId, logger });
+}
+
 /** `/healthz` and `/metrics` for a process without the HTTP API (a processor or sink on its own). */
 async function startHealthServer(
   config: SluiceConfig,
   metrics: Registry,
   transport: Transport,
+  registryUrl: string | null,
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
     void (async () => {
@@ -194,12 +213,12 @@ async function startHealthServer(
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{"status":"ok"}');
       } else if (request.url === '/readyz') {
-        const ok = await transport.ping().then(
-          () => true,
-          () => false,
+        const checks = await Promise.all(
+          logDependencyChecks({ transport, registryUrl, registryAccess: config.registryAccess }),
         );
+        const ok = checks.every((check) => check.ok);
         response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready' }));
+        response.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready', checks }));
       } else {
         response.writeHead(404).end();
       }

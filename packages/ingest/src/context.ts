@@ -2,6 +2,7 @@ import type {
   FileStore,
   Logger,
   Producer,
+  RegistryAccess,
   RetentionConfig,
   Serde,
   SluiceConfig,
@@ -39,7 +40,7 @@ export interface IngestContext {
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;
-  readiness: { registryUrl: string | null; upstreamUrl: string | null };
+  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
 }
 
 export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {

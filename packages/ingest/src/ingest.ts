@@ -2,6 +2,7 @@ import {
   jsonDepthExceeds,
   FileStore,
   type Logger,
+  type RegistryAccess,
   type RetentionConfig,
   type Serde,
   SluiceError,
@@ -53,7 +54,7 @@ export interface IngestOptions {
   limits: IngestLimits;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
-  readiness: { registryUrl: string | null; upstreamUrl: string | null };
+  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
   logger: Logger;
   metricsRegistry?: Registry;
 }

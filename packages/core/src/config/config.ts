@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { topicNames, type TopicNames } from '../topics.js';
+import type { RegistryAccess } from '../serde/registry-access.js';
+import type { KafkaSecurity } from '../transport/kafka-connection.js';
 import type { Env } from './env.js';
+import { compileKafkaSecurity, compileRegistryAccess } from './kafka-security.js';
 
 /** Where Sluice keeps what it keeps outside Kafka (see storage/types.ts). */
 export type StorageConfig =
@@ -28,8 +31,11 @@ export interface RetentionConfig {
 export interface SluiceConfig {
   /** Kafka when brokers are configured; embedded (in-process log) otherwise. */
   mode: 'kafka' | 'embedded';
-  kafka: { brokers: string[] } | null;
+  /** The brokers and how to talk to them (protocol, TLS, SASL); null in embedded mode. */
+  kafka: { brokers: string[]; security: KafkaSecurity } | null;
   registryUrl: string | null;
+  /** Credentials and CA for the registry. */
+  registryAccess: RegistryAccess;
   topics: TopicNames;
   partitions: number;
   /** Local scratch: the embedded log, ingest's status view. */
@@ -79,8 +85,12 @@ export interface UpstreamConfig {
 export function compileConfig(env: Env): SluiceConfig {
   return {
     mode: env.KAFKA_BROKERS && env.KAFKA_BROKERS.length > 0 ? 'kafka' : 'embedded',
-    kafka: env.KAFKA_BROKERS && env.KAFKA_BROKERS.length > 0 ? { brokers: env.KAFKA_BROKERS } : null,
+    kafka:
+      env.KAFKA_BROKERS && env.KAFKA_BROKERS.length > 0
+        ? { brokers: env.KAFKA_BROKERS, security: compileKafkaSecurity(env) }
+        : null,
     registryUrl: env.SCHEMA_REGISTRY_URL ?? null,
+    registryAccess: compileRegistryAccess(env),
     topics: topicNames(env.SLUICE_TOPIC_PREFIX),
     partitions: env.SLUICE_PARTITIONS,
     dataDir: env.SLUICE_DATA_DIR,

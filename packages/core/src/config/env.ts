@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -5,6 +6,9 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+/** Kafka's own spellings are upper case; `sasl_ssl` or `scram-sha-512` are accepted too. */
+const upperEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(values));
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -21,6 +25,30 @@ const EnvSchema = z.object({
   KAFKA_BROKERS: list.optional(),
   /** Confluent-compatible registry URL, e.g. `http://127.0.0.1:8081/apis/ccompat/v7`. Unset: plain JSON messages. */
   SCHEMA_REGISTRY_URL: z.url().optional(),
+
+  // Connection security, named after Kafka's and librdkafka's own settings (security.protocol,
+  // sasl.mechanism, ssl.ca.location, ...). Compiled and checked in kafka-security.ts.
+  KAFKA_SECURITY_PROTOCOL: upperEnum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL']).default('PLAINTEXT'),
+  KAFKA_SASL_MECHANISM: upperEnum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** An ES module whose default export returns `{ value: token }` (kafkajs' oauthBearerProvider). */
+  KAFKA_SASL_OAUTHBEARER_PROVIDER: z.string().optional(),
+  /** PEM file of the CA(s) the broker's certificate must chain to. Unset: the system's CAs. */
+  KAFKA_SSL_CA_LOCATION: z.string().optional(),
+  /** PEM client certificate (and chain) for mutual TLS. */
+  KAFKA_SSL_CERTIFICATE_LOCATION: z.string().optional(),
+  /** PEM private key of the client certificate. */
+  KAFKA_SSL_KEY_LOCATION: z.string().optional(),
+  KAFKA_SSL_KEY_PASSWORD: z.string().optional(),
+  /** `https` (verify the broker's host name, the default) or `none` (test clusters only). */
+  KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM: z
+    .preprocess((value) => (typeof value === 'string' ? value.toLowerCase() : value), z.enum(['https', 'none']))
+    .default('https'),
+  /** `user:password` for the registry's HTTP basic authentication (the Confluent convention). */
+  SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: z.string().regex(/:/, 'expected user:password').optional(),
+  /** PEM file of the CA(s) the registry's certificate must chain to (https URLs). */
+  SCHEMA_REGISTRY_SSL_CA_LOCATION: z.string().optional(),
   SLUICE_TOPIC_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore and dash only')
@@ -111,20 +139,52 @@ const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 /**
+ * Secrets that may also come from a file (`<NAME>_FILE`), as mounted by Kubernetes or Docker
+ * secrets: the file's content, without a trailing newline, is the value.
+ */
+export const FILE_VARIABLES = [
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_KEY_PASSWORD',
+  'SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO',
+] as const;
+
+function readFileVariable(name: string, env: Record<string, string | undefined>): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return env[name];
+  if (env[name] !== undefined && env[name] !== '') {
+    throw new ConfigError(`${name}_FILE`, `set ${name} or ${name}_FILE, not both`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${name}_FILE`, `cannot read ${file}: ${(error as Error).message}`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+  return value;
+}
+
+/**
  * Parses the environment. A bad value throws a ConfigError that names the variable, e.g.
  * `SLUICE_PARTITIONS: Too small: expected number to be >=1`.
  */
 export function parseEnv(env: Record<string, string | undefined>): Env {
   const relevant: Record<string, string> = {};
   for (const key of Object.keys(EnvSchema.shape)) {
-    const value = env[key];
+    const value = (FILE_VARIABLES as readonly string[]).includes(key) ? readFileVariable(key, env) : env[key];
     if (value !== undefined && value !== '') relevant[key] = value;
   }
   const result = EnvSchema.safeParse(relevant);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const variable = issue?.path[0] !== undefined ? String(issue.path[0]) : 'environment';
-  throw new ConfigError(variable, `${issue?.message ?? 'invalid'} (got ${JSON.stringify(relevant[variable] ?? null)})`);
+  // Never echo a secret's value back into an error (and so into a log line).
+  const shown = (FILE_VARIABLES as readonly string[]).includes(variable)
+    ? '[secret]'
+    : JSON.stringify(relevant[variable] ?? null);
+  throw new ConfigError(variable, `${issue?.message ?? 'invalid'} (got ${shown})`);
 }
 
-export const ENV_VARIABLES = Object.keys(EnvSchema.shape);
+export const ENV_VARIABLES = [...Object.keys(EnvSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)];

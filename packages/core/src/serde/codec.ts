@@ -5,6 +5,13 @@ import { RequestMessage, ResultMessage } from '../contracts/messages.js';
 import { MessageDecodeError, SluiceError } from '../errors.js';
 import type { TopicNames } from '../topics.js';
 import type { IncomingMessage } from '../transport/types.js';
+import {
+  checkRegistry,
+  diagnoseRegistryError,
+  OPEN_REGISTRY,
+  registryAgent,
+  type RegistryAccess,
+} from './registry-access.js';
 
 /** Encodes and decodes one topic's values. Decoding never returns an unvalidated value. */
 export interface Codec<Schema extends z.ZodType> {
@@ -33,6 +40,8 @@ export interface SerdeOptions {
   topics: TopicNames;
   /** Confluent-compatible registry base URL (e.g. Apicurio's `/apis/ccompat/v7`); null for plain JSON. */
   registryUrl: string | null;
+  /** Credentials and CA for the registry. Default: none (an open registry, system CAs). */
+  registryAccess?: RegistryAccess;
 }
 
 const REGISTER_ATTEMPTS = 6;
@@ -67,8 +76,22 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
       status: jsonCodec(topics.status, BatchRecord),
     };
   }
+  const access = options.registryAccess ?? OPEN_REGISTRY;
+  // A refused login or an untrusted certificate stops start-up here, naming the setting; an
+  // unreachable registry is left to the retries below.
+  await checkRegistry(registryUrl, access, REGISTER_TIMEOUT_MS).catch((error: unknown) => {
+    const refused = diagnoseRegistryError(error, registryUrl, access);
+    if (refused) throw refused;
+  });
+  const agent = registryAgent(registryUrl, access);
   const registry = new SchemaRegistry(
-    { host: registryUrl.replace(/\/+$/, '') },
+    {
+      host: registryUrl.replace(/\/+$/, ''),
+      ...(access.basicAuth
+        ? { auth: { username: access.basicAuth.username, password: access.basicAuth.password.reveal() } }
+        : {}),
+      ...(agent ? { agent } : {}),
+    },
     { [SchemaType.JSON]: { strict: false, allErrors: false } },
   );
   const register = async <S extends z.ZodType>(topic: string, schema: S): Promise<Codec<S>> => {
@@ -82,6 +105,8 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
         const { id } = await withDeadline(registry.register(body, { subject }), REGISTER_TIMEOUT_MS);
         return registryCodec(topic, schema, registry, id);
       } catch (error) {
+        const refused = diagnoseRegistryError(error, registryUrl, access);
+        if (refused) throw refused;
         lastError = error;
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt + Math.random() * 250));
       }

@@ -10,6 +10,13 @@ import {
 } from 'kafkajs';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
+import {
+  checkKafkaConnection,
+  diagnoseKafkaError,
+  kafkajsConnectionConfig,
+  PLAINTEXT,
+  type KafkaSecurity,
+} from './kafka-connection.js';
 import type {
   Consumer,
   ConsumerOptions,
@@ -24,6 +31,8 @@ import type {
 
 export interface KafkaTransportOptions {
   brokers: string[];
+  /** Protocol, TLS and SASL settings (compiled from KAFKA_SECURITY_PROTOCOL and its family). Default: PLAINTEXT. */
+  security?: KafkaSecurity;
   clientId?: string;
   logger?: Logger;
   /** Upper bound for one produce request's payload; a broker rejects record batches over `message.max.bytes` (1 MiB by default). Default 512 KiB. */
@@ -34,9 +43,11 @@ export interface KafkaTransportOptions {
 
 export function createKafkaTransport(options: KafkaTransportOptions): Transport {
   const logger = options.logger ?? silentLogger;
+  const security = options.security ?? PLAINTEXT;
+  const clientId = options.clientId ?? 'sluice';
   const kafka = new Kafka({
-    clientId: options.clientId ?? 'sluice',
-    brokers: options.brokers,
+    clientId,
+    ...kafkajsConnectionConfig(options.brokers, security),
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     logLevel: KafkaLogLevel.INFO,
     logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry),
@@ -87,8 +98,24 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   }
   const consumers = new Set<KafkaConsumer>();
 
+  let checked: Promise<void> | null = null;
+
   return {
     kind: 'kafka',
+
+    connect() {
+      checked ??= checkKafkaConnection({
+        brokers: options.brokers,
+        security,
+        clientId,
+        connectionTimeoutMs: options.connectionTimeoutMs ?? 3000,
+        onRetry: (error, delayMs) => logger.warn({ delayMs }, `kafka not reachable yet, retrying: ${error.message}`),
+      }).catch((error: unknown) => {
+        checked = null;
+        throw error;
+      });
+      return checked;
+    },
 
     async ensureTopics(specs: TopicSpec[]) {
       await connectAdmin();
@@ -145,8 +172,13 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     },
 
     async ping() {
-      await connectAdmin();
-      await admin.describeCluster();
+      try {
+        await connectAdmin();
+        await admin.describeCluster();
+      } catch (error) {
+        // Readiness shows the setting to fix, not kafkajs' bare "Closed connection".
+        throw diagnoseKafkaError(error, options.brokers, security).error;
+      }
     },
 
     async close() {

@@ -56,6 +56,9 @@ export function createMemoryTransport(options: MemoryTransportOptions): Transpor
   cleaner.unref();
   return {
     kind: 'memory',
+    async connect() {
+      // The embedded log is in this process: nothing to reach.
+    },
     async ensureTopics(specs: TopicSpec[]) {
       for (const spec of specs)
         log.ensureTopic(spec.topic, spec.numPartitions, spec.configs?.['cleanup.policy'] === 'compact');

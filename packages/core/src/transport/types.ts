@@ -102,6 +102,12 @@ export interface PartitionOffsets {
 
 export interface Transport {
   readonly kind: 'kafka' | 'memory';
+  /**
+   * Checks that the log can be reached with the configured settings. Kafka: a refused login,
+   * certificate or protocol fails at once with an error naming the setting; a broker that is not
+   * up yet is waited for (about a minute). Call it before anything else at start-up.
+   */
+  connect(): Promise<void>;
   /** Creates the topics that do not exist yet; leaves existing ones as they are. */
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   producer(): Promise<Producer>;

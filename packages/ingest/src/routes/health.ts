@@ -1,17 +1,6 @@
+import { logDependencyChecks, probe } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import type { IngestContext } from '../context.js';
-
-async function probe(name: string, check: () => Promise<void>): Promise<{ name: string; ok: boolean; error?: string }> {
-  try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 3 s')), 3000)),
-    ]);
-    return { name, ok: true };
-  } catch (error) {
-    return { name, ok: false, error: error instanceof Error ? error.message : String(error) };
-  }
-}
 
 async function httpReachable(url: string): Promise<void> {
   // Any HTTP answer means the service is there; only a network failure is "unreachable".
@@ -24,10 +13,11 @@ export function registerHealthRoutes(app: FastifyInstance, context: IngestContex
 
   app.get('/readyz', async (_request, reply) => {
     const checks = await Promise.all([
-      probe('log', () => context.transport.ping()),
-      ...(context.readiness.registryUrl
-        ? [probe('schema_registry', () => httpReachable(`${context.readiness.registryUrl}/subjects`))]
-        : []),
+      ...logDependencyChecks({
+        transport: context.transport,
+        registryUrl: context.readiness.registryUrl,
+        registryAccess: context.readiness.registryAccess,
+      }),
       ...(context.readiness.upstreamUrl
         ? [probe('upstream', () => httpReachable(`${context.readiness.upstreamUrl}/models`))]
         : []),
