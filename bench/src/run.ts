@@ -8,6 +8,7 @@ import { runB2 } from './b2-utilization.js';
 import { runB3 } from './b3-scale.js';
 import { runB4 } from './b4-reading.js';
 import { runB5 } from './b5-horizontal.js';
+import { runB6 } from './b6-learnt-limits.js';
 import { infraFromEnv } from './common.js';
 
 /**
@@ -24,7 +25,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5').toUpperCase().split(','));
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 const infra = infraFromEnv();
 
@@ -136,6 +137,23 @@ if (b5) {
   add('B5', 'throughput 2 / 1 (whole workload)', b5.ratio2, '≥ 1.8', b5.ratio2 >= 1.8);
   add('B5', 'throughput 2 / 1 (processing)', b5.processingRatio2, '≥ 1.8', b5.processingRatio2 >= 1.8);
   add('B5', 'throughput 4 / 1 (whole workload; processing)', `${b5.ratio4}; ${b5.processingRatio4}`);
+}
+const b6 = await step('B6', () => runB6(infra, n(1000), 1200));
+if (b6) {
+  add(
+    'B6',
+    `429s, no limit configured (simulator: ${b6.rpmLimit} rpm budget; learnt ${b6.learntRpm})`,
+    `${(b6.share429 * 100).toFixed(2)}% (${b6.rateLimited} of ${b6.requests})`,
+    '< 2%',
+    b6.share429 < 0.02,
+  );
+  add(
+    'B6',
+    `wall time / ideal (${b6.items} items / ${b6.rpmLimit} per minute)`,
+    `${b6.wallSeconds} s / ${b6.idealSeconds} s = ${b6.wallOverIdeal}`,
+    '≤ 1.15',
+    b6.wallOverIdeal <= 1.15,
+  );
 }
 
 const machine = {

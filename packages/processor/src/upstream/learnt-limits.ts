@@ -1,0 +1,145 @@
+/** What one answer's `x-ratelimit-*` headers say about one budget (requests or tokens). */
+export interface BudgetHeaders {
+  limit: number | null;
+  remaining: number | null;
+  /** Until the budget is full again. */
+  resetMs: number | null;
+}
+
+export interface RateLimitHeaders {
+  requests: BudgetHeaders;
+  tokens: BudgetHeaders;
+}
+
+interface HeaderSource {
+  get(name: string): string | null;
+}
+
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+
+/**
+ * A reset time as upstreams write it: OpenAI's Go-style durations (`1s`, `6m0s`, `8.64s`, `120ms`,
+ * `1h2m3.5s`), or plain seconds (`20`, `0.5`). Null when unreadable.
+ */
+export function parseResetDuration(text: string | null): number | null {
+  if (text === null) return null;
+  const value = text.trim();
+  if (value === '') return null;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const parts = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+$/.test(value)
+    ? [...value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)]
+    : [];
+  if (parts.length === 0) return null;
+  return parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] ?? 0), 0);
+}
+
+function count(headers: HeaderSource, name: string): number | null {
+  const text = headers.get(name);
+  if (text === null || text.trim() === '') return null;
+  const value = Number(text);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** The `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers OpenAI, Azure, Groq, Together and others send. */
+export function readRateLimitHeaders(headers: HeaderSource): RateLimitHeaders | null {
+  const budget = (kind: 'requests' | 'tokens'): BudgetHeaders => ({
+    limit: count(headers, `x-ratelimit-limit-${kind}`),
+    remaining: count(headers, `x-ratelimit-remaining-${kind}`),
+    resetMs: parseResetDuration(headers.get(`x-ratelimit-reset-${kind}`)),
+  });
+  const read = { requests: budget('requests'), tokens: budget('tokens') };
+  const any = [read.requests, read.tokens].some((b) => b.limit !== null || b.remaining !== null);
+  return any ? read : null;
+}
+
+/** What the limits learnt from the headers ask the rate limiter to do. */
+export interface LearntLimitsTarget {
+  /** New per-minute limits (0 = none) for the budgets Sluice was not told. */
+  setLimits(limits: { requestsPerMinute?: number; tokensPerMinute?: number }): void;
+  /** Hold every caller until `untilMs` (epoch ms): a budget is spent until then. */
+  holdUntil(untilMs: number): void;
+}
+
+export interface LearntLimitsOptions {
+  /** Learn the requests budget (SLUICE_UPSTREAM_RPM unset). */
+  requests: boolean;
+  /** Learn the tokens budget (SLUICE_UPSTREAM_TPM unset). */
+  tokens: boolean;
+  target: LearntLimitsTarget;
+  now?: () => number;
+  onLearnt?: (limits: { requestsPerMinute: number | null; tokensPerMinute: number | null }) => void;
+}
+
+/**
+ * Limits learnt from the upstream when none were configured. Until the first answer arrives only
+ * one call goes out (a probe), so a job does not open with a burst of hundreds of calls that the
+ * upstream answers with 429s; the answer's `x-ratelimit-limit-*` headers then set the rate
+ * limiter's per-minute limits (as OpenAI documents them: per minute), and on every later answer a
+ * spent budget (`remaining` 0) holds every caller until its `reset`. An upstream that sends no such
+ * headers is not limited, as before.
+ */
+export class LearntLimits {
+  private state: 'unknown' | 'probing' | 'known' = 'unknown';
+  private probeDone: Promise<void> | null = null;
+  private finishProbe: () => void = () => undefined;
+  private requestsPerMinute: number | null = null;
+  private tokensPerMinute: number | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LearntLimitsOptions) {
+    this.now = options.now ?? Date.now;
+    if (!options.requests && !options.tokens) this.state = 'known';
+  }
+
+  get learnt(): { requestsPerMinute: number | null; tokensPerMinute: number | null } {
+    return { requestsPerMinute: this.requestsPerMinute, tokensPerMinute: this.tokensPerMinute };
+  }
+
+  /**
+   * Resolves when a call may go out. Returns whether this call is the probe (it must then call
+   * `probeEnded` when it ends, however it ends).
+   */
+  async beforeCall(): Promise<boolean> {
+    while (this.state === 'probing') await this.probeDone;
+    if (this.state === 'known') return false;
+    this.state = 'probing';
+    this.probeDone = new Promise<void>((resolve) => (this.finishProbe = resolve));
+    return true;
+  }
+
+  /** The probe ended without an answer (timeout, lost connection): the next call probes. */
+  probeEnded(): void {
+    if (this.state === 'probing') this.state = 'unknown';
+    this.finishProbe();
+  }
+
+  /** Every upstream answer's headers, success or error. */
+  observe(headers: HeaderSource): void {
+    if (!this.options.requests && !this.options.tokens) return;
+    const read = readRateLimitHeaders(headers);
+    const wasProbing = this.state === 'probing';
+    this.state = 'known';
+    if (read) this.apply(read);
+    if (wasProbing) this.finishProbe();
+  }
+
+  private apply(read: RateLimitHeaders): void {
+    const changes: { requestsPerMinute?: number; tokensPerMinute?: number } = {};
+    if (this.options.requests && read.requests.limit !== null && read.requests.limit !== this.requestsPerMinute) {
+      this.requestsPerMinute = read.requests.limit;
+      changes.requestsPerMinute = read.requests.limit;
+    }
+    if (this.options.tokens && read.tokens.limit !== null && read.tokens.limit !== this.tokensPerMinute) {
+      this.tokensPerMinute = read.tokens.limit;
+      changes.tokensPerMinute = read.tokens.limit;
+    }
+    if (Object.keys(changes).length > 0) {
+      this.options.target.setLimits(changes);
+      this.options.onLearnt?.(this.learnt);
+    }
+    const spent = [this.options.requests ? read.requests : null, this.options.tokens ? read.tokens : null].filter(
+      (b): b is BudgetHeaders => b !== null && b.remaining !== null && b.remaining <= 0 && b.resetMs !== null,
+    );
+    for (const budget of spent) this.options.target.holdUntil(this.now() + (budget.resetMs as number));
+  }
+}
