@@ -11,11 +11,14 @@ export interface B6Result {
   idealSeconds: number;
   wallOverIdeal: number;
   learntRpm: number;
+  /** Answers per second of the run, from the simulator. */
+  okPerSecond: number[];
 }
 
 interface SimulatorStats {
   requests: number;
   rateLimited: number;
+  perSecond: { second: number; ok: number }[];
 }
 
 /**
@@ -54,6 +57,7 @@ export async function runB6(infra: BenchInfra, items: number, rpm: number): Prom
       idealSeconds: round(idealSeconds, 1),
       wallOverIdeal: round(wallSeconds / idealSeconds, 3),
       learntRpm: await processor.metric('sluice_upstream_learnt_limit', { budget: 'requests' }),
+      okPerSecond: stats.perSecond.map((s) => s.ok),
     };
   } finally {
     await Promise.all([ingest.stop(), processor.stop(), sink.stop(), simulator.stop()]);

@@ -75,7 +75,7 @@ describe.each(negotiated)('an upstream that speaks %s', (structured, settled, re
     expect(await metricValue(metrics, 'sluice_structured_output_dialect', { dialect: settled })).toBe(1);
     // One model serves everything: each refused dialect was refused once, not once per item.
     const stats = pipeline.simulator.stats();
-    const refused = (stats.byStatus['400'] ?? 0) + (stats.byStatus['422'] ?? 0);
+    const refused = (stats.byStatus['400'] ?? 0) + (stats.byStatus['422'] ?? 0) + (stats.byStatus['500'] ?? 0);
     expect(refused).toBe(refusals);
     expect(await metricValue(metrics, 'sluice_structured_answers_total', { outcome: 'valid' })).toBe(tally.items);
   });

@@ -153,12 +153,11 @@ function parseDialect(value: unknown, structured: StructuredDialect): OutputForm
     case 'json_object': {
       // llama-cpp-python: a pydantic model with type 'text' | 'json_object' and an optional schema.
       if (type !== 'text' && type !== 'json_object') {
+        // The real server's pydantic error escapes as a 500 (llama-cpp-python 0.3.36).
         throw new ApiError(
-          422,
-          `[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "Input should be 'text' or 'json_object'", 'input': ${JSON.stringify(type)}}] (simulated llama-cpp-python)`,
-          'invalid_request_error',
-          'literal_error',
-          'response_format.type',
+          500,
+          `1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "Input should be 'text' or 'json_object'", 'input': ${JSON.stringify(type)}} (simulated llama-cpp-python)`,
+          'internal_server_error',
         );
       }
       const schema = isRecord(value) ? value.schema : undefined;

@@ -542,10 +542,10 @@ describe('structured-output dialects', () => {
     expect(answer.confidence).toBeLessThanOrEqual(1);
   };
 
-  it('json_object (llama-cpp-python) refuses json_schema with 422 and answers json_object with the schema', async () => {
+  it('json_object (llama-cpp-python) refuses json_schema with a 500 and answers json_object with the schema', async () => {
     const sim = await simulator({ structured: 'json_object' });
     const refused = await post(sim, '/chat/completions', chat(TICKET, schemaFormat));
-    expect(refused.status).toBe(422);
+    expect(refused.status).toBe(500);
     expect(refused.body.error).toMatchObject({
       message: expect.stringContaining("Input should be 'text' or 'json_object'"),
     });

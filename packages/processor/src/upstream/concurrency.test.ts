@@ -92,6 +92,15 @@ describe('AdaptiveConcurrency', () => {
     expect(sim.limiter.limit).toBe(4);
   });
 
+  it('halves at once when a call times out: the upstream queue is longer than the timeout', async () => {
+    const limiter = new AdaptiveConcurrency({ max: 64, initial: 32 });
+    const permits = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire()));
+    permits[0]?.release('timeout');
+    expect(limiter.limit).toBe(16);
+    permits[1]?.release('timeout'); // the same moment's timeouts are one signal
+    expect(limiter.limit).toBe(16);
+  });
+
   it('hands slots out in order and lets an aborted waiter go', async () => {
     const limiter = new AdaptiveConcurrency({ max: 1, initial: 1 });
     const first = await limiter.acquire();

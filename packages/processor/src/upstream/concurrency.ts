@@ -11,12 +11,14 @@ export interface AdaptiveConcurrencyOptions {
 
 /**
  * How a call ended: `answer` (the upstream answered: a throughput and latency sample), `timeout`
- * (no answer in time: a latency sample only), `ignore` (says nothing about the upstream's queue).
+ * (no answer in time: the limit is halved at once), `ignore` (says nothing about the upstream's queue).
  */
 export type CallOutcome = 'answer' | 'timeout' | 'ignore';
 
 /** Held by one upstream call; released once, with how it went. */
 export interface ConcurrencyPermit {
+  /** The call goes out now (after any rate-limit wait): latency is measured from here. */
+  begin(): void;
   release(outcome: CallOutcome): void;
 }
 
@@ -63,6 +65,7 @@ export class AdaptiveConcurrency {
   private grownOnce = false;
   /** The window after a change still holds calls sent under the old limit: it is not compared. */
   private settling = false;
+  private lastTimeoutCut = -Infinity;
   // The current window.
   private windowStart: number;
   private lastChange: number;
@@ -114,22 +117,42 @@ export class AdaptiveConcurrency {
   private grant(): ConcurrencyPermit {
     this.account();
     this.inFlightCount++;
-    const started = this.now();
+    let started = this.now();
     let released = false;
     return {
+      begin: () => {
+        started = this.now();
+      },
       release: (outcome) => {
         if (released) return;
         released = true;
         this.account();
         this.inFlightCount--;
-        if (outcome !== 'ignore') {
-          if (outcome === 'answer') this.answers++;
+        if (outcome === 'timeout') this.onTimeout();
+        else if (outcome === 'answer') {
+          this.answers++;
           this.latencies.push(this.now() - started);
           this.maybeCloseWindow();
         }
         this.pump();
       },
     };
+  }
+
+  /**
+   * A call got no answer in time: the upstream's queue is too long for the timeout (and it will
+   * still work on the abandoned call). Halve at once, as TCP does on a loss, and measure afresh.
+   */
+  private onTimeout(): void {
+    const now = this.now();
+    if (now - this.lastTimeoutCut < 1000) return; // calls that timed out together are one signal
+    this.lastTimeoutCut = now;
+    this.windowStart = now;
+    this.busyIntegral = 0;
+    this.answers = 0;
+    this.latencies = [];
+    this.set(Math.max(1, Math.floor(this.limitValue / 2)), 'a call timed out');
+    this.hold();
   }
 
   private pump(): void {

@@ -64,7 +64,8 @@ describe('LearntLimits', () => {
     expect(await waiting).toBe(false);
     expect(to.calls.limits).toEqual([{ requestsPerMinute: 1200 }]);
     expect(learnt.learnt).toEqual({ requestsPerMinute: 1200, tokensPerMinute: null });
-    // The same limit again changes nothing; a spent budget holds everyone until its reset.
+    // The same limit again changes nothing; a spent budget holds everyone until one request is
+    // back at the learnt rate (50 ms at 1200 a minute), sooner than its full reset.
     learnt.observe(
       headers({
         'x-ratelimit-limit-requests': '1200',
@@ -73,7 +74,9 @@ describe('LearntLimits', () => {
       }),
     );
     expect(to.calls.limits).toHaveLength(1);
-    expect(to.calls.holds).toEqual([3000]);
+    expect(to.calls.holds).toEqual([1050]);
+    learnt.observe(headers({ 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '20ms' }));
+    expect(to.calls.holds).toEqual([1050, 1020]); // a spent token budget: its reset, at most a second
   });
 
   it('passes the next call on as the probe when the first got no answer', async () => {

@@ -52,6 +52,8 @@ export function readRateLimitHeaders(headers: HeaderSource): RateLimitHeaders | 
   return any ? read : null;
 }
 
+const spent = (budget: BudgetHeaders) => budget.remaining !== null && budget.remaining <= 0 && budget.resetMs !== null;
+
 /** What the limits learnt from the headers ask the rate limiter to do. */
 export interface LearntLimitsTarget {
   /** New per-minute limits (0 = none) for the budgets Sluice was not told. */
@@ -75,7 +77,7 @@ export interface LearntLimitsOptions {
  * one call goes out (a probe), so a job does not open with a burst of hundreds of calls that the
  * upstream answers with 429s; the answer's `x-ratelimit-limit-*` headers then set the rate
  * limiter's per-minute limits (as OpenAI documents them: per minute), and on every later answer a
- * spent budget (`remaining` 0) holds every caller until its `reset`. An upstream that sends no such
+ * spent budget (`remaining` 0) holds every caller until a unit is back. An upstream that sends no such
  * headers is not limited, as before.
  */
 export class LearntLimits {
@@ -137,9 +139,16 @@ export class LearntLimits {
       this.options.target.setLimits(changes);
       this.options.onLearnt?.(this.learnt);
     }
-    const spent = [this.options.requests ? read.requests : null, this.options.tokens ? read.tokens : null].filter(
-      (b): b is BudgetHeaders => b !== null && b.remaining !== null && b.remaining <= 0 && b.resetMs !== null,
-    );
-    for (const budget of spent) this.options.target.holdUntil(this.now() + (budget.resetMs as number));
+    // A spent budget refills continuously: hold for the first unit's return (one request at the
+    // learnt rate, at most a second for tokens), or until the reset when that is sooner. Holding
+    // until a full reset would stall a client that paces at the limit and merely touched it.
+    const now = this.now();
+    if (this.options.requests && spent(read.requests)) {
+      const perRequestMs = read.requests.limit ? 60_000 / read.requests.limit : 1000;
+      this.options.target.holdUntil(now + Math.min(read.requests.resetMs as number, perRequestMs));
+    }
+    if (this.options.tokens && spent(read.tokens)) {
+      this.options.target.holdUntil(now + Math.min(read.tokens.resetMs as number, 1000));
+    }
   }
 }

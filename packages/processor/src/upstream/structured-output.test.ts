@@ -1,6 +1,6 @@
 import { createLogger, UpstreamError, upstreamErrorFromResponse } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
-import { isDialectRejection, parseAnswerJson, StructuredOutputNegotiator } from './structured-output.js';
+import { grammarSchema, isDialectRejection, parseAnswerJson, StructuredOutputNegotiator } from './structured-output.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const refusal = (status: number, message: string) =>
@@ -85,6 +85,29 @@ describe('StructuredOutputNegotiator', () => {
     expect(local.rejected(refusal(422, 'response_format'))).toBe('json_value');
     const tgi = await negotiator.lease('local');
     expect(tgi.rejected(refusal(422, 'response_format'))).toBeNull();
+  });
+});
+
+describe('grammarSchema', () => {
+  it('sends numbers bounded within [0, 1] as a grid a grammar enforces, and leaves the rest alone', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        confidence: { type: 'number', minimum: 0, maximum: 1 },
+        scores: { type: 'object', properties: { a: { type: 'number', minimum: 0.5, maximum: 1 } } },
+        count: { type: 'number', minimum: 0, maximum: 10 },
+        label: { type: 'string', enum: ['a', 'b'] },
+      },
+    };
+    const sent = grammarSchema(schema) as {
+      properties: Record<string, { enum?: number[]; properties?: Record<string, { enum?: number[] }> }>;
+    };
+    expect(sent.properties.confidence?.enum).toHaveLength(101);
+    expect(sent.properties.confidence?.enum?.slice(0, 3)).toEqual([0, 0.01, 0.02]);
+    expect(sent.properties.scores?.properties?.a?.enum?.[0]).toBe(0.5);
+    expect(sent.properties.count).toEqual({ type: 'number', minimum: 0, maximum: 10 });
+    expect(sent.properties.label).toEqual({ type: 'string', enum: ['a', 'b'] });
+    expect(schema.properties.confidence).toEqual({ type: 'number', minimum: 0, maximum: 1 }); // not changed in place
   });
 });
 

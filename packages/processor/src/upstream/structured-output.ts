@@ -203,12 +203,43 @@ export function responseFormatFor(
         ? { type: 'json_schema', json_schema: { name: answer.name, schema: answer.schema, strict: answer.strict } }
         : { type: 'json_object' };
     case 'json_object':
-      return answer ? { type: 'json_object', schema: answer.schema } : { type: 'json_object' };
+      return answer ? { type: 'json_object', schema: grammarSchema(answer.schema) } : { type: 'json_object' };
     case 'json_value':
-      return { type: 'json', value: answer ? answer.schema : { type: 'object' } };
+      return { type: 'json', value: answer ? grammarSchema(answer.schema) : { type: 'object' } };
     case 'prompt':
       return undefined;
   }
+}
+
+/** 0, 0.01, …, 0.99, 1. */
+const UNIT_GRID = Array.from({ length: 101 }, (_, i) => Number((i / 100).toFixed(2)));
+
+/**
+ * The schema as sent to servers that compile it into a generation grammar (llama-cpp-python,
+ * TGI): their converters ignore `minimum`/`maximum` on numbers, so a small model writes a score of
+ * 24.98 where [0, 1] was asked. A number bounded within [0, 1] (a confidence, a score) is sent as
+ * one of 0, 0.01, …, 1, which a grammar does enforce. The answer is still checked against the
+ * original schema; nothing is rounded or clamped after the fact.
+ */
+export function grammarSchema(schema: unknown): Record<string, unknown> {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node !== 'object' || node === null) return node;
+    const record = node as Record<string, unknown>;
+    if (
+      record.type === 'number' &&
+      typeof record.minimum === 'number' &&
+      typeof record.maximum === 'number' &&
+      record.minimum >= 0 &&
+      record.maximum <= 1 &&
+      record.enum === undefined
+    ) {
+      const { minimum, maximum } = record;
+      return { ...record, enum: UNIT_GRID.filter((v) => v >= minimum && v <= maximum) };
+    }
+    return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, walk(value)]));
+  };
+  return walk(schema) as Record<string, unknown>;
 }
 
 /**

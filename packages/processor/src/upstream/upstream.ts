@@ -151,14 +151,19 @@ export class Upstream {
         if (!permit) return;
         permit.release(outcome);
         permit = null;
+        if (!started) return;
         this.metrics.upstreamInFlight.dec();
         this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
       };
       let reservation: Reservation | null = null;
       try {
+        // The concurrency slot first, the rate second: a call granted by the rate limiter goes out
+        // at once, so calls reach the upstream at the paced rate, never in a bunch released by a
+        // slot freeing up.
+        permit = await this.concurrency.acquire();
         reservation = await this.limiter.acquire(estimatedTokens);
         guard();
-        permit = await this.concurrency.acquire();
+        permit.begin();
         started = performance.now();
         this.metrics.upstreamInFlight.inc();
         const result = await attempt({ number, previousError });
@@ -168,7 +173,7 @@ export class Upstream {
         return { value: result.value, attempts: number };
       } catch (thrown) {
         reservation?.settle(estimatedTokens);
-        if (!permit) {
+        if (!started) {
           finish('ignore');
           throw thrown; // cancelled or abandoned before the call
         }
