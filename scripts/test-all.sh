@@ -12,6 +12,9 @@ source scripts/bootstrap.sh
 
 echo "[test-all] lint" >&2
 pnpm run --silent lint
+# The Python SDK (clients/python): ruff and mypy --strict, in the repository's venv.
+echo "[test-all] Python SDK lint" >&2
+bash scripts/ci/python-sdk.sh lint
 
 started_infra=false
 started_llama=false
@@ -48,6 +51,10 @@ if [ "$started_llama" = true ]; then
   bash scripts/infra/llama.sh down || true
   started_llama=false
 fi
+# The Python SDK against real servers (embedded, and one test on this broker); before the chaos tests,
+# which restart the broker.
+echo "[test-all] Python SDK tests" >&2
+bash scripts/ci/python-sdk.sh test
 # The chaos tests kill processes and restart the broker: they run alone, after the others.
 echo "[test-all] chaos tests" >&2
 pnpm exec vitest run --project chaos "$@"

@@ -7,6 +7,7 @@ import {
   APIConnectionTimeoutError,
   AuthenticationError,
   BadRequestError,
+  ClientClosedError,
   ConflictError,
   InternalServerError,
   NotFoundError,
@@ -207,5 +208,37 @@ describe('requests', () => {
 
   it('rejects a baseURL that is not an http URL', () => {
     expect(() => new Sluice({ baseURL: 'localhost:8080' })).toThrow(/baseURL/);
+  });
+});
+
+describe('close', () => {
+  it('ends a call in flight and a wait with ClientClosedError, and refuses new calls', async () => {
+    const api = await server((request, response) => {
+      // Never answers the job read, so the call stays in flight until the client closes.
+      if (request.url.pathname === '/v1/jobs/batch_slow') return;
+      sendJson(response, 200, { ...jobFixture(), status: 'in_progress' });
+    });
+    const client = new Sluice({ baseURL: api.url });
+    const inFlight = client.batches.retrieve('batch_slow').catch((e: unknown) => e);
+    const waiting = client.batches.wait('batch_test', { pollIntervalMs: 60_000 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    await client.close();
+    expect(await inFlight).toBeInstanceOf(ClientClosedError);
+    expect(await waiting).toBeInstanceOf(ClientClosedError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(client.closed).toBe(true);
+    await expect(client.batches.retrieve('batch_test')).rejects.toBeInstanceOf(ClientClosedError);
+  });
+
+  it('closes at the end of an await using block', async () => {
+    const api = await server((_request, response) => sendJson(response, 200, jobFixture()));
+    let outside: Sluice;
+    {
+      await using client = new Sluice({ baseURL: api.url });
+      outside = client;
+      expect((await client.batches.retrieve('batch_test')).id).toBe('batch_test');
+    }
+    expect(outside.closed).toBe(true);
   });
 });

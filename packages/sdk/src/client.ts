@@ -40,6 +40,23 @@ export class Sluice {
     return new Sluice({ ...clientOptions, ...profile });
   }
 
+  /**
+   * Closes the client: calls in flight (a `wait` included) reject with `ClientClosedError`, and so
+   * do later ones. `await using client = new Sluice(...)` closes it when the block ends.
+   */
+  async close(): Promise<void> {
+    this.http.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Whether {@link Sluice.close} was called. */
+  get closed(): boolean {
+    return this.http.closed;
+  }
+
   /** The options in force, defaults filled in. */
   get options(): Readonly<CompiledClientOptions> {
     return this.http.options;

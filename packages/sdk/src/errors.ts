@@ -72,6 +72,9 @@ export class APIConnectionError extends SluiceClientError {
 /** No answer within `timeoutMs`. Retriable, like any lost connection. */
 export class APIConnectionTimeoutError extends APIConnectionError {}
 
+/** The client was closed (`close()`, or leaving an `await using` block): calls in flight end with this, new ones fail with it. */
+export class ClientClosedError extends SluiceClientError {}
+
 /** A 2xx answer that does not match the contract's schema: the server and the SDK disagree. */
 export class ResponseValidationError extends SluiceClientError {}
 

@@ -1,6 +1,7 @@
 import {
   APIConnectionError,
   APIConnectionTimeoutError,
+  ClientClosedError,
   errorFromResponse,
   ResponseValidationError,
   SluiceAPIError,
@@ -38,10 +39,49 @@ export interface Schema<T> {
  * backoff; any other error status is thrown at once, as its {@link SluiceAPIError} subclass.
  */
 export class HttpClient {
+  /** Aborted by `close()`: every call in flight listens to it. */
+  private readonly closing = new AbortController();
+
   constructor(readonly options: CompiledClientOptions) {}
 
-  /** A 2xx response, after any retries. */
+  /** A 2xx response, after any retries; a call in flight when the client closes rejects with `ClientClosedError`. */
   async request(spec: RequestSpec): Promise<Response> {
+    const linked = this.linkSignal(spec.signal);
+    try {
+      return await this.requestWithRetries({ ...spec, signal: linked.signal });
+    } finally {
+      linked.release();
+    }
+  }
+
+  /** Ends every call in flight (and waits between polls) with `ClientClosedError`, and refuses new calls. */
+  close(): void {
+    if (!this.closing.signal.aborted) this.closing.abort(new ClientClosedError('the client is closed'));
+  }
+
+  get closed(): boolean {
+    return this.closing.signal.aborted;
+  }
+
+  /**
+   * A signal that aborts with `signal` or when the client closes. `release` detaches it from both,
+   * so that a long-lived client does not gather one listener per call made.
+   */
+  linkSignal(signal?: AbortSignal): { signal: AbortSignal; release: () => void } {
+    const linked = new AbortController();
+    const sources = signal ? [this.closing.signal, signal] : [this.closing.signal];
+    const aborted = sources.find((source) => source.aborted);
+    if (aborted) {
+      linked.abort(aborted.reason);
+      return { signal: linked.signal, release: () => undefined };
+    }
+    const onAbort = (event: Event) => linked.abort((event.target as AbortSignal).reason);
+    for (const source of sources) source.addEventListener('abort', onAbort, { once: true });
+    const release = () => sources.forEach((source) => source.removeEventListener('abort', onAbort));
+    return { signal: linked.signal, release };
+  }
+
+  private async requestWithRetries(spec: RequestSpec): Promise<Response> {
     const maxRetries = spec.body instanceof ReadableStream ? 0 : (spec.maxRetries ?? this.options.maxRetries);
     for (let retry = 0; ; retry++) {
       try {

@@ -10,6 +10,7 @@ export {
   APIConnectionTimeoutError,
   AuthenticationError,
   BadRequestError,
+  ClientClosedError,
   ConfigurationError,
   ConflictError,
   errorFromResponse,

@@ -141,8 +141,14 @@ export class Batches {
    * Polls the job until it is `completed`, `failed`, `cancelled` or `expired` and returns it;
    * throws `WaitTimeoutError` (holding the last job read) after `timeoutMs`.
    */
-  wait(id: string, options: WaitOptions<Job> = {}): Promise<Job> {
-    return pollUntilTerminal(() => this.retrieve(id, { signal: options.signal }), options);
+  async wait(id: string, options: WaitOptions<Job> = {}): Promise<Job> {
+    // Closing the client ends the wait at once, not at the next poll.
+    const { signal, release } = this.http.linkSignal(options.signal);
+    try {
+      return await pollUntilTerminal(() => this.retrieve(id, { signal }), { ...options, signal });
+    } finally {
+      release();
+    }
   }
 
   /**
