@@ -89,7 +89,7 @@ describe('AdaptiveConcurrency', () => {
   it('does not change on windows where the callers did not fill the limit', async () => {
     const sim = simulate({ slots: 1, serviceMs: 100, demand: 1, max: 16, durationMs: 60_000 });
     await sim.run();
-    expect(sim.limiter.limit).toBe(4);
+    expect(sim.limiter.limit).toBe(8);
   });
 
   it('halves at once when a call times out: the upstream queue is longer than the timeout', async () => {

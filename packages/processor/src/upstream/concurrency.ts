@@ -1,7 +1,7 @@
 export interface AdaptiveConcurrencyOptions {
   /** The cap: never more calls in flight than this (`SLUICE_UPSTREAM_CONCURRENCY`). */
   max: number;
-  /** Where the limit starts; it doubles while more concurrency brings more answers. @defaultValue min(max, 4) */
+  /** Where the limit starts; it doubles while more concurrency brings more answers. @defaultValue min(max, 8) */
   initial?: number;
   /** Least answers per measurement window. @defaultValue 16 */
   minSamples?: number;
@@ -75,7 +75,7 @@ export class AdaptiveConcurrency {
 
   constructor(private readonly options: AdaptiveConcurrencyOptions) {
     this.max = Math.max(1, Math.floor(options.max));
-    this.limitValue = Math.max(1, Math.min(this.max, Math.floor(options.initial ?? 4)));
+    this.limitValue = Math.max(1, Math.min(this.max, Math.floor(options.initial ?? 8)));
     this.minSamples = options.minSamples ?? 16;
     this.now = options.now ?? (() => performance.now());
     this.windowStart = this.now();
