@@ -230,8 +230,9 @@ export class AdaptiveConcurrency {
           return;
         }
         if (current.throughput >= 0.9 * base.throughput) {
-          // As many answers with fewer calls in flight: keep the lower level, try lower still.
-          this.base = current;
+          // As many answers with fewer calls in flight: keep the lower level, try lower still. The
+          // throughput to hold stays the best seen, so small losses do not add up step by step.
+          this.base = { ...current, throughput: Math.max(current.throughput, base.throughput) };
           if (current.limit > 1) this.set(Math.max(1, Math.floor(current.limit / 2)), 'fewer calls, same answers');
           else this.hold();
           return;
