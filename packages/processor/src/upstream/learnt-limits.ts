@@ -54,6 +54,9 @@ export function readRateLimitHeaders(headers: HeaderSource): RateLimitHeaders | 
 
 const spent = (budget: BudgetHeaders) => budget.remaining !== null && budget.remaining <= 0 && budget.resetMs !== null;
 
+/** Calls let out before the first answer: a few, not a burst of hundreds (nor one, which costs a latency). */
+const MAX_PROBES = 4;
+
 /** What the limits learnt from the headers ask the rate limiter to do. */
 export interface LearntLimitsTarget {
   /** New per-minute limits (0 = none) for the budgets Sluice was not told. */
@@ -74,23 +77,24 @@ export interface LearntLimitsOptions {
 
 /**
  * Limits learnt from the upstream when none were configured. Until the first answer arrives only
- * one call goes out (a probe), so a job does not open with a burst of hundreds of calls that the
+ * a few calls go out (probes), so a job does not open with a burst of hundreds of calls that the
  * upstream answers with 429s; the answer's `x-ratelimit-limit-*` headers then set the rate
  * limiter's per-minute limits (as OpenAI documents them: per minute), and on every later answer a
  * spent budget (`remaining` 0) holds every caller until a unit is back. An upstream that sends no such
  * headers is not limited, as before.
  */
 export class LearntLimits {
-  private state: 'unknown' | 'probing' | 'known' = 'unknown';
-  private probeDone: Promise<void> | null = null;
-  private finishProbe: () => void = () => undefined;
+  private known: boolean;
+  /** Calls out before the first answer; at most `MAX_PROBES`. */
+  private probesOut = 0;
+  private wake: (() => void)[] = [];
   private requestsPerMinute: number | null = null;
   private tokensPerMinute: number | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: LearntLimitsOptions) {
     this.now = options.now ?? Date.now;
-    if (!options.requests && !options.tokens) this.state = 'known';
+    this.known = !options.requests && !options.tokens;
   }
 
   get learnt(): { requestsPerMinute: number | null; tokensPerMinute: number | null } {
@@ -98,31 +102,30 @@ export class LearntLimits {
   }
 
   /**
-   * Resolves when a call may go out. Returns whether this call is the probe (it must then call
+   * Resolves when a call may go out. Returns whether this call is a probe (it must then call
    * `probeEnded` when it ends, however it ends).
    */
   async beforeCall(): Promise<boolean> {
-    while (this.state === 'probing') await this.probeDone;
-    if (this.state === 'known') return false;
-    this.state = 'probing';
-    this.probeDone = new Promise<void>((resolve) => (this.finishProbe = resolve));
+    while (!this.known && this.probesOut >= MAX_PROBES) await new Promise<void>((resolve) => this.wake.push(resolve));
+    if (this.known) return false;
+    this.probesOut++;
     return true;
   }
 
-  /** The probe ended without an answer (timeout, lost connection): the next call probes. */
+  /** A probe ended (answered or not): another call may probe. */
   probeEnded(): void {
-    if (this.state === 'probing') this.state = 'unknown';
-    this.finishProbe();
+    this.probesOut = Math.max(0, this.probesOut - 1);
+    this.wake.shift()?.();
   }
 
   /** Every upstream answer's headers, success or error. */
   observe(headers: HeaderSource): void {
     if (!this.options.requests && !this.options.tokens) return;
     const read = readRateLimitHeaders(headers);
-    const wasProbing = this.state === 'probing';
-    this.state = 'known';
+    const first = !this.known;
+    this.known = true;
     if (read) this.apply(read);
-    if (wasProbing) this.finishProbe();
+    if (first) for (const wake of this.wake.splice(0)) wake();
   }
 
   private apply(read: RateLimitHeaders): void {
