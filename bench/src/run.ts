@@ -9,6 +9,7 @@ import { runB3 } from './b3-scale.js';
 import { runB4 } from './b4-reading.js';
 import { runB5 } from './b5-horizontal.js';
 import { runB6 } from './b6-status-view.js';
+import { runB7 } from './b7-learnt-limits.js';
 import { infraFromEnv } from './common.js';
 
 /**
@@ -25,7 +26,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6').toUpperCase().split(','));
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 const infra = infraFromEnv();
 
@@ -161,7 +162,6 @@ if (b5) {
   add('B5', 'throughput 2 / 1 (processing)', b5.processingRatio2, '≥ 1.8', b5.processingRatio2 >= 1.8);
   add('B5', 'throughput 4 / 1 (whole workload; processing)', `${b5.ratio4}; ${b5.processingRatio4}`);
 }
-
 const b6 = await step('B6', () => runB6(infra, n(200_000)));
 if (b6) {
   add('B6', `terminal batches in the status topic (${b6.tenants} tenants)`, b6.batches);
@@ -181,6 +181,24 @@ if (b6) {
     b6.restartFirstReadSeconds,
     'seconds',
     b6.restartFirstReadSeconds < 10,
+  );
+}
+
+const b7 = await step('B7', () => runB7(infra, n(1000), 1200));
+if (b7) {
+  add(
+    'B7',
+    `429s, no limit configured (simulator: ${b7.rpmLimit} rpm budget; learnt ${b7.learntRpm})`,
+    `${(b7.share429 * 100).toFixed(2)}% (${b7.rateLimited} of ${b7.requests})`,
+    '< 2%',
+    b7.share429 < 0.02,
+  );
+  add(
+    'B7',
+    `wall time / ideal (${b7.items} items / ${b7.rpmLimit} per minute)`,
+    `${b7.wallSeconds} s / ${b7.idealSeconds} s = ${b7.wallOverIdeal}`,
+    '≤ 1.15',
+    b7.wallOverIdeal <= 1.15,
   );
 }
 

@@ -116,6 +116,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         retryMaxMs: config.upstream.retryMaxMs,
         requestsPerMinute: config.upstream.requestsPerMinute,
         tokensPerMinute: config.upstream.tokensPerMinute,
+        concurrency: config.upstream.concurrency || config.processor.concurrency,
+        structuredOutput: config.upstream.structuredOutput,
       },
       models: config.upstream.models,
       concurrency: config.processor.concurrency,

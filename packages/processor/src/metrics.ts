@@ -44,6 +44,29 @@ export function createProcessorMetrics(registry: Registry) {
       registers,
     }),
     rateLimited: new Counter({ name: 'sluice_upstream_429_total', help: 'Upstream 429 answers.', registers }),
+    structuredAnswers: new Counter({
+      name: 'sluice_structured_answers_total',
+      help: 'Structured answers by route and outcome: valid at once, repaired (valid after the repair round), invalid.',
+      labelNames: ['route', 'outcome'] as const,
+      registers,
+    }),
+    structuredDialect: new Gauge({
+      name: 'sluice_structured_output_dialect',
+      help: 'The structured-output dialect settled per model (1 on the one in use).',
+      labelNames: ['model', 'dialect'] as const,
+      registers,
+    }),
+    concurrencyLimit: new Gauge({
+      name: 'sluice_upstream_concurrency_limit',
+      help: 'Most upstream calls in flight now allowed (adapted to the upstream).',
+      registers,
+    }),
+    learntLimit: new Gauge({
+      name: 'sluice_upstream_learnt_limit',
+      help: "Per-minute limits learnt from the upstream's x-ratelimit-limit-* headers (0: none).",
+      labelNames: ['budget'] as const,
+      registers,
+    }),
     retries: new Counter({
       name: 'sluice_upstream_retries_total',
       help: 'Retries of upstream calls, by the error that caused them.',

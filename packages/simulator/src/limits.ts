@@ -1,12 +1,16 @@
 /**
- * Requests-per-minute and tokens-per-minute limits over a sliding window (60 s by default): a request is
- * admitted when the requests and tokens admitted during the last window, plus its own, stay within the limits.
- * Rejected requests consume nothing.
+ * Requests-per-minute and tokens-per-minute limits enforced as refilling budgets, as real providers
+ * do: each budget refills continuously at its per-minute rate up to a capacity of `burstMs` worth of
+ * it (1 s by default), so a client that paces at the limit is served and one that bursts is not —
+ * a 60-second window would let a whole minute's quota through in one burst. A request is admitted
+ * when every budget holds its cost (a cost larger than the capacity needs a full budget, and leaves
+ * it in debt); rejected requests consume nothing.
  */
 export interface LimitsOptions {
   rpm?: number;
   tpm?: number;
-  windowMs: number;
+  /** Capacity of each budget, as time of refill. @defaultValue 1000 */
+  burstMs?: number;
   now?: () => number;
 }
 
@@ -14,110 +18,108 @@ export type Admission =
   | { ok: true; headers: Record<string, string>; refund(): void }
   | { ok: false; kind: 'requests' | 'tokens'; waitMs: number; message: string; headers: Record<string, string> };
 
-interface Entry {
-  at: number;
-  requests: number;
-  tokens: number;
+class Budget {
+  level: number;
+  private last: number;
+
+  constructor(
+    readonly perMinute: number,
+    readonly capacity: number,
+    private readonly now: () => number,
+  ) {
+    this.level = capacity;
+    this.last = now();
+  }
+
+  get perMs(): number {
+    return this.perMinute / 60_000;
+  }
+
+  refill(): void {
+    const now = this.now();
+    this.level = Math.min(this.capacity, this.level + (now - this.last) * this.perMs);
+    this.last = now;
+  }
+
+  /** Milliseconds until the budget holds `cost` (a full budget for a cost above the capacity). */
+  waitFor(cost: number): number {
+    const needed = Math.min(cost, this.capacity);
+    return this.level >= needed ? 0 : Math.ceil((needed - this.level) / this.perMs);
+  }
+
+  /** Until the budget is full again. */
+  resetMs(): number {
+    return Math.max(0, (this.capacity - this.level) / this.perMs);
+  }
 }
 
-export class SlidingWindowLimits {
-  private readonly rpm: number;
-  private readonly tpm: number;
-  private readonly windowMs: number;
-  private readonly now: () => number;
-  private entries: Entry[] = [];
-  private head = 0;
-  private requests = 0;
-  private tokens = 0;
+export class BudgetLimits {
+  private readonly requests: Budget | null;
+  private readonly tokens: Budget | null;
 
   constructor(options: LimitsOptions) {
-    this.rpm = positive(options.rpm);
-    this.tpm = positive(options.tpm);
-    this.windowMs = options.windowMs;
-    this.now = options.now ?? (() => performance.now());
+    const now = options.now ?? (() => performance.now());
+    const burstMs = options.burstMs ?? 1000;
+    const rpm = positive(options.rpm);
+    const tpm = positive(options.tpm);
+    this.requests = rpm > 0 ? new Budget(rpm, Math.max(1, (rpm * burstMs) / 60_000), now) : null;
+    this.tokens = tpm > 0 ? new Budget(tpm, Math.max(1, (tpm * burstMs) / 60_000), now) : null;
   }
 
   get enabled(): boolean {
-    return this.rpm > 0 || this.tpm > 0;
+    return this.requests !== null || this.tokens !== null;
   }
 
   tryAdmit(tokenCost: number): Admission {
     if (!this.enabled) return { ok: true, headers: {}, refund: () => undefined };
-    const now = this.now();
-    this.expire(now);
-    const windowText = this.windowMs === 60_000 ? 'min' : `${this.windowMs} ms`;
-    if (this.rpm > 0 && this.requests + 1 > this.rpm) {
-      const waitMs = this.waitUntilFreed(now, (e) => e.requests, this.requests + 1 - this.rpm);
+    this.requests?.refill();
+    this.tokens?.refill();
+    const requests = this.requests;
+    const tokens = this.tokens;
+    if (requests && requests.waitFor(1) > 0) {
+      const waitMs = requests.waitFor(1);
       const message =
-        `Rate limit reached on requests per ${windowText} (RPM): Limit ${this.rpm}, Used ${this.requests}, ` +
-        `Requested 1. Please try again in ${formatWait(waitMs)}. (simulated)`;
+        `Rate limit reached on requests per min (RPM): Limit ${requests.perMinute}, Remaining ${Math.floor(requests.level)}. ` +
+        `Please try again in ${formatDuration(waitMs)}. (simulated)`;
       return { ok: false, kind: 'requests', waitMs, message, headers: this.headers() };
     }
-    if (this.tpm > 0 && this.tokens + tokenCost > this.tpm) {
-      if (tokenCost > this.tpm) {
-        const message =
-          `Request too large on tokens per ${windowText} (TPM): Limit ${this.tpm}, Requested ${tokenCost}. ` +
-          'The input or output tokens must be reduced in order to run successfully. (simulated)';
-        return { ok: false, kind: 'tokens', waitMs: this.windowMs, message, headers: this.headers() };
-      }
-      const waitMs = this.waitUntilFreed(now, (e) => e.tokens, this.tokens + tokenCost - this.tpm);
+    if (tokens && tokenCost > tokens.perMinute) {
       const message =
-        `Rate limit reached on tokens per ${windowText} (TPM): Limit ${this.tpm}, Used ${this.tokens}, ` +
-        `Requested ${tokenCost}. Please try again in ${formatWait(waitMs)}. (simulated)`;
+        `Request too large on tokens per min (TPM): Limit ${tokens.perMinute}, Requested ${tokenCost}. ` +
+        'The input or output tokens must be reduced in order to run successfully. (simulated)';
+      return { ok: false, kind: 'tokens', waitMs: 60_000, message, headers: this.headers() };
+    }
+    if (tokens && tokens.waitFor(tokenCost) > 0) {
+      const waitMs = tokens.waitFor(tokenCost);
+      const message =
+        `Rate limit reached on tokens per min (TPM): Limit ${tokens.perMinute}, Remaining ${Math.floor(tokens.level)}, ` +
+        `Requested ${tokenCost}. Please try again in ${formatDuration(waitMs)}. (simulated)`;
       return { ok: false, kind: 'tokens', waitMs, message, headers: this.headers() };
     }
-    const entry: Entry = { at: now, requests: 1, tokens: tokenCost };
-    this.entries.push(entry);
-    this.requests += 1;
-    this.tokens += tokenCost;
+    if (requests) requests.level -= 1;
+    if (tokens) tokens.level -= tokenCost;
     const headers = this.headers();
+    let refunded = false;
     const refund = (): void => {
-      this.requests -= entry.requests;
-      this.tokens -= entry.tokens;
-      entry.requests = 0;
-      entry.tokens = 0;
+      if (refunded) return;
+      refunded = true;
+      if (requests) requests.level = Math.min(requests.capacity, requests.level + 1);
+      if (tokens) tokens.level = Math.min(tokens.capacity, tokens.level + tokenCost);
     };
     return { ok: true, headers, refund };
   }
 
-  private expire(now: number): void {
-    const cutoff = now - this.windowMs;
-    while (this.head < this.entries.length) {
-      const entry = this.entries[this.head];
-      if (entry === undefined || entry.at > cutoff) break;
-      this.requests -= entry.requests;
-      this.tokens -= entry.tokens;
-      entry.requests = 0; // a late refund of an expired entry must not change the sums
-      entry.tokens = 0;
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** Milliseconds until the oldest admitted entries have freed at least `needed` units. */
-  private waitUntilFreed(now: number, units: (entry: Entry) => number, needed: number): number {
-    let freed = 0;
-    for (let i = this.head; i < this.entries.length; i++) {
-      const entry = this.entries[i];
-      if (entry === undefined) break;
-      freed += units(entry);
-      if (freed >= needed) return Math.max(1, entry.at + this.windowMs - now);
-    }
-    return this.windowMs;
-  }
-
+  /** OpenAI's three header families: `x-ratelimit-limit-*`, `-remaining-*` and `-reset-*` (e.g. `1s`, `6m0s`). */
   private headers(): Record<string, string> {
     const headers: Record<string, string> = {};
-    if (this.rpm > 0) {
-      headers['x-ratelimit-limit-requests'] = String(this.rpm);
-      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, this.rpm - this.requests));
-    }
-    if (this.tpm > 0) {
-      headers['x-ratelimit-limit-tokens'] = String(this.tpm);
-      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, this.tpm - this.tokens));
+    for (const [kind, budget] of [
+      ['requests', this.requests],
+      ['tokens', this.tokens],
+    ] as const) {
+      if (!budget) continue;
+      headers[`x-ratelimit-limit-${kind}`] = String(budget.perMinute);
+      headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(budget.level)));
+      headers[`x-ratelimit-reset-${kind}`] = formatDuration(budget.resetMs());
     }
     return headers;
   }
@@ -127,6 +129,15 @@ function positive(value: number | undefined): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-function formatWait(ms: number): string {
-  return ms < 1000 ? `${Math.ceil(ms)}ms` : `${(ms / 1000).toFixed(3)}s`;
+/** A duration the way OpenAI writes it (Go's format): `120ms`, `8.64s`, `6m0s`, `1h2m3s`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms));
+  if (total < 1000) return `${total}ms`;
+  const hours = Math.floor(total / 3_600_000);
+  const minutes = Math.floor((total % 3_600_000) / 60_000);
+  const seconds = (total % 60_000) / 1000;
+  const secondsText = `${Number(seconds.toFixed(3))}s`;
+  if (hours > 0) return `${hours}h${minutes}m${secondsText}`;
+  if (minutes > 0) return `${minutes}m${secondsText}`;
+  return secondsText;
 }

@@ -381,34 +381,38 @@ describe('other endpoints', () => {
 });
 
 describe('limits, faults and latency', () => {
-  it('enforces rpm with 429 + retry-after, without charging rejected requests, and recovers', async () => {
-    const sim = await simulator({ rpm: 4, windowMs: 400 });
+  it("enforces rpm as a refilling budget: a burst of a second's worth, 429 + retry-after, then one per refill", async () => {
+    // 240 rpm = 4 per second: a budget of 4 that refills one request every 250 ms.
+    const sim = await simulator({ rpm: 240 });
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       const answer = await post(sim, '/chat/completions', chat(`ok ${i}`));
       statuses.push(answer.status);
-      expect(answer.headers.get('x-ratelimit-limit-requests')).toBe('4');
-      expect(answer.headers.get('x-ratelimit-remaining-requests')).toBe(String(3 - i));
+      expect(answer.headers.get('x-ratelimit-limit-requests')).toBe('240');
+      expect(Number(answer.headers.get('x-ratelimit-remaining-requests'))).toBeLessThanOrEqual(3 - i + 1);
+      expect(answer.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+ms$|^[\d.]+s$/u);
     }
     const limited = await post(sim, '/chat/completions', chat('one too many'));
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(limited.status).toBe(429);
     expect(limited.body.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'requests' });
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(limited.headers.get('x-ratelimit-limit-requests')).toBe('240');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const waitMs = Number(limited.headers.get('retry-after-ms'));
     expect(waitMs).toBeGreaterThan(0);
-    expect(waitMs).toBeLessThanOrEqual(400);
-    for (let i = 0; i < 5; i++) expect((await post(sim, '/chat/completions', chat('still limited'))).status).toBe(429);
+    expect(waitMs).toBeLessThanOrEqual(250);
     await new Promise((resolve) => setTimeout(resolve, waitMs + 20));
-    expect((await post(sim, '/chat/completions', chat('recovered'))).status).toBe(200);
+    expect((await post(sim, '/chat/completions', chat('refilled'))).status).toBe(200);
+    // One refill is one request, not a new window's worth.
+    expect((await post(sim, '/chat/completions', chat('too soon'))).status).toBe(429);
     const stats = sim.stats();
-    expect(stats.rateLimited).toBe(6);
-    expect(stats.byStatus).toEqual({ '200': 5, '429': 6 });
-    expect(stats.perSecond.reduce((sum, s) => sum + s.rateLimited, 0)).toBe(6);
+    expect(stats.rateLimited).toBe(2);
+    expect(stats.byStatus).toEqual({ '200': 5, '429': 2 });
   });
 
-  it('enforces tpm on prompt + max_tokens', async () => {
-    const sim = await simulator({ tpm: 100, windowMs: 60_000 });
+  it("enforces tpm on prompt + max_tokens, with OpenAI's reset format", async () => {
+    const sim = await simulator({ tpm: 6000 }); // 100 tokens per second, a budget of 100
     const request = (maxTokens: number): Record<string, unknown> => ({
       model: 'm',
       messages: [{ role: 'user', content: 'hi' }],
@@ -416,11 +420,16 @@ describe('limits, faults and latency', () => {
     });
     expect((await post(sim, '/chat/completions', request(40))).status).toBe(200);
     const second = await post(sim, '/chat/completions', request(40));
-    expect(second.headers.get('x-ratelimit-remaining-tokens')).toBe(String(100 - 2 * 41));
+    expect(Number(second.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100 - 2 * 41 + 15);
+    expect(second.headers.get('x-ratelimit-limit-tokens')).toBe('6000');
     const limited = await post(sim, '/chat/completions', request(40));
     expect(limited.status).toBe(429);
     expect(limited.body.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'tokens' });
+    expect(limited.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+ms$/u);
     expect((await post(sim, '/chat/completions', request(10))).status).toBe(200);
+    const tooLarge = await post(sim, '/chat/completions', request(7000));
+    expect(tooLarge.status).toBe(429);
+    expect(tooLarge.body.error).toMatchObject({ message: expect.stringMatching(/Request too large/u) });
   });
 
   it('errorRate=1 answers 5xx', async () => {
@@ -521,5 +530,85 @@ describe('limits, faults and latency', () => {
     await sim.close();
     expect(performance.now() - startedAt).toBeLessThan(2000);
     expect(await hanging).toBeInstanceOf(Error);
+  });
+});
+
+describe('structured-output dialects', () => {
+  const schemaFormat = jsonSchema(TICKET_SCHEMA);
+  const valid = (text: string) => {
+    const answer = JSON.parse(text) as { category: string; confidence: number };
+    expect(['question', 'complaint', 'praise']).toContain(answer.category);
+    expect(answer.confidence).toBeGreaterThanOrEqual(0);
+    expect(answer.confidence).toBeLessThanOrEqual(1);
+  };
+
+  it('json_object (llama-cpp-python) refuses json_schema with a 500 and answers json_object with the schema', async () => {
+    const sim = await simulator({ structured: 'json_object' });
+    const refused = await post(sim, '/chat/completions', chat(TICKET, schemaFormat));
+    expect(refused.status).toBe(500);
+    expect(refused.body.error).toMatchObject({
+      message: expect.stringContaining("Input should be 'text' or 'json_object'"),
+    });
+    const answer = await post(
+      sim,
+      '/chat/completions',
+      chat(TICKET, { response_format: { type: 'json_object', schema: TICKET_SCHEMA } }),
+    );
+    expect(answer.status).toBe(200);
+    valid(content(answer));
+  });
+
+  it('json (TGI) takes only {type: json, value: schema}', async () => {
+    const sim = await simulator({ structured: 'json' });
+    for (const format of [schemaFormat, { response_format: { type: 'json_object', schema: TICKET_SCHEMA } }]) {
+      const refused = await post(sim, '/chat/completions', chat(TICKET, format));
+      expect(refused.status).toBe(422);
+      expect(refused.body.error).toMatchObject({ message: expect.stringMatching(/unknown variant/u) });
+    }
+    const answer = await post(
+      sim,
+      '/chat/completions',
+      chat(TICKET, { response_format: { type: 'json', value: TICKET_SCHEMA } }),
+    );
+    expect(answer.status).toBe(200);
+    valid(content(answer));
+  });
+
+  it('none refuses any response_format, and follows a JSON Schema written in the system message', async () => {
+    const sim = await simulator({ structured: 'none' });
+    const refused = await post(sim, '/chat/completions', chat(TICKET, { response_format: { type: 'json_object' } }));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ param: 'response_format' });
+    const answer = await post(sim, '/chat/completions', {
+      model: 'm',
+      messages: [
+        {
+          role: 'system',
+          content: `Classify.\n\nAnswer with a single JSON object. JSON Schema:\n${JSON.stringify(TICKET_SCHEMA)}`,
+        },
+        { role: 'user', content: TICKET },
+      ],
+    });
+    expect(answer.status).toBe(200);
+    valid(content(answer));
+  });
+
+  it('sim:invalid breaks the schema every time; sim:invalid-once only outside a repair round', async () => {
+    const sim = await simulator();
+    const broken = await post(sim, '/chat/completions', chat(`${TICKET} sim:invalid`, schemaFormat));
+    expect((JSON.parse(content(broken)) as { confidence: number }).confidence).toBe(1_000_000_000_000_000);
+    const once = await post(sim, '/chat/completions', chat(`${TICKET} sim:invalid-once`, schemaFormat));
+    expect((JSON.parse(content(once)) as { confidence: number }).confidence).toBe(1_000_000_000_000_000);
+    const repaired = await post(sim, '/chat/completions', {
+      model: 'm',
+      messages: [
+        { role: 'user', content: `${TICKET} sim:invalid-once` },
+        { role: 'assistant', content: content(once) },
+        { role: 'user', content: 'Your previous answer was rejected. Answer again.' },
+      ],
+      ...schemaFormat,
+    });
+    // The repair round's last user message has no directive; the conversation holds the directive's message.
+    valid(content(repaired));
   });
 });

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { planChatCompletion } from './chat.js';
+import { planChatCompletion, STRUCTURED_DIALECTS, type StructuredDialect } from './chat.js';
 import { planCompletion } from './completions.js';
 import { parseDirectives } from './directives.js';
 import { planEmbeddings } from './embeddings.js';
 import { ApiError, directedError, invalidRequest, retryHeaders, serverError } from './errors.js';
 import { FaultInjector } from './faults.js';
 import { INSTANT, latencySampler, type LatencySpec } from './latency.js';
-import { SlidingWindowLimits } from './limits.js';
+import { BudgetLimits } from './limits.js';
 import { planModeration } from './moderations.js';
 import { mulberry32 } from './random.js';
 import type { Plan } from './request.js';
@@ -25,10 +25,18 @@ export interface SimulatorOptions {
   port?: number;
   /** Default instant. */
   latency?: LatencySpec;
-  /** Requests per minute; 0 or undefined: no limit. */
+  /** Requests per minute, a budget refilled continuously; 0 or undefined: no limit. */
   rpm?: number;
   /** Tokens per minute (prompt estimate + max_tokens, or + the completion when no max is given); 0: no limit. */
   tpm?: number;
+  /** Capacity of the rpm and tpm budgets, as seconds of refill: the largest burst admitted. Default 1. */
+  burstSeconds?: number;
+  /**
+   * The structured-output dialect this upstream speaks on /v1/chat/completions (default `json_schema`:
+   * everything OpenAI takes). `json_object`: llama-cpp-python (`{type: "json_object", schema}`; json_schema
+   * refused); `json`: TGI (`{type: "json", value: schema}` only); `none`: no response_format at all.
+   */
+  structured?: StructuredDialect;
   /** Probability in [0, 1] of a 500/502/503 answer. */
   errorRate?: number;
   /** Probability of a 429 with retry-after, independent of the rpm/tpm limits. */
@@ -42,8 +50,6 @@ export interface SimulatorOptions {
   /** Seed of the fault and latency draws (default 1). Answers depend only on the request content. */
   seed?: number;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
-  /** @internal The rate-limit window, default 60_000 ms; tests shorten it. */
-  windowMs?: number;
 }
 
 export interface Simulator {
@@ -65,7 +71,7 @@ const MODELS = [
   'omni-moderation-latest',
 ];
 
-const ENDPOINTS: Record<string, (body: unknown) => Plan> = {
+const ENDPOINTS: Record<string, (body: unknown, structured: StructuredDialect) => Plan> = {
   '/v1/chat/completions': planChatCompletion,
   '/v1/completions': planCompletion,
   '/v1/embeddings': planEmbeddings,
@@ -77,8 +83,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 9999;
   const hangMs = options.hangMs ?? 600_000;
-  const windowMs = options.windowMs ?? 60_000;
-  for (const [name, value] of Object.entries({ rpm: options.rpm, tpm: options.tpm, hangMs, windowMs })) {
+  const burstSeconds = options.burstSeconds ?? 1;
+  for (const [name, value] of Object.entries({ rpm: options.rpm, tpm: options.tpm, hangMs, burstSeconds })) {
     if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
       throw new Error(`Invalid simulator option ${name}: ${value} (expected a non-negative number).`);
     }
@@ -88,7 +94,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const rng = mulberry32(options.seed ?? 1);
   const sampleLatency = latencySampler(options.latency ?? INSTANT, rng);
   const faults = new FaultInjector(options, rng);
-  const limits = new SlidingWindowLimits({ rpm: options.rpm, tpm: options.tpm, windowMs: windowMs || 60_000 });
+  const limits = new BudgetLimits({ rpm: options.rpm, tpm: options.tpm, burstMs: (burstSeconds || 1) * 1000 });
+  const structured = options.structured ?? 'json_schema';
+  if (!STRUCTURED_DIALECTS.includes(structured)) {
+    throw new Error(
+      `Invalid simulator option structured: ${String(structured)} (expected ${STRUCTURED_DIALECTS.join(', ')}).`,
+    );
+  }
   const stats = new StatsRecorder();
   const waits = new Waits();
   const logger = options.logger;
@@ -191,7 +203,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
 
   for (const [path, planFor] of Object.entries(ENDPOINTS)) {
-    app.post(path, async (request, reply) => serve(planFor(request.body), request, reply));
+    app.post(path, async (request, reply) => serve(planFor(request.body, structured), request, reply));
   }
 
   app.get('/v1/models', async () => ({

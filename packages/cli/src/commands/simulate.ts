@@ -1,5 +1,11 @@
 import { createLogger } from '@sluice/core';
-import { parseLatencySpec, startSimulator, type SimulatorOptions } from '@sluice/simulator';
+import {
+  parseLatencySpec,
+  startSimulator,
+  STRUCTURED_DIALECTS,
+  type SimulatorOptions,
+  type StructuredDialect,
+} from '@sluice/simulator';
 import type { Command } from 'commander';
 import { CliError, EXIT, parseNumber } from '../cli-errors.js';
 import { untilSignal } from '../signals.js';
@@ -15,6 +21,8 @@ interface SimulateFlags {
   timeoutRate?: string;
   malformedRate?: string;
   seed?: string;
+  burstSeconds?: string;
+  structured?: string;
 }
 
 const rate = (name: string, value: string | undefined) =>
@@ -40,7 +48,16 @@ export function simulatorOptionsFrom(flags: SimulateFlags): SimulatorOptions {
     timeoutRate: rate('--timeout-rate', flags.timeoutRate),
     malformedRate: rate('--malformed-rate', flags.malformedRate),
     seed: flags.seed === undefined ? undefined : parseNumber('--seed', flags.seed, { integer: true }),
+    burstSeconds:
+      flags.burstSeconds === undefined ? undefined : parseNumber('--burst-seconds', flags.burstSeconds, { min: 0.001 }),
+    structured: structuredDialect(flags.structured),
   };
+}
+
+function structuredDialect(value: string | undefined): StructuredDialect | undefined {
+  if (value === undefined) return undefined;
+  if ((STRUCTURED_DIALECTS as readonly string[]).includes(value)) return value as StructuredDialect;
+  throw new CliError(`--structured: expected one of ${STRUCTURED_DIALECTS.join(', ')}, got '${value}'`, EXIT.usage);
 }
 
 export function registerSimulate(program: Command) {
@@ -52,6 +69,11 @@ export function registerSimulate(program: Command) {
     .option('--latency <median[,p99]>', 'answer latency in ms, lognormal (e.g. 400,2000)')
     .option('--rpm <n>', 'requests-per-minute limit, answered with 429 + retry-after')
     .option('--tpm <n>', 'tokens-per-minute limit, answered with 429 + retry-after')
+    .option('--burst-seconds <s>', 'capacity of the rpm/tpm budgets, in seconds of refill (default 1)')
+    .option(
+      '--structured <dialect>',
+      'structured output it speaks: json_schema (default), json_object (llama-cpp-python), json (TGI), none',
+    )
     .option('--error-rate <r>', 'share of requests answered with a 5xx')
     .option('--rate-429 <r>', 'share of requests answered with a 429')
     .option('--timeout-rate <r>', 'share of requests never answered')

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { compileConfig, parseApiKeys } from './config.js';
 import { parseEnv } from './env.js';
+import { structuredOutputModeFor } from './structured-output.js';
 
 describe('configuration', () => {
   it('names the variable of a bad value', () => {
@@ -38,5 +39,22 @@ describe('configuration', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads the structured-output mode, per model, and names a bad entry', () => {
+    expect(compileConfig(parseEnv({})).upstream.structuredOutput).toEqual({ default: 'auto', perModel: {} });
+    const setting = compileConfig(
+      parseEnv({ SLUICE_STRUCTURED_OUTPUT: 'prompt, smollm2:135m=json_object ,org/model=json_schema' }),
+    ).upstream.structuredOutput;
+    expect(setting).toEqual({
+      default: 'prompt',
+      perModel: { 'smollm2:135m': 'json_object', 'org/model': 'json_schema' },
+    });
+    expect(structuredOutputModeFor(setting, 'org/model')).toBe('json_schema');
+    expect(structuredOutputModeFor(setting, 'other')).toBe('prompt');
+    expect(() => parseEnv({ SLUICE_STRUCTURED_OUTPUT: 'auto,m=xml' })).toThrow(
+      /^SLUICE_STRUCTURED_OUTPUT: entry 2 \(m\): expected one of auto, json_schema, json_object, prompt/,
+    );
+    expect(() => parseEnv({ SLUICE_STRUCTURED_OUTPUT: '=json_object' })).toThrow(/model name is missing/);
   });
 });

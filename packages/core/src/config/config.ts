@@ -26,6 +26,7 @@ export interface RetentionConfig {
   syncSeconds: number;
   sweepIntervalMs: number;
 }
+import type { StructuredOutputSetting } from './structured-output.js';
 
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
 export interface SluiceConfig {
@@ -79,6 +80,10 @@ export interface UpstreamConfig {
   /** 0 = no limit. */
   requestsPerMinute: number;
   tokensPerMinute: number;
+  /** Most calls in flight to the upstream; 0 = the processor's concurrency. Adapted down when the upstream queues. */
+  concurrency: number;
+  /** Which structured-output dialects may be used, per model. */
+  structuredOutput: StructuredOutputSetting;
   models: { default: string; extract: string; summarize: string; classify: string };
 }
 
@@ -122,6 +127,8 @@ export function compileConfig(env: Env): SluiceConfig {
       retryMaxMs: env.SLUICE_RETRY_MAX_MS,
       requestsPerMinute: env.SLUICE_UPSTREAM_RPM,
       tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
+      concurrency: env.SLUICE_UPSTREAM_CONCURRENCY,
+      structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
       models: {
         default: env.SLUICE_MODEL,
         extract: env.SLUICE_MODEL_EXTRACT ?? env.SLUICE_MODEL,

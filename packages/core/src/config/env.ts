@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseStructuredOutputSetting } from './structured-output.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z
@@ -98,6 +99,20 @@ const EnvSchema = z.object({
   /** Requests and tokens per minute the upstream allows; 0 = no limit. */
   SLUICE_UPSTREAM_RPM: int(0).default(0),
   SLUICE_UPSTREAM_TPM: int(0).default(0),
+  /** Most upstream calls in flight per processor, adapted down when the upstream queues; 0 = the processor's concurrency. */
+  SLUICE_UPSTREAM_CONCURRENCY: int(0, 100_000).default(0),
+  /** `auto` | `json_schema` | `json_object` | `prompt`, optionally per model: `auto,model-a=json_object`. */
+  SLUICE_STRUCTURED_OUTPUT: z
+    .string()
+    .default('auto')
+    .transform((value, context) => {
+      try {
+        return parseStructuredOutputSetting(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Upstream calls in flight per processor. */
   SLUICE_PROCESSOR_CONCURRENCY: int(1, 100_000).default(256),
   /** Partitions one processor works on at once. */

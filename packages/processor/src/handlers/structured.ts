@@ -1,7 +1,16 @@
-import { estimateTokens, type TokenUsage } from '@sluice/core';
+import { estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
 import type OpenAI from 'openai';
 import { z } from 'zod';
-import { InvalidModelOutputError } from '../upstream/errors.js';
+import { InvalidModelOutputError, toSluiceError } from '../upstream/errors.js';
+import {
+  isDialectRejection,
+  parseAnswerJson,
+  responseFormatFor,
+  schemaInstruction,
+  StructuredOutputRejectedError,
+  type StructuredDialect,
+} from '../upstream/structured-output.js';
+import { ItemFailedError } from '../upstream/upstream.js';
 import type { HandlerContext } from './types.js';
 
 /**
@@ -49,77 +58,162 @@ export interface ChatAnswer<T> {
 }
 
 /**
- * One chat completion whose answer is checked against `format`. An answer that is not JSON or
- * does not validate is retried within the item's attempts, and the retry shows the model its
- * previous answer and what was wrong with it.
+ * One chat completion whose answer is checked against `format`, in whatever structured-output
+ * dialect the upstream speaks (negotiated and remembered per upstream and model). An answer that
+ * is not JSON or breaks the schema gets one repair round — the model sees its answer and what was
+ * wrong with it — and then fails the item with `invalid_model_output`: a success always conforms.
  */
 export async function completeChat<T>(context: HandlerContext, request: ChatRequest<T>): Promise<ChatAnswer<T>> {
-  const responseFormat = responseFormatOf(request.format);
   const usage: TokenUsage = { input_tokens: 0, output_tokens: 0 };
-  const estimate = estimateTokens(request.system ?? '') + estimateTokens(request.user) + (request.maxTokens ?? 512);
-  const { value, attempts } = await context.upstream.run(
-    request.route,
-    estimate,
-    async ({ previousError }) => {
-      const messages: OpenAI.ChatCompletionMessageParam[] = [];
-      if (request.system) messages.push({ role: 'system', content: request.system });
-      messages.push({ role: 'user', content: request.user });
-      if (previousError instanceof InvalidModelOutputError && previousError.content !== null) {
-        messages.push(
-          { role: 'assistant', content: previousError.content },
-          {
-            role: 'user',
-            content: `Your previous answer was rejected: ${previousError.message}. Answer again in the required format.`,
-          },
-        );
+  let attempts = 0;
+  let repair: InvalidModelOutputError | null = null;
+  for (let round = 0; ; round++) {
+    const call = await callInDialect(context, request, repair, usage);
+    attempts += call.attempts;
+    try {
+      const value = check(request.format, call.content, call.dialect);
+      if (request.format.kind !== 'text')
+        context.upstream.recordAnswer(request.route, round === 0 ? 'valid' : 'repaired');
+      return { value, completion: call.completion, requestId: call.requestId, usage, attempts };
+    } catch (error) {
+      if (!(error instanceof InvalidModelOutputError)) throw error;
+      if (round >= REPAIR_ROUNDS) {
+        context.upstream.recordAnswer(request.route, 'invalid');
+        throw new ItemFailedError(error, attempts);
       }
-      const { data, response } = await context.upstream.client.chat.completions
-        .create({
-          model: request.model,
-          messages,
-          ...(responseFormat ? { response_format: responseFormat } : {}),
-          ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
-        })
-        .withResponse();
-      usage.input_tokens += data.usage?.prompt_tokens ?? 0;
-      usage.output_tokens += data.usage?.completion_tokens ?? 0;
-      const content = data.choices[0]?.message.content ?? null;
-      if (content === null) throw new InvalidModelOutputError('the answer had no content', null);
-      return {
-        value: {
-          parsed: check(request.format, content),
-          completion: data,
-          requestId: response.headers.get('x-request-id'),
-        },
-        totalTokens: data.usage?.total_tokens ?? estimate,
-      };
-    },
-    context.guard,
-  );
-  return { value: value.parsed, completion: value.completion, requestId: value.requestId, usage, attempts };
-}
-
-function responseFormatOf(format: AnswerFormat<unknown>): OpenAI.ChatCompletionCreateParams['response_format'] {
-  switch (format.kind) {
-    case 'zod':
-      return {
-        type: 'json_schema',
-        json_schema: { name: format.name, schema: format.json ?? openAISchema(format.schema), strict: true },
-      };
-    case 'json_schema':
-      return { type: 'json_schema', json_schema: { name: format.name, schema: format.schema, strict: format.strict } };
-    case 'json_object':
-      return { type: 'json_object' };
-    case 'text':
-      return undefined;
+      repair = error;
+    }
   }
 }
 
-function check<T>(format: AnswerFormat<T>, content: string): T {
+/** Rounds after the first in which the model may mend an answer that broke the schema. */
+const REPAIR_ROUNDS = 1;
+
+interface DialectCall {
+  content: string | null;
+  dialect: StructuredDialect | null;
+  completion: OpenAI.ChatCompletion;
+  requestId: string | null;
+  attempts: number;
+}
+
+/**
+ * One answer from the upstream, through the retry owner. For a structured format the dialect comes
+ * from the negotiator; a refusal of the dialect moves to the next one without counting as a fault.
+ */
+async function callInDialect<T>(
+  context: HandlerContext,
+  request: ChatRequest<T>,
+  repair: InvalidModelOutputError | null,
+  usage: TokenUsage,
+): Promise<DialectCall> {
+  const format = request.format;
+  const answerSchema = schemaOf(format);
+  const structured = format.kind !== 'text';
+  let attempts = 0;
+  for (;;) {
+    const lease = structured ? await context.upstream.structuredOutput.lease(request.model) : null;
+    const dialect = lease?.dialect ?? null;
+    const system = [
+      request.system,
+      dialect !== null && dialect !== 'json_schema' ? schemaInstruction(answerSchema?.schema ?? null) : null,
+    ]
+      .filter(Boolean)
+      .join('\n\n');
+    const messages: OpenAI.ChatCompletionMessageParam[] = [];
+    if (system) messages.push({ role: 'system', content: system });
+    messages.push({ role: 'user', content: request.user });
+    if (repair) {
+      messages.push(
+        { role: 'assistant', content: repair.content ?? '' },
+        {
+          role: 'user',
+          content: `Your previous answer was rejected: ${repair.message}. Answer again in the required format.`,
+        },
+      );
+    }
+    const responseFormat = dialect === null ? undefined : responseFormatFor(dialect, answerSchema);
+    const estimate = estimateTokens(system) + estimateTokens(request.user) + (request.maxTokens ?? 512);
+    try {
+      const { value, attempts: used } = await context.upstream.run(
+        request.route,
+        estimate,
+        async () => {
+          try {
+            const { data, response } = await context.upstream.client.chat.completions
+              .create({
+                model: request.model,
+                messages,
+                ...(responseFormat
+                  ? {
+                      response_format:
+                        responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
+                    }
+                  : {}),
+                ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+              })
+              .withResponse();
+            usage.input_tokens += data.usage?.prompt_tokens ?? 0;
+            usage.output_tokens += data.usage?.completion_tokens ?? 0;
+            return {
+              value: {
+                content: data.choices[0]?.message.content ?? null,
+                completion: data,
+                requestId: response.headers.get('x-request-id'),
+              },
+              totalTokens: data.usage?.total_tokens ?? estimate,
+            };
+          } catch (thrown) {
+            const error = toSluiceError(thrown);
+            // A refused dialect is a capability answer: not retried as a transient fault.
+            if (dialect !== null && isDialectRejection(error)) throw new StructuredOutputRejectedError(dialect, error);
+            throw error;
+          }
+        },
+        context.guard,
+      );
+      lease?.accepted();
+      return { ...value, dialect, attempts: attempts + used };
+    } catch (error) {
+      if (lease && error instanceof ItemFailedError && error.last instanceof StructuredOutputRejectedError) {
+        attempts += error.attempts;
+        const next = lease.rejected(error.last.upstream);
+        if (next !== null) continue;
+        throw new ItemFailedError(
+          new SluiceError(
+            'structured_output_unsupported',
+            `${error.last.message}; no other structured-output dialect is allowed for model ${request.model} (SLUICE_STRUCTURED_OUTPUT)`,
+            { cause: error.last },
+          ),
+          attempts,
+        );
+      }
+      lease?.inconclusive();
+      throw error;
+    }
+  }
+}
+
+/** The JSON Schema an answer must satisfy, or null for any JSON object (or text). */
+function schemaOf(
+  format: AnswerFormat<unknown>,
+): { name: string; schema: Record<string, unknown>; strict: boolean } | null {
+  switch (format.kind) {
+    case 'zod':
+      return { name: format.name, schema: format.json ?? openAISchema(format.schema), strict: true };
+    case 'json_schema':
+      return { name: format.name, schema: format.schema, strict: format.strict };
+    default:
+      return null;
+  }
+}
+
+function check<T>(format: AnswerFormat<T>, content: string | null, dialect: StructuredDialect | null): T {
+  if (content === null) throw new InvalidModelOutputError('the answer had no content', null);
   if (format.kind === 'text') return content as T;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(content);
+    parsed = parseAnswerJson(content, dialect ?? 'json_schema');
   } catch (error) {
     throw new InvalidModelOutputError(`the answer is not valid JSON (${(error as Error).message})`, content);
   }

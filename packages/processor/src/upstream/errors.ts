@@ -1,13 +1,16 @@
 import { SluiceError, UpstreamError, upstreamErrorFromResponse } from '@sluice/core';
 import OpenAI from 'openai';
 
-/** The model answered, but not with JSON that fits the requested schema. Retried within the item's attempts. */
+/**
+ * The model answered, but not with JSON that fits the requested schema. Not a transient fault: the
+ * structured-output caller gives it one repair round, then fails the item with this error.
+ */
 export class InvalidModelOutputError extends SluiceError {
   constructor(
     message: string,
     readonly content: string | null,
   ) {
-    super('invalid_model_output', message, { retriable: true });
+    super('invalid_model_output', message, { retriable: false });
   }
 }
 

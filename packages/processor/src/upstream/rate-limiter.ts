@@ -56,8 +56,8 @@ class Bucket {
  * increase), so consumption pauses instead of piling up retries.
  */
 export class RateLimiter {
-  private readonly requests: Bucket | null;
-  private readonly tokens: Bucket | null;
+  private requests: Bucket | null;
+  private tokens: Bucket | null;
   private readonly headroom: number;
   private readonly now: () => number;
   private readonly queue: Waiter[] = [];
@@ -97,6 +97,25 @@ export class RateLimiter {
       this.queue.push({ tokens: Math.max(0, estimatedTokens), resolve, reject, signal });
       this.pump();
     });
+  }
+
+  /**
+   * Replaces the per-minute limits (0 = none) given, e.g. with the ones learnt from the upstream's
+   * `x-ratelimit-limit-*` headers; a new bucket starts full, as a fresh limiter does.
+   */
+  setLimits(limits: { requestsPerMinute?: number; tokensPerMinute?: number }): void {
+    const bucket = (perMinute: number) => (perMinute > 0 ? new Bucket(perMinute, this.now) : null);
+    if (limits.requestsPerMinute !== undefined) this.requests = bucket(limits.requestsPerMinute);
+    if (limits.tokensPerMinute !== undefined) this.tokens = bucket(limits.tokensPerMinute);
+    this.pump();
+  }
+
+  /** Holds every caller until `untilMs` (epoch ms of `now`) without slowing down: a budget is spent until then. */
+  holdUntil(untilMs: number): void {
+    const now = this.now();
+    if (untilMs <= this.blockedUntil || untilMs <= now) return;
+    this.blockedUntil = untilMs;
+    this.schedule(untilMs - now);
   }
 
   /** The upstream answered 429: stop everyone until `retryAfterMs` and slow down. */

@@ -1,10 +1,13 @@
-import { type Logger, SluiceError, UpstreamError } from '@sluice/core';
+import { type Logger, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
 import OpenAI from 'openai';
 import { retryDelayMs } from './backoff.js';
+import { AdaptiveConcurrency, type CallOutcome, type ConcurrencyPermit } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';
 import { toSluiceError } from './errors.js';
+import { LearntLimits } from './learnt-limits.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, type Reservation } from './rate-limiter.js';
+import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
 
 export interface UpstreamOptions {
   baseUrl: string;
@@ -18,6 +21,13 @@ export interface UpstreamOptions {
   tokensPerMinute: number;
   /** Keep-alive connections to the upstream; about the processor's concurrency. @defaultValue 256 */
   maxSockets?: number;
+  /**
+   * Most calls in flight to the upstream; adapted down when the upstream queues them.
+   * @defaultValue maxSockets
+   */
+  concurrency?: number;
+  /** Structured-output dialects allowed, per model. @defaultValue auto for every model */
+  structuredOutput?: StructuredOutputSetting;
 }
 
 /** What one attempt is told about the ones before it. */
@@ -54,23 +64,64 @@ export class ItemFailedError extends SluiceError {
 export class Upstream {
   readonly client: OpenAI;
   readonly limiter: RateLimiter;
+  readonly concurrency: AdaptiveConcurrency;
+  readonly learntLimits: LearntLimits;
+  readonly structuredOutput: StructuredOutputNegotiator;
 
   constructor(
     private readonly options: UpstreamOptions,
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
   ) {
+    const keepAliveFetch = createKeepAliveFetch(options.maxSockets ?? 256);
     this.client = new OpenAI({
       baseURL: options.baseUrl,
       apiKey: options.apiKey,
       maxRetries: 0,
       timeout: options.timeoutMs,
-      fetch: createKeepAliveFetch(options.maxSockets ?? 256),
+      // Every answer, success or error, passes here: its rate-limit headers are read once.
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const response = await keepAliveFetch(input, init);
+        this.learntLimits.observe(response.headers);
+        return response;
+      }) as typeof fetch,
     });
     this.limiter = new RateLimiter({
       requestsPerMinute: options.requestsPerMinute,
       tokensPerMinute: options.tokensPerMinute,
     });
+    this.learntLimits = new LearntLimits({
+      requests: options.requestsPerMinute <= 0,
+      tokens: options.tokensPerMinute <= 0,
+      target: this.limiter,
+      onLearnt: (learnt) => {
+        logger.info({ upstream: options.baseUrl, ...learnt }, 'rate limits learnt from the upstream');
+        metrics.learntLimit.set({ budget: 'requests' }, learnt.requestsPerMinute ?? 0);
+        metrics.learntLimit.set({ budget: 'tokens' }, learnt.tokensPerMinute ?? 0);
+      },
+    });
+    this.concurrency = new AdaptiveConcurrency({
+      max: options.concurrency || options.maxSockets || 256,
+      onChange: (limit, reason) => {
+        logger.info({ upstream: options.baseUrl, limit, reason }, 'upstream concurrency changed');
+        metrics.concurrencyLimit.set(limit);
+      },
+    });
+    metrics.concurrencyLimit.set(this.concurrency.limit);
+    this.structuredOutput = new StructuredOutputNegotiator(
+      options.baseUrl,
+      options.structuredOutput ?? { default: 'auto', perModel: {} },
+      logger,
+      (model, dialect, settled) => {
+        for (const each of DIALECTS)
+          metrics.structuredDialect.set({ model, dialect: each }, settled && each === dialect ? 1 : 0);
+      },
+    );
+  }
+
+  /** Counts a structured answer by how it ended: valid at once, valid after the repair round, or invalid. */
+  recordAnswer(route: string, outcome: 'valid' | 'repaired' | 'invalid'): void {
+    this.metrics.structuredAnswers.inc({ route, outcome });
   }
 
   get maxAttempts(): number {
@@ -90,18 +141,44 @@ export class Upstream {
     let previousError: SluiceError | null = null;
     for (let number = 1; ; number++) {
       guard();
-      const reservation = await this.limiter.acquire(estimatedTokens);
-      guard();
-      const started = performance.now();
-      this.metrics.upstreamInFlight.inc();
+      // Without configured limits, the first call learns them before the others go.
+      const probe = await this.learntLimits.beforeCall();
+      let permit: ConcurrencyPermit | null = null;
+      let started = 0;
+      /** Gives back the probe and the concurrency slot: before a backoff sleep, not after it. */
+      const finish = (outcome: CallOutcome) => {
+        if (probe) this.learntLimits.probeEnded();
+        if (!permit) return;
+        permit.release(outcome);
+        permit = null;
+        if (!started) return;
+        this.metrics.upstreamInFlight.dec();
+        this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
+      };
+      let reservation: Reservation | null = null;
       try {
+        // The concurrency slot first, the rate second: a call granted by the rate limiter goes out
+        // at once, so calls reach the upstream at the paced rate, never in a bunch released by a
+        // slot freeing up.
+        permit = await this.concurrency.acquire();
+        reservation = await this.limiter.acquire(estimatedTokens);
+        guard();
+        permit.begin();
+        started = performance.now();
+        this.metrics.upstreamInFlight.inc();
         const result = await attempt({ number, previousError });
+        finish('answer');
         reservation.settle(result.totalTokens);
         this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
         return { value: result.value, attempts: number };
       } catch (thrown) {
-        reservation.settle(estimatedTokens);
+        reservation?.settle(estimatedTokens);
+        if (!started) {
+          finish('ignore');
+          throw thrown; // cancelled or abandoned before the call
+        }
         const error = toSluiceError(thrown);
+        finish(callOutcomeOf(error));
         this.metrics.upstreamCalls.inc({ route, outcome: error.code });
         if (error instanceof UpstreamError && error.status === 429) {
           this.metrics.rateLimited.inc();
@@ -119,10 +196,17 @@ export class Upstream {
               });
         this.logger.debug({ route, attempt: number, code: error.code, delayMs: delay }, 'retrying upstream call');
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      } finally {
-        this.metrics.upstreamInFlight.dec();
-        this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
       }
     }
   }
+}
+
+/**
+ * What a failed call tells the concurrency limit: an answer (any status but 429) took the
+ * upstream's time; a timeout is a very slow answer; a 429 or a lost connection says nothing about
+ * the upstream's queue.
+ */
+function callOutcomeOf(error: SluiceError): CallOutcome {
+  if (error instanceof UpstreamError && error.status !== null) return error.status === 429 ? 'ignore' : 'answer';
+  return error.code === 'upstream_timeout' ? 'timeout' : 'ignore';
 }
