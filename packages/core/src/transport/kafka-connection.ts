@@ -148,14 +148,23 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
 ]);
-const CLIENT_CERTIFICATE_REFUSED = new Set([
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
-  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+/**
+ * TLS alerts a broker sends when it refuses (or misses) the client certificate. OpenSSL names the
+ * same alert differently by release (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE` in 3.0,
+ * `ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE` in 3.2+, as Node 24 ships), so only the alert is compared.
+ */
+const CLIENT_CERTIFICATE_ALERTS = new Set([
+  'BAD_CERTIFICATE',
+  'CERTIFICATE_REQUIRED',
+  'UNKNOWN_CA',
+  'CERTIFICATE_UNKNOWN',
+  'ACCESS_DENIED',
+  'CERTIFICATE_EXPIRED',
 ]);
+function isClientCertificateAlert(code: string): boolean {
+  const alert = /^ERR_SSL_.*ALERT_([A-Z_]+)$/.exec(code);
+  return alert?.[1] !== undefined && CLIENT_CERTIFICATE_ALERTS.has(alert[1]);
+}
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 interface ErrorFacts {
@@ -246,7 +255,7 @@ export function diagnoseKafkaError(error: unknown, brokers: string[], security: 
       `the certificate of the broker at ${at} is not issued for that name (${facts.message}); use the name it was issued for in KAFKA_BROKERS, or set this to none on test clusters only`,
     );
   }
-  if (has(CLIENT_CERTIFICATE_REFUSED)) {
+  if (facts.codes.some(isClientCertificateAlert)) {
     const offered = tls?.client
       ? `refused the client certificate in ${tls.client.certificateLocation}`
       : 'wants a client certificate (mutual TLS) and none is set (KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION)';
