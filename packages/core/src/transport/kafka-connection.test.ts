@@ -23,7 +23,9 @@ describe('diagnoseKafkaError: a broker that wants a client certificate', () => {
   ])('names KAFKA_SSL_CERTIFICATE_LOCATION for %s', (code, reason) => {
     const diagnosis = diagnoseKafkaError(tlsAlert(code, reason), ['127.0.0.1:9095'], mtlsWithoutClient);
     expect(diagnosis.transient).toBe(false);
-    expect(diagnosis.error.message).toMatch(/^KAFKA_SSL_CERTIFICATE_LOCATION: the broker at 127\.0\.0\.1:9095 wants a client certificate/);
+    expect(diagnosis.error.message).toMatch(
+      /^KAFKA_SSL_CERTIFICATE_LOCATION: the broker at 127\.0\.0\.1:9095 wants a client certificate/,
+    );
   });
 
   it('takes another TLS failure for a wrong protocol, not a certificate problem', () => {
