@@ -13,13 +13,14 @@ import { batchPath, parseBatchObject, requireCompleted } from './batch-target.js
 import { clientAction, clientCommand } from './connection.js';
 import { stageInput } from './input-file.js';
 import { type OperationFlags, operationParamsFrom } from './operation-params.js';
-import { formatOfPath, writeOutput } from './output.js';
+import { fileOutputRequest, writeOutput } from './output.js';
 import { addInputOptions, checkSubmitFlags, submitInput } from './submit.js';
 import { waitUntilFinal } from './wait.js';
 import { loadConfig } from './serve.js';
 
 interface RunFlags extends OperationFlags {
   output?: string;
+  format?: string;
 }
 
 /** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
@@ -51,11 +52,12 @@ export function registerRun(program: Command) {
       '-o, --output <file>',
       'where to write the output (default: <input name>.output.jsonl, or .csv for a CSV of items)',
     )
+    .option('--format <format>', 'json | jsonl | csv, overriding the output file name (jobs only)')
     .action(
       clientAction(async (file: string, flags: RunFlags) => {
-        checkSubmitFlags({ ...flags, wait: true, pollInterval: '1' });
-        const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const outputPath = flags.output ?? defaultOutputPath(file, flags.operation);
+        checkSubmitFlags({ ...flags, output: outputPath, wait: true, pollInterval: '1' });
+        const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const started = performance.now();
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env.KAFKA_BROKERS; // a one-shot run is always embedded
@@ -84,9 +86,10 @@ export function registerRun(program: Command) {
           });
           const client = new Sluice({ baseURL: running.url });
           const input = await stageInput(file);
-          const submitted = await submitInput(client, input, params, { output: outputPath }).finally(() =>
-            input.cleanup(),
-          );
+          const submitted = await submitInput(client, input, params, {
+            output: outputPath,
+            format: flags.format,
+          }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
             timeoutMs: Infinity,
             pollIntervalMs: 250,
@@ -97,10 +100,7 @@ export function registerRun(program: Command) {
           let wrote = '';
           if (final.status !== 'failed') {
             await mkdir(dirname(outputPath), { recursive: true });
-            await writeOutput(client, final.id, final.kind, outputPath, {
-              format: formatOfPath(outputPath),
-              explicitFormat: false,
-            });
+            await writeOutput(client, final.id, final.kind, outputPath, fileOutputRequest(outputPath, flags.format));
             wrote = ` → ${outputPath}`;
             if (batch.error_file_id) {
               const errorsPath = errorPathBeside(outputPath);

@@ -8,12 +8,13 @@ import { type BatchState, requireCompleted, stateOfBatch, stateOfJob } from './b
 import { addConnectionOptions, clientAction, clientCommand, connect, type ConnectionFlags } from './connection.js';
 import { detectInputKind, firstLine, type InputKind, stageInput, type StagedInput } from './input-file.js';
 import { type OperationFlags, operationFlagsGiven, operationParamsFrom } from './operation-params.js';
-import { formatOfPath, writeOutput } from './output.js';
+import { fileOutputRequest, writeOutput } from './output.js';
 import { addWaitOptions, type WaitFlags, waitSettingsFrom, waitUntilFinal } from './wait.js';
 
 interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
   wait?: boolean;
   output?: string;
+  format?: string;
 }
 
 /** The server answers an upload once it has read and checked the whole file: allow it time. */
@@ -32,6 +33,8 @@ export function checkSubmitFlags(flags: SubmitFlags): void {
     if (flags.output !== undefined) throw usage('--output: only with --wait');
     if (flags.timeout !== undefined) throw usage('--timeout: only with --wait');
   }
+  if (flags.format !== undefined && flags.output === undefined) throw usage('--format: only with --output');
+  if (flags.output !== undefined) fileOutputRequest(flags.output, flags.format);
 }
 
 /** A file of items with `--operation`: one multipart upload to `/v1/jobs/upload`. */
@@ -97,12 +100,16 @@ export async function submitInput(
   client: Sluice,
   input: StagedInput,
   params: UploadJobParams | null,
-  flags: Pick<SubmitFlags, 'output'>,
+  flags: Pick<SubmitFlags, 'output' | 'format'>,
 ): Promise<BatchState> {
   if (params) return submitItems(client, input, params);
   const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
-  if (flags.output !== undefined && formatOfPath(flags.output) !== 'jsonl') {
-    throw usage(`--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`);
+  if (flags.output !== undefined && fileOutputRequest(flags.output, flags.format).format !== 'jsonl') {
+    throw usage(
+      flags.format === undefined
+        ? `--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`
+        : `--format: a ${kind.api} batch's output is JSONL only`,
+    );
   }
   return kind.api === 'domain' ? submitDomain(client, input) : submitOpenAI(client, input, kind.endpoint);
 }
@@ -135,9 +142,10 @@ export function registerSubmit(program: Command) {
   addInputOptions(command)
     .option('--wait', 'wait until the batch is final, showing progress on stderr (exit 1 unless it completes)')
     .option(
-      '--output <file>',
-      'with --wait: download the output (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
-    );
+      '-o, --output <file>',
+      'with --wait: download the output into this file (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
+    )
+    .option('--format <format>', 'with --output: json | jsonl | csv, overriding the file name (jobs only)');
   addWaitOptions(command);
   addConnectionOptions(command).action(
     clientAction(async (file: string, flags: SubmitFlags) => {
@@ -157,10 +165,7 @@ export function registerSubmit(program: Command) {
       const final = await waitUntilFinal(client, submitted.id, submitted.kind, settings);
       // A failed batch (bad input) has no output; a cancelled or expired one keeps its finished items.
       if (flags.output !== undefined && final.status !== 'failed') {
-        await writeOutput(client, final.id, final.kind, flags.output, {
-          format: formatOfPath(flags.output),
-          explicitFormat: false,
-        });
+        await writeOutput(client, final.id, final.kind, flags.output, fileOutputRequest(flags.output, flags.format));
         process.stderr.write(`wrote the output of ${final.id} to ${flags.output}\n`);
       }
       requireCompleted(final);
