@@ -1,34 +1,41 @@
 import { RunParams } from '@sluice/core';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { perJob } from '../per-job.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** Fills `{field}` placeholders with the item's values (objects as JSON). Ingest checked they exist. */
-export function renderTemplate(template: string, item: Record<string, unknown>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
-    const value = item[name];
-    if (value === undefined) return whole;
-    return typeof value === 'string' ? value : JSON.stringify(value);
-  });
+/**
+ * `user_prompt_template` split once into literal text and placeholders: `split` with a capturing
+ * group alternates them (even indices literal, odd indices field names).
+ */
+export function compileTemplate(template: string): (item: Record<string, unknown>) => string {
+  const parts = template.split(PLACEHOLDER);
+  return (item) => {
+    let text = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) {
+      const name = parts[i]!;
+      // Fills `{field}` with the item's value (objects as JSON); ingest checked the fields exist.
+      const value = item[name];
+      text += value === undefined ? `{${name}}` : typeof value === 'string' ? value : JSON.stringify(value);
+      text += parts[i + 1]!;
+    }
+    return text;
+  };
 }
 
 const ajv = new Ajv({ strict: false, allErrors: false });
-const validators = new Map<string, ValidateFunction>();
 
-/** Compiled validators of callers' JSON Schemas, kept per schema text (a job shares one schema). */
-function validatorFor(schema: Record<string, unknown>): ValidateFunction {
-  const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (!validate) {
-    if (validators.size > 256) validators.clear();
-    validate = ajv.compile(schema);
-    validators.set(key, validate);
-  }
-  return validate;
-}
+/** A run job's prompt template and answer validator (the caller's JSON Schema, by Ajv), compiled once per job. */
+export const runJob = perJob((params: RunParams) => ({
+  render: compileTemplate(params.user_prompt_template),
+  validate:
+    params.response_format.type === 'json_schema'
+      ? (ajv.compile(params.response_format.json_schema.schema) as ValidateFunction)
+      : null,
+}));
 
 /**
  * Operations `run`: the caller's prompt (`user_prompt_template` filled from the item) and system
@@ -39,16 +46,17 @@ export const operationRun = defineHandler({
   discriminator: 'run',
   request: operationBody(RunParams),
   async handle({ params, item }, context) {
+    const job = runJob(context.batchId, params);
     const common = {
       route: 'operations.run',
       model: params.model ?? context.models.default,
       system: params.system_prompt ?? null,
-      user: renderTemplate(params.user_prompt_template, item),
+      user: job.render(item),
     };
     const responseFormat = params.response_format;
     if (responseFormat.type === 'json_schema') {
       const { name, schema, strict } = responseFormat.json_schema;
-      const validate = validatorFor(schema);
+      const validate = job.validate!;
       const answer = await completeChat<unknown>(context, {
         ...common,
         format: {
