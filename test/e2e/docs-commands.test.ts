@@ -86,7 +86,7 @@ describe('the commands in the docs', () => {
         // A user's shell has no CI variables; keep pnpm quiet about updates.
         npm_config_update_notifier: 'false',
       };
-      const { code, output } = await runBash(scriptOf(blocks, pipeline.url), cwd, env, 240_000);
+      const { code, output } = await runBash(scriptOf(blocks, pipeline.url), cwd, env, 540_000);
       if (code !== 0) {
         throw new Error(`${document}: a command failed (exit ${code}); the last lines:\n${output.slice(-4000)}`);
       }
@@ -95,7 +95,7 @@ describe('the commands in the docs', () => {
         expect(output).toContain(`### ${block.where}`);
       }
     },
-    300_000,
+    600_000,
   );
 
   it('skips only what it says, each with a reason, and each skip still matches a command', () => {
