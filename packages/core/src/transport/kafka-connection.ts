@@ -4,7 +4,6 @@ import { SluiceError } from '../errors.js';
 import type { Secret } from '../config/secret.js';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
-export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'OAUTHBEARER';
 
 /** An OAUTHBEARER token for kafkajs: `value` is the compact JWS the broker validates. */
 export interface OauthBearerToken {
