@@ -38,3 +38,19 @@ export type ItemError = z.infer<typeof ItemError>;
 
 export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
+
+/**
+ * Whether identical upstream requests of a batch or job are answered once (docs/deduplication.md):
+ * `true` always (sampling included), `false` never, `null` (the default) by API — on for the domain
+ * and operations APIs unless the request samples (`temperature` > 0), off for OpenAI batches.
+ */
+export const DedupSetting = z.boolean().nullable().default(null);
+export type DedupSetting = z.infer<typeof DedupSetting>;
+
+/** `?dedup=true|false` on a domain JSONL submit (its body has no room for batch-level fields). */
+export const DedupQuery = z.object({
+  dedup: z
+    .enum(['true', 'false'], { error: "dedup must be 'true' or 'false'" })
+    .transform((value) => value === 'true')
+    .optional(),
+});

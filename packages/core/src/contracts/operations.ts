@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
-import { TokenUsage } from './common.js';
+import { DedupSetting, TokenUsage } from './common.js';
 
 /**
  * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
@@ -156,6 +156,7 @@ export const JobRequestBody = z.looseObject({
   input_file_id: z.string().min(1).optional(),
   name: z.string().min(1).max(64).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  dedup: DedupSetting.optional(),
 });
 export type JobRequestBody = z.input<typeof JobRequestBody>;
 
