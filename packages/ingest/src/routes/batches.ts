@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import {
   DedupQuery,
+  type DedupSetting,
   type BatchRecord,
   BatchSpec,
   ConflictError,
@@ -153,7 +154,7 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  dedup: boolean | null,
+  dedup: DedupSetting,
 ): Promise<BatchRecord> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };

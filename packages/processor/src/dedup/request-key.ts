@@ -23,12 +23,14 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Whether a request is deduplicated: `dedup: true` always, `false` never; unset, the domain and
- * operations APIs are (unless the body samples with a temperature above 0, whose answers are
- * meant to differ) and OpenAI batches are not (their users did not ask for it).
+ * Whether a request is deduplicated. A request that samples (`temperature` above 0) is meant to get
+ * a different answer each time: only `"all"` shares its answer. Otherwise `true` does, `false` does
+ * not, and unset follows the API: the domain and operations APIs do, OpenAI batches (whose users did
+ * not ask for it) do not.
  */
 export function shouldDedup(setting: DedupSetting, api: ApiKind, body: { temperature?: unknown }): boolean {
-  if (setting !== null) return setting;
-  if (api === 'openai') return false;
-  return !(typeof body.temperature === 'number' && body.temperature > 0);
+  if (setting === 'all') return true;
+  const samples = typeof body.temperature === 'number' && body.temperature > 0;
+  if (samples || setting === false) return false;
+  return setting === true || api !== 'openai';
 }

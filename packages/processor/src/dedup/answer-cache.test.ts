@@ -1,0 +1,129 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ANSWERS, createLocalStore, createLogger, type Store } from '@sluice/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AnswerCache } from './answer-cache.js';
+import { canonicalJson, requestHash, shouldDedup } from './request-key.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+
+let root: string;
+let store: Store;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'sluice-answers-'));
+  store = createLocalStore({ directory: root });
+});
+afterEach(async () => {
+  vi.useRealTimers();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function keys(): Promise<string[]> {
+  const found = [];
+  for await (const object of store.list(ANSWERS)) found.push(object.key);
+  return found;
+}
+
+describe('request identity', () => {
+  it('ignores key order but not values, and separates endpoints', () => {
+    const a = { model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 5 };
+    const b = { max_tokens: 5, messages: [{ content: 'x', role: 'user' }], model: 'm' };
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(requestHash('/v1/chat/completions', a)).toBe(requestHash('/v1/chat/completions', b));
+    expect(requestHash('/v1/chat/completions', a)).not.toBe(requestHash('/v1/chat/completions', { ...a, max_tokens: 6 }));
+    expect(requestHash('/v1/chat/completions', a)).not.toBe(requestHash('/v1/responses', a));
+  });
+
+  it('dedups the domain and operations APIs by default, OpenAI batches and sampling only when asked', () => {
+    expect(shouldDedup(null, 'domain', {})).toBe(true);
+    expect(shouldDedup(null, 'operations', { temperature: 0 })).toBe(true);
+    expect(shouldDedup(null, 'operations', { temperature: 0.7 })).toBe(false);
+    expect(shouldDedup(null, 'openai', {})).toBe(false);
+    expect(shouldDedup(true, 'openai', { temperature: 0 })).toBe(true);
+    expect(shouldDedup(true, 'openai', { temperature: 1 })).toBe(false);
+    expect(shouldDedup('all', 'openai', { temperature: 1 })).toBe(true);
+    expect(shouldDedup(false, 'domain', {})).toBe(false);
+  });
+});
+
+describe('AnswerCache', () => {
+  it('sends identical requests in flight at once as one call', async () => {
+    const cache = new AnswerCache({ store: null, ttlSeconds: 0, logger });
+    let calls = 0;
+    let release: (value: { n: number }) => void = () => undefined;
+    const call = () => {
+      calls++;
+      return new Promise<{ n: number }>((resolve) => (release = resolve));
+    };
+    const all = Promise.all([1, 2, 3].map(() => cache.answer('t', 'h', call)));
+    await new Promise((resolve) => setImmediate(resolve));
+    release({ n: 1 });
+    const answers = await all;
+    expect(calls).toBe(1);
+    expect(answers.map((a) => a.cached)).toEqual([false, true, true]);
+    expect(answers.map((a) => a.value)).toEqual([{ n: 1 }, { n: 1 }, { n: 1 }]);
+    // Each waiting request has its own copy.
+    expect(answers[1]?.value).not.toBe(answers[0]?.value);
+    // ttl 0: nothing is kept once the call is over.
+    await answers[0]?.remember();
+    await cache.answer('t', 'h', async () => ({ n: 2 }));
+    expect(await keys()).toEqual([]);
+  });
+
+  it('never shares an error: each waiting request calls for itself', async () => {
+    const cache = new AnswerCache({ store, ttlSeconds: 60, logger });
+    let calls = 0;
+    const call = async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (calls === 1) throw new Error('upstream failed');
+      return { ok: true };
+    };
+    const results = await Promise.allSettled([cache.answer('t', 'h', call), cache.answer('t', 'h', call)]);
+    expect(results[0]?.status).toBe('rejected');
+    expect(results[1]).toMatchObject({ status: 'fulfilled', value: { cached: false, value: { ok: true } } });
+    expect(calls).toBe(2);
+    expect(await keys()).toEqual([]);
+  });
+
+  it('keeps only remembered answers, per tenant, across instances through the store', async () => {
+    const first = new AnswerCache({ store, ttlSeconds: 60, logger });
+    const fresh = await first.answer('acme', 'h', async () => ({ answer: 42 }));
+    expect(await keys()).toEqual([]); // not remembered yet: not kept
+    await fresh.remember();
+    expect(await keys()).toHaveLength(1);
+
+    const second = new AnswerCache({ store, ttlSeconds: 60, logger }); // another processor
+    const reused = await second.answer('acme', 'h', () => Promise.reject(new Error('must not be called')));
+    expect(reused).toMatchObject({ cached: true, value: { answer: 42 } });
+    const other = await second.answer('globex', 'h', async () => ({ answer: 7 }));
+    expect(other).toMatchObject({ cached: false, value: { answer: 7 } });
+  });
+
+  it('honours the expiry and deletes past windows', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.UTC(2026, 0, 1, 0, 0, 30);
+    vi.setSystemTime(start);
+    const cache = new AnswerCache({ store, ttlSeconds: 60, logger });
+    await (await cache.answer('t', 'h', async () => 1)).remember();
+    vi.setSystemTime(start + 59_000);
+    expect((await cache.answer('t', 'h', async () => 2)).cached).toBe(true);
+    vi.setSystemTime(start + 61_000);
+    const later = new AnswerCache({ store, ttlSeconds: 60, logger });
+    expect(await later.answer('t', 'h', async () => 3)).toMatchObject({ cached: false, value: 3 });
+    expect(await cache.answer('t', 'h', async () => 4)).toMatchObject({ cached: false, value: 4 });
+    expect(await keys()).toHaveLength(1);
+    // Two windows on, the first window is past: the sweep deletes it.
+    vi.setSystemTime(start + 150_000);
+    await cache.sweep();
+    expect(await keys()).toEqual([]);
+  });
+
+  it('bounds memory in entries', async () => {
+    const cache = new AnswerCache({ store: null, ttlSeconds: 60, memoryEntries: 2, logger });
+    for (const hash of ['a', 'b', 'c']) await (await cache.answer('t', hash, async () => hash)).remember();
+    expect((await cache.answer('t', 'a', async () => 'again')).cached).toBe(false);
+    expect((await cache.answer('t', 'c', async () => 'again')).cached).toBe(true);
+  });
+});
