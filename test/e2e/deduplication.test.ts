@@ -163,6 +163,23 @@ describe('deduplication of identical upstream requests', () => {
     expect(job?.usage.cached_items).toBe(8);
   });
 
+  it('deduplicates synchronous operations, unless the call opts out', async () => {
+    const body = (extra: Record<string, unknown>) => ({
+      categories: ['damage', 'other'],
+      items: [1, 2, 3].map(() => ({ content: 'The parcel was crushed.' })),
+      ...extra,
+    });
+    const once = await upstreamCalls(pipeline.simulator, async () => {
+      const answer = await post('/v1/operations/classify', B, body({}));
+      expect((answer.results as unknown[]).length).toBe(3);
+    });
+    expect(once).toBe(1);
+    const everyOne = await upstreamCalls(pipeline.simulator, async () => {
+      await post('/v1/operations/classify', B, body({ dedup: false }));
+    });
+    expect(everyOne).toBe(3);
+  });
+
   it('deduplicates OpenAI batches only when asked, and sampling requests only with "all"', async () => {
     const line = (i: number, temperature: number) => ({
       custom_id: `req-${i}`,
