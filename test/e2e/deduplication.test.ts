@@ -62,7 +62,11 @@ function classifyJsonl(prefix: string, texts = 4, count = 12): string {
   return Array.from({ length: count }, (_, i) =>
     JSON.stringify({
       custom_id: `${prefix}-${i}`,
-      body: { model: 'classify', text: `Ticket ${i % texts}: charged twice, please refund.`, labels: ['billing', 'bug'] },
+      body: {
+        model: 'classify',
+        text: `Ticket ${i % texts}: charged twice, please refund.`,
+        labels: ['billing', 'bug'],
+      },
     }),
   ).join('\n');
 }
@@ -113,7 +117,9 @@ describe('deduplication of identical upstream requests', () => {
     const cachedLines = lines.filter((l) => l.response.body.usage.prompt_tokens_details?.cached_tokens);
     expect(cachedLines).toHaveLength(8);
     for (const line of cachedLines)
-      expect(line.response.body.usage.prompt_tokens_details?.cached_tokens).toBe(line.response.body.usage.prompt_tokens);
+      expect(line.response.body.usage.prompt_tokens_details?.cached_tokens).toBe(
+        line.response.body.usage.prompt_tokens,
+      );
   });
 
   it('answers the same batch again within the window without any upstream call', async () => {

@@ -31,7 +31,9 @@ describe('request identity', () => {
     const b = { max_tokens: 5, messages: [{ content: 'x', role: 'user' }], model: 'm' };
     expect(canonicalJson(a)).toBe(canonicalJson(b));
     expect(requestHash('/v1/chat/completions', a)).toBe(requestHash('/v1/chat/completions', b));
-    expect(requestHash('/v1/chat/completions', a)).not.toBe(requestHash('/v1/chat/completions', { ...a, max_tokens: 6 }));
+    expect(requestHash('/v1/chat/completions', a)).not.toBe(
+      requestHash('/v1/chat/completions', { ...a, max_tokens: 6 }),
+    );
     expect(requestHash('/v1/chat/completions', a)).not.toBe(requestHash('/v1/responses', a));
   });
 

@@ -1,4 +1,4 @@
-import { type Logger, readJson, putJson, storeKeys, ANSWERS, type Store } from '@sluice/core';
+import { ANSWERS, type Logger, readJson, storeKeys, type Store } from '@sluice/core';
 
 export interface AnswerCacheOptions {
   /** The shared layer; null keeps answers in this process only. */
@@ -78,7 +78,10 @@ export class AnswerCache {
     if (!this.options.store || this.ttlMs <= 0) return;
     const every = this.options.sweepIntervalMs ?? Math.min(this.ttlMs, 3_600_000);
     // Jitter, so several processors do not sweep in step; deleting twice is harmless.
-    this.sweepTimer = setInterval(() => void this.sweep(), every + Math.floor(Math.random() * Math.min(5000, every / 4)));
+    this.sweepTimer = setInterval(
+      () => void this.sweep(),
+      every + Math.floor(Math.random() * Math.min(5000, every / 4)),
+    );
     this.sweepTimer.unref();
   }
 
