@@ -1,6 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sluice } from '@sluice/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/context.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
+import { spawnSluice } from '../harness/process.js';
 
 /**
  * Identical upstream requests of a tenant are sent once (docs/deduplication.md): counted at the
@@ -225,6 +230,53 @@ describe('deduplication of identical upstream requests', () => {
     expect(all.batch.usage.cached_items).toBe(5);
     const lines2 = await output(all.batch.id, A);
     expect(lines2.map((l) => l.custom_id)).toEqual(lines.map((l) => l.custom_id));
+  });
+});
+
+describe('the SDK and the CLI', () => {
+  const items = (tag: string) => Array.from({ length: 6 }, (_, i) => ({ content: `${tag} ${i % 2}: refund please.` }));
+
+  it('the TypeScript SDK submits a job with dedup, or without it', async () => {
+    const client = new Sluice({ baseURL: pipeline.url, apiKey: 'key-a' });
+    const params = { operation: 'label' as const, categories: ['billing', 'other'], pollIntervalMs: 100 };
+    const shared = await upstreamCalls(pipeline.simulator, async () => {
+      const job = await client.batches.submitAndWait({ ...params, items: items('sdk') });
+      expect(job.usage.cached_items).toBe(4);
+    });
+    expect(shared).toBe(2);
+    const every = await upstreamCalls(pipeline.simulator, async () => {
+      const job = await client.batches.submitAndWait({ ...params, items: items('sdk-off'), dedup: false });
+      expect(job.usage.cached_items).toBe(0);
+    });
+    expect(every).toBe(6);
+  });
+
+  it('the CLI submits with --dedup, and refuses a value it does not know', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'sluice-dedup-cli-'));
+    try {
+      const file = join(scratch, 'tickets.jsonl');
+      await writeFile(file, classifyJsonl('cli') + '\n');
+      const submit = (...extra: string[]) =>
+        spawnSluice(['submit', file, '--wait', '--poll-interval', '0.2', '--base-url', pipeline.url, ...extra], {
+          SLUICE_API_KEY: 'key-b',
+        });
+      // Tenant B has answered these texts before (the tenants test): with --dedup false every line is sent.
+      const calls = await upstreamCalls(pipeline.simulator, async () => {
+        expect(await submit('--dedup', 'false').exited).toBe(0);
+      });
+      expect(calls).toBe(12);
+      const reused = await upstreamCalls(pipeline.simulator, async () => {
+        expect(await submit().exited).toBe(0);
+      });
+      expect(reused).toBe(0);
+      const bad = submit('--dedup', 'sometimes');
+      expect(await bad.exited).toBe(2);
+      expect(bad.output.filter((line) => line.trim() !== '')).toEqual([
+        'sluice: --dedup: expected true, false or all; got "sometimes"',
+      ]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 });
 
