@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sluice } from '@sluice/sdk';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../harness/context.js';
+import { eventually, infra } from '../harness/context.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 import { spawnSluice } from '../harness/process.js';
 
@@ -230,6 +231,48 @@ describe('deduplication of identical upstream requests', () => {
     expect(all.batch.usage.cached_items).toBe(5);
     const lines2 = await output(all.batch.id, A);
     expect(lines2.map((l) => l.custom_id)).toEqual(lines.map((l) => l.custom_id));
+  });
+});
+
+describe('outside producers', () => {
+  /** Writes a batch of `count` identical classify items (plain JSON) and its seal; resolves when it completes. */
+  async function produce(batchId: string, count: number, itemTenant: string | null): Promise<void> {
+    const kafka = new Kafka({ clientId: 'dedup-outside', brokers: infra().brokers, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const body = { model: 'classify', text: 'Outside: the invoice is wrong.', labels: ['billing', 'bug'] };
+    const items = Array.from({ length: count }, (_, index) => ({
+      type: 'item',
+      batch_id: batchId,
+      index,
+      custom_id: `o-${index}`,
+      api: 'domain',
+      discriminator: 'classify',
+      body,
+      ...(itemTenant ? { tenant: itemTenant } : {}),
+    }));
+    const seal = {
+      type: 'seal',
+      batch_id: batchId,
+      total: count,
+      spec: { api: 'domain', tenant: 'tenant-b', created_at: Math.floor(Date.now() / 1000) },
+    };
+    await producer.send({
+      topic: pipeline.config.topics.requests,
+      messages: [...items, seal].map((message) => ({
+        key: batchId,
+        value: JSON.stringify(message),
+        headers: { 'sluice-type': message.type },
+      })),
+    });
+    await producer.disconnect();
+    await finished(`/v1/batches/${batchId}`, B);
+  }
+
+  it('dedups items that name their tenant, never items that do not', async () => {
+    // Without a tenant an item could be given another tenant's answer: it is always sent.
+    expect(await upstreamCalls(pipeline.simulator, () => produce('batch_outside_dedup_1', 4, null))).toBe(4);
+    expect(await upstreamCalls(pipeline.simulator, () => produce('batch_outside_dedup_2', 4, 'tenant-b'))).toBe(1);
   });
 });
 

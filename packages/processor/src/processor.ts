@@ -182,7 +182,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       index: item.index,
       customId: item.custom_id,
       dedupe: (endpoint, requestBody, call) =>
-        shouldDedup(item.dedup, item.api, requestBody)
+        item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
           : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {

@@ -17,8 +17,11 @@ export const RequestItemMessage = z.object({
   body: JsonObject,
   /** Unix seconds after which the item is not sent upstream but fails with `batch_expired`. */
   expires_at: UnixSeconds.nullable().default(null),
-  /** The batch's tenant: answers are shared only within a tenant (deduplication). */
-  tenant: z.string().min(1).default('default'),
+  /**
+   * The batch's tenant: answers are shared only within a tenant (deduplication). Null (an outside
+   * producer that did not say): the item is never deduplicated, so it cannot get another tenant's answer.
+   */
+  tenant: z.string().min(1).nullable().default(null),
   /** The batch's deduplication setting (see DedupSetting). */
   dedup: DedupSetting,
 });

@@ -148,17 +148,17 @@ export class AnswerCache {
     if (!store || this.ttlMs <= 0) return null;
     const now = Date.now();
     const window = this.windowOf(now);
-    for (const each of [window, window - 1]) {
-      try {
-        const stored = await readJson<StoredAnswer>(store, storeKeys.answer(each, tenant, hash));
-        if (stored && stored.expires_at_ms > now) return stored;
-      } catch (error) {
-        // The cache is an optimisation: a store that fails to answer means a call upstream, not a failed item.
-        this.options.logger.warn({ err: error }, 'reading a cached answer failed; asking the upstream');
-        return null;
-      }
+    try {
+      // Both windows at once: a miss (the common case for new work) costs one store round trip.
+      const found = await Promise.all(
+        [window, window - 1].map((each) => readJson<StoredAnswer>(store, storeKeys.answer(each, tenant, hash))),
+      );
+      return found.find((stored) => stored !== null && stored.expires_at_ms > now) ?? null;
+    } catch (error) {
+      // The cache is an optimisation: a store that fails to answer means a call upstream, not a failed item.
+      this.options.logger.warn({ err: error }, 'reading a cached answer failed; asking the upstream');
+      return null;
     }
-    return null;
   }
 
   private async remember(key: string, tenant: string, hash: string, json: string): Promise<void> {
