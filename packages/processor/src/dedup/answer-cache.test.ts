@@ -122,6 +122,28 @@ describe('AnswerCache', () => {
     expect(await keys()).toEqual([]);
   });
 
+  it('keeps the store writes in flight bounded: beyond them an answer stays in memory only', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const puts: string[] = [];
+    const slow: Store = Object.assign(Object.create(store) as Store, {
+      put: async (key: string, body: string | Buffer) => {
+        puts.push(key);
+        await gate;
+        await store.put(key, body);
+      },
+    });
+    const cache = new AnswerCache({ store: slow, ttlSeconds: 60, maxPendingWrites: 1, logger });
+    const first = (await cache.answer('t', 'a', async () => 1)).remember();
+    await (await cache.answer('t', 'b', async () => 2)).remember(); // skipped: one write is in flight
+    expect(puts).toHaveLength(1);
+    expect((await cache.answer('t', 'b', async () => 3)).cached).toBe(true); // from memory
+    release();
+    await first;
+    await cache.stop();
+    expect(await keys()).toHaveLength(1);
+  });
+
   it('bounds memory in entries', async () => {
     const cache = new AnswerCache({ store: null, ttlSeconds: 60, memoryEntries: 2, logger });
     for (const hash of ['a', 'b', 'c']) await (await cache.answer('t', hash, async () => hash)).remember();

@@ -11,6 +11,11 @@ export interface AnswerCacheOptions {
   memoryBytes?: number;
   /** A bigger answer is not kept (memory or store); identical requests in flight still share it. @defaultValue 1 MiB */
   maxAnswerBytes?: number;
+  /**
+   * Store writes in flight at most; an answer that finds them all busy is kept in memory only (it
+   * is a cache: losing an entry costs a call, never a result). @defaultValue 64
+   */
+  maxPendingWrites?: number;
   /** How often past windows are deleted from the store. @defaultValue min(ttl, 1 h) */
   sweepIntervalMs?: number;
   logger: Logger;
@@ -28,6 +33,8 @@ export interface Answer<T> {
   /**
    * Keeps a fresh answer for later identical requests; call it once the answer is known good (an
    * answer that fails its schema check, like an error, is never kept). A no-op for cached answers.
+   * The answer is in memory at once; the returned promise settles when the store has it too (it
+   * never rejects). Items do not wait for it: the store write is off their path.
    */
   remember(): Promise<void>;
 }
@@ -61,6 +68,7 @@ export class AnswerCache {
   private memoryBytes = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
+  private readonly pendingWrites = new Set<Promise<void>>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -85,10 +93,12 @@ export class AnswerCache {
     this.sweepTimer.unref();
   }
 
+  /** Stops sweeping and waits for the store writes in flight. */
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     await this.sweeping;
+    await Promise.all(this.pendingWrites);
   }
 
   /** The answer to the request `hash` of `tenant`: from a layer of the cache, or from `call`. */
@@ -161,20 +171,24 @@ export class AnswerCache {
     }
   }
 
-  private async remember(key: string, tenant: string, hash: string, json: string): Promise<void> {
-    if (this.ttlMs <= 0 || json.length > this.maxAnswerBytes) return;
+  private remember(key: string, tenant: string, hash: string, json: string): Promise<void> {
+    if (this.ttlMs <= 0 || json.length > this.maxAnswerBytes) return Promise.resolve();
     const now = Date.now();
     this.keep(key, json, now);
     const store = this.options.store;
-    if (!store) return;
-    try {
-      await store.put(
-        storeKeys.answer(this.windowOf(now), tenant, hash),
-        `{"expires_at_ms":${now + this.ttlMs},"value":${json}}`,
-      );
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'storing an answer for reuse failed; identical requests will ask again');
-    }
+    if (!store) return Promise.resolve();
+    if (this.pendingWrites.size >= (this.options.maxPendingWrites ?? 64)) return Promise.resolve();
+    const writing = store
+      .put(storeKeys.answer(this.windowOf(now), tenant, hash), `{"expires_at_ms":${now + this.ttlMs},"value":${json}}`)
+      .catch((error: unknown) => {
+        this.options.logger.warn(
+          { err: error },
+          'storing an answer for reuse failed; identical requests will ask again',
+        );
+      })
+      .finally(() => this.pendingWrites.delete(writing));
+    this.pendingWrites.add(writing);
+    return writing;
   }
 
   private keep(key: string, json: string, now: number): void {

@@ -78,8 +78,8 @@ export async function completeChat<T>(context: HandlerContext, request: ChatRequ
       const value = check(request.format, call.content, call.dialect);
       if (request.format.kind !== 'text')
         context.upstream.recordAnswer(request.route, round === 0 ? 'valid' : 'repaired');
-      // Only an answer that passed its check is kept for identical requests.
-      await call.remember();
+      // Only an answer that passed its check is kept for identical requests (the store write is off the item's path).
+      void call.remember();
       return { value, completion: call.completion, requestId: call.requestId, usage, attempts, cached };
     } catch (error) {
       if (!(error instanceof InvalidModelOutputError)) throw error;

@@ -66,8 +66,9 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
           context.guard,
         ),
       );
-      // Any 200 answer is a success here (the body is not checked), so it is kept at once.
-      await answer.remember();
+      // Any 200 answer is a success here (the body is not checked), so it is kept at once
+      // (the store write is off the item's path).
+      void answer.remember();
       const { value, attempts } = answer.value;
       return {
         response: {
