@@ -122,7 +122,7 @@ describe('AnswerCache', () => {
     expect(await keys()).toEqual([]);
   });
 
-  it('keeps the store writes in flight bounded: beyond them an answer stays in memory only', async () => {
+  it('queues store writes behind a bounded number of writers; beyond the queue an answer stays in memory only', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const puts: string[] = [];
@@ -133,15 +133,17 @@ describe('AnswerCache', () => {
         await store.put(key, body);
       },
     });
-    const cache = new AnswerCache({ store: slow, ttlSeconds: 60, maxPendingWrites: 1, logger });
-    const first = (await cache.answer('t', 'a', async () => 1)).remember();
-    await (await cache.answer('t', 'b', async () => 2)).remember(); // skipped: one write is in flight
+    const cache = new AnswerCache({ store: slow, ttlSeconds: 60, storeWriters: 1, maxQueuedWrites: 1, logger });
+    const writes = [];
+    for (const hash of ['a', 'b', 'c']) writes.push((await cache.answer('t', hash, async () => hash)).remember());
+    // One writer: 'a' is being written, 'b' waits in the queue, 'c' found the queue full.
     expect(puts).toHaveLength(1);
-    expect((await cache.answer('t', 'b', async () => 3)).cached).toBe(true); // from memory
+    expect((await cache.answer('t', 'c', async () => 'again')).cached).toBe(true); // from memory
     release();
-    await first;
+    await Promise.all(writes);
     await cache.stop();
-    expect(await keys()).toHaveLength(1);
+    expect(puts).toHaveLength(2);
+    expect(await keys()).toHaveLength(2);
   });
 
   it('bounds memory in entries', async () => {

@@ -11,11 +11,14 @@ export interface AnswerCacheOptions {
   memoryBytes?: number;
   /** A bigger answer is not kept (memory or store); identical requests in flight still share it. @defaultValue 1 MiB */
   maxAnswerBytes?: number;
+  /** Store writes in flight at once. @defaultValue 16 */
+  storeWriters?: number;
   /**
-   * Store writes in flight at most; an answer that finds them all busy is kept in memory only (it
-   * is a cache: losing an entry costs a call, never a result). @defaultValue 64
+   * Answers waiting for a store write at most (their JSON counts against `memoryBytes` too); an
+   * answer beyond is kept in memory only (a cache entry lost costs a call, never a result).
+   * @defaultValue 10000
    */
-  maxPendingWrites?: number;
+  maxQueuedWrites?: number;
   /** How often past windows are deleted from the store. @defaultValue min(ttl, 1 h) */
   sweepIntervalMs?: number;
   logger: Logger;
@@ -68,7 +71,11 @@ export class AnswerCache {
   private memoryBytes = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
-  private readonly pendingWrites = new Set<Promise<void>>();
+  /** Answers waiting for their store write, oldest first, and the writers working on them. */
+  private readonly writeQueue: { key: string; body: string; bytes: number; done: () => void }[] = [];
+  private writeQueueBytes = 0;
+  private writers = 0;
+  private drained: (() => void)[] = [];
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -98,7 +105,8 @@ export class AnswerCache {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     await this.sweeping;
-    await Promise.all(this.pendingWrites);
+    if (this.writers > 0 || this.writeQueue.length > 0)
+      await new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
   /** The answer to the request `hash` of `tenant`: from a layer of the cache, or from `call`. */
@@ -177,18 +185,47 @@ export class AnswerCache {
     this.keep(key, json, now);
     const store = this.options.store;
     if (!store) return Promise.resolve();
-    if (this.pendingWrites.size >= (this.options.maxPendingWrites ?? 64)) return Promise.resolve();
-    const writing = store
-      .put(storeKeys.answer(this.windowOf(now), tenant, hash), `{"expires_at_ms":${now + this.ttlMs},"value":${json}}`)
-      .catch((error: unknown) => {
-        this.options.logger.warn(
-          { err: error },
-          'storing an answer for reuse failed; identical requests will ask again',
-        );
-      })
-      .finally(() => this.pendingWrites.delete(writing));
-    this.pendingWrites.add(writing);
-    return writing;
+    if (
+      this.writeQueue.length >= (this.options.maxQueuedWrites ?? 10_000) ||
+      this.writeQueueBytes + json.length > this.maxBytes
+    ) {
+      this.options.logger.debug('the store write queue is full; an answer is kept in memory only');
+      return Promise.resolve();
+    }
+    return new Promise<void>((done) => {
+      this.writeQueue.push({
+        key: storeKeys.answer(this.windowOf(now), tenant, hash),
+        body: `{"expires_at_ms":${now + this.ttlMs},"value":${json}}`,
+        bytes: json.length,
+        done,
+      });
+      this.writeQueueBytes += json.length;
+      this.pump(store);
+    });
+  }
+
+  /** Starts writers for queued answers, up to `storeWriters` at once. */
+  private pump(store: Store): void {
+    while (this.writers < (this.options.storeWriters ?? 16) && this.writeQueue.length > 0) {
+      const next = this.writeQueue.shift() as (typeof this.writeQueue)[number];
+      this.writers++;
+      void store
+        .put(next.key, next.body)
+        .catch((error: unknown) => {
+          this.options.logger.warn(
+            { err: error },
+            'storing an answer for reuse failed; identical requests will ask again',
+          );
+        })
+        .finally(() => {
+          this.writers--;
+          this.writeQueueBytes -= next.bytes;
+          next.done();
+          if (this.writers === 0 && this.writeQueue.length === 0)
+            for (const resolve of this.drained.splice(0)) resolve();
+          this.pump(store);
+        });
+    }
   }
 
   private keep(key: string, json: string, now: number): void {
