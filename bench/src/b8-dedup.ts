@@ -1,5 +1,5 @@
 import { type BenchInfra, round, sluiceEnv } from './common.js';
-import { startRole, startSimulatorProcess, until } from './processes.js';
+import { type SluiceProcess, startRole, startSimulatorProcess, until } from './processes.js';
 
 export interface B8Run {
   /** Upstream calls the simulator received for the job. */
@@ -7,7 +7,7 @@ export interface B8Run {
   /** The job's `usage.cached_items`. */
   cachedItems: number;
   wallSeconds: number;
-  /** Answers each processor took from the shared store (another instance's or its own earlier answers). */
+  /** Answers each running processor took from the shared store (written by another instance, or its own earlier answers). */
   fromStoreByProcessor: number[];
 }
 
@@ -28,12 +28,14 @@ interface JobView {
  * B8 — never pay twice (docs/deduplication.md): an operations `label` job whose items repeat
  * (`distinct` different texts among `items`, the duplicates spread through the job), run twice within
  * the dedup window by two processors sharing one store. Counted at the simulator: the first run
- * should make one call per distinct text, the second none.
+ * should make one call per distinct text, the second none. Between the runs the processor that did
+ * the first job is stopped, so the second is answered by the other one, whose memory is empty:
+ * through the store, as a processor on another machine would be.
  */
 export async function runB8(infra: BenchInfra, items: number, distinct: number): Promise<B8Result> {
   const simulator = await startSimulatorProcess(['--latency', '20,100']);
   const env = await sluiceEnv(infra, 'b8', { OPENAI_BASE_URL: `${simulator.url}/v1` });
-  const [sink, processors, ingest] = await Promise.all([
+  const [sink, started, ingest] = await Promise.all([
     startRole('sink', env),
     Promise.all([startRole('processor', env), startRole('processor', env)]),
     startRole('ingest', env),
@@ -42,6 +44,7 @@ export async function runB8(infra: BenchInfra, items: number, distinct: number):
   const jobItems = Array.from({ length: items }, (_, i) => ({
     content: `Ticket ${i < distinct ? i : (i * 7919) % distinct}: I was charged twice for my subscription.`,
   }));
+  let processors: SluiceProcess[] = started;
   const run = async (): Promise<B8Run> => {
     await fetch(`${simulator.url}/sim/reset`, { method: 'POST' });
     const fromStoreBefore = await Promise.all(
@@ -79,9 +82,16 @@ export async function runB8(infra: BenchInfra, items: number, distinct: number):
   };
   try {
     const first = await run();
+    // The processor that called the upstream goes; the other takes the partitions over.
+    const calls = await Promise.all(
+      processors.map((p) => p.metric('sluice_processor_dedup_lookups_total', { source: 'upstream' })),
+    );
+    const busy = calls.indexOf(Math.max(...calls));
+    await processors[busy]?.stop();
+    processors = processors.filter((_, i) => i !== busy);
     const again = await run();
     return { items, distinct, first, again };
   } finally {
-    await Promise.all([ingest.stop(), ...processors.map((p) => p.stop()), sink.stop(), simulator.stop()]);
+    await Promise.all([ingest.stop(), ...started.map((p) => p.stop()), sink.stop(), simulator.stop()]);
   }
 }

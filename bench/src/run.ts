@@ -213,8 +213,8 @@ if (b8) {
   );
   add(
     'B8',
-    'upstream calls, the same job again within the window',
-    `${b8.again.upstreamCalls} (${b8.again.cachedItems} cached items, ${b8.again.wallSeconds} s; from the store by processor: ${b8.again.fromStoreByProcessor.join(', ')})`,
+    'upstream calls, the same job again within the window, on the other processor',
+    `${b8.again.upstreamCalls} (${b8.again.cachedItems} cached items, ${b8.again.wallSeconds} s; answers from the store: ${b8.again.fromStoreByProcessor.join(', ')})`,
     '0',
     b8.again.upstreamCalls === 0,
   );
