@@ -115,9 +115,18 @@ describe('AnswerCache', () => {
     const later = new AnswerCache({ store, ttlSeconds: 60, logger });
     expect(await later.answer('t', 'h', async () => 3)).toMatchObject({ cached: false, value: 3 });
     expect(await cache.answer('t', 'h', async () => 4)).toMatchObject({ cached: false, value: 4 });
+    // An answer read from the store lives until its own end in memory too, not a fresh TTL.
+    const reader = new AnswerCache({ store, ttlSeconds: 60, logger });
+    await (await cache.answer('t', 'k', async () => 'k')).remember(); // window 1, ends at +121 s
+    expect(await keys()).toHaveLength(2);
+    vi.setSystemTime(start + 100_000); // window 2
+    expect((await reader.answer('t', 'k', async () => 'call')).cached).toBe(true); // from the store
+    // Window 0 is past (everything in it has ended): the sweep deletes it, and only it.
+    await cache.sweep();
     expect(await keys()).toHaveLength(1);
-    // Two windows on, the first window is past: the sweep deletes it.
-    vi.setSystemTime(start + 150_000);
+    vi.setSystemTime(start + 122_000);
+    expect((await reader.answer('t', 'k', async () => 'call')).cached).toBe(false);
+    vi.setSystemTime(start + 240_000); // window 4: window 1 is past too
     await cache.sweep();
     expect(await keys()).toEqual([]);
   });

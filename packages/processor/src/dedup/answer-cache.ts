@@ -47,7 +47,7 @@ interface StoredAnswer {
   value: unknown;
 }
 
-type Settled = { source: 'upstream' | 'store'; json: string; value: unknown };
+type Settled = { source: 'upstream' | 'store'; json: string; value: unknown; expiresAtMs?: number };
 
 /**
  * Answers identical upstream requests of a tenant once (docs/deduplication.md), in three layers:
@@ -140,7 +140,8 @@ export class AnswerCache {
       const settled = await leading;
       this.options.onLookup?.(settled.source);
       if (settled.source === 'store') {
-        this.keep(key, settled.json, now);
+        // Kept until the stored answer's own end, not a fresh TTL: an answer lives one TTL in all.
+        this.keep(key, settled.json, settled.expiresAtMs ?? now + this.ttlMs);
         return { value: settled.value as T, cached: true, remember: async () => undefined };
       }
       return {
@@ -155,7 +156,13 @@ export class AnswerCache {
 
   private async lead<T>(tenant: string, hash: string, call: () => Promise<T>): Promise<Settled> {
     const shared = await this.readShared(tenant, hash);
-    if (shared) return { source: 'store', json: JSON.stringify(shared.value), value: shared.value };
+    if (shared)
+      return {
+        source: 'store',
+        json: JSON.stringify(shared.value),
+        value: shared.value,
+        expiresAtMs: shared.expires_at_ms,
+      };
     const value = await call();
     // Waiting requests get their own copy (JSON text): a handler may adjust the answer it returns.
     return { source: 'upstream', json: JSON.stringify(value), value };
@@ -182,7 +189,7 @@ export class AnswerCache {
   private remember(key: string, tenant: string, hash: string, json: string): Promise<void> {
     if (this.ttlMs <= 0 || json.length > this.maxAnswerBytes) return Promise.resolve();
     const now = Date.now();
-    this.keep(key, json, now);
+    this.keep(key, json, now + this.ttlMs);
     const store = this.options.store;
     if (!store) return Promise.resolve();
     if (
@@ -228,10 +235,10 @@ export class AnswerCache {
     }
   }
 
-  private keep(key: string, json: string, now: number): void {
+  private keep(key: string, json: string, expiresAtMs: number): void {
     if (this.ttlMs <= 0 || json.length > this.maxAnswerBytes) return;
     this.forget(key);
-    this.memory.set(key, { json, expiresAtMs: now + this.ttlMs });
+    this.memory.set(key, { json, expiresAtMs });
     this.memoryBytes += json.length;
     for (const [oldest, entry] of this.memory) {
       if (this.memory.size <= this.maxEntries && this.memoryBytes <= this.maxBytes) break;
