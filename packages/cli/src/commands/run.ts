@@ -21,6 +21,7 @@ import { loadConfig } from './serve.js';
 interface RunFlags extends OperationFlags {
   output?: string;
   format?: string;
+  dedup?: string;
 }
 
 /** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
@@ -89,6 +90,7 @@ export function registerRun(program: Command) {
           const submitted = await submitInput(client, input, params, {
             output: outputPath,
             format: flags.format,
+            dedup: flags.dedup,
           }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
             timeoutMs: Infinity,
