@@ -138,10 +138,11 @@ async function callInDialect<T>(
       const { value, attempts: used } = await context.upstream.run(
         request.route,
         estimate,
-        async () => {
+        async ({ signal }) => {
           try {
             const { data, response } = await context.upstream.client.chat.completions
-              .create({
+              .create(
+                {
                 model: request.model,
                 messages,
                 ...(responseFormat
@@ -151,7 +152,9 @@ async function callInDialect<T>(
                     }
                   : {}),
                 ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
-              })
+                },
+                { signal },
+              )
               .withResponse();
             usage.input_tokens += data.usage?.prompt_tokens ?? 0;
             usage.output_tokens += data.usage?.completion_tokens ?? 0;
