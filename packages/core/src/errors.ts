@@ -143,7 +143,6 @@ export function upstreamErrorFromResponse(
   });
 }
 
-
 function errorMessageOf(body: unknown): string | null {
   if (body && typeof body === 'object') {
     const error = (body as { error?: unknown }).error;

@@ -189,4 +189,3 @@ function describeFetchError(error: unknown): string {
   if (cause instanceof Error) return cause.message;
   return error instanceof Error ? error.message : String(error);
 }
-

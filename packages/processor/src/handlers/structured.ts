@@ -143,15 +143,15 @@ async function callInDialect<T>(
             const { data, response } = await context.upstream.client.chat.completions
               .create(
                 {
-                model: request.model,
-                messages,
-                ...(responseFormat
-                  ? {
-                      response_format:
-                        responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
-                    }
-                  : {}),
-                ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+                  model: request.model,
+                  messages,
+                  ...(responseFormat
+                    ? {
+                        response_format:
+                          responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
+                      }
+                    : {}),
+                  ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
                 },
                 { signal },
               )

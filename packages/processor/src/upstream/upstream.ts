@@ -1,4 +1,11 @@
-import { type Logger, retryDelayMs, sleep, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
+import {
+  type Logger,
+  retryDelayMs,
+  sleep,
+  SluiceError,
+  type StructuredOutputSetting,
+  UpstreamError,
+} from '@sluice/core';
 import OpenAI from 'openai';
 import { AdaptiveConcurrency, type CallOutcome, type ConcurrencyPermit } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';

@@ -37,9 +37,7 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
         endpoint,
         estimate,
         async ({ signal }) => {
-          const { data, response } = await context.upstream.client
-            .post<unknown>(path, { body, signal })
-            .withResponse();
+          const { data, response } = await context.upstream.client.post<unknown>(path, { body, signal }).withResponse();
           const usage = usageOf(data);
           return {
             value: { data, requestId: response.headers.get('x-request-id'), usage },
