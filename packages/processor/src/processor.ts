@@ -17,6 +17,7 @@ import {
   type Producer,
   type RequestItemMessage,
   type Serde,
+  type Store,
   type TopicNames,
   type Transport,
   type UpstreamConfig,
@@ -27,6 +28,8 @@ import { WorkPool } from './consume/work-pool.js';
 import { CancellationView } from './control/cancellations.js';
 import { HandlerRouter, HANDLERS } from './handlers/index.js';
 import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
+import { AnswerCache } from './dedup/answer-cache.js';
+import { requestHash, shouldDedup } from './dedup/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
 import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
@@ -60,6 +63,12 @@ export interface ProcessorOptions {
   /** @defaultValue `<requests topic>.processor` */
   groupId?: string;
   handlers?: readonly Handler[];
+  /**
+   * Deduplication of identical upstream requests (docs/deduplication.md): answers are shared
+   * through `store` (null: in this process only) for `ttlSeconds` (0: only requests in flight at once).
+   * @defaultValue no store, 0 seconds
+   */
+  dedup?: { store: Store | null; ttlSeconds: number };
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -94,6 +103,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const upstream = new Upstream({ maxSockets: concurrency, ...options.upstream }, metrics, logger);
   const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
   const pool = new WorkPool(concurrency);
+  const answers = new AnswerCache({
+    store: options.dedup?.store ?? null,
+    ttlSeconds: options.dedup?.ttlSeconds ?? 0,
+    logger,
+    onLookup: (source) => metrics.dedupLookups.inc({ source }),
+  });
   const trackers = new Map<string, PartitionTracker>();
   const peaks = new Map<string, number>();
 
@@ -125,6 +140,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      cached?: boolean;
     },
   ): ItemResultMessage {
     return {
@@ -137,6 +153,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       discriminator: item.discriminator,
       finished_at: Date.now(),
       ...fields,
+      cached: fields.cached ?? false,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
     };
@@ -167,6 +184,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       batchId: item.batch_id,
       index: item.index,
       customId: item.custom_id,
+      dedupe: (endpoint, requestBody, call) =>
+        item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
+          ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
+          : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {
         if (cancellations.has(item.batch_id))
           throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
@@ -183,6 +204,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        cached: outcome.cached ?? false,
       });
     } catch (error) {
       // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
@@ -330,6 +352,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       producer = await options.transport.producer();
       results = new BatchingSender(producer, options.topics.results);
       await cancellations.start();
+      answers.start();
       consumer = options.transport.consumer({
         groupId,
         topics: [options.topics.requests],
@@ -376,6 +399,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await scheduleCommit();
       await consumer?.stop();
       await cancellations.stop();
+      await answers.stop();
       await producer?.disconnect();
       consumer = null;
       logger.info('processor stopped');

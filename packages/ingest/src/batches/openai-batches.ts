@@ -1,4 +1,5 @@
 import {
+  DedupSetting,
   type BatchRecord,
   BatchSpec,
   newBatchId,
@@ -30,6 +31,8 @@ const CreateBatch = z.object({
       seconds: z.number().int().min(3600).max(2_592_000),
     })
     .optional(),
+  /** Not an OpenAI field: answer identical requests once (off by default for OpenAI batches). */
+  dedup: DedupSetting.optional(),
 });
 
 /** `"24h"`, `"1h"` … `"168h"`, `"1d"` … `"7d"` → seconds; null when not a duration in that range. */
@@ -129,6 +132,7 @@ export class OpenAIBatches {
       expires_at: now + (windowSeconds as number),
       metadata: (input.metadata as Record<string, string> | null | undefined) ?? null,
       output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
+      dedup: input.dedup ?? null,
     });
     const batchId = newBatchId();
     const record = newBatchRecord(batchId, spec, 0, 'validating');

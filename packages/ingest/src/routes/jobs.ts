@@ -42,7 +42,7 @@ const ListQuery = z.object({
 });
 
 /** Keys of a job request that are not the operation's parameters. */
-const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
+const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window', 'dedup']);
 
 /** A tenant's operations job, or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
@@ -240,6 +240,7 @@ async function createJob(
     item_fields: fields.fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
+    dedup: job.data.dedup ?? null,
   });
   return context.submitter.submit(batchId, spec, result.items);
 }
