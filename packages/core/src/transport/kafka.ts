@@ -8,6 +8,7 @@ import {
   type LogEntry,
   type Producer as KafkaProducer,
 } from 'kafkajs';
+import { backoffDelayMs, sleep } from '../retry/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
 import {
@@ -165,7 +166,19 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
 
     async offsets(topic: string): Promise<PartitionOffsets[]> {
       await connectAdmin();
-      const offsets = await admin.fetchTopicOffsets(topic);
+      // kafkajs 2.2 throws a TypeError ("Cannot destructure property 'partitions' of 'high.pop(...)'")
+      // when the broker's answer momentarily lacks the topic, e.g. while a restarted member rejoins:
+      // refresh the metadata and ask again rather than fail the role's start.
+      let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
+      for (let retry = 0; ; retry++) {
+        try {
+          offsets = await admin.fetchTopicOffsets(topic);
+          break;
+        } catch (error) {
+          if (!(error instanceof TypeError) || retry >= 5) throw error;
+          await sleep(backoffDelayMs(retry, { initialMs: 200, maxMs: 2000 }));
+        }
+      }
       return offsets
         .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
         .sort((a, b) => a.partition - b.partition);
