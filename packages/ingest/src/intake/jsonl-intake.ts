@@ -1,7 +1,7 @@
 import {
   decodeUtf8,
   jsonDepthExceeds,
-  SluiceError,
+  PayloadTooLargeError,
   splitLines,
   startsWithBom,
   type Store,
@@ -39,12 +39,6 @@ export interface IntakeResult {
   truncated: boolean;
 }
 
-/** The request body or file is over the size limit (HTTP 413). */
-export class PayloadTooLargeError extends SluiceError {
-  constructor(limit: number, what = 'request body') {
-    super('payload_too_large', `The ${what} is larger than the limit of ${limit} bytes.`);
-  }
-}
 
 export interface IntakeOptions {
   limits: IntakeLimits;

@@ -47,10 +47,13 @@ export interface BatchRouteExtensions {
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
 }
 
-/** Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. */
+/**
+ * Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. A
+ * synchronous call's batch is found too (never listed): a call that timed out is polled here.
+ */
 export async function batchFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync) throw new NotFoundError('batch', id);
+  if (!record || record.tenant !== tenant) throw new NotFoundError('batch', id);
   return record;
 }
 
@@ -94,9 +97,7 @@ export function registerBatchRoutes(
         },
       ]);
     }
-    return unsupportedMediaType(
-      reply,
-      type,
+    throw unsupportedMediaType(type,
       'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
     );
   });

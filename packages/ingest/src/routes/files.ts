@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import {
   type FileRecord,
   NotFoundError,
+  PayloadTooLargeError,
   nowSeconds,
   publicFile,
   ValidationError,
@@ -12,7 +13,7 @@ import { z } from 'zod';
 import type { IngestContext } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage } from '../http/views.js';
-import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
+
 import { issuesFromZod } from '../intake/zod-issues.js';
 
 const ListQuery = z.object({
@@ -43,9 +44,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 
   app.post('/v1/files', async (request, reply) => {
     if (!request.isMultipart()) {
-      return unsupportedMediaType(
-        reply,
-        request.headers['content-type'] ?? '',
+      throw unsupportedMediaType(request.headers['content-type'] ?? '',
         'Upload files as multipart/form-data with fields "file" and "purpose".',
       );
     }

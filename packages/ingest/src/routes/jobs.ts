@@ -44,10 +44,10 @@ const ListQuery = z.object({
 /** Keys of a job request that are not the operation's parameters. */
 const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
 
-/** A tenant's operations job, or 404. */
+/** A tenant's operations job (or a synchronous operations call that timed out, polled here), or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations')
+  if (!record || record.tenant !== tenant || record.api !== 'operations')
     throw new NotFoundError('job', id);
   return record;
 }
@@ -64,9 +64,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 
   app.post('/v1/jobs/upload', async (request, reply) => {
     if (!request.isMultipart()) {
-      return unsupportedMediaType(
-        reply,
-        request.headers['content-type'] ?? '',
+      throw unsupportedMediaType(request.headers['content-type'] ?? '',
         'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
       );
     }

@@ -2,7 +2,6 @@ import {
   ClassifyRequestBody,
   EnrichRequestBody,
   ExtractRequestBody,
-  nowSeconds,
   type OperationName,
   type OperationResponse,
   type OperationRow,
@@ -92,16 +91,12 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
       }
       const operationParams = params as unknown as OperationParams;
       const { stored } = validateItems(operation, operationParams, items, context.limits.maxReportedErrors);
-      const now = nowSeconds();
       const { batchId, results } = await context.sync.run(stored, {
         api: 'operations',
         tenant: request.tenant,
         endpoint: `/v1/operations/${operation}`,
         operation,
         model: (params as { model?: string }).model ?? null,
-        created_at: now,
-        in_progress_at: now,
-        expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
       });
       const rows = results.map((r) => renderOutputLine('operations', r) as OperationRow);
       const usage = rows.reduce(

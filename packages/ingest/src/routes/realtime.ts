@@ -3,7 +3,6 @@ import {
   type DomainModel,
   ExtractRequest,
   type ItemResultMessage,
-  nowSeconds,
   REALTIME_ENDPOINTS,
   SummarizeRequest,
   ValidationError,
@@ -47,14 +46,10 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       }
       const parsed = SCHEMAS[model].safeParse({ ...body, model });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const now = nowSeconds();
       const { results } = await context.sync.run([{ custom_id: 'realtime', discriminator: model, body: parsed.data }], {
         api: 'domain',
         tenant: request.tenant,
         endpoint: path,
-        created_at: now,
-        in_progress_at: now,
-        expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
       });
       return sendDomainResult(reply, results[0]);
     };
