@@ -20,6 +20,7 @@ import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleClientError, handleError } from './http/errors.js';
+import { mediaType } from './http/media.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -163,6 +164,18 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.setErrorHandler(handleError);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // The multipart parser fails late and without a code on a Content-Type with no boundary; say
+  // what is wrong before any route reads the body.
+  app.addHook('preValidation', async (request) => {
+    const type = request.headers['content-type'] ?? '';
+    if (mediaType(request) === 'multipart/form-data' && !/;\s*boundary=\S/i.test(type)) {
+      throw new BadRequestError(
+        'invalid_multipart',
+        'multipart/form-data needs a boundary parameter (Content-Type: multipart/form-data; boundary=...).',
+        'content-type',
+      );
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     counters.httpRequests.inc({

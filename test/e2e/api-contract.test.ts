@@ -1,0 +1,158 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../harness/context.js';
+import { startPipeline, type Pipeline } from '../harness/pipeline.js';
+
+/**
+ * The HTTP API's contracts as an outside prober meets them (issue 11): every error, the
+ * framework's own included, in OpenAI's `{error: {message, type, param, code}}` shape with the
+ * right status; a synchronous call that outlives its timeout answers 504 with an id its caller can
+ * poll and read; bounded metadata; downloadable non-Latin-1 file names; no tenant data in
+ * /metrics; CSV cells that a spreadsheet would run as formulas neutralised; bad job parameters
+ * refused at intake; the model used and the real endpoint on every object.
+ */
+let pipeline: Pipeline;
+const KEY = { authorization: 'Bearer key-a' };
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: { error?: { message: string; type: string; param: string | null; code: string | null; batch_id?: string } };
+}
+
+async function call(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string | FormData | Buffer; json?: unknown } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...KEY, ...options.headers };
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  const response = await fetch(`${pipeline.url}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: Answer['body'] = {};
+  try {
+    parsed = JSON.parse(text) as Answer['body'];
+  } catch {
+    // not JSON: the assertions on the shape fail with the text in view
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+/** A raw HTTP exchange, for requests fetch would refuse to send or would normalise. */
+function raw(request: string | Buffer): Promise<string> {
+  const { hostname, port } = new URL(pipeline.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+    socket.on('error', () => resolve(answer));
+    socket.on('close', () => resolve(answer));
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`no answer to ${String(request).slice(0, 80)}`));
+    });
+  });
+}
+
+function parseRaw(answer: string): { status: number; body: Answer['body'] } {
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+  const text = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+  let body: Answer['body'] = {};
+  try {
+    body = JSON.parse(text) as Answer['body'];
+  } catch {
+    // chunked or empty: try the first JSON object in it
+    const match = /\{.*\}/s.exec(text);
+    if (match) body = JSON.parse(match[0]) as Answer['body'];
+  }
+  return { status, body };
+}
+
+function expectOpenAIError(answer: { status: number; body: Answer['body'] }, status: number, code?: string) {
+  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+  const error = answer.body.error;
+  expect(error, `an OpenAI error body for HTTP ${status}`).toBeDefined();
+  expect(Object.keys(error ?? {})).toEqual(expect.arrayContaining(['message', 'type', 'param', 'code']));
+  expect(typeof error?.message).toBe('string');
+  expect(error?.message.length).toBeGreaterThan(0);
+  expect(typeof error?.type).toBe('string');
+  if (code) expect(error?.code).toBe(code);
+}
+
+beforeAll(async () => {
+  pipeline = await startPipeline({
+    label: 'apicontract',
+    env: { SLUICE_API_KEYS: 'key-a=tenant-a,key-b=tenant-b' },
+  });
+});
+afterAll(async () => {
+  await pipeline?.stop();
+});
+
+describe('framework-level errors answer in the OpenAI error shape', () => {
+  it('a URL or header over the size limit', async () => {
+    const longUrl = parseRaw(
+      await raw(`GET /v1/batches/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-a\r\n\r\n`),
+    );
+    expectOpenAIError(longUrl, 431, 'headers_too_large');
+    const bigHeader = parseRaw(await raw(`GET /v1/batches HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`));
+    expectOpenAIError(bigHeader, 431, 'headers_too_large');
+  });
+
+  it('a malformed URL or request line', async () => {
+    const badPercent = parseRaw(
+      await raw('GET /v1/batches/%E0%A4%A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-a\r\nConnection: close\r\n\r\n'),
+    );
+    expectOpenAIError(badPercent, 400, 'invalid_url');
+    const badLine = parseRaw(await raw('GARBAGE\r\n\r\n'));
+    expectOpenAIError(badLine, 400, 'malformed_request');
+  });
+
+  it('unsupported or malformed content types of every kind', async () => {
+    const cases: [string, string, string][] = [
+      ['POST', '/v1/batches', 'text/plain'],
+      ['POST', '/v1/batches', 'application/xml'],
+      ['POST', '/v1/batches', 'application/json;;;=='],
+      ['POST', '/v1/batches', '%%%'],
+      ['POST', '/v1/jobs', 'text/csv'],
+      ['POST', '/v1/operations/summarize', 'application/x-www-form-urlencoded'],
+      ['POST', '/v1/files', 'application/json'],
+      ['POST', '/v1/jobs/upload', 'text/plain'],
+    ];
+    for (const [method, path, type] of cases) {
+      const answer = await call(method, path, { headers: { 'content-type': type }, body: 'x=1' });
+      expect([400, 415], `${path} with ${type}: ${answer.text}`).toContain(answer.status);
+      expectOpenAIError(answer, answer.status);
+    }
+  });
+
+  it('multipart without a boundary, and a body over the JSON limit', async () => {
+    for (const path of ['/v1/files', '/v1/jobs/upload']) {
+      const answer = await call('POST', path, { headers: { 'content-type': 'multipart/form-data' }, body: 'abc' });
+      expectOpenAIError(answer, 400, 'invalid_multipart');
+    }
+    const big = await call('POST', '/v1/jobs', {
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(17 * 1024 * 1024, 0x20),
+    });
+    expectOpenAIError(big, 413, 'payload_too_large');
+  });
+
+  it('an unknown route, a wrong method and a wrong key', async () => {
+    expectOpenAIError(await call('GET', '/v1/nothing'), 404, 'unknown_route');
+    expectOpenAIError(await call('GET', '/v1/batches', { headers: { authorization: 'Bearer nope' } }), 401);
+    expectOpenAIError(await call('GET', '/v1/batches', { headers: { authorization: 'Basic a2V5LWE6' } }), 401);
+  });
+
+  it('takes the auth scheme in any case', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const answer = await call('GET', '/v1/batches', { headers: { authorization: `${scheme} key-a` } });
+      expect(answer.status, `${scheme}: ${answer.text}`).toBe(200);
+    }
+  });
+});
