@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiKind, BatchId, ItemError, UnixSeconds } from './common.js';
+import { Metadata } from './fields.js';
 
 export const BatchStatus = z.enum([
   'validating',
@@ -47,8 +48,6 @@ export const BatchErrors = z.object({
   data: z.array(ItemError),
 });
 export type BatchErrors = z.infer<typeof BatchErrors>;
-
-export const Metadata = z.record(z.string(), z.string());
 
 /**
  * What a batch is, fixed when it is sealed: carried on the seal message so that a sink can build

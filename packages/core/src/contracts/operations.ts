@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
 import { TokenUsage } from './common.js';
+import { CompletionWindow, Metadata } from './fields.js';
 
 /**
  * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
@@ -147,17 +148,32 @@ export type EnrichRequestBody = z.input<typeof EnrichRequestBody>;
 export type RunRequestBody = z.input<typeof RunRequestBody>;
 
 /**
- * A job: `operation`, `items` (or `input_file_id` of a stored JSONL or CSV file), optional
- * `model` and the operation's fields. For `run`, the free name goes in `name`.
+ * A job's own fields, besides its operation's parameters: declared once, for the HTTP API, the
+ * CLI and the SDK's types.
+ */
+export const JobFields = z.object({
+  /** A free name for the job (reporting only), e.g. `feedback_analysis`; for `run`, its run name. */
+  name: z.string().min(1).max(64).optional(),
+  metadata: Metadata.optional(),
+  /** How long the job may run, `"1h"` to `"7d"`. @defaultValue `"24h"` */
+  completion_window: CompletionWindow.optional(),
+});
+export type JobFields = z.input<typeof JobFields>;
+
+/**
+ * A job: `operation`, `items` (or `input_file_id` of a stored JSONL or CSV file), the job's own
+ * fields (`JobFields`) and the operation's parameters (checked by `OPERATION_PARAMS`).
  */
 export const JobRequestBody = z.looseObject({
   operation: z.enum(JOB_OPERATIONS, { error: `operation must be one of ${JOB_OPERATIONS.join(', ')}` }),
   items: items.optional(),
   input_file_id: z.string().min(1).optional(),
-  name: z.string().min(1).max(64).optional(),
-  metadata: z.record(z.string(), z.string()).optional(),
+  ...JobFields.shape,
 });
 export type JobRequestBody = z.input<typeof JobRequestBody>;
+
+/** The keys of a job request that are not its operation's parameters. */
+export const JOB_REQUEST_KEYS: ReadonlySet<string> = new Set(Object.keys(JobRequestBody.shape));
 
 /** Results, one schema per operation (the processor narrows them per request, e.g. label ∈ categories). */
 export const ClassifyOperationResult = z.object({
@@ -216,7 +232,7 @@ export const Job = z.object({
   output_file_id: z.string().nullable(),
   error_file_id: z.string().nullable(),
   usage: BatchUsage,
-  metadata: z.record(z.string(), z.string()).nullable(),
+  metadata: Metadata.nullable(),
 });
 export type Job = z.infer<typeof Job>;
 

@@ -5,6 +5,7 @@ import {
   ConflictError,
   HEADERS,
   isTerminal,
+  ListQuery,
   newBatchId,
   NotFoundError,
   nowSeconds,
@@ -14,7 +15,6 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
 import { intakeJsonl } from '../intake/jsonl-intake.js';
@@ -33,11 +33,6 @@ export const JSONL_TYPES = [
 ];
 
 const DAY_SECONDS = 24 * 60 * 60;
-
-const ListQuery = z.object({
-  after: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
 
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
 export interface BatchRouteExtensions {

@@ -2,6 +2,11 @@ import {
   type BatchRecord,
   BatchSpec,
   canonicalOperation,
+  completionWindowSeconds,
+  DEFAULT_COMPLETION_WINDOW,
+  JOB_REQUEST_KEYS,
+  ListQuery,
+  OutputQuery,
   type FileRecord,
   JobRequestBody,
   newBatchId,
@@ -12,8 +17,6 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { completionWindowSeconds } from '../batches/openai-batches.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicJob } from '../http/views.js';
@@ -29,20 +32,6 @@ import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
 import { cancelBatch, deleteFinished } from './batches.js';
 import { fileFor, receiveUpload } from './files.js';
-
-const OutputQuery = z.object({
-  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-});
-
-const ListQuery = z.object({
-  after: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
-
-/** Keys of a job request that are not the operation's parameters. */
-const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
 
 /** A tenant's operations job (or a synchronous operations call that timed out, polled here), or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
@@ -154,22 +143,12 @@ async function createJob(
   const job = JobRequestBody.safeParse(body);
   if (!job.success) throw new ValidationError(issuesFromZod(job.error, null));
   const operation = canonicalOperation(job.data.operation);
-  const rawParams = Object.fromEntries(Object.entries(job.data).filter(([key]) => !JOB_KEYS.has(key)));
+  const rawParams = Object.fromEntries(Object.entries(job.data).filter(([key]) => !JOB_REQUEST_KEYS.has(key)));
   const parsedParams = OPERATION_PARAMS[operation].safeParse(rawParams);
   if (!parsedParams.success) throw new ValidationError(issuesFromZod(parsedParams.error, null));
   const params = parsedParams.data as OperationParams;
-  const windowText = typeof job.data.completion_window === 'string' ? job.data.completion_window : '24h';
-  const windowSeconds = completionWindowSeconds(windowText);
-  if (windowSeconds === null) {
-    throw new ValidationError([
-      {
-        line: null,
-        param: 'completion_window',
-        code: 'invalid_value',
-        message: 'completion_window must be from 1h to 7d, e.g. "24h"',
-      },
-    ]);
-  }
+  const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
+  const windowSeconds = completionWindowSeconds(windowText) as number;
 
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;

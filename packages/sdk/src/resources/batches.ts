@@ -9,6 +9,7 @@ import {
   type EnrichRequestBody,
   type ExtractRequestBody,
   Job,
+  type JobFields,
   type OperationRow,
   OutputPage,
   type RunRequestBody,
@@ -28,12 +29,8 @@ export type JobOperationParams =
   // A run's free name goes in the job's `name`: `operation` is taken by the operation itself.
   | ({ operation: 'run' } & Omit<RunRequestBody, 'items' | 'operation'>);
 
-/** A job's own fields, besides its operation's. */
-export interface JobFields {
-  /** A free name for the job (reporting only), e.g. `feedback_analysis`. */
-  name?: string;
-  metadata?: Record<string, string>;
-}
+/** A job's own fields, besides its operation's (`name`, `metadata`, `completion_window`): core's schema. */
+export type { JobFields };
 
 /** `POST /v1/jobs`: the items inline, or `input_file_id` of a stored JSONL or CSV file. */
 export type SubmitJobParams = JobOperationParams &
