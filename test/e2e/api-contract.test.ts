@@ -156,3 +156,117 @@ describe('framework-level errors answer in the OpenAI error shape', () => {
     }
   });
 });
+
+describe('metadata is bounded by one schema on every API that takes it', () => {
+  const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['17 keys', tooMany, 'metadata'],
+    ['a 65-character key', { ['k'.repeat(65)]: 'v' }, 'metadata'],
+    ['a 513-character value', { team: 'v'.repeat(513) }, 'metadata.team'],
+    ['a non-string value', { team: 7 }, 'metadata.team'],
+  ];
+
+  it('jobs', async () => {
+    for (const [name, metadata, param] of cases) {
+      const answer = await call('POST', '/v1/jobs', {
+        json: { operation: 'summarize', summary_instructions: 'short', items: [{ content: 'x' }], metadata },
+      });
+      expectOpenAIError(answer, 400);
+      expect(answer.body.error?.param, name).toMatch(new RegExp(`^${param.replace('.', '\\.')}`));
+    }
+    const ok = await call('POST', '/v1/jobs', {
+      json: {
+        operation: 'summarize',
+        summary_instructions: 'short',
+        items: [{ content: 'x' }],
+        metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`.padEnd(64, 'x'), 'v'.repeat(512)])),
+      },
+    });
+    expect(ok.status, ok.text).toBe(200);
+  });
+
+  it('OpenAI batches', async () => {
+    const form = new FormData();
+    form.append('purpose', 'batch');
+    const line = { custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [] } };
+    form.append('file', new Blob([`${JSON.stringify(line)}\n`]), 'in.jsonl');
+    const file = JSON.parse((await call('POST', '/v1/files', { body: form })).text) as { id: string };
+    for (const [name, metadata, param] of cases) {
+      const answer = await call('POST', '/v1/batches', {
+        json: { input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata },
+      });
+      expectOpenAIError(answer, 400);
+      expect(answer.body.error?.param, name).toMatch(new RegExp(`^${param.replace('.', '\\.')}`));
+    }
+  });
+});
+
+describe('a synchronous call that outlives SLUICE_SYNC_TIMEOUT_MS', () => {
+  let slow: Pipeline;
+  beforeAll(async () => {
+    slow = await startPipeline({
+      label: 'synctimeout',
+      env: { SLUICE_SYNC_TIMEOUT_MS: '300', SLUICE_SYNC_RETENTION_S: '600' },
+      simulator: { latency: { medianMs: 2000, p99Ms: 2000 } },
+    });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${slow.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Answer['body'] };
+  };
+
+  it('answers 504 with an operations call id its caller polls and reads until it expires', async () => {
+    const answer = await post('/v1/operations/summarize', {
+      summary_instructions: 'one line',
+      items: [{ id: 'a', content: 'A long text about the weather.' }],
+    });
+    expectOpenAIError(answer, 504, 'sync_timeout');
+    const id = answer.body.error?.batch_id as string;
+    expect(id).toMatch(/^batch_/);
+    expect(answer.body.error?.message).toContain(`/v1/jobs/${id}`);
+    const job = await eventually(
+      async () => {
+        const polled = (await (await fetch(`${slow.url}/v1/jobs/${id}`)).json()) as { status: string };
+        return polled.status === 'completed' ? polled : undefined;
+      },
+      { what: `the timed-out call ${id} to complete` },
+    );
+    expect(job).toMatchObject({ id, status: 'completed', completed_items: 1 });
+    // Read twice: reading does not delete it (only its retention does).
+    for (let i = 0; i < 2; i++) {
+      const output = (await (await fetch(`${slow.url}/v1/jobs/${id}/output`)).json()) as {
+        results: { custom_id: string; result: { summary: string } }[];
+      };
+      expect(output.results).toHaveLength(1);
+      expect(output.results[0]?.custom_id).toBe('a');
+      expect(typeof output.results[0]?.result.summary).toBe('string');
+    }
+    // Still hidden from listings: it is a call, not a job the tenant submitted.
+    const list = (await (await fetch(`${slow.url}/v1/jobs`)).json()) as { data: { id: string }[] };
+    expect(list.data.map((j) => j.id)).not.toContain(id);
+  });
+
+  it('answers 504 with a realtime call id readable as a batch', async () => {
+    const answer = await post('/v1/classify', { text: 'the app crashes', labels: ['bug', 'praise'] });
+    expectOpenAIError(answer, 504, 'sync_timeout');
+    const id = answer.body.error?.batch_id as string;
+    await eventually(
+      async () => {
+        const polled = (await (await fetch(`${slow.url}/v1/batches/${id}`)).json()) as { status: string };
+        return polled.status === 'completed' ? polled : undefined;
+      },
+      { what: `the timed-out call ${id} to complete` },
+    );
+    const text = await (await fetch(`${slow.url}/v1/batches/${id}/output`)).text();
+    const line = JSON.parse(text.trim()) as { custom_id: string; response: { status_code: number } };
+    expect(line.response.status_code).toBe(200);
+  });
+});
