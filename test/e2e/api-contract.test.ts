@@ -270,3 +270,83 @@ describe('a synchronous call that outlives SLUICE_SYNC_TIMEOUT_MS', () => {
     expect(line.response.status_code).toBe(200);
   });
 });
+
+describe('what a tenant can read', () => {
+  async function job(body: Record<string, unknown>): Promise<{ id: string; status: string }> {
+    const created = await call('POST', '/v1/jobs', { json: body });
+    expect(created.status, created.text).toBe(200);
+    const id = (JSON.parse(created.text) as { id: string }).id;
+    return eventually(
+      async () => {
+        const polled = JSON.parse((await call('GET', `/v1/jobs/${id}`)).text) as { id: string; status: string };
+        return polled.status === 'completed' ? polled : undefined;
+      },
+      { what: `job ${id} to complete` },
+    );
+  }
+
+  it('CSV cells that would run as formulas are neutralised, the model-written label included', async () => {
+    const finished = await job({
+      operation: 'label',
+      categories: ['=1+1', '@SUM(A1)'],
+      items: [
+        { id: '=id', content: 'first', note: '+cmd|calc', '-field': 'x' },
+        { id: 'b', content: '\tsecond', note: 'plain' },
+      ],
+    });
+    const csv = await call('GET', `/v1/jobs/${finished.id}/output?format=csv`);
+    expect(csv.status).toBe(200);
+    const cells = csv.text
+      .trim()
+      .split('\n')
+      .flatMap((line) => line.split(','))
+      .map((cell) => cell.replace(/^"|"$/g, ''));
+    expect(cells).toContain("'=id");
+    expect(cells).toContain("'+cmd|calc");
+    expect(cells).toContain("'-field");
+    expect(cells.some((cell) => cell === "'=1+1" || cell === "'@SUM(A1)")).toBe(true);
+    // No cell of the file begins with a formula character.
+    for (const cell of cells) expect(cell, csv.text).not.toMatch(/^[=+\-@\t\r]/);
+  });
+
+  it('a file whose name is not Latin-1 downloads with an RFC 5987 filename*', async () => {
+    const form = new FormData();
+    form.append('purpose', 'batch');
+    const line = { custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [] } };
+    form.append('file', new Blob([`${JSON.stringify(line)}\n`]), 'données_日本語.jsonl');
+    const file = JSON.parse((await call('POST', '/v1/files', { body: form })).text) as { id: string; filename: string };
+    expect(file.filename).toBe('données_日本語.jsonl');
+    const download = await call('GET', `/v1/files/${file.id}/content`);
+    expect(download.status, download.text).toBe(200);
+    const header = download.headers.get('content-disposition') ?? '';
+    expect(header).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''/);
+    expect(decodeURIComponent(header.split("UTF-8''")[1] ?? '')).toBe('données_日本語.jsonl');
+    expect(JSON.parse(download.text.trim())).toEqual(line);
+  });
+
+  it('/metrics shows no batch, job or file id and no tenant, while a job runs and after', async () => {
+    const created = await call('POST', '/v1/jobs', {
+      json: {
+        operation: 'summarize',
+        summary_instructions: 'short',
+        items: Array.from({ length: 2000 }, (_, i) => ({ content: `text ${i}` })),
+      },
+    });
+    const id = (JSON.parse(created.text) as { id: string }).id;
+    let scrapedWhileRunning = 0;
+    for (;;) {
+      const metrics = await call('GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toContain('sluice_sink_items_unfinished');
+      expect(metrics.text).not.toContain(id);
+      expect(metrics.text).not.toMatch(/batch_[A-Za-z0-9]{6,}/);
+      expect(metrics.text).not.toMatch(/file-[A-Za-z0-9]{6,}/);
+      expect(metrics.text).not.toContain('tenant-a');
+      const status = (JSON.parse((await call('GET', `/v1/jobs/${id}`)).text) as { status: string; progress: number });
+      if (status.status === 'completed') break;
+      if (status.progress > 0) scrapedWhileRunning++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(scrapedWhileRunning, 'scrapes while the job had progress').toBeGreaterThan(0);
+  });
+});

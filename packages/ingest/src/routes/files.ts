@@ -13,6 +13,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IngestContext } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { attachment } from '../http/content-disposition.js';
 import { listPage } from '../http/views.js';
 
 import { issuesFromZod } from '../intake/zod-issues.js';
@@ -84,7 +85,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     if (!content) throw new NotFoundError('file', record.id);
     return reply
       .type('application/jsonl; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${record.filename.replace(/"/g, '')}"`)
+      .header('content-disposition', attachment(record.filename))
       .send(content);
   });
 

@@ -19,6 +19,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { attachment } from '../http/content-disposition.js';
 import { listPage, publicJob } from '../http/views.js';
 import { arrayEntries, csvEntries, intake, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
 import {
@@ -111,7 +112,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     if (format === 'csv') {
       return reply
         .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${record.id}.csv"`)
+        .header('content-disposition', attachment(`${record.id}.csv`))
         .send(await csvStream(context, record));
     }
     const total = record.request_counts.total;
