@@ -350,3 +350,70 @@ describe('what a tenant can read', () => {
     expect(scrapedWhileRunning, 'scrapes while the job had progress').toBeGreaterThan(0);
   });
 });
+
+describe('bad parameters are refused at intake, the same way by jobs and synchronous calls', () => {
+  const deep = (levels: number): Record<string, unknown> => {
+    let schema: Record<string, unknown> = { type: 'string' };
+    // The shortest nesting (10 bytes a level), so 2,000 levels fit in an upload's 64 KiB field.
+    for (let i = 0; i < levels; i++) schema = { items: schema };
+    return schema;
+  };
+  const run = (extra: Record<string, unknown>) => ({ items: [{ content: 'x', topic: 't' }], ...extra });
+  const schemaFormat = (schema: unknown) => ({
+    response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } },
+  });
+
+  async function both(extra: Record<string, unknown>) {
+    const job = await call('POST', '/v1/jobs', { json: { operation: 'run', ...run(extra) } });
+    const sync = await call('POST', '/v1/operations/run', { json: run(extra) });
+    return [job, sync];
+  }
+
+  it('an invalid JSON Schema', async () => {
+    for (const answer of await both(schemaFormat({ type: 'nonsense' }))) {
+      expectOpenAIError(answer, 400, 'invalid_json_schema');
+      expect(answer.body.error?.param).toBe('response_format.json_schema.schema');
+    }
+  });
+
+  it('a 2,000-level JSON Schema, sent as an upload (no body depth limit applies there)', async () => {
+    const form = new FormData();
+    form.append('params', JSON.stringify({ operation: 'run', ...schemaFormat(deep(2000)) }));
+    form.append('file', new Blob(['{"content": "x"}\n']), 'items.jsonl');
+    const answer = await call('POST', '/v1/jobs/upload', { body: form });
+    expectOpenAIError(answer, 400, 'invalid_json_schema');
+    expect(answer.body.error?.param).toBe('response_format.json_schema.schema');
+    expect(answer.body.error?.message).toContain('deeper than');
+  });
+
+  it('template placeholders that name object machinery, not item fields', async () => {
+    for (const placeholder of ['{constructor}', '{__proto__}', '{toString}']) {
+      for (const answer of await both({ user_prompt_template: `Say ${placeholder} about {content}` })) {
+        expectOpenAIError(answer, 400);
+        expect(answer.body.error?.param).toBe('user_prompt_template');
+        expect(answer.body.error?.message).toContain(placeholder);
+      }
+    }
+  });
+
+  it('a placeholder no item has', async () => {
+    for (const answer of await both({ user_prompt_template: 'About {missing}: {content}' })) {
+      expectOpenAIError(answer, 400, 'missing_template_field');
+      expect(answer.body.error?.param).toBe('items.0.missing');
+    }
+  });
+
+  it('a repeated item id is named the same way by both', async () => {
+    const items = [
+      { id: 'a', content: 'x' },
+      { id: 'a', content: 'y' },
+    ];
+    const job = await call('POST', '/v1/jobs', { json: { operation: 'summarize', summary_instructions: 's', items } });
+    const sync = await call('POST', '/v1/operations/summarize', { json: { summary_instructions: 's', items } });
+    for (const answer of [job, sync]) {
+      expectOpenAIError(answer, 400, 'duplicate_custom_id');
+      expect(answer.body.error?.param).toBe('items.1.id');
+      expect(answer.body.error?.message).toContain("id 'a' is also the id of items.0");
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
 import { TokenUsage } from './common.js';
 import { CompletionWindow, Metadata } from './fields.js';
+import { reservedTemplateFields } from './template.js';
 
 /**
  * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
@@ -114,8 +115,17 @@ export const RunParams = z.strictObject({
   /** A free name for the run (reporting only), e.g. `feedback_analysis`. */
   operation: z.string().min(1).max(64).optional(),
   system_prompt: z.string().optional(),
-  /** `{content}` and `{any_item_field}` are replaced by the item's values. */
-  user_prompt_template: z.string().min(1).default('{content}'),
+  /** `{content}` and `{any_item_field}` are replaced by the item's values (`template.ts`). */
+  user_prompt_template: z
+    .string()
+    .min(1)
+    .refine((template) => reservedTemplateFields(template).length === 0, {
+      error: (issue) =>
+        `user_prompt_template uses ${reservedTemplateFields(String(issue.input))
+          .map((name) => `{${name}}`)
+          .join(', ')}: a reserved name, not an item field`,
+    })
+    .default('{content}'),
   response_format: RunResponseFormat.default({ type: 'text' }),
 });
 export type RunParams = z.infer<typeof RunParams>;

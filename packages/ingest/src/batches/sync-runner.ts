@@ -9,7 +9,6 @@ import {
   storeKeys,
   SyncTimeoutError,
 } from '@sluice/core';
-import type { StoredItem } from '../intake/jsonl-intake.js';
 import type { StatusView } from '../view/status-view.js';
 import type { BatchSubmitter } from './submitter.js';
 
@@ -39,15 +38,20 @@ export class SyncRunner {
     },
   ) {}
 
+  /**
+   * Runs one call: `storeInput` validates and stores its items as the batch's input (it throws to
+   * refuse them) and returns their number.
+   */
   async run(
-    items: StoredItem[],
     spec: Omit<BatchSpecInput, 'sync' | 'expires_at' | 'created_at' | 'in_progress_at'>,
+    storeInput: (batchId: string) => Promise<number>,
   ): Promise<{ batchId: string; results: ItemResultMessage[] }> {
     const batchId = newBatchId();
     const tenant = spec.tenant ?? 'default';
     const keepSeconds = Math.ceil(this.deps.timeoutMs / 1000) + this.deps.retentionSeconds;
+    // The expiry mark first: whatever happens from here on, the sweeper deletes what is left.
     await this.deps.submitter.markProvisionalExpiry(batchId, tenant, keepSeconds);
-    await this.deps.store.put(storeKeys.input(batchId), items.map((item) => `${JSON.stringify(item)}\n`).join(''));
+    const total = await storeInput(batchId);
     const now = nowSeconds();
     const sealed = BatchSpec.parse({
       ...spec,
@@ -56,7 +60,7 @@ export class SyncRunner {
       expires_at: now + keepSeconds,
       sync: true,
     });
-    await this.deps.submitter.submit(batchId, sealed, items.length);
+    await this.deps.submitter.submit(batchId, sealed, total);
     const final = await this.deps.view.waitForTerminal(batchId, this.deps.timeoutMs);
     if (!final) {
       throw new SyncTimeoutError(batchId, sealed.api === 'operations' ? `/v1/jobs/${batchId}` : `/v1/batches/${batchId}`);

@@ -44,7 +44,16 @@ export interface IntakeOptions {
   limits: IntakeLimits;
   /** What `maxItems` is called in messages, e.g. `SLUICE_MAX_BATCH_REQUESTS`. */
   itemLimitName?: string;
+  /** How a repeated custom_id is reported; default: `custom_id` of line N, first used on line M. */
+  duplicateIssue?: (duplicate: { line: number; earlierLine: number; customId: string }) => ValidationIssue;
 }
+
+const duplicateCustomId = (duplicate: { line: number; earlierLine: number; customId: string }): ValidationIssue => ({
+  line: duplicate.line,
+  param: 'custom_id',
+  code: 'duplicate_custom_id',
+  message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierLine}`,
+});
 
 /**
  * A decoded record of an input, or the reason its line could not be decoded. Decoders (JSONL,
@@ -246,14 +255,7 @@ export async function intake(
   }
   if (candidates.length > 0) {
     const confirmed = await confirmDuplicates(destination, candidates);
-    for (const duplicate of confirmed) {
-      report({
-        line: duplicate.line,
-        param: 'custom_id',
-        code: 'duplicate_custom_id',
-        message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierLine}`,
-      });
-    }
+    for (const duplicate of confirmed) report((options.duplicateIssue ?? duplicateCustomId)(duplicate));
     issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   }
   return { items, issues, truncated };

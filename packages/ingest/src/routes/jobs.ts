@@ -21,11 +21,10 @@ import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
 import { listPage, publicJob } from '../http/views.js';
-import { arrayEntries, csvEntries, intake, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
+import { arrayEntries, csvEntries, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
 import {
-  asItemIssues,
-  FieldCollector,
-  operationItemValidator,
+  intakeOperationItems,
+  paramsIssues,
   resultFieldsOf,
   type OperationParams,
 } from '../intake/operations.js';
@@ -148,6 +147,8 @@ async function createJob(
   const parsedParams = OPERATION_PARAMS[operation].safeParse(rawParams);
   if (!parsedParams.success) throw new ValidationError(issuesFromZod(parsedParams.error, null));
   const params = parsedParams.data as OperationParams;
+  const paramsProblems = paramsIssues(operation, params);
+  if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
   const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowSeconds = completionWindowSeconds(windowText) as number;
 
@@ -184,23 +185,11 @@ async function createJob(
   }
 
   const batchId = newBatchId();
-  const input = { store: context.store, key: context.submitter.inputKey(batchId) };
-  const fields = new FieldCollector();
-  let result;
-  try {
-    result = await intake(source, input, operationItemValidator(operation, params, fields), {
-      limits,
-      itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    });
-  } catch (error) {
-    await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'operations', outcome: 'refused' });
-    throw new ValidationError(fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
-  }
+  const { items, fields } = await intakeOperationItems(context, batchId, operation, params, source, {
+    fromItems,
+    limits,
+    itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
+  });
   const now = nowSeconds();
   const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
   const spec = BatchSpec.parse({
@@ -215,9 +204,9 @@ async function createJob(
     in_progress_at: now,
     expires_at: now + windowSeconds,
     metadata: job.data.metadata ?? null,
-    item_fields: fields.fields,
+    item_fields: fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
   });
-  return context.submitter.submit(batchId, spec, result.items);
+  return context.submitter.submit(batchId, spec, items);
 }

@@ -4,6 +4,7 @@ import {
   ExtractRequest,
   type ItemResultMessage,
   REALTIME_ENDPOINTS,
+  storeKeys,
   SummarizeRequest,
   ValidationError,
 } from '@sluice/core';
@@ -46,10 +47,10 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       }
       const parsed = SCHEMAS[model].safeParse({ ...body, model });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const { results } = await context.sync.run([{ custom_id: 'realtime', discriminator: model, body: parsed.data }], {
-        api: 'domain',
-        tenant: request.tenant,
-        endpoint: path,
+      const item = { custom_id: 'realtime', discriminator: model, body: parsed.data };
+      const { results } = await context.sync.run({ api: 'domain', tenant: request.tenant, endpoint: path }, async (id) => {
+        await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
+        return 1;
       });
       return sendDomainResult(reply, results[0]);
     };
