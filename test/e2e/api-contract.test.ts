@@ -417,3 +417,61 @@ describe('bad parameters are refused at intake, the same way by jobs and synchro
     }
   });
 });
+
+describe('objects name the model used and their real endpoint', () => {
+  const waitFor = (path: string) =>
+    eventually(
+      async () => {
+        const body = JSON.parse((await call('GET', path)).text) as Record<string, unknown>;
+        return body.status === 'completed' ? body : undefined;
+      },
+      { what: `${path} to complete` },
+    );
+
+  it('domain batches: the realtime endpoint of their model, and the model that answered', async () => {
+    const line = (i: number, model: string) =>
+      JSON.stringify({
+        custom_id: `c${i}`,
+        body:
+          model === 'classify'
+            ? { model, text: `text ${i}`, labels: ['a', 'b'] }
+            : { model, text: `Acme pays ${i} USD`, entities: ['company'] },
+      });
+    const single = await call('POST', '/v1/batches', {
+      headers: { 'content-type': 'application/jsonl' },
+      body: `${line(0, 'classify')}\n${line(1, 'classify')}\n`,
+    });
+    const mixed = await call('POST', '/v1/batches', {
+      headers: { 'content-type': 'application/jsonl' },
+      body: `${line(0, 'classify')}\n${line(1, 'extract')}\n`,
+    });
+    const singleBatch = JSON.parse(single.text) as { id: string; endpoint: string };
+    expect(singleBatch.endpoint).toBe('/classify');
+    expect((JSON.parse(mixed.text) as { endpoint: string }).endpoint).toBe('/classify,/extract');
+    const done = await waitFor(`/v1/batches/${singleBatch.id}`);
+    expect(done.model).toBe(pipeline.config.upstream.models.classify);
+  });
+
+  it('jobs on the configured model say which it was', async () => {
+    const created = JSON.parse(
+      (
+        await call('POST', '/v1/jobs', {
+          json: { operation: 'summarize', summary_instructions: 'short', items: [{ content: 'x' }] },
+        })
+      ).text,
+    ) as { id: string; model: string | null };
+    const done = await waitFor(`/v1/jobs/${created.id}`);
+    expect(done.model).toBe(pipeline.config.upstream.models.summarize);
+    const batch = JSON.parse((await call('GET', `/v1/batches/${created.id}`)).text) as { model: string | null };
+    expect(batch.model).toBe(pipeline.config.upstream.models.summarize);
+  });
+
+  it('a synchronous run keeps its name and says which model answered', async () => {
+    const answer = await call('POST', '/v1/operations/run', {
+      json: { operation: 'feedback_analysis', items: [{ content: 'great app' }] },
+    });
+    expect(answer.status, answer.text).toBe(200);
+    const body = JSON.parse(answer.text) as { operation: string; name: string | null; model: string | null };
+    expect(body).toMatchObject({ operation: 'run', name: 'feedback_analysis', model: pipeline.config.upstream.models.default });
+  });
+});

@@ -122,6 +122,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      model?: string | null;
     },
   ): ItemResultMessage {
     return {
@@ -136,6 +137,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       ...fields,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
+      model: fields.model ?? modelOf(fields.response?.body),
     };
   }
 
@@ -180,6 +182,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        model: outcome.model ?? null,
       });
     } catch (error) {
       if (error instanceof ItemAbandonedError) return failed(item, error.code, error.message);
@@ -372,4 +375,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       };
     },
   };
+}
+
+/** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */
+function modelOf(body: unknown): string | null {
+  const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && model.length > 0 ? model : null;
 }

@@ -56,7 +56,10 @@ export type BatchErrors = z.infer<typeof BatchErrors>;
 export const BatchSpec = z.object({
   api: ApiKind.default('domain'),
   tenant: z.string().min(1).default('default'),
-  /** OpenAI: the batch endpoint. Domain: `/v1/batches`. Operations: `/v1/jobs`. */
+  /**
+   * OpenAI: the batch endpoint. Domain: the realtime endpoint of its lines' model (`/classify`;
+   * several, comma-separated, when the lines mix models). Operations: `/v1/jobs`.
+   */
   endpoint: z.string().default('/v1/batches'),
   /** Operations: the operation name (`label`, `extract`, ...). */
   operation: z.string().nullable().default(null),

@@ -69,6 +69,8 @@ export const ItemResultMessage = z.object({
   finished_at: z.number().int().nonnegative(),
   /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */
   item: JsonObject.nullable().default(null),
+  /** The model the upstream answered with (its `model`, else the one asked for); null when no call succeeded. */
+  model: z.string().nullable().default(null),
 });
 export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
 

@@ -216,6 +216,9 @@ export const OperationResponse = z.object({
   object: z.literal('operation.result'),
   id: z.string(),
   operation: z.string(),
+  /** `run`: the run's free name (its `operation` parameter); null otherwise. */
+  name: z.string().nullable(),
+  /** The model that answered (the request's `model`, else the configured one the processor used). */
   model: z.string().nullable(),
   results: z.array(OperationRow),
   usage: TokenUsage,

@@ -4,7 +4,9 @@ import {
   BatchSpec,
   ConflictError,
   HEADERS,
+  type DomainModel,
   isTerminal,
+  REALTIME_ENDPOINTS,
   ListQuery,
   newBatchId,
   NotFoundError,
@@ -17,7 +19,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
-import { intakeJsonl } from '../intake/jsonl-intake.js';
+import { intakeJsonl, type LineValidator } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
@@ -148,9 +150,17 @@ async function submitDomain(
 ): Promise<BatchRecord> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
+  // The batch's endpoint is the realtime endpoint its lines' model answers on (`/classify`); a
+  // batch that mixes models names each, in order of first use (`/classify,/extract`).
+  const endpoints = new Set<string>();
+  const validate: LineValidator = (value, line) => {
+    const verdict = validateDomainLine(value, line);
+    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
+    return verdict;
+  };
   let result;
   try {
-    result = await intakeJsonl(source, input, validateDomainLine, {
+    result = await intakeJsonl(source, input, validate, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
     });
@@ -167,7 +177,7 @@ async function submitDomain(
   const spec = BatchSpec.parse({
     api: 'domain',
     tenant,
-    endpoint: '/v1/batches',
+    endpoint: [...endpoints].join(','),
     completion_window: '24h',
     created_at: now,
     in_progress_at: now,

@@ -54,13 +54,17 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
       const operationParams = params as unknown as OperationParams;
       const paramsProblems = paramsIssues(operation, operationParams);
       if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
+      const requestedModel = (params as { model?: string }).model ?? null;
+      // A run's free name, kept like a job's (`name`), so a call is reported by it.
+      const name = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
       const { batchId, results } = await context.sync.run(
         {
           api: 'operations',
           tenant: request.tenant,
           endpoint: `/v1/operations/${operation}`,
           operation,
-          model: (params as { model?: string }).model ?? null,
+          model: requestedModel,
+          name,
         },
         async (id) =>
           (
@@ -83,7 +87,8 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
         object: 'operation.result',
         id: batchId,
         operation,
-        model: (params as { model?: string }).model ?? null,
+        name,
+        model: requestedModel ?? results.find((r) => r.model !== null)?.model ?? null,
         results: rows,
         usage,
       };

@@ -19,6 +19,8 @@ export interface HandlerOutcome {
   attempts: number;
   /** Operations: the input item, echoed into the output row. */
   item?: Record<string, unknown> | null;
+  /** The model that answered, when the response body does not say (operations rows). */
+  model?: string | null;
 }
 
 /**

@@ -11,7 +11,7 @@ export function operationBody<P extends z.ZodType>(params: P) {
 /** An operation's outcome: the parsed result as the response body, the item echoed for the output row. */
 export function operationOutcome(
   result: unknown,
-  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts'>,
+  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts' | 'completion'>,
   item: Record<string, unknown>,
 ): HandlerOutcome {
   return {
@@ -19,6 +19,7 @@ export function operationOutcome(
     usage: answer.usage,
     attempts: answer.attempts,
     item,
+    model: typeof answer.completion.model === 'string' ? answer.completion.model : null,
   };
 }
 
