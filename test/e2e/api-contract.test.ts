@@ -100,13 +100,17 @@ describe('framework-level errors answer in the OpenAI error shape', () => {
       await raw(`GET /v1/batches/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-a\r\n\r\n`),
     );
     expectOpenAIError(longUrl, 431, 'headers_too_large');
-    const bigHeader = parseRaw(await raw(`GET /v1/batches HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`));
+    const bigHeader = parseRaw(
+      await raw(`GET /v1/batches HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`),
+    );
     expectOpenAIError(bigHeader, 431, 'headers_too_large');
   });
 
   it('a malformed URL or request line', async () => {
     const badPercent = parseRaw(
-      await raw('GET /v1/batches/%E0%A4%A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-a\r\nConnection: close\r\n\r\n'),
+      await raw(
+        'GET /v1/batches/%E0%A4%A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-a\r\nConnection: close\r\n\r\n',
+      ),
     );
     expectOpenAIError(badPercent, 400, 'invalid_url');
     const badLine = parseRaw(await raw('GARBAGE\r\n\r\n'));
@@ -342,7 +346,7 @@ describe('what a tenant can read', () => {
       expect(metrics.text).not.toMatch(/batch_[A-Za-z0-9]{6,}/);
       expect(metrics.text).not.toMatch(/file-[A-Za-z0-9]{6,}/);
       expect(metrics.text).not.toContain('tenant-a');
-      const status = (JSON.parse((await call('GET', `/v1/jobs/${id}`)).text) as { status: string; progress: number });
+      const status = JSON.parse((await call('GET', `/v1/jobs/${id}`)).text) as { status: string; progress: number };
       if (status.status === 'completed') break;
       if (status.progress > 0) scrapedWhileRunning++;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -472,6 +476,10 @@ describe('objects name the model used and their real endpoint', () => {
     });
     expect(answer.status, answer.text).toBe(200);
     const body = JSON.parse(answer.text) as { operation: string; name: string | null; model: string | null };
-    expect(body).toMatchObject({ operation: 'run', name: 'feedback_analysis', model: pipeline.config.upstream.models.default });
+    expect(body).toMatchObject({
+      operation: 'run',
+      name: 'feedback_analysis',
+      model: pipeline.config.upstream.models.default,
+    });
   });
 });

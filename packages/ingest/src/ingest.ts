@@ -133,7 +133,9 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     serverFactory: (handler) => createHttpServer(handler, timeouts),
     // Errors raised before a route runs (a malformed URL, a too-long path parameter) and before a
     // request exists at all (headers over the limit) answer in the same OpenAI shape as the rest.
-    frameworkErrors: handleError,
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
     clientErrorHandler: handleClientError,
   });
   app.decorateRequest('tenant', DEFAULT_TENANT);

@@ -1,10 +1,4 @@
-import {
-  canonicalOperation,
-  JOB_OPERATIONS,
-  JobFields,
-  type JobOperationName,
-  OPERATION_PARAMS,
-} from '@sluice/core';
+import { canonicalOperation, JOB_OPERATIONS, JobFields, type JobOperationName, OPERATION_PARAMS } from '@sluice/core';
 import type { UploadJobParams } from '@sluice/sdk';
 import { CliError, EXIT, parseNumber } from '../cli-errors.js';
 

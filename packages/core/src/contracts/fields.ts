@@ -16,7 +16,9 @@ export const METADATA_LIMITS = { maxKeys: 16, maxKeyLength: 64, maxValueLength: 
  */
 export const Metadata = z
   .record(
-    z.string().max(METADATA_LIMITS.maxKeyLength, `metadata keys are at most ${METADATA_LIMITS.maxKeyLength} characters`),
+    z
+      .string()
+      .max(METADATA_LIMITS.maxKeyLength, `metadata keys are at most ${METADATA_LIMITS.maxKeyLength} characters`),
     z
       .string({ error: 'metadata values must be strings' })
       .max(METADATA_LIMITS.maxValueLength, `metadata values are at most ${METADATA_LIMITS.maxValueLength} characters`),

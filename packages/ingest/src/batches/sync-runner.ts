@@ -6,7 +6,6 @@ import {
   nowSeconds,
   readResults,
   type Store,
-  storeKeys,
   SyncTimeoutError,
 } from '@sluice/core';
 import type { StatusView } from '../view/status-view.js';
@@ -63,7 +62,10 @@ export class SyncRunner {
     await this.deps.submitter.submit(batchId, sealed, total);
     const final = await this.deps.view.waitForTerminal(batchId, this.deps.timeoutMs);
     if (!final) {
-      throw new SyncTimeoutError(batchId, sealed.api === 'operations' ? `/v1/jobs/${batchId}` : `/v1/batches/${batchId}`);
+      throw new SyncTimeoutError(
+        batchId,
+        sealed.api === 'operations' ? `/v1/jobs/${batchId}` : `/v1/batches/${batchId}`,
+      );
     }
     const results: ItemResultMessage[] = [];
     for await (const stored of readResults(this.deps.store, batchId)) results.push(stored.record);

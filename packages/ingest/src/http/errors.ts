@@ -98,8 +98,16 @@ const FRAMEWORK_ERRORS: Readonly<Record<string, { status: number; code: string; 
       code: 'unsupported_media_type',
       message: () => 'The request is not multipart/form-data.',
     },
-    FST_PARTS_LIMIT: { status: 413, code: 'too_many_parts', message: (e) => `The upload has too many parts: ${e.message}` },
-    FST_FILES_LIMIT: { status: 413, code: 'too_many_files', message: (e) => `The upload has too many files: ${e.message}` },
+    FST_PARTS_LIMIT: {
+      status: 413,
+      code: 'too_many_parts',
+      message: (e) => `The upload has too many parts: ${e.message}`,
+    },
+    FST_FILES_LIMIT: {
+      status: 413,
+      code: 'too_many_files',
+      message: (e) => `The upload has too many files: ${e.message}`,
+    },
     FST_FIELDS_LIMIT: {
       status: 413,
       code: 'too_many_fields',

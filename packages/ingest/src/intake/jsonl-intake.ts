@@ -39,7 +39,6 @@ export interface IntakeResult {
   truncated: boolean;
 }
 
-
 export interface IntakeOptions {
   limits: IntakeLimits;
   /** What `maxItems` is called in messages, e.g. `SLUICE_MAX_BATCH_REQUESTS`. */

@@ -94,7 +94,8 @@ export function registerBatchRoutes(
         },
       ]);
     }
-    throw unsupportedMediaType(type,
+    throw unsupportedMediaType(
+      type,
       'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
     );
   });

@@ -18,7 +18,6 @@ import { listPage } from '../http/views.js';
 
 import { issuesFromZod } from '../intake/zod-issues.js';
 
-
 /** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
 const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
 
@@ -40,7 +39,8 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 
   app.post('/v1/files', async (request, reply) => {
     if (!request.isMultipart()) {
-      throw unsupportedMediaType(request.headers['content-type'] ?? '',
+      throw unsupportedMediaType(
+        request.headers['content-type'] ?? '',
         'Upload files as multipart/form-data with fields "file" and "purpose".',
       );
     }

@@ -22,12 +22,7 @@ import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
 import { listPage, publicJob } from '../http/views.js';
 import { arrayEntries, csvEntries, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
-import {
-  intakeOperationItems,
-  paramsIssues,
-  resultFieldsOf,
-  type OperationParams,
-} from '../intake/operations.js';
+import { intakeOperationItems, paramsIssues, resultFieldsOf, type OperationParams } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
 import { cancelBatch, deleteFinished } from './batches.js';
@@ -36,8 +31,7 @@ import { fileFor, receiveUpload } from './files.js';
 /** A tenant's operations job (or a synchronous operations call that timed out, polled here), or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.api !== 'operations')
-    throw new NotFoundError('job', id);
+  if (!record || record.tenant !== tenant || record.api !== 'operations') throw new NotFoundError('job', id);
   return record;
 }
 
@@ -51,9 +45,10 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     return publicJob(await createJob(context, request, request.body, null));
   });
 
-  app.post('/v1/jobs/upload', async (request, reply) => {
+  app.post('/v1/jobs/upload', async (request) => {
     if (!request.isMultipart()) {
-      throw unsupportedMediaType(request.headers['content-type'] ?? '',
+      throw unsupportedMediaType(
+        request.headers['content-type'] ?? '',
         'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
       );
     }

@@ -48,10 +48,13 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       const parsed = SCHEMAS[model].safeParse({ ...body, model });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
       const item = { custom_id: 'realtime', discriminator: model, body: parsed.data };
-      const { results } = await context.sync.run({ api: 'domain', tenant: request.tenant, endpoint: path }, async (id) => {
-        await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
-        return 1;
-      });
+      const { results } = await context.sync.run(
+        { api: 'domain', tenant: request.tenant, endpoint: path },
+        async (id) => {
+          await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
+          return 1;
+        },
+      );
       return sendDomainResult(reply, results[0]);
     };
     app.post(path, handler);
