@@ -9,7 +9,6 @@ import {
   type ExtractParams,
   type RunParams,
   type SummarizeParams,
-  ValidationError,
   type ValidationIssue,
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
@@ -160,31 +159,26 @@ export async function intakeOperationItems(
 ): Promise<{ items: number; fields: string[] }> {
   const fields = new FieldCollector();
   const name = (line: number) => (options.fromItems ? `items.${line - 1}` : `line ${line}`);
-  let result;
-  try {
-    result = await intake(
-      source,
-      { store: context.store, key: context.submitter.inputKey(batchId) },
-      operationItemValidator(operation, params, fields),
-      {
-        limits: options.limits,
-        itemLimitName: options.itemLimitName,
-        duplicateIssue: ({ line, earlierLine, customId }) => ({
-          line,
-          param: 'id',
-          code: 'duplicate_custom_id',
-          message: `id '${customId}' is also the id of ${name(earlierLine)}`,
-        }),
-      },
-    );
-  } catch (error) {
-    await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'operations', outcome: 'refused' });
-    throw new ValidationError(options.fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
-  }
-  return { items: result.items, fields: fields.fields };
+  const items = await context.submitter.intakeOrRefuse(
+    batchId,
+    'operations',
+    () =>
+      intake(
+        source,
+        { store: context.store, key: context.submitter.inputKey(batchId) },
+        operationItemValidator(operation, params, fields),
+        {
+          limits: options.limits,
+          itemLimitName: options.itemLimitName,
+          duplicateIssue: ({ line, earlierLine, customId }) => ({
+            line,
+            param: 'id',
+            code: 'duplicate_custom_id',
+            message: `id '${customId}' is also the id of ${name(earlierLine)}`,
+          }),
+        },
+      ),
+    options.fromItems ? asItemIssues : undefined,
+  );
+  return { items, fields: fields.fields };
 }

@@ -159,21 +159,12 @@ async function submitDomain(
     if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
     return verdict;
   };
-  let result;
-  try {
-    result = await intakeJsonl(source, input, validate, {
+  const items = await context.submitter.intakeOrRefuse(batchId, 'domain', () =>
+    intakeJsonl(source, input, validate, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    });
-  } catch (error) {
-    await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'domain', outcome: 'refused' });
-    throw new ValidationError(result.issues, result.truncated);
-  }
+    }),
+  );
   const now = nowSeconds();
   const spec = BatchSpec.parse({
     api: 'domain',
@@ -184,7 +175,7 @@ async function submitDomain(
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
   });
-  return context.submitter.submit(batchId, spec, result.items);
+  return context.submitter.submit(batchId, spec, items);
 }
 
 /**

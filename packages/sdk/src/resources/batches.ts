@@ -12,6 +12,7 @@ import {
   type JobFields,
   type OperationRow,
   OutputPage,
+  type OutputQuery,
   type RunRequestBody,
   type SummarizeRequestBody,
 } from '@sluice/core/contracts';
@@ -51,7 +52,8 @@ export interface JobList {
   has_more: boolean;
 }
 
-export type OutputFormat = 'json' | 'jsonl' | 'csv';
+/** `GET /v1/jobs/{id}/output?format=`: core's `OutputQuery`. */
+export type OutputFormat = NonNullable<OutputQuery['format']>;
 
 export interface OutputPageOptions extends RequestOptions {
   format?: 'json';
