@@ -1,6 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startSluice } from '@sluice/cli';
+import { compileConfig, createLogger, parseEnv } from '@sluice/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../harness/context.js';
+import { eventually, infra, uniquePrefix } from '../harness/context.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 
 /**
@@ -481,5 +487,52 @@ describe('objects name the model used and their real endpoint', () => {
       name: 'feedback_analysis',
       model: pipeline.config.upstream.models.default,
     });
+  });
+});
+
+describe('safe by default', () => {
+  async function listeningOn(env: Record<string, string>): Promise<{ address: string; warnings: string[] }> {
+    const { brokers, registryUrl } = infra();
+    const dataDir = await mkdtemp(join(tmpdir(), 'sluice-host-'));
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const config = compileConfig(
+      parseEnv({
+        KAFKA_BROKERS: brokers.join(','),
+        SCHEMA_REGISTRY_URL: registryUrl,
+        SLUICE_TOPIC_PREFIX: uniquePrefix('host'),
+        SLUICE_DATA_DIR: dataDir,
+        PORT: '0',
+        ...env,
+      }),
+    );
+    const logger = createLogger({ name: 'host', level: 'warn', destination });
+    const sluice = await startSluice(config, { roles: ['ingest'], logger });
+    try {
+      const address = sluice.ingest?.app.server.address();
+      return {
+        address: typeof address === 'object' && address ? address.address : String(address),
+        warnings: lines.filter((line) => line.includes('no API keys configured')),
+      };
+    } finally {
+      await sluice.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('without API keys and HOST, serve listens on loopback only and says so', async () => {
+    const open = await listeningOn({});
+    expect(open.address).toBe('127.0.0.1');
+    expect(open.warnings).toHaveLength(1);
+    const keyed = await listeningOn({ SLUICE_API_KEYS: 'k=t' });
+    expect(keyed.address).toBe('0.0.0.0');
+    expect(keyed.warnings).toHaveLength(0);
+    const explicit = await listeningOn({ HOST: '127.0.0.1' });
+    expect(explicit.warnings).toHaveLength(0);
   });
 });
