@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startSluice } from '@sluice/cli';
 import { compileConfig, createLogger, parseEnv } from '@sluice/core';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, infra, uniquePrefix } from '../harness/context.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
@@ -534,5 +535,49 @@ describe('safe by default', () => {
     expect(keyed.warnings).toHaveLength(0);
     const explicit = await listeningOn({ HOST: '127.0.0.1' });
     expect(explicit.warnings).toHaveLength(0);
+  });
+});
+
+describe('an outside producer bypassing intake', () => {
+  it('gets a named per-item error for an unusable JSON Schema, not internal_error', async () => {
+    const { brokers } = infra();
+    const producer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    const batchId = `batch_outside_${Date.now()}`;
+    const now = Math.floor(Date.now() / 1000);
+    const body = (schema: unknown) => ({
+      params: { response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } } },
+      item: { content: 'x' },
+    });
+    const messages = [
+      { type: 'seal', batch_id: batchId, total: 1, spec: { api: 'operations', tenant: 'tenant-a', created_at: now } },
+      {
+        type: 'item',
+        batch_id: batchId,
+        index: 0,
+        custom_id: '0',
+        api: 'operations',
+        discriminator: 'run',
+        body: body({ type: 'nonsense' }),
+      },
+    ];
+    await producer.send({
+      topic: pipeline.config.topics.requests,
+      messages: messages.map((value) => ({ key: batchId, value: JSON.stringify(value) })),
+    });
+    await producer.disconnect();
+    await eventually(
+      async () => {
+        const polled = JSON.parse((await call('GET', `/v1/batches/${batchId}`)).text) as { status?: string };
+        return polled.status === 'completed' ? polled : undefined;
+      },
+      { what: `the outside batch ${batchId} to complete` },
+    );
+    const row = JSON.parse((await call('GET', `/v1/jobs/${batchId}/output?format=jsonl`)).text.trim()) as {
+      error: { code: string; message: string } | null;
+    };
+    expect(row.error?.code).toBe('invalid_json_schema');
   });
 });

@@ -1,4 +1,12 @@
-import { compileJsonSchema, jsonSchemaErrorsText, renderTemplate, RunParams } from '@sluice/core';
+import {
+  compileJsonSchema,
+  jsonSchemaErrorsText,
+  jsonSchemaProblem,
+  renderTemplate,
+  RunParams,
+  SluiceError,
+} from '@sluice/core';
+import { ItemFailedError } from '../../upstream/upstream.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
@@ -21,6 +29,10 @@ export const operationRun = defineHandler({
     const responseFormat = params.response_format;
     if (responseFormat.type === 'json_schema') {
       const { name, schema, strict } = responseFormat.json_schema;
+      // Ingest refuses such a schema at intake; an outside producer's item gets a named error,
+      // before any upstream call, instead of an internal one.
+      const problem = jsonSchemaProblem(schema);
+      if (problem) throw new ItemFailedError(new SluiceError('invalid_json_schema', problem), 0);
       const validate = compileJsonSchema(schema);
       const answer = await completeChat<unknown>(context, {
         ...common,
