@@ -56,6 +56,7 @@ function result(batchId: string, index: number): ItemResultMessage {
       content: `Ticket ${index}: I was charged twice for my subscription.`,
       channel: index % 2 ? 'chat' : 'email',
     },
+    cached: false,
   };
 }
 
@@ -114,6 +115,7 @@ export async function runB4(
       result_fields: resultFields,
       name: null,
       sync: false,
+      dedup: null,
     },
     rows,
     'completed',

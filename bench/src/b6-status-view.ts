@@ -72,6 +72,7 @@ export async function runB6(infra: BenchInfra, batches: number): Promise<B6Resul
         result_fields: null,
         name: null,
         sync: false,
+        dedup: null,
       },
       1000,
       'completed',

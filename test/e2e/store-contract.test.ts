@@ -92,6 +92,7 @@ function result(batchId: string, index: number, ok = true): ItemResultMessage {
     finished_at: 1,
     item: null,
     model: ok ? 'gpt-4o-mini' : null,
+    cached: false,
   };
 }
 

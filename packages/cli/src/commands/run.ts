@@ -20,6 +20,7 @@ import { loadConfig } from './serve.js';
 
 interface RunFlags extends OperationFlags {
   output?: string;
+  dedup?: string;
 }
 
 /** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
@@ -84,9 +85,10 @@ export function registerRun(program: Command) {
           });
           const client = new Sluice({ baseURL: running.url });
           const input = await stageInput(file);
-          const submitted = await submitInput(client, input, params, { output: outputPath }).finally(() =>
-            input.cleanup(),
-          );
+          const submitted = await submitInput(client, input, params, {
+            output: outputPath,
+            dedup: flags.dedup,
+          }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
             timeoutMs: Infinity,
             pollIntervalMs: 250,

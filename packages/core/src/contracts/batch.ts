@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiKind, BatchId, ItemError, UnixSeconds } from './common.js';
+import { ApiKind, BatchId, DedupSetting, ItemError, UnixSeconds } from './common.js';
 import { Metadata } from './fields.js';
 
 export const BatchStatus = z.enum([
@@ -32,6 +32,11 @@ export const BatchUsage = z.object({
   output_tokens: z.number().int().nonnegative(),
   output_tokens_details: z.object({ reasoning_tokens: z.number().int().nonnegative() }),
   total_tokens: z.number().int().nonnegative(),
+  /**
+   * Items answered from an identical request's answer instead of the upstream (deduplication);
+   * their input tokens are counted in `input_tokens_details.cached_tokens`. Not an OpenAI field.
+   */
+  cached_items: z.number().int().nonnegative().default(0),
 });
 export type BatchUsage = z.infer<typeof BatchUsage>;
 
@@ -41,6 +46,7 @@ export const emptyUsage = (): BatchUsage => ({
   output_tokens: 0,
   output_tokens_details: { reasoning_tokens: 0 },
   total_tokens: 0,
+  cached_items: 0,
 });
 
 export const BatchErrors = z.object({
@@ -81,6 +87,8 @@ export const BatchSpec = z.object({
   name: z.string().nullable().default(null),
   /** A batch created by a synchronous endpoint; hidden from listings. */
   sync: z.boolean().default(false),
+  /** Whether identical requests are answered once (docs/deduplication.md). */
+  dedup: DedupSetting,
 });
 export type BatchSpec = z.infer<typeof BatchSpec>;
 export type BatchSpecInput = z.input<typeof BatchSpec>;

@@ -8,6 +8,8 @@ export const ChatCompletionUsage = z.object({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative(),
+  /** As OpenAI reports prompt caching (a deduplicated answer: every prompt token). */
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative() }).optional(),
 });
 
 export const ChatCompletion = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
-import { TokenUsage } from './common.js';
+import { DedupSetting, TokenUsage } from './common.js';
 import { CompletionWindow, Metadata } from './fields.js';
 import { reservedTemplateFields } from './template.js';
 
@@ -145,12 +145,13 @@ export const OPERATION_PARAMS = {
   run: RunParams,
 } as const;
 
-/** Synchronous requests: the operation's parameters plus `items`. */
-export const ClassifyRequestBody = ClassifyParams.extend({ items });
-export const ExtractRequestBody = ExtractParams.extend({ items });
-export const SummarizeRequestBody = SummarizeParams.extend({ items });
-export const EnrichRequestBody = EnrichParams.extend({ items });
-export const RunRequestBody = RunParams.extend({ items });
+/** Synchronous requests: the operation's parameters plus `items` (and the call's `dedup` setting). */
+const syncFields = { items, dedup: DedupSetting.optional() };
+export const ClassifyRequestBody = ClassifyParams.extend(syncFields);
+export const ExtractRequestBody = ExtractParams.extend(syncFields);
+export const SummarizeRequestBody = SummarizeParams.extend(syncFields);
+export const EnrichRequestBody = EnrichParams.extend(syncFields);
+export const RunRequestBody = RunParams.extend(syncFields);
 export type ClassifyRequestBody = z.input<typeof ClassifyRequestBody>;
 export type ExtractRequestBody = z.input<typeof ExtractRequestBody>;
 export type SummarizeRequestBody = z.input<typeof SummarizeRequestBody>;
@@ -167,6 +168,8 @@ export const JobFields = z.object({
   metadata: Metadata.optional(),
   /** How long the job may run, `"1h"` to `"7d"`. @defaultValue `"24h"` */
   completion_window: CompletionWindow.optional(),
+  /** Answer identical requests once (see docs/deduplication.md). */
+  dedup: DedupSetting.optional(),
 });
 export type JobFields = z.input<typeof JobFields>;
 

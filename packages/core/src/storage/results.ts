@@ -18,12 +18,14 @@ import type { Store } from './types.js';
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
  *
  * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
- * u32 line length | u32 flags (bit 0: ok) | u32 input tokens | u32 output tokens.
+ * u32 line length | u32 flags (bit 0: ok, bit 1: cached) | u32 input tokens | u32 output tokens.
  */
 export const INDEX_ENTRY_BYTES = 24;
 export const INDEX_PAGE_ENTRIES = 1024;
 const PAGE_BYTES = INDEX_ENTRY_BYTES * INDEX_PAGE_ENTRIES;
 const FLAG_OK = 1;
+/** Answered from an identical request's answer (deduplication): its input tokens were cached. */
+const FLAG_CACHED = 2;
 /** Index pages a writer keeps in memory (results arrive near their index, so recent pages are hit). */
 const PAGE_CACHE = 8;
 
@@ -34,6 +36,9 @@ export interface ResultCounts {
   failed: number;
   inputTokens: number;
   outputTokens: number;
+  /** Items answered from the dedup cache, and their input tokens. */
+  cachedItems: number;
+  cachedTokens: number;
 }
 
 interface PendingEntry {
@@ -41,6 +46,7 @@ interface PendingEntry {
   offset: number;
   length: number;
   ok: boolean;
+  cached: boolean;
   inputTokens: number;
   outputTokens: number;
 }
@@ -67,7 +73,15 @@ export class ResultWriter {
 
   /** Opens a batch's result log, rebuilding the dedup set and the counts from its index pages. */
   static async open(store: Store, batchId: string): Promise<ResultWriter> {
-    const counts: ResultCounts = { received: 0, completed: 0, failed: 0, inputTokens: 0, outputTokens: 0 };
+    const counts: ResultCounts = {
+      received: 0,
+      completed: 0,
+      failed: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedItems: 0,
+      cachedTokens: 0,
+    };
     let present: Uint8Array = new Uint8Array(1024);
     let lastSegment = 0;
     const pages: number[] = [];
@@ -84,10 +98,15 @@ export class ResultWriter {
         lastSegment = Math.max(lastSegment, segment - 1);
         present = setBit(present, page * INDEX_PAGE_ENTRIES + at / INDEX_ENTRY_BYTES);
         counts.received++;
-        if (bytes.readUInt32LE(at + 12) & FLAG_OK) counts.completed++;
+        const flags = bytes.readUInt32LE(at + 12);
+        if (flags & FLAG_OK) counts.completed++;
         else counts.failed++;
         counts.inputTokens += bytes.readUInt32LE(at + 16);
         counts.outputTokens += bytes.readUInt32LE(at + 20);
+        if (flags & FLAG_CACHED) {
+          counts.cachedItems++;
+          counts.cachedTokens += bytes.readUInt32LE(at + 16);
+        }
       }
     });
     return new ResultWriter(store, batchId, lastSegment, present, counts);
@@ -107,6 +126,7 @@ export class ResultWriter {
       offset: this.pendingBytes,
       length: line.length - 1,
       ok: result.ok,
+      cached: result.cached,
       inputTokens: clampU32(result.usage?.input_tokens ?? 0),
       outputTokens: clampU32(result.usage?.output_tokens ?? 0),
     });
@@ -118,6 +138,10 @@ export class ResultWriter {
     else this.counts.failed++;
     this.counts.inputTokens += result.usage?.input_tokens ?? 0;
     this.counts.outputTokens += result.usage?.output_tokens ?? 0;
+    if (result.cached) {
+      this.counts.cachedItems++;
+      this.counts.cachedTokens += result.usage?.input_tokens ?? 0;
+    }
     return true;
   }
 
@@ -161,7 +185,7 @@ export class ResultWriter {
         pageBytes.writeUInt32LE(segment + 1, at);
         pageBytes.writeUInt32LE(entry.offset, at + 4);
         pageBytes.writeUInt32LE(entry.length, at + 8);
-        pageBytes.writeUInt32LE(entry.ok ? FLAG_OK : 0, at + 12);
+        pageBytes.writeUInt32LE((entry.ok ? FLAG_OK : 0) | (entry.cached ? FLAG_CACHED : 0), at + 12);
         pageBytes.writeUInt32LE(entry.inputTokens, at + 16);
         pageBytes.writeUInt32LE(entry.outputTokens, at + 20);
       }

@@ -37,6 +37,7 @@ function result(index: number, ok = true): ItemResultMessage {
     finished_at: 1,
     item: null,
     model: ok ? 'gpt-4o-mini' : null,
+    cached: false,
   };
 }
 
@@ -49,7 +50,15 @@ describe('ResultWriter', () => {
     await writer.flush();
 
     const reopened = await ResultWriter.open(store, 'batch_x');
-    expect(reopened.counts).toEqual({ received: 2, completed: 1, failed: 1, inputTokens: 20, outputTokens: 2 });
+    expect(reopened.counts).toEqual({
+      received: 2,
+      completed: 1,
+      failed: 1,
+      inputTokens: 20,
+      outputTokens: 2,
+      cachedItems: 0,
+      cachedTokens: 0,
+    });
     expect(reopened.append(result(0))).toBe(false);
     expect(reopened.append(result(1))).toBe(true);
     await reopened.flush();
@@ -61,6 +70,17 @@ describe('ResultWriter', () => {
       [1, true],
       [2, true],
     ]);
+  });
+
+  it('counts answers reused from identical requests (deduplication), also after reopening', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append(result(0));
+    writer.append({ ...result(1), cached: true });
+    writer.append({ ...result(2), cached: true, usage: { input_tokens: 7, output_tokens: 2 } });
+    expect(writer.counts).toMatchObject({ completed: 3, cachedItems: 2, cachedTokens: 17 });
+    await writer.flush();
+    const reopened = await ResultWriter.open(store, 'batch_x');
+    expect(reopened.counts).toMatchObject({ completed: 3, inputTokens: 27, cachedItems: 2, cachedTokens: 17 });
   });
 
   it('ignores unflushed results after a crash (reopen without flush)', async () => {

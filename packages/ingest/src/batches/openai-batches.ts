@@ -1,4 +1,5 @@
 import {
+  DedupSetting,
   type BatchRecord,
   BatchSpec,
   CompletionWindow,
@@ -27,6 +28,8 @@ const CreateBatch = z.object({
   completion_window: CompletionWindow,
   metadata: Metadata.nullable().optional(),
   output_expires_after: ExpiresAfter.optional(),
+  /** Not an OpenAI field: answer identical requests once (off by default for OpenAI batches). */
+  dedup: DedupSetting.optional(),
 });
 
 /**
@@ -68,6 +71,7 @@ export class OpenAIBatches {
       expires_at: now + windowSeconds,
       metadata: input.metadata ?? null,
       output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
+      dedup: input.dedup ?? null,
     });
     const batchId = newBatchId();
     const record = newBatchRecord(batchId, spec, 0, 'validating');

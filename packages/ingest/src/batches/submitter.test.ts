@@ -9,7 +9,12 @@ describe('request messages spliced from stored lines', () => {
       discriminator: 'classify',
       body: { model: 'classify', text: 'x\ny', labels: ['a', 'b'] },
     };
-    const spliced = `${requestMessagePrefix('batch_x', { api: 'domain', expires_at: 1_800_000_000 })}7,${JSON.stringify(stored).slice(1)}`;
+    const spliced = `${requestMessagePrefix('batch_x', {
+      api: 'domain',
+      expires_at: 1_800_000_000,
+      tenant: 'acme "co"',
+      dedup: false,
+    })}7,${JSON.stringify(stored).slice(1)}`;
     const parsed = RequestItemMessage.parse(JSON.parse(spliced));
     expect(parsed).toEqual({
       type: 'item',
@@ -20,6 +25,8 @@ describe('request messages spliced from stored lines', () => {
       discriminator: 'classify',
       body: stored.body,
       expires_at: 1_800_000_000,
+      tenant: 'acme "co"',
+      dedup: false,
     });
   });
 });

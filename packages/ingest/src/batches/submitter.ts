@@ -249,6 +249,8 @@ export class BatchSubmitter {
           discriminator: stored.discriminator,
           body: stored.body,
           expires_at: spec.expires_at,
+          tenant: spec.tenant,
+          dedup: spec.dedup,
         });
       } else {
         value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
@@ -271,6 +273,9 @@ export class BatchSubmitter {
  * `{custom_id, discriminator, body}` object, and the message is that object with the batch's fields
  * in front (`prefix + index + "," + line without its "{"`), spliced as text rather than parsed again.
  */
-export function requestMessagePrefix(batchId: string, spec: Pick<BatchSpec, 'api' | 'expires_at'>): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"index":`;
+export function requestMessagePrefix(
+  batchId: string,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup'>,
+): string {
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"index":`;
 }

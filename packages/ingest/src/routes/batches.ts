@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import {
+  DedupQuery,
+  type DedupSetting,
   type BatchRecord,
   BatchSpec,
   ConflictError,
@@ -65,8 +67,11 @@ export function registerBatchRoutes(
 ) {
   app.post('/v1/batches', async (request, reply) => {
     const type = mediaType(request);
+    const query = DedupQuery.safeParse(request.query ?? {});
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const dedup = query.data.dedup ?? null;
     if (JSONL_TYPES.includes(type)) {
-      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>);
+      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>, dedup);
       return reply.code(200).send(publicBatch(record));
     }
     if (type === 'application/json') {
@@ -79,7 +84,7 @@ export function registerBatchRoutes(
       const object = body as Record<string, unknown>;
       if ('custom_id' in object || 'body' in object) {
         // One domain item as a single JSON object: the same checks as a one-line JSONL body.
-        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))]);
+        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))], dedup);
         return reply.code(200).send(publicBatch(record));
       }
       const created = await extensions.createFromJson?.(request, object);
@@ -148,6 +153,7 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  dedup: DedupSetting,
 ): Promise<BatchRecord> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
@@ -174,6 +180,7 @@ async function submitDomain(
     created_at: now,
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
+    dedup,
   });
   return context.submitter.submit(batchId, spec, items);
 }

@@ -202,6 +202,7 @@ async function createJob(
     item_fields: fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
+    dedup: job.data.dedup ?? null,
   });
   return context.submitter.submit(batchId, spec, items);
 }

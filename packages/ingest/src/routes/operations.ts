@@ -1,4 +1,5 @@
 import {
+  type DedupSetting,
   ClassifyRequestBody,
   EnrichRequestBody,
   ExtractRequestBody,
@@ -18,7 +19,10 @@ import { arrayEntries } from '../intake/jsonl-intake.js';
 import { intakeOperationItems, type OperationParams, paramsIssues } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
-const REQUEST_BODIES: Record<OperationName, z.ZodType<{ items: unknown[] } & Record<string, unknown>>> = {
+const REQUEST_BODIES: Record<
+  OperationName,
+  z.ZodType<{ items: unknown[]; dedup?: DedupSetting } & Record<string, unknown>>
+> = {
   classify: ClassifyRequestBody,
   extract: ExtractRequestBody,
   summarize: SummarizeRequestBody,
@@ -36,7 +40,7 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
     app.post(`/v1/operations/${operation}`, async (request): Promise<OperationResponse> => {
       const parsed = REQUEST_BODIES[operation].safeParse(request.body);
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const { items, ...params } = parsed.data;
+      const { items, dedup, ...params } = parsed.data;
       const max = context.limits.maxSyncItems;
       if (items.length > max) {
         throw new ValidationError(
@@ -65,6 +69,7 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
           operation,
           model: requestedModel,
           name,
+          dedup: dedup ?? null,
         },
         async (id) =>
           (

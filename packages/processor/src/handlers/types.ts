@@ -1,6 +1,13 @@
 import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
+import type { Answer } from '../dedup/answer-cache.js';
 import type { AttemptGuard, Upstream } from '../upstream/upstream.js';
+
+/**
+ * Sends an upstream request once per identical request of the tenant (docs/deduplication.md):
+ * `body` is exactly what `call` sends to `endpoint`; the batch's setting decides whether it is shared.
+ */
+export type Dedupe = <T>(endpoint: string, body: Record<string, unknown>, call: () => Promise<T>) => Promise<Answer<T>>;
 
 export interface HandlerContext {
   upstream: Upstream;
@@ -10,6 +17,7 @@ export interface HandlerContext {
   batchId: string;
   index: number;
   customId: string;
+  dedupe: Dedupe;
 }
 
 /** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */
@@ -17,6 +25,8 @@ export interface HandlerOutcome {
   response: { status_code: number; request_id: string | null; body: unknown };
   usage: TokenUsage;
   attempts: number;
+  /** Answered from an identical request's answer, without an upstream call (deduplication). */
+  cached?: boolean;
   /** Operations: the input item, echoed into the output row. */
   item?: Record<string, unknown> | null;
   /** The model that answered, when the response body does not say (operations rows). */

@@ -40,6 +40,7 @@ export const domainClassify = defineHandler({
       usage: answer.usage,
       attempts: answer.attempts,
       model: answer.completion.model,
+      cached: answer.cached,
     };
   },
 });

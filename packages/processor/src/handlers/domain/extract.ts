@@ -47,6 +47,7 @@ export const domainExtract = defineHandler({
       usage: answer.usage,
       attempts: answer.attempts,
       model: answer.completion.model,
+      cached: answer.cached,
     };
   },
 });

@@ -46,6 +46,7 @@ export const domainSummarize = defineHandler({
       usage: answer.usage,
       attempts: answer.attempts,
       model: answer.completion.model,
+      cached: answer.cached,
     };
   },
 });
