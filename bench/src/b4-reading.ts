@@ -35,6 +35,7 @@ function result(batchId: string, index: number): ItemResultMessage {
   const label = CATEGORIES[index % 3] as string;
   return {
     type: 'item',
+    model: 'simulated',
     batch_id: batchId,
     index,
     custom_id: `row-${index}`,

@@ -56,6 +56,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       'OPENAI_BASE_URL is not set: the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
   }
+  if (config.http.hostChosenBy === 'no_api_keys') {
+    logger.warn(
+      { host: config.http.host },
+      'no API keys configured (SLUICE_API_KEYS): listening on 127.0.0.1 only, so only this machine can call; set HOST=0.0.0.0 to listen on every interface',
+    );
+  }
   const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
   // Settings the broker or registry refuse stop start-up here, before any role starts.
   await transport.connect();

@@ -27,6 +27,7 @@ export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/memory.js';
 export * from './csv.js';
+export * from './json-schema.js';
 export * from './serde/status-follower.js';
 export * from './storage/types.js';
 export * from './storage/local.js';

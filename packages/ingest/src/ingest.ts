@@ -1,11 +1,12 @@
 import {
+  AuthenticationError,
+  BadRequestError,
   jsonDepthExceeds,
   FileStore,
   type Logger,
   type RegistryAccess,
   type RetentionConfig,
   type Serde,
-  SluiceError,
   type Store,
   type TopicNames,
   type Transport,
@@ -18,7 +19,8 @@ import { OpenAIBatches } from './batches/openai-batches.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { IngestContext, IngestLimits } from './context.js';
-import { errorBody, handleError } from './http/errors.js';
+import { errorBody, handleClientError, handleError } from './http/errors.js';
+import { mediaType } from './http/media.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -129,6 +131,12 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     forceCloseConnections: 'idle',
     genReqId: () => `req_${randomBytes(12).toString('hex')}`,
     serverFactory: (handler) => createHttpServer(handler, timeouts),
+    // Errors raised before a route runs (a malformed URL, a too-long path parameter) and before a
+    // request exists at all (headers over the limit) answer in the same OpenAI shape as the rest.
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
+    clientErrorHandler: handleClientError,
   });
   app.decorateRequest('tenant', DEFAULT_TENANT);
   // JSONL bodies are streamed to the intake, never buffered.
@@ -139,10 +147,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     if (text.trim() === '') return done(null, {});
     if (jsonDepthExceeds(text, options.limits.maxDepth)) {
       return done(
-        Object.assign(new Error(`The request body is JSON nested deeper than ${options.limits.maxDepth} levels.`), {
-          statusCode: 400,
-          bodyCode: 'too_deeply_nested',
-        }),
+        new BadRequestError(
+          'too_deeply_nested',
+          `The request body is JSON nested deeper than ${options.limits.maxDepth} levels.`,
+        ),
         undefined,
       );
     }
@@ -150,10 +158,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       done(null, JSON.parse(text));
     } catch (error) {
       done(
-        Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), {
-          statusCode: 400,
-          bodyCode: 'invalid_json',
-        }),
+        new BadRequestError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`),
         undefined,
       );
     }
@@ -161,6 +166,18 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.setErrorHandler(handleError);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // The multipart parser fails late and without a code on a Content-Type with no boundary; say
+  // what is wrong before any route reads the body.
+  app.addHook('preValidation', async (request) => {
+    const type = request.headers['content-type'] ?? '';
+    if (mediaType(request) === 'multipart/form-data' && !/;\s*boundary=\S/i.test(type)) {
+      throw new BadRequestError(
+        'invalid_multipart',
+        'multipart/form-data needs a boundary parameter (Content-Type: multipart/form-data; boundary=...).',
+        'content-type',
+      );
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     counters.httpRequests.inc({
@@ -174,12 +191,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   );
   app.addHook('onRequest', async (request) => {
     if (!options.apiKeys || request.url === '/healthz') return;
-    const header = request.headers.authorization ?? '';
-    const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const key = bearerToken(request.headers.authorization);
     const tenant = key ? options.apiKeys.get(key) : undefined;
     if (!tenant) {
-      throw new SluiceError(
-        'unauthorized',
+      throw new AuthenticationError(
         key ? 'Incorrect API key provided.' : 'Missing API key: send it as "Authorization: Bearer <key>".',
       );
     }
@@ -231,6 +246,16 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       await producer.disconnect();
     },
   };
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+ * (RFC 9110 §11.1: `bearer` and `BEARER` are the same scheme); null without one.
+ */
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^bearer[ \t]+(\S.*)$/i.exec(header ?? '');
+  const token = match?.[1]?.trim();
+  return token ? token : null;
 }
 
 /**

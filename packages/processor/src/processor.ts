@@ -140,6 +140,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      model?: string | null;
       cached?: boolean;
     },
   ): ItemResultMessage {
@@ -156,6 +157,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached: fields.cached ?? false,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
+      model: fields.model ?? modelOf(fields.response?.body),
     };
   }
 
@@ -204,6 +206,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        model: outcome.model ?? null,
         cached: outcome.cached ?? false,
       });
     } catch (error) {
@@ -413,4 +416,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       };
     },
   };
+}
+
+/** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */
+function modelOf(body: unknown): string | null {
+  const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && model.length > 0 ? model : null;
 }

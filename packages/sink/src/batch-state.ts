@@ -97,8 +97,16 @@ export class BatchState {
   append(result: ItemResultMessage): boolean {
     const added = this.results?.append(result) ?? false;
     if (added) this.changedSincePublish = true;
+    this.modelUsed ??= result.model;
     return added;
   }
+
+  /**
+   * The model the batch's results name, for a batch whose spec names none (domain batches, jobs
+   * on the configured default): seen on the results as they come, and read again from all of them
+   * when the final files are written (a sink restarted mid-batch has not seen the early ones).
+   */
+  private modelUsed: string | null = null;
 
   async seal(message: SealMessage): Promise<void> {
     if (this.meta.spec || this.deleted || this.finalRecord) return; // a redelivered seal
@@ -125,6 +133,7 @@ export class BatchState {
     const status: BatchStatus =
       this.finalizingAt !== null ? 'finalizing' : cancellingAt !== null ? 'cancelling' : 'in_progress';
     const record = newBatchRecord(this.batchId, spec, total, 'in_progress', nowMs);
+    record.model = spec.model ?? this.modelUsed;
     record.status = status;
     record.cancelling_at = cancellingAt;
     record.finalizing_at = this.finalizingAt;
@@ -166,6 +175,7 @@ export class BatchState {
       const outputs = await writeFinalOutputs(this.store, this.batchId, spec.api, csv);
       succeeded = outputs.succeeded;
       failed = outputs.failed;
+      base.model = spec.model ?? outputs.model ?? this.modelUsed;
       expired = (outputs.failedByCode.batch_expired ?? 0) > 0;
       const outputExpiry = now + Math.min(spec.output_expires_after_seconds ?? keepSeconds, keepSeconds);
       const results = storeKeys.resultsPrefix(this.batchId);

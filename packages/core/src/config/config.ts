@@ -45,7 +45,15 @@ export interface SluiceConfig {
   retention: RetentionConfig;
   /** The embedded log's segment size and retention. */
   embeddedLog: { segmentBytes: number; retentionMs: number };
-  http: { host: string; port: number; headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number };
+  http: {
+    host: string;
+    /** Why `host` is what it is: set by `HOST`, or chosen from whether API keys are configured. */
+    hostChosenBy: 'HOST' | 'api_keys' | 'no_api_keys';
+    port: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    idleTimeoutMs: number;
+  };
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
@@ -90,6 +98,10 @@ export interface UpstreamConfig {
 }
 
 export function compileConfig(env: Env): SluiceConfig {
+  const apiKeys = parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE);
+  // Safe by default: without API keys anyone who reaches the port is the `default` tenant, so
+  // Sluice listens on loopback only unless HOST says otherwise (the Docker image sets HOST).
+  const hostChosenBy = env.HOST !== undefined ? 'HOST' : apiKeys ? 'api_keys' : 'no_api_keys';
   return {
     mode: env.KAFKA_BROKERS && env.KAFKA_BROKERS.length > 0 ? 'kafka' : 'embedded',
     kafka:
@@ -114,7 +126,8 @@ export function compileConfig(env: Env): SluiceConfig {
       retentionMs: env.SLUICE_LOG_RETENTION_HOURS * 3_600_000,
     },
     http: {
-      host: env.HOST,
+      host: env.HOST ?? (apiKeys ? '0.0.0.0' : '127.0.0.1'),
+      hostChosenBy,
       port: env.PORT,
       headersTimeoutMs: env.SLUICE_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.SLUICE_REQUEST_TIMEOUT_MS,
@@ -160,7 +173,7 @@ export function compileConfig(env: Env): SluiceConfig {
       syncTimeoutMs: env.SLUICE_SYNC_TIMEOUT_MS,
       maxReportedErrors: env.SLUICE_MAX_REPORTED_ERRORS,
     },
-    apiKeys: parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE),
+    apiKeys,
     webhook: env.SLUICE_WEBHOOK_URL ? { url: env.SLUICE_WEBHOOK_URL, secret: env.SLUICE_WEBHOOK_SECRET ?? '' } : null,
     shutdownTimeoutMs: env.SLUICE_SHUTDOWN_TIMEOUT_MS,
     metrics: env.SLUICE_METRICS,

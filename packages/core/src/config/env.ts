@@ -85,7 +85,11 @@ const EnvSchema = z.object({
   SLUICE_LOG_RETENTION_HOURS: int(1).default(168),
   /** Embedded log: bytes per segment file (Kafka's `log.segment.bytes`). */
   SLUICE_LOG_SEGMENT_BYTES: int(1024 * 1024).default(64 * 1024 * 1024),
-  HOST: z.string().default('0.0.0.0'),
+  /**
+   * The interface the HTTP server listens on. Unset: `0.0.0.0` when API keys are configured, else
+   * `127.0.0.1` (without keys every caller is the one tenant, so only this machine may call).
+   */
+  HOST: z.string().min(1).optional(),
   PORT: int(0, 65535).default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiKind, BatchId, DedupSetting, ItemError, UnixSeconds } from './common.js';
+import { Metadata } from './fields.js';
 
 export const BatchStatus = z.enum([
   'validating',
@@ -54,8 +55,6 @@ export const BatchErrors = z.object({
 });
 export type BatchErrors = z.infer<typeof BatchErrors>;
 
-export const Metadata = z.record(z.string(), z.string());
-
 /**
  * What a batch is, fixed when it is sealed: carried on the seal message so that a sink can build
  * the batch's status without any other source (outside producers have no HTTP request).
@@ -63,7 +62,10 @@ export const Metadata = z.record(z.string(), z.string());
 export const BatchSpec = z.object({
   api: ApiKind.default('domain'),
   tenant: z.string().min(1).default('default'),
-  /** OpenAI: the batch endpoint. Domain: `/v1/batches`. Operations: `/v1/jobs`. */
+  /**
+   * OpenAI: the batch endpoint. Domain: the realtime endpoint of its lines' model (`/classify`;
+   * several, comma-separated, when the lines mix models). Operations: `/v1/jobs`.
+   */
   endpoint: z.string().default('/v1/batches'),
   /** Operations: the operation name (`label`, `extract`, ...). */
   operation: z.string().nullable().default(null),

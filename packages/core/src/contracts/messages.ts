@@ -76,6 +76,8 @@ export const ItemResultMessage = z.object({
   finished_at: z.number().int().nonnegative(),
   /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */
   item: JsonObject.nullable().default(null),
+  /** The model the upstream answered with (its `model`, else the one asked for); null when no call succeeded. */
+  model: z.string().nullable().default(null),
   /** The answer was not asked of the upstream: it is an identical request's (deduplication). */
   cached: z.boolean().default(false),
 });

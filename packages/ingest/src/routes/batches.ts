@@ -6,7 +6,10 @@ import {
   BatchSpec,
   ConflictError,
   HEADERS,
+  type DomainModel,
   isTerminal,
+  REALTIME_ENDPOINTS,
+  ListQuery,
   newBatchId,
   NotFoundError,
   nowSeconds,
@@ -16,10 +19,9 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
-import { intakeJsonl } from '../intake/jsonl-intake.js';
+import { intakeJsonl, type LineValidator } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
@@ -36,11 +38,6 @@ export const JSONL_TYPES = [
 
 const DAY_SECONDS = 24 * 60 * 60;
 
-const ListQuery = z.object({
-  after: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
-
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
 export interface BatchRouteExtensions {
   /** Handles `POST /v1/batches` with a JSON body that is not a domain item; returns undefined to decline. */
@@ -49,10 +46,13 @@ export interface BatchRouteExtensions {
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
 }
 
-/** Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. */
+/**
+ * Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. A
+ * synchronous call's batch is found too (never listed): a call that timed out is polled here.
+ */
 export async function batchFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync) throw new NotFoundError('batch', id);
+  if (!record || record.tenant !== tenant) throw new NotFoundError('batch', id);
   return record;
 }
 
@@ -99,8 +99,7 @@ export function registerBatchRoutes(
         },
       ]);
     }
-    return unsupportedMediaType(
-      reply,
+    throw unsupportedMediaType(
       type,
       'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
     );
@@ -158,33 +157,32 @@ async function submitDomain(
 ): Promise<BatchRecord> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
-  let result;
-  try {
-    result = await intakeJsonl(source, input, validateDomainLine, {
+  // The batch's endpoint is the realtime endpoint its lines' model answers on (`/classify`); a
+  // batch that mixes models names each, in order of first use (`/classify,/extract`).
+  const endpoints = new Set<string>();
+  const validate: LineValidator = (value, line) => {
+    const verdict = validateDomainLine(value, line);
+    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
+    return verdict;
+  };
+  const items = await context.submitter.intakeOrRefuse(batchId, 'domain', () =>
+    intakeJsonl(source, input, validate, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    });
-  } catch (error) {
-    await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'domain', outcome: 'refused' });
-    throw new ValidationError(result.issues, result.truncated);
-  }
+    }),
+  );
   const now = nowSeconds();
   const spec = BatchSpec.parse({
     api: 'domain',
     tenant,
-    endpoint: '/v1/batches',
+    endpoint: [...endpoints].join(','),
     completion_window: '24h',
     created_at: now,
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
     dedup,
   });
-  return context.submitter.submit(batchId, spec, result.items);
+  return context.submitter.submit(batchId, spec, items);
 }
 
 /**

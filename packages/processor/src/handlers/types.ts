@@ -29,6 +29,8 @@ export interface HandlerOutcome {
   cached?: boolean;
   /** Operations: the input item, echoed into the output row. */
   item?: Record<string, unknown> | null;
+  /** The model that answered, when the response body does not say (operations rows). */
+  model?: string | null;
 }
 
 /**

@@ -9,8 +9,10 @@ import {
   type EnrichRequestBody,
   type ExtractRequestBody,
   Job,
+  type JobFields,
   type OperationRow,
   OutputPage,
+  type OutputQuery,
   type RunRequestBody,
   type SummarizeRequestBody,
 } from '@sluice/core/contracts';
@@ -28,12 +30,8 @@ export type JobOperationParams =
   // A run's free name goes in the job's `name`: `operation` is taken by the operation itself.
   | ({ operation: 'run' } & Omit<RunRequestBody, 'items' | 'operation'>);
 
-/** A job's own fields, besides its operation's. */
-export interface JobFields {
-  /** A free name for the job (reporting only), e.g. `feedback_analysis`. */
-  name?: string;
-  metadata?: Record<string, string>;
-}
+/** A job's own fields, besides its operation's (`name`, `metadata`, `completion_window`): core's schema. */
+export type { JobFields };
 
 /** `POST /v1/jobs`: the items inline, or `input_file_id` of a stored JSONL or CSV file. */
 export type SubmitJobParams = JobOperationParams &
@@ -54,7 +52,8 @@ export interface JobList {
   has_more: boolean;
 }
 
-export type OutputFormat = 'json' | 'jsonl' | 'csv';
+/** `GET /v1/jobs/{id}/output?format=`: core's `OutputQuery`. */
+export type OutputFormat = NonNullable<OutputQuery['format']>;
 
 export interface OutputPageOptions extends RequestOptions {
   format?: 'json';
