@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PRICES,
   jsonDepthExceeds,
   FileStore,
   type Logger,
@@ -17,6 +18,7 @@ import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
+import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleError } from './http/errors.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
@@ -52,6 +54,11 @@ export interface IngestOptions {
   /** HTTP timeouts; a request that outlives one gets a 408. */
   timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
+  /**
+   * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound).
+   * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini
+   */
+  upstream?: UpstreamFacts;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
@@ -69,6 +76,15 @@ export interface Ingest {
 }
 
 export const DEFAULT_TENANT = 'default';
+
+const DEFAULT_UPSTREAM_FACTS: UpstreamFacts = {
+  timeoutMs: 60_000,
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  concurrency: 256,
+  prices: DEFAULT_PRICES,
+  models: { default: 'gpt-4o-mini', extract: 'gpt-4o-mini', summarize: 'gpt-4o-mini', classify: 'gpt-4o-mini' },
+};
 
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const logger = options.logger;
@@ -104,6 +120,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     submitter,
     sync: null as unknown as SyncRunner,
     limits: options.limits,
+    upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     logger,
     metrics: registry,
     counters,
@@ -191,7 +208,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   registerHealthRoutes(app, context);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
-    createFromJson: (request, body) => openai.create(request, body),
+    createFromJson: (request, body, dryRun) => (dryRun ? openai.dryRun(request, body) : openai.create(request, body)),
     cancelOwned: (record) => openai.cancelOwned(record),
   });
   registerRealtimeRoutes(app, context);

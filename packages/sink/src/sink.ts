@@ -61,6 +61,12 @@ const MAX_OPEN_BATCHES = 256;
 /** Buffered results across all batches that force a flush at once. */
 const MAX_BUFFERED_SEGMENTS = 4;
 
+/** Items of a batch not finished yet. */
+function remainingOf(record: BatchRecord): number {
+  const { total, completed, failed, cancelled, expired } = record.request_counts;
+  return Math.max(0, total - completed - failed - cancelled - expired);
+}
+
 export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
   const store = options.store;
@@ -169,7 +175,7 @@ export function createSink(options: SinkOptions): Sink {
         { batch_id: state.batchId },
         record.request_counts.total === 0
           ? 1
-          : (record.request_counts.completed + record.request_counts.failed) / record.request_counts.total,
+          : (record.request_counts.total - remainingOf(record)) / record.request_counts.total,
       );
     }
     await publish(due);

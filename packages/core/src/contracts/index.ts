@@ -9,3 +9,4 @@ export * from './files.js';
 export * from './messages.js';
 export * from './openai.js';
 export * from './operations.js';
+export * from './dry-run.js';

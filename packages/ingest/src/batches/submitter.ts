@@ -220,6 +220,7 @@ export class BatchSubmitter {
           discriminator: stored.discriminator,
           body: stored.body,
           expires_at: spec.expires_at,
+          timeout_ms: timeoutMsOf(spec),
         });
       } else {
         value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
@@ -242,6 +243,14 @@ export class BatchSubmitter {
  * `{custom_id, discriminator, body}` object, and the message is that object with the batch's fields
  * in front (`prefix + index + "," + line without its "{"`), spliced as text rather than parsed again.
  */
-export function requestMessagePrefix(batchId: string, spec: Pick<BatchSpec, 'api' | 'expires_at'>): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"index":`;
+export function requestMessagePrefix(
+  batchId: string,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'request_timeout_seconds'>,
+): string {
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
+}
+
+/** The items' upstream timeout: the batch's `request_timeout_seconds` in ms, or null (the processor's own). */
+function timeoutMsOf(spec: Pick<BatchSpec, 'request_timeout_seconds'>): number | null {
+  return spec.request_timeout_seconds === null ? null : Math.max(1, Math.round(spec.request_timeout_seconds * 1000));
 }

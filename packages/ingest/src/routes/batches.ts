@@ -3,6 +3,7 @@ import {
   type BatchRecord,
   BatchSpec,
   ConflictError,
+  type DryRun,
   HEADERS,
   isTerminal,
   newBatchId,
@@ -23,6 +24,11 @@ import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 import { deleteBatch } from '../retention/deletion.js';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
 export const JSONL_TYPES = [
@@ -42,7 +48,11 @@ const ListQuery = z.object({
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
 export interface BatchRouteExtensions {
   /** Handles `POST /v1/batches` with a JSON body that is not a domain item; returns undefined to decline. */
-  createFromJson?: (request: FastifyRequest, body: Record<string, unknown>) => Promise<BatchRecord | undefined>;
+  createFromJson?: (
+    request: FastifyRequest,
+    body: Record<string, unknown>,
+    dryRun: boolean,
+  ) => Promise<BatchRecord | DryRun | undefined>;
   /** Cancels a batch ingest still owns (e.g. OpenAI `validating`); returns undefined when the sink owns it. */
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
 }
@@ -65,10 +75,16 @@ export function registerBatchRoutes(
 ) {
   app.post('/v1/batches', async (request, reply) => {
     const type = mediaType(request);
-    if (JSONL_TYPES.includes(type)) {
-      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>);
-      return reply.code(200).send(publicBatch(record));
-    }
+    const dryRun = isDryRun(request);
+    const timeoutSeconds = requestTimeoutSeconds(
+      context.upstream,
+      (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
+    );
+    const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds });
+      return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
+    };
+    if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
     if (type === 'application/json') {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -79,11 +95,10 @@ export function registerBatchRoutes(
       const object = body as Record<string, unknown>;
       if ('custom_id' in object || 'body' in object) {
         // One domain item as a single JSON object: the same checks as a one-line JSONL body.
-        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))]);
-        return reply.code(200).send(publicBatch(record));
+        return domain([Buffer.from(JSON.stringify(object))]);
       }
-      const created = await extensions.createFromJson?.(request, object);
-      if (created) return reply.code(200).send(publicBatch(created));
+      const created = await extensions.createFromJson?.(request, object, dryRun);
+      if (created) return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
       throw new ValidationError([
         {
           line: null,
@@ -115,6 +130,11 @@ export function registerBatchRoutes(
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
     return publicBatch(await cancelBatch(context, record, extensions));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', async (request) => {
+    const record = await batchFor(context, request.tenant, request.params.id);
+    return publicBatch(await retryBatch(context, record, 'batches'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
@@ -149,12 +169,15 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-): Promise<BatchRecord> {
+  options: { dryRun: boolean; timeoutSeconds: number | null },
+): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
+  // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
+  const meter = options.dryRun ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default) : null;
   let result;
   try {
-    result = await intakeJsonl(source, input, validateDomainLine, {
+    result = await intakeJsonl(source, input, meter ? meter.wrap(validateDomainLine) : validateDomainLine, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
     });
@@ -167,8 +190,13 @@ async function submitDomain(
     context.counters.batches.inc({ api: 'domain', outcome: 'refused' });
     throw new ValidationError(result.issues, result.truncated);
   }
+  if (meter) {
+    await context.submitter.discard(batchId);
+    return meter.result(context.upstream);
+  }
   const now = nowSeconds();
   const spec = BatchSpec.parse({
+    request_timeout_seconds: options.timeoutSeconds,
     api: 'domain',
     tenant,
     endpoint: '/v1/batches',

@@ -2,6 +2,7 @@ import {
   type BatchRecord,
   BatchSpec,
   canonicalOperation,
+  type DryRun,
   type FileRecord,
   JobRequestBody,
   newBatchId,
@@ -14,6 +15,11 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { completionWindowSeconds } from '../batches/openai-batches.js';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicJob } from '../http/views.js';
@@ -42,7 +48,15 @@ const ListQuery = z.object({
 });
 
 /** Keys of a job request that are not the operation's parameters. */
-const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window']);
+const JOB_KEYS = new Set([
+  'operation',
+  'items',
+  'input_file_id',
+  'name',
+  'metadata',
+  'completion_window',
+  'request_timeout_seconds',
+]);
 
 /** A tenant's operations job, or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
@@ -59,7 +73,7 @@ export async function jobFor(context: IngestContext, tenant: string, id: string)
  */
 export function registerJobRoutes(app: FastifyInstance, context: IngestContext) {
   app.post('/v1/jobs', async (request) => {
-    return publicJob(await createJob(context, request, request.body, null));
+    return jobAnswer(await createJob(context, request, request.body, null, isDryRun(request)));
   });
 
   app.post('/v1/jobs/upload', async (request, reply) => {
@@ -70,6 +84,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
         'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
       );
     }
+    const dryRun = isDryRun(request);
     const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
     try {
       let params: unknown;
@@ -85,7 +100,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
           },
         ]);
       }
-      return publicJob(await createJob(context, request, params, file));
+      return jobAnswer(await createJob(context, request, params, file, dryRun));
     } finally {
       // The job keeps its own validated copy of the items.
       await context.files.delete(file);
@@ -105,6 +120,11 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
     return publicJob(await cancelBatch(context, await jobFor(context, request.tenant, request.params.id)));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (request) => {
+    const record = await jobFor(context, request.tenant, request.params.id);
+    return publicJob(await retryBatch(context, record, 'jobs'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
@@ -142,6 +162,9 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
   });
 }
 
+/** A created job as its job object; a dry run as it is. */
+const jobAnswer = (created: BatchRecord | DryRun) => ('object' in created && created.object === 'dry_run' ? created : publicJob(created as BatchRecord));
+
 /**
  * Creates a job from a JSON request (`items` or `input_file_id`) or an uploaded file: checks the
  * operation's parameters and every item (naming bad items by index, or bad rows by line), stores
@@ -152,7 +175,9 @@ async function createJob(
   request: FastifyRequest,
   body: unknown,
   uploaded: FileRecord | null,
-): Promise<BatchRecord> {
+  /** Validate exactly the same way, estimate, and keep nothing. */
+  dryRun = false,
+): Promise<BatchRecord | DryRun> {
   const job = JobRequestBody.safeParse(body);
   if (!job.success) throw new ValidationError(issuesFromZod(job.error, null));
   const operation = canonicalOperation(job.data.operation);
@@ -172,6 +197,7 @@ async function createJob(
       },
     ]);
   }
+  const timeoutSeconds = requestTimeoutSeconds(context.upstream, job.data.request_timeout_seconds);
 
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;
@@ -208,9 +234,14 @@ async function createJob(
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
   const fields = new FieldCollector();
+  const model = (params as { model?: string }).model ?? null;
+  const meter = dryRun
+    ? new DryRunMeter('operations', await tokenCounters(), model ?? context.upstream.models.default)
+    : null;
+  const validator = operationItemValidator(operation, params, fields);
   let result;
   try {
-    result = await intake(source, input, operationItemValidator(operation, params, fields), {
+    result = await intake(source, input, meter ? meter.wrap(validator) : validator, {
       limits,
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
     });
@@ -223,6 +254,10 @@ async function createJob(
     context.counters.batches.inc({ api: 'operations', outcome: 'refused' });
     throw new ValidationError(fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
   }
+  if (meter) {
+    await context.submitter.discard(batchId);
+    return meter.result(context.upstream);
+  }
   const now = nowSeconds();
   const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
   const spec = BatchSpec.parse({
@@ -230,7 +265,7 @@ async function createJob(
     tenant: request.tenant,
     endpoint: '/v1/jobs',
     operation: job.data.operation,
-    model: (params as { model?: string }).model ?? null,
+    model,
     input_file_id: uploaded ? null : (file?.id ?? null),
     completion_window: windowText,
     created_at: now,
@@ -240,6 +275,8 @@ async function createJob(
     item_fields: fields.fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
+    parameters: params,
+    request_timeout_seconds: timeoutSeconds,
   });
   return context.submitter.submit(batchId, spec, result.items);
 }

@@ -151,7 +151,7 @@ async function callInDialect<T>(
                     }
                   : {}),
                 ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
-              })
+              }, { timeout: context.timeoutMs })
               .withResponse();
             usage.input_tokens += data.usage?.prompt_tokens ?? 0;
             usage.output_tokens += data.usage?.completion_tokens ?? 0;

@@ -37,7 +37,9 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
         endpoint,
         estimate,
         async () => {
-          const { data, response } = await context.upstream.client.post<unknown>(path, { body }).withResponse();
+          const { data, response } = await context.upstream.client
+            .post<unknown>(path, { body, timeout: context.timeoutMs })
+            .withResponse();
           const usage = usageOf(data);
           return {
             value: { data, requestId: response.headers.get('x-request-id'), usage },
