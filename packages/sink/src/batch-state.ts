@@ -231,7 +231,13 @@ export class BatchState {
       completed_at: status === 'completed' ? now : null,
       cancelled_at: status === 'cancelled' ? now : null,
       expired_at: status === 'expired' ? now : null,
-      request_counts: { total: base.request_counts.total, completed: succeeded, failed, cancelled, expired: expiredItems },
+      request_counts: {
+        total: base.request_counts.total,
+        completed: succeeded,
+        failed,
+        cancelled,
+        expired: expiredItems,
+      },
       eta_seconds: 0,
       updated_at_ms: nowMs,
     };

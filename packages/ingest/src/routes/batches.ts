@@ -174,7 +174,9 @@ async function submitDomain(
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
   // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
-  const meter = options.dryRun ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default) : null;
+  const meter = options.dryRun
+    ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default)
+    : null;
   let result;
   try {
     result = await intakeJsonl(source, input, meter ? meter.wrap(validateDomainLine) : validateDomainLine, {

@@ -163,7 +163,8 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 }
 
 /** A created job as its job object; a dry run as it is. */
-const jobAnswer = (created: BatchRecord | DryRun) => ('object' in created && created.object === 'dry_run' ? created : publicJob(created as BatchRecord));
+const jobAnswer = (created: BatchRecord | DryRun) =>
+  'object' in created && created.object === 'dry_run' ? created : publicJob(created as BatchRecord);
 
 /**
  * Creates a job from a JSON request (`items` or `input_file_id`) or an uploaded file: checks the

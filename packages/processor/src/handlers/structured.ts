@@ -141,17 +141,20 @@ async function callInDialect<T>(
         async () => {
           try {
             const { data, response } = await context.upstream.client.chat.completions
-              .create({
-                model: request.model,
-                messages,
-                ...(responseFormat
-                  ? {
-                      response_format:
-                        responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
-                    }
-                  : {}),
-                ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
-              }, { timeout: context.timeoutMs })
+              .create(
+                {
+                  model: request.model,
+                  messages,
+                  ...(responseFormat
+                    ? {
+                        response_format:
+                          responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
+                      }
+                    : {}),
+                  ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+                },
+                { timeout: context.timeoutMs },
+              )
               .withResponse();
             usage.input_tokens += data.usage?.prompt_tokens ?? 0;
             usage.output_tokens += data.usage?.completion_tokens ?? 0;
