@@ -49,9 +49,11 @@ export function formatProgressLine(snapshot: ProgressSnapshot, columns: number =
   while (parts.length > 0 && build(snapshot.id, parts).length > columns) parts = parts.slice(0, -1);
   let line = build(snapshot.id, parts);
   if (line.length > columns) {
-    const spare = snapshot.id.length - (line.length - columns);
-    const id = spare >= 8 ? `${snapshot.id.slice(0, 6)}${ELLIPSIS}${snapshot.id.slice(-(spare - 7))}` : snapshot.id;
-    line = build(id, parts);
+    // Head and tail of the id, at least `batch_…` and 4 characters of its tail.
+    const keep = Math.max(11, snapshot.id.length - (line.length - columns));
+    if (keep < snapshot.id.length) {
+      line = build(`${snapshot.id.slice(0, 6)}${ELLIPSIS}${snapshot.id.slice(-(keep - 7))}`, parts);
+    }
   }
   return line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}${ELLIPSIS}` : line;
 }

@@ -48,7 +48,15 @@ describe('ResultWriter', () => {
     await writer.flush();
 
     const reopened = await ResultWriter.open(store, 'batch_x');
-    expect(reopened.counts).toEqual({ received: 2, completed: 1, failed: 1, inputTokens: 20, outputTokens: 2 });
+    expect(reopened.counts).toEqual({
+      received: 2,
+      completed: 1,
+      failed: 1,
+      cancelled: 0,
+      expired: 0,
+      inputTokens: 20,
+      outputTokens: 2,
+    });
     expect(reopened.append(result(0))).toBe(false);
     expect(reopened.append(result(1))).toBe(true);
     await reopened.flush();
