@@ -5,7 +5,7 @@ import { DryRun, Job } from '@sluice/core';
 import { BadRequestError, ConflictError, NotFoundError, Sluice } from '@sluice/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/context.js';
-import { type BatchView, readJsonl, waitForStatus } from '../harness/http.js';
+import type { BatchView } from '../harness/http.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 import { spawnSluice } from '../harness/process.js';
 
@@ -97,7 +97,7 @@ describe('retry only what failed', () => {
     await client.batches.wait(fine.id, { pollIntervalMs: 100, timeoutMs: 60_000 });
     const nothing = await client.batches.retry(fine.id).catch((error: unknown) => error);
     expect(nothing).toBeInstanceOf(BadRequestError);
-    expect((nothing as BadRequestError).message).toMatch(/Nothing to retry/);
+    expect((nothing as BadRequestError).message).toMatch(/every item of batch_\w+ completed/);
   });
 
   it('a domain batch over HTTP: POST /v1/batches/{id}/retry answers the new batch object', async () => {
@@ -140,13 +140,14 @@ describe('retry only what failed', () => {
     expect(elsewhere.status).toBe(404);
   });
 
-  it('the CLI: sluice retry ID --wait prints the new id and exits 1 when the retry fails again', async () => {
+  it('the CLI: sluice retry ID --wait prints the new id and waits for the retry to finish', async () => {
     const job = await client.batches.submit({ operation: 'label', categories, items });
     await client.batches.wait(job.id, { pollIntervalMs: 100, timeoutMs: 60_000 });
     const cli = spawnSluice(['retry', job.id, '--wait', '--poll-interval', '0.2', '--base-url', pipeline.url], {
       SLUICE_API_KEY: KEY,
     });
-    expect(await cli.exited).toBe(1);
+    // The retry completes (its items fail again: same inputs), so the command exits 0.
+    expect(await cli.exited).toBe(0);
     const id = cli.output.find((line) => /^batch_\w+$/.test(line));
     expect(id).toBeDefined();
     expect(cli.output.some((line) => line.includes(`retrying 2 items of ${job.id}`))).toBe(true);
@@ -174,7 +175,6 @@ describe('dry runs', () => {
     // 600 requests per minute: 4 items take at least 0.4 s.
     expect(estimate.estimated_seconds).toBeGreaterThanOrEqual(0.4);
     expect(await jobsCount()).toBe(before);
-    expect(pipeline.simulator.stats().requests).toBeGreaterThanOrEqual(0);
   });
 
   it('answers the same errors as a submit', async () => {
@@ -286,13 +286,7 @@ describe('honest progress and per-request timeouts', () => {
     const final = await client.batches.wait(job.id, { pollIntervalMs: 100, timeoutMs: 60_000 });
     expect(Date.now() - started).toBeLessThan(7000);
     expect(final).toMatchObject({ completed_items: 1, failed_items: 1 });
-    const errors = await readJsonl<{ custom_id: string; error: { code: string } }>(
-      `${pipeline.url}/v1/jobs/${job.id}/output?format=jsonl`,
-    ).catch(() => null);
-    void errors;
     const rows = (await client.batches.output(job.id)).results;
     expect(rows.find((row) => row.custom_id === 'slow')?.error?.code).toBe('upstream_timeout');
   });
 });
-
-void waitForStatus;

@@ -43,7 +43,7 @@ describe('formatProgressLine', () => {
     );
   });
 
-  it('fits a narrow terminal: drops the pace, then shortens the id, never exceeding the width', () => {
+  it('fits a narrow terminal: shortens the id, then drops the pace, never exceeding the width', () => {
     const wide = formatProgressLine(snapshot(120, { id: longId, throughputPerMinute: 600, etaSeconds: 88 }), 200);
     expect(wide).toBe(`${longId}: in_progress 120/1000 done, 3 failed · eta 1m28s · 10.0 items/s`);
     for (const columns of [79, 60, 50, 40, 30]) {

@@ -25,9 +25,9 @@ const ELLIPSIS = '…';
 
 /**
  * `batch_…: in_progress 120/1000 done, 3 failed, 2 cancelled · 41.2 items/s · eta 21s`, cut to
- * `columns`: the least useful parts go first (expired/cancelled counts stay, they are rare and
- * matter), then the id is shortened in the middle (its tail tells batches apart), and only then
- * is the line cut.
+ * `columns`: the id is shortened in the middle first (its tail tells batches apart), then the
+ * pace goes, then the eta (the counts stay, cancelled and expired included), and only then is the
+ * line cut.
  */
 export function formatProgressLine(snapshot: ProgressSnapshot, columns: number = UNLIMITED): string {
   const done = snapshot.completed + snapshot.failed + snapshot.cancelled + snapshot.expired;
@@ -45,15 +45,21 @@ export function formatProgressLine(snapshot: ProgressSnapshot, columns: number =
   if (rate !== null && (running || rate > 0)) optional.push(`${(rate / 60).toFixed(1)} items/s`);
   const build = (id: string, parts: string[]) =>
     `${id}: ${snapshot.status} ${counts.join(', ')}${parts.map((part) => ` · ${part}`).join('')}`;
-  let parts = [...optional];
-  while (parts.length > 0 && build(snapshot.id, parts).length > columns) parts = parts.slice(0, -1);
-  let line = build(snapshot.id, parts);
-  if (line.length > columns) {
+  const shortened = (parts: string[]) => {
     // Head and tail of the id, at least `batch_…` and 4 characters of its tail.
-    const keep = Math.max(11, snapshot.id.length - (line.length - columns));
-    if (keep < snapshot.id.length) {
-      line = build(`${snapshot.id.slice(0, 6)}${ELLIPSIS}${snapshot.id.slice(-(keep - 7))}`, parts);
-    }
+    const overflow = build(snapshot.id, parts).length - columns;
+    const keep = Math.max(11, snapshot.id.length - overflow);
+    return keep < snapshot.id.length
+      ? build(`${snapshot.id.slice(0, 6)}${ELLIPSIS}${snapshot.id.slice(-(keep - 7))}`, parts)
+      : build(snapshot.id, parts);
+  };
+  let line = build(snapshot.id, optional);
+  for (let kept = optional.length; kept >= 0; kept--) {
+    const parts = optional.slice(0, kept);
+    line = build(snapshot.id, parts);
+    if (line.length <= columns) return line;
+    line = shortened(parts);
+    if (line.length <= columns) return line;
   }
   return line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}${ELLIPSIS}` : line;
 }
