@@ -11,7 +11,6 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
-import { completionWindowSeconds } from './openai-batches.js';
 
 /**
  * `POST /v1/batches/{id}/retry`, `POST /v1/jobs/{id}/retry`: a new batch of exactly the items of a
@@ -75,7 +74,11 @@ export async function retryBatch(
     throw error;
   }
   const now = nowSeconds();
-  const windowSeconds = completionWindowSeconds(source.completion_window) ?? 24 * 3600;
+  // The source's window as it was granted (its completion_window was checked when it was created).
+  const windowSeconds =
+    source.expires_at !== null && source.expires_at > source.created_at
+      ? source.expires_at - source.created_at
+      : 24 * 3600;
   const spec = BatchSpec.parse({
     api: source.api,
     tenant: source.tenant,
