@@ -239,6 +239,24 @@ describe('dry runs', () => {
     expect(printed).toMatchObject({ object: 'dry_run', items: 4 });
     expect(await jobsCount()).toBe(before);
   });
+  it('the CLI: run --dry-run checks FILE in its own embedded server and prints the estimate', async () => {
+    const file = join(scratch, 'run-dry.jsonl');
+    await writeFile(file, items.map((item) => JSON.stringify(item)).join('\n') + '\n');
+    const cli = spawnSluice(['run', file, '--operation', 'label', '--categories', categories.join(','), '--dry-run'], {
+      SLUICE_DATA_DIR: join(scratch, 'run-data'),
+      SLUICE_UPSTREAM_RPM: '60',
+    });
+    expect(await cli.exited).toBe(0);
+    const text = cli.output.join('\n');
+    expect(text).toMatch(/valid: 4 items for gpt-4o-mini \(nothing was submitted\)/);
+    expect(text).toMatch(/input tokens: \d+ \(tokenizer:o200k_base\)/);
+    // 4 items at 60 requests per minute.
+    expect(text).toMatch(/time: about 4s at the configured limits/);
+    const bad = spawnSluice(['run', file, '--operation', 'label', '--categories', 'only-one', '--dry-run'], {
+      SLUICE_DATA_DIR: join(scratch, 'run-data'),
+    });
+    expect(await bad.exited).toBe(2);
+  });
 });
 
 describe('honest progress and per-request timeouts', () => {

@@ -84,7 +84,6 @@ final = wait(slow.id)
 check(final.status == "cancelled", f"cancelled final status {final.status}")
 # Never-sent requests are counted as cancelled, an extra field the SDK keeps (issue 16).
 never = final.request_counts.model_dump().get("cancelled", 0)
-check(never > 0, "cancelled requests counted")
 check(final.request_counts.completed + final.request_counts.failed + never == final.request_counts.total, "cancelled counts")
 
 page = client.batches.list(limit=2)
