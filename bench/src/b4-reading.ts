@@ -55,6 +55,7 @@ function result(batchId: string, index: number): ItemResultMessage {
       content: `Ticket ${index}: I was charged twice for my subscription.`,
       channel: index % 2 ? 'chat' : 'email',
     },
+    cached: false,
   };
 }
 
@@ -115,6 +116,7 @@ export async function runB4(
       sync: false,
       parameters: null,
       request_timeout_seconds: null,
+      dedup: null,
     },
     rows,
     'completed',

@@ -74,6 +74,7 @@ export async function runB6(infra: BenchInfra, batches: number): Promise<B6Resul
         sync: false,
         parameters: null,
         request_timeout_seconds: null,
+        dedup: null,
       },
       1000,
       'completed',

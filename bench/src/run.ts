@@ -10,6 +10,7 @@ import { runB4 } from './b4-reading.js';
 import { runB5 } from './b5-horizontal.js';
 import { runB6 } from './b6-status-view.js';
 import { runB7 } from './b7-learnt-limits.js';
+import { runB8 } from './b8-dedup.js';
 import { infraFromEnv } from './common.js';
 
 /**
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7').toUpperCase().split(','));
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7,B8').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 const infra = infraFromEnv();
 
@@ -199,6 +200,23 @@ if (b7) {
     `${b7.wallSeconds} s / ${b7.idealSeconds} s = ${b7.wallOverIdeal}`,
     '≤ 1.15',
     b7.wallOverIdeal <= 1.15,
+  );
+}
+const b8 = await step('B8', () => runB8(infra, n(10_000), Math.round(n(10_000) * 0.6)));
+if (b8) {
+  add(
+    'B8',
+    `upstream calls, ${b8.items} items of which ${b8.distinct} distinct`,
+    `${b8.first.upstreamCalls} (${b8.first.cachedItems} cached items, ${b8.first.wallSeconds} s)`,
+    `${b8.distinct}`,
+    b8.first.upstreamCalls === b8.distinct,
+  );
+  add(
+    'B8',
+    'upstream calls, the same job again within the window, on the other processor',
+    `${b8.again.upstreamCalls} (${b8.again.cachedItems} cached items, ${b8.again.wallSeconds} s; answers from the store: ${b8.again.fromStoreByProcessor.join(', ')})`,
+    '0',
+    b8.again.upstreamCalls === 0,
   );
 }
 

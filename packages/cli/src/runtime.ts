@@ -124,6 +124,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       partitionsConcurrently: config.processor.partitionsConcurrently,
       commitIntervalMs: config.processor.commitIntervalMs,
       sessionTimeoutMs: config.sessionTimeoutMs,
+      dedup: { store, ttlSeconds: config.dedup.ttlSeconds },
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
     });

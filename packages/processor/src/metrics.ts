@@ -18,6 +18,12 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    dedupLookups: new Counter({
+      name: 'sluice_processor_dedup_lookups_total',
+      help: 'Deduplicated upstream requests, by where the answer came from: upstream (a call), in_flight, memory or store.',
+      labelNames: ['source'] as const,
+      registers,
+    }),
     inFlight: new Gauge({ name: 'sluice_processor_in_flight', help: 'Items being processed now.', registers }),
     partitionInFlightPeak: new Gauge({
       name: 'sluice_processor_partition_in_flight_peak',

@@ -15,6 +15,7 @@ import {
   type Producer,
   type RequestItemMessage,
   type Serde,
+  type Store,
   type TopicNames,
   type Transport,
   type UpstreamConfig,
@@ -25,6 +26,8 @@ import { WorkPool } from './consume/work-pool.js';
 import { CancellationView } from './control/cancellations.js';
 import { HandlerRouter, HANDLERS } from './handlers/index.js';
 import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
+import { AnswerCache } from './dedup/answer-cache.js';
+import { requestHash, shouldDedup } from './dedup/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
 import { ItemFailedError, Upstream, type UpstreamOptions } from './upstream/upstream.js';
@@ -58,6 +61,12 @@ export interface ProcessorOptions {
   /** @defaultValue `<requests topic>.processor` */
   groupId?: string;
   handlers?: readonly Handler[];
+  /**
+   * Deduplication of identical upstream requests (docs/deduplication.md): answers are shared
+   * through `store` (null: in this process only) for `ttlSeconds` (0: only requests in flight at once).
+   * @defaultValue no store, 0 seconds
+   */
+  dedup?: { store: Store | null; ttlSeconds: number };
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -92,6 +101,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const upstream = new Upstream({ maxSockets: concurrency, ...options.upstream }, metrics, logger);
   const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
   const pool = new WorkPool(concurrency);
+  const answers = new AnswerCache({
+    store: options.dedup?.store ?? null,
+    ttlSeconds: options.dedup?.ttlSeconds ?? 0,
+    logger,
+    onLookup: (source) => metrics.dedupLookups.inc({ source }),
+  });
   const trackers = new Map<string, PartitionTracker>();
   const peaks = new Map<string, number>();
 
@@ -122,6 +137,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      cached?: boolean;
     },
   ): ItemResultMessage {
     return {
@@ -134,6 +150,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       discriminator: item.discriminator,
       finished_at: Date.now(),
       ...fields,
+      cached: fields.cached ?? false,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
     };
@@ -175,6 +192,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       index: item.index,
       customId: item.custom_id,
       timeoutMs: itemTimeoutMs(item),
+      dedupe: (endpoint, requestBody, call) =>
+        item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
+          ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
+          : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {
         if (cancellations.has(item.batch_id))
           throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
@@ -191,6 +212,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        cached: outcome.cached ?? false,
       });
     } catch (error) {
       if (error instanceof ItemAbandonedError) return failed(item, error.code, error.message);
@@ -336,6 +358,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       producer = await options.transport.producer();
       results = new BatchingSender(producer, options.topics.results);
       await cancellations.start();
+      answers.start();
       consumer = options.transport.consumer({
         groupId,
         topics: [options.topics.requests],
@@ -370,6 +393,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await scheduleCommit();
       await consumer?.stop();
       await cancellations.stop();
+      await answers.stop();
       await producer?.disconnect();
       consumer = null;
       logger.info('processor stopped');

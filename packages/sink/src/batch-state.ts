@@ -145,8 +145,10 @@ export class BatchState {
     record.usage = {
       ...emptyUsage(),
       input_tokens: counts.inputTokens,
+      input_tokens_details: { cached_tokens: counts.cachedTokens },
       output_tokens: counts.outputTokens,
       total_tokens: counts.inputTokens + counts.outputTokens,
+      cached_items: counts.cachedItems,
     };
     return record;
   }

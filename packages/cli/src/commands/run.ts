@@ -22,6 +22,7 @@ interface RunFlags extends OperationFlags {
   output?: string;
   dryRun?: boolean;
   json?: boolean;
+  dedup?: string;
 }
 
 /** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
@@ -94,9 +95,10 @@ export function registerRun(program: Command) {
             printDryRun(estimate, flags.json === true);
             return;
           }
-          const submitted = await submitInput(client, input, params, { output: outputPath }).finally(() =>
-            input.cleanup(),
-          );
+          const submitted = await submitInput(client, input, params, {
+            output: outputPath,
+            dedup: flags.dedup,
+          }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
             timeoutMs: Infinity,
             pollIntervalMs: 250,

@@ -1,6 +1,6 @@
 import { openAsBlob } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { DryRun, FileObject, JOB_OPERATIONS } from '@sluice/core';
+import { DedupQuery, type DedupSetting, DryRun, FileObject, JOB_OPERATIONS } from '@sluice/core';
 import type { Sluice, UploadJobParams } from '@sluice/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-errors.js';
@@ -17,6 +17,7 @@ interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
   output?: string;
   dryRun?: boolean;
   json?: boolean;
+  dedup?: string;
 }
 
 /** The server answers an upload once it has read and checked the whole file: allow it time. */
@@ -39,6 +40,14 @@ export function checkSubmitFlags(flags: SubmitFlags): void {
   }
 }
 
+/** `--dedup true|false|all`, checked as the server checks `?dedup=` (docs/deduplication.md). */
+export function dedupFrom(flag: string | undefined): Exclude<DedupSetting, null> | undefined {
+  if (flag === undefined) return undefined;
+  const parsed = DedupQuery.safeParse({ dedup: flag });
+  if (!parsed.success) throw usage(`--dedup: expected true, false or all; got ${JSON.stringify(flag)}`);
+  return parsed.data.dedup;
+}
+
 /** A file of items with `--operation`: one multipart upload to `/v1/jobs/upload`. */
 async function submitItems(client: Sluice, input: StagedInput, params: UploadJobParams): Promise<BatchState> {
   if (!ITEM_FILE_EXTENSIONS.includes(extname(input.path).toLowerCase())) {
@@ -52,10 +61,14 @@ async function submitItems(client: Sluice, input: StagedInput, params: UploadJob
 }
 
 /** A domain batch: the JSONL file, streamed as the body of `POST /v1/batches`. */
-async function submitDomain(client: Sluice, input: StagedInput): Promise<BatchState> {
+async function submitDomain(
+  client: Sluice,
+  input: StagedInput,
+  dedup: Exclude<DedupSetting, null> | undefined,
+): Promise<BatchState> {
   const raw = await client.requestJSON({
     method: 'POST',
-    path: '/v1/batches',
+    path: dedup === undefined ? '/v1/batches' : `/v1/batches?dedup=${String(dedup)}`,
     body: await openAsBlob(input.path, { type: 'application/jsonl' }),
     headers: { 'content-type': 'application/jsonl' },
     timeoutMs: UPLOAD_TIMEOUT_MS,
@@ -69,12 +82,22 @@ async function submitDomain(client: Sluice, input: StagedInput): Promise<BatchSt
 }
 
 /** An OpenAI batch: upload the file (`purpose=batch`), then create the batch for the lines' endpoint. */
-async function submitOpenAI(client: Sluice, input: StagedInput, endpoint: string): Promise<BatchState> {
+async function submitOpenAI(
+  client: Sluice,
+  input: StagedInput,
+  endpoint: string,
+  dedup: Exclude<DedupSetting, null> | undefined,
+): Promise<BatchState> {
   const file = await uploadBatchFile(client, input);
   const raw = await client.requestJSON({
     method: 'POST',
     path: '/v1/batches',
-    json: { input_file_id: file.id, endpoint, completion_window: '24h' },
+    json: {
+      input_file_id: file.id,
+      endpoint,
+      completion_window: '24h',
+      ...(dedup === undefined ? {} : { dedup }),
+    },
   });
   const state = stateOfBatch(raw, 'POST /v1/batches');
   process.stderr.write(
@@ -108,14 +131,15 @@ export async function submitInput(
   client: Sluice,
   input: StagedInput,
   params: UploadJobParams | null,
-  flags: Pick<SubmitFlags, 'output'>,
+  flags: Pick<SubmitFlags, 'output' | 'dedup'>,
 ): Promise<BatchState> {
-  if (params) return submitItems(client, input, params);
+  const dedup = dedupFrom(flags.dedup);
+  if (params) return submitItems(client, input, dedup === undefined ? params : { ...params, dedup });
   const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
   if (flags.output !== undefined && formatOfPath(flags.output) !== 'jsonl') {
     throw usage(`--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`);
   }
-  return kind.api === 'domain' ? submitDomain(client, input) : submitOpenAI(client, input, kind.endpoint);
+  return kind.api === 'domain' ? submitDomain(client, input, dedup) : submitOpenAI(client, input, kind.endpoint, dedup);
 }
 
 /**
@@ -207,7 +231,11 @@ export function addInputOptions(command: Command): Command {
     .option('--response-format <type>', 'run: text | json_object')
     .option('--name <name>', 'a free name for the job')
     .option('--model <model>', "the upstream model (default: the server's)")
-    .option('--params-json <json>', 'any other parameters, as a JSON object (the flags above win)');
+    .option('--params-json <json>', 'any other parameters, as a JSON object (the flags above win)')
+    .option(
+      '--dedup <mode>',
+      'identical requests sent upstream once: true (the default for items and domain batches), false, or all (sampling requests too; OpenAI batches default to false)',
+    );
 }
 
 export function registerSubmit(program: Command) {

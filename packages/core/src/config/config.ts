@@ -50,6 +50,8 @@ export interface SluiceConfig {
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
+  /** Deduplication of identical upstream requests: how long an answer is reused (0: not across batches). */
+  dedup: { ttlSeconds: number };
   sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number };
   /** Kafka consumer session timeout of the processor and sink groups. */
   sessionTimeoutMs: number;
@@ -109,6 +111,7 @@ export function compileConfig(env: Env): SluiceConfig {
       syncSeconds: env.SLUICE_SYNC_RETENTION_S,
       sweepIntervalMs: env.SLUICE_SWEEP_INTERVAL_MS,
     },
+    dedup: { ttlSeconds: env.SLUICE_DEDUP_TTL_SECONDS },
     embeddedLog: {
       segmentBytes: env.SLUICE_LOG_SEGMENT_BYTES,
       retentionMs: env.SLUICE_LOG_RETENTION_HOURS * 3_600_000,

@@ -70,6 +70,11 @@ const EnvSchema = z.object({
   SLUICE_FILE_RETENTION_DAYS: int(1, 3650).default(30),
   /** Seconds the data of a synchronous call is kept when its caller did not collect it (a timeout). */
   SLUICE_SYNC_RETENTION_S: int(10, 86_400).default(300),
+  /**
+   * Seconds an upstream answer is reused for an identical request of the same tenant (docs/deduplication.md);
+   * 0 turns the shared answer cache off (identical requests in flight at once are still sent once).
+   */
+  SLUICE_DEDUP_TTL_SECONDS: int(0, 30 * 86_400).default(86_400),
   /** How often ingest deletes what has expired. */
   SLUICE_SWEEP_INTERVAL_MS: int(1000).default(60_000),
   /** The sink's result segments: flushed when a batch has this many bytes buffered... */

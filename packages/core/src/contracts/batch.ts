@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiKind, BatchId, ItemError, JsonObject, RequestTimeoutSeconds, UnixSeconds } from './common.js';
+import { ApiKind, BatchId, DedupSetting, ItemError, JsonObject, RequestTimeoutSeconds, UnixSeconds } from './common.js';
 
 export const BatchStatus = z.enum([
   'validating',
@@ -39,6 +39,11 @@ export const BatchUsage = z.object({
   output_tokens: z.number().int().nonnegative(),
   output_tokens_details: z.object({ reasoning_tokens: z.number().int().nonnegative() }),
   total_tokens: z.number().int().nonnegative(),
+  /**
+   * Items answered from an identical request's answer instead of the upstream (deduplication);
+   * their input tokens are counted in `input_tokens_details.cached_tokens`. Not an OpenAI field.
+   */
+  cached_items: z.number().int().nonnegative().default(0),
 });
 export type BatchUsage = z.infer<typeof BatchUsage>;
 
@@ -48,6 +53,7 @@ export const emptyUsage = (): BatchUsage => ({
   output_tokens: 0,
   output_tokens_details: { reasoning_tokens: 0 },
   total_tokens: 0,
+  cached_items: 0,
 });
 
 export const BatchErrors = z.object({
@@ -91,6 +97,8 @@ export const BatchSpec = z.object({
   parameters: JsonObject.nullable().default(null),
   /** Upstream timeout of one call for an item, at most the server's; null: the server's. */
   request_timeout_seconds: RequestTimeoutSeconds.nullable().default(null),
+  /** Whether identical requests are answered once (docs/deduplication.md). */
+  dedup: DedupSetting,
 });
 export type BatchSpec = z.infer<typeof BatchSpec>;
 export type BatchSpecInput = z.input<typeof BatchSpec>;

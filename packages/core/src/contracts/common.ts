@@ -47,3 +47,22 @@ export const RequestTimeoutSeconds = z
   .number({ error: 'request_timeout_seconds must be a number of seconds' })
   .positive('request_timeout_seconds must be more than 0')
   .max(86_400, 'request_timeout_seconds must be at most 86400');
+
+/**
+ * Whether identical upstream requests of a batch or job are answered once (docs/deduplication.md):
+ * `true` — requests that do not sample (no `temperature` above 0); `"all"` — sampling ones too;
+ * `false` — none. Unset (null): `true` for the domain and operations APIs, `false` for OpenAI batches.
+ */
+export const DedupSetting = z
+  .union([z.boolean(), z.literal('all')], { error: 'dedup must be true, false or "all"' })
+  .nullable()
+  .default(null);
+export type DedupSetting = z.infer<typeof DedupSetting>;
+
+/** `?dedup=true|false|all` on a domain JSONL submit (its body has no room for batch-level fields). */
+export const DedupQuery = z.object({
+  dedup: z
+    .enum(['true', 'false', 'all'], { error: "dedup must be 'true', 'false' or 'all'" })
+    .transform((value) => (value === 'all' ? value : value === 'true'))
+    .optional(),
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchSpec } from './batch.js';
-import { ApiKind, BatchId, CustomId, ItemError, JsonObject, TokenUsage, UnixSeconds } from './common.js';
+import { ApiKind, BatchId, CustomId, DedupSetting, ItemError, JsonObject, TokenUsage, UnixSeconds } from './common.js';
 
 /**
  * One unit of work on the requests topic (key = batch id). `discriminator` selects the handler:
@@ -19,6 +19,13 @@ export const RequestItemMessage = z.object({
   expires_at: UnixSeconds.nullable().default(null),
   /** Upstream timeout of one call for this item (the batch's `request_timeout_seconds`); null: the processor's own. */
   timeout_ms: z.number().int().positive().nullable().default(null),
+  /**
+   * The batch's tenant: answers are shared only within a tenant (deduplication). Null (an outside
+   * producer that did not say): the item is never deduplicated, so it cannot get another tenant's answer.
+   */
+  tenant: z.string().min(1).nullable().default(null),
+  /** The batch's deduplication setting (see DedupSetting). */
+  dedup: DedupSetting,
 });
 export type RequestItemMessage = z.infer<typeof RequestItemMessage>;
 export type RequestItemMessageInput = z.input<typeof RequestItemMessage>;
@@ -71,6 +78,8 @@ export const ItemResultMessage = z.object({
   finished_at: z.number().int().nonnegative(),
   /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */
   item: JsonObject.nullable().default(null),
+  /** The answer was not asked of the upstream: it is an identical request's (deduplication). */
+  cached: z.boolean().default(false),
 });
 export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
-import { JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
+import { DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
 
 /**
  * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
@@ -134,12 +134,13 @@ export const OPERATION_PARAMS = {
   run: RunParams,
 } as const;
 
-/** Synchronous requests: the operation's parameters plus `items`. */
-export const ClassifyRequestBody = ClassifyParams.extend({ items });
-export const ExtractRequestBody = ExtractParams.extend({ items });
-export const SummarizeRequestBody = SummarizeParams.extend({ items });
-export const EnrichRequestBody = EnrichParams.extend({ items });
-export const RunRequestBody = RunParams.extend({ items });
+/** Synchronous requests: the operation's parameters plus `items` (and the call's `dedup` setting). */
+const syncFields = { items, dedup: DedupSetting.optional() };
+export const ClassifyRequestBody = ClassifyParams.extend(syncFields);
+export const ExtractRequestBody = ExtractParams.extend(syncFields);
+export const SummarizeRequestBody = SummarizeParams.extend(syncFields);
+export const EnrichRequestBody = EnrichParams.extend(syncFields);
+export const RunRequestBody = RunParams.extend(syncFields);
 export type ClassifyRequestBody = z.input<typeof ClassifyRequestBody>;
 export type ExtractRequestBody = z.input<typeof ExtractRequestBody>;
 export type SummarizeRequestBody = z.input<typeof SummarizeRequestBody>;
@@ -157,6 +158,7 @@ export const JobRequestBody = z.looseObject({
   name: z.string().min(1).max(64).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
   request_timeout_seconds: RequestTimeoutSeconds.optional(),
+  dedup: DedupSetting.optional(),
 });
 export type JobRequestBody = z.input<typeof JobRequestBody>;
 

@@ -18,23 +18,26 @@ import type { Store } from './types.js';
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
  *
  * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
- * u32 line length | u32 flags (bit 0: ok, bit 1: cancelled, bit 2: expired) | u32 input tokens |
- * u32 output tokens. Entries written before bits 1 and 2 existed count as failed.
+ * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired) | u32 input
+ * tokens | u32 output tokens. Entries written before bits 2 and 3 existed count as failed.
  */
 export const INDEX_ENTRY_BYTES = 24;
 export const INDEX_PAGE_ENTRIES = 1024;
 const PAGE_BYTES = INDEX_ENTRY_BYTES * INDEX_PAGE_ENTRIES;
 const FLAG_OK = 1;
+/** Answered from an identical request's answer (deduplication): its input tokens were cached. */
+const FLAG_CACHED = 2;
 /** A failed item that was never sent: its batch was cancelled (`batch_cancelled`) or expired (`batch_expired`). */
-const FLAG_CANCELLED = 2;
-const FLAG_EXPIRED = 4;
+const FLAG_CANCELLED = 4;
+const FLAG_EXPIRED = 8;
 
 /** The index flags of a result. */
 function flagsOf(result: ItemResultMessage): number {
-  if (result.ok) return FLAG_OK;
+  const cached = result.cached ? FLAG_CACHED : 0;
+  if (result.ok) return FLAG_OK | cached;
   if (result.error?.code === 'batch_cancelled') return FLAG_CANCELLED;
   if (result.error?.code === 'batch_expired') return FLAG_EXPIRED;
-  return 0;
+  return cached;
 }
 
 /** Adds one result's outcome to `counts`: exactly one of completed, failed, cancelled, expired. */
@@ -57,6 +60,9 @@ export interface ResultCounts {
   expired: number;
   inputTokens: number;
   outputTokens: number;
+  /** Items answered from the dedup cache, and their input tokens. */
+  cachedItems: number;
+  cachedTokens: number;
 }
 
 interface PendingEntry {
@@ -98,6 +104,8 @@ export class ResultWriter {
       expired: 0,
       inputTokens: 0,
       outputTokens: 0,
+      cachedItems: 0,
+      cachedTokens: 0,
     };
     let present: Uint8Array = new Uint8Array(1024);
     let lastSegment = 0;
@@ -115,9 +123,14 @@ export class ResultWriter {
         lastSegment = Math.max(lastSegment, segment - 1);
         present = setBit(present, page * INDEX_PAGE_ENTRIES + at / INDEX_ENTRY_BYTES);
         counts.received++;
-        countOutcome(counts, bytes.readUInt32LE(at + 12));
+        const flags = bytes.readUInt32LE(at + 12);
+        countOutcome(counts, flags);
         counts.inputTokens += bytes.readUInt32LE(at + 16);
         counts.outputTokens += bytes.readUInt32LE(at + 20);
+        if (flags & FLAG_CACHED) {
+          counts.cachedItems++;
+          counts.cachedTokens += bytes.readUInt32LE(at + 16);
+        }
       }
     });
     return new ResultWriter(store, batchId, lastSegment, present, counts);
@@ -148,6 +161,10 @@ export class ResultWriter {
     countOutcome(this.counts, flags);
     this.counts.inputTokens += result.usage?.input_tokens ?? 0;
     this.counts.outputTokens += result.usage?.output_tokens ?? 0;
+    if (result.cached) {
+      this.counts.cachedItems++;
+      this.counts.cachedTokens += result.usage?.input_tokens ?? 0;
+    }
     return true;
   }
 

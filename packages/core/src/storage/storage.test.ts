@@ -36,6 +36,7 @@ function result(index: number, ok = true): ItemResultMessage {
     attempts: 1,
     finished_at: 1,
     item: null,
+    cached: false,
   };
 }
 
@@ -56,6 +57,8 @@ describe('ResultWriter', () => {
       expired: 0,
       inputTokens: 20,
       outputTokens: 2,
+      cachedItems: 0,
+      cachedTokens: 0,
     });
     expect(reopened.append(result(0))).toBe(false);
     expect(reopened.append(result(1))).toBe(true);
@@ -68,6 +71,17 @@ describe('ResultWriter', () => {
       [1, true],
       [2, true],
     ]);
+  });
+
+  it('counts answers reused from identical requests (deduplication), also after reopening', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append(result(0));
+    writer.append({ ...result(1), cached: true });
+    writer.append({ ...result(2), cached: true, usage: { input_tokens: 7, output_tokens: 2 } });
+    expect(writer.counts).toMatchObject({ completed: 3, cachedItems: 2, cachedTokens: 17 });
+    await writer.flush();
+    const reopened = await ResultWriter.open(store, 'batch_x');
+    expect(reopened.counts).toMatchObject({ completed: 3, inputTokens: 27, cachedItems: 2, cachedTokens: 17 });
   });
 
   it('ignores unflushed results after a crash (reopen without flush)', async () => {

@@ -1,4 +1,5 @@
 import {
+  DedupSetting,
   type BatchRecord,
   BatchSpec,
   type DryRun,
@@ -38,6 +39,8 @@ const CreateBatch = z.object({
     .optional(),
   /** Sluice's extension: the upstream timeout per request (bounded by the server's). */
   request_timeout_seconds: z.unknown().optional(),
+  /** Not an OpenAI field: answer identical requests once (off by default for OpenAI batches). */
+  dedup: DedupSetting.optional(),
 });
 
 /** `"24h"`, `"1h"` … `"168h"`, `"1d"` … `"7d"` → seconds; null when not a duration in that range. */
@@ -193,6 +196,7 @@ export class OpenAIBatches {
       metadata: (input.metadata as Record<string, string> | null | undefined) ?? null,
       output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
       request_timeout_seconds: timeoutSeconds,
+      dedup: input.dedup ?? null,
     });
     return { spec, file };
   }

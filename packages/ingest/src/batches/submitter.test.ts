@@ -9,7 +9,13 @@ describe('request messages spliced from stored lines', () => {
       discriminator: 'classify',
       body: { model: 'classify', text: 'x\ny', labels: ['a', 'b'] },
     };
-    const spliced = `${requestMessagePrefix('batch_x', { api: 'domain', expires_at: 1_800_000_000, request_timeout_seconds: 2.5 })}7,${JSON.stringify(stored).slice(1)}`;
+    const spliced = `${requestMessagePrefix('batch_x', {
+      api: 'domain',
+      expires_at: 1_800_000_000,
+      tenant: 'acme "co"',
+      dedup: false,
+      request_timeout_seconds: 2.5,
+    })}7,${JSON.stringify(stored).slice(1)}`;
     const parsed = RequestItemMessage.parse(JSON.parse(spliced));
     expect(parsed).toEqual({
       type: 'item',
@@ -20,6 +26,8 @@ describe('request messages spliced from stored lines', () => {
       discriminator: 'classify',
       body: stored.body,
       expires_at: 1_800_000_000,
+      tenant: 'acme "co"',
+      dedup: false,
       timeout_ms: 2500,
     });
   });

@@ -220,6 +220,8 @@ export class BatchSubmitter {
           discriminator: stored.discriminator,
           body: stored.body,
           expires_at: spec.expires_at,
+          tenant: spec.tenant,
+          dedup: spec.dedup,
           timeout_ms: timeoutMsOf(spec),
         });
       } else {
@@ -245,9 +247,9 @@ export class BatchSubmitter {
  */
 export function requestMessagePrefix(
   batchId: string,
-  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'request_timeout_seconds'>,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup' | 'request_timeout_seconds'>,
 ): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
 }
 
 /** The items' upstream timeout: the batch's `request_timeout_seconds` in ms, or null (the processor's own). */

@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import {
+  DedupQuery,
+  type DedupSetting,
   type BatchRecord,
   BatchSpec,
   ConflictError,
@@ -75,13 +77,16 @@ export function registerBatchRoutes(
 ) {
   app.post('/v1/batches', async (request, reply) => {
     const type = mediaType(request);
+    const query = DedupQuery.safeParse(request.query ?? {});
+    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+    const dedup = query.data.dedup ?? null;
     const dryRun = isDryRun(request);
     const timeoutSeconds = requestTimeoutSeconds(
       context.upstream,
       (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
     );
     const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
-      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds });
+      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup });
       return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
     };
     if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
@@ -169,7 +174,7 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  options: { dryRun: boolean; timeoutSeconds: number | null },
+  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting },
 ): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
@@ -206,6 +211,7 @@ async function submitDomain(
     created_at: now,
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
+    dedup: options.dedup,
   });
   return context.submitter.submit(batchId, spec, result.items);
 }

@@ -55,6 +55,7 @@ const JOB_KEYS = new Set([
   'name',
   'metadata',
   'completion_window',
+  'dedup',
   'request_timeout_seconds',
 ]);
 
@@ -278,6 +279,7 @@ async function createJob(
     name: job.data.name ?? runName,
     parameters: params,
     request_timeout_seconds: timeoutSeconds,
+    dedup: job.data.dedup ?? null,
   });
   return context.submitter.submit(batchId, spec, result.items);
 }

@@ -1,4 +1,5 @@
 import {
+  type DedupSetting,
   ClassifyRequestBody,
   EnrichRequestBody,
   ExtractRequestBody,
@@ -20,7 +21,10 @@ import type { StoredItem } from '../intake/jsonl-intake.js';
 import { asItemIssues, FieldCollector, operationItemValidator, type OperationParams } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
-const REQUEST_BODIES: Record<OperationName, z.ZodType<{ items: unknown[] } & Record<string, unknown>>> = {
+const REQUEST_BODIES: Record<
+  OperationName,
+  z.ZodType<{ items: unknown[]; dedup?: DedupSetting } & Record<string, unknown>>
+> = {
   classify: ClassifyRequestBody,
   extract: ExtractRequestBody,
   summarize: SummarizeRequestBody,
@@ -75,7 +79,7 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
     app.post(`/v1/operations/${operation}`, async (request): Promise<OperationResponse> => {
       const parsed = REQUEST_BODIES[operation].safeParse(request.body);
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const { items, ...params } = parsed.data;
+      const { items, dedup, ...params } = parsed.data;
       const max = context.limits.maxSyncItems;
       if (items.length > max) {
         throw new ValidationError(
@@ -102,6 +106,7 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
         created_at: now,
         in_progress_at: now,
         expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
+        dedup: dedup ?? null,
       });
       const rows = results.map((r) => renderOutputLine('operations', r) as OperationRow);
       const usage = rows.reduce(

@@ -55,6 +55,8 @@ export interface ChatAnswer<T> {
   /** Summed over all attempts: each one was billed. */
   usage: TokenUsage;
   attempts: number;
+  /** Every call was answered from an identical request's answer: nothing was sent upstream. */
+  cached: boolean;
 }
 
 /**
@@ -66,15 +68,19 @@ export interface ChatAnswer<T> {
 export async function completeChat<T>(context: HandlerContext, request: ChatRequest<T>): Promise<ChatAnswer<T>> {
   const usage: TokenUsage = { input_tokens: 0, output_tokens: 0 };
   let attempts = 0;
+  let cached = true;
   let repair: InvalidModelOutputError | null = null;
   for (let round = 0; ; round++) {
     const call = await callInDialect(context, request, repair, usage);
     attempts += call.attempts;
+    cached &&= call.cached;
     try {
       const value = check(request.format, call.content, call.dialect);
       if (request.format.kind !== 'text')
         context.upstream.recordAnswer(request.route, round === 0 ? 'valid' : 'repaired');
-      return { value, completion: call.completion, requestId: call.requestId, usage, attempts };
+      // Only an answer that passed its check is kept for identical requests (the store write is off the item's path).
+      void call.remember();
+      return { value, completion: call.completion, requestId: call.requestId, usage, attempts, cached };
     } catch (error) {
       if (!(error instanceof InvalidModelOutputError)) throw error;
       if (round >= REPAIR_ROUNDS) {
@@ -95,6 +101,8 @@ interface DialectCall {
   completion: OpenAI.ChatCompletion;
   requestId: string | null;
   attempts: number;
+  cached: boolean;
+  remember: () => Promise<void>;
 }
 
 /**
@@ -134,49 +142,51 @@ async function callInDialect<T>(
     }
     const responseFormat = dialect === null ? undefined : responseFormatFor(dialect, answerSchema);
     const estimate = estimateTokens(system) + estimateTokens(request.user) + (request.maxTokens ?? 512);
+    // Exactly what is sent: identical requests (deduplication) are identical bodies.
+    const body: Record<string, unknown> = {
+      model: request.model,
+      messages,
+      ...(responseFormat ? { response_format: responseFormat } : {}),
+      ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+    };
     try {
-      const { value, attempts: used } = await context.upstream.run(
-        request.route,
-        estimate,
-        async () => {
-          try {
-            const { data, response } = await context.upstream.client.chat.completions
-              .create(
-                {
-                  model: request.model,
-                  messages,
-                  ...(responseFormat
-                    ? {
-                        response_format:
-                          responseFormat as unknown as OpenAI.ChatCompletionCreateParams['response_format'],
-                      }
-                    : {}),
-                  ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+      const answer = await context.dedupe('/v1/chat/completions', body, () =>
+        context.upstream.run(
+          request.route,
+          estimate,
+          async () => {
+            try {
+              const { data, response } = await context.upstream.client.chat.completions
+                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+                  timeout: context.timeoutMs,
+                })
+                .withResponse();
+              return {
+                value: {
+                  content: data.choices[0]?.message.content ?? null,
+                  completion: data,
+                  requestId: response.headers.get('x-request-id'),
                 },
-                { timeout: context.timeoutMs },
-              )
-              .withResponse();
-            usage.input_tokens += data.usage?.prompt_tokens ?? 0;
-            usage.output_tokens += data.usage?.completion_tokens ?? 0;
-            return {
-              value: {
-                content: data.choices[0]?.message.content ?? null,
-                completion: data,
-                requestId: response.headers.get('x-request-id'),
-              },
-              totalTokens: data.usage?.total_tokens ?? estimate,
-            };
-          } catch (thrown) {
-            const error = toSluiceError(thrown);
-            // A refused dialect is a capability answer: not retried as a transient fault.
-            if (dialect !== null && isDialectRejection(error)) throw new StructuredOutputRejectedError(dialect, error);
-            throw error;
-          }
-        },
-        context.guard,
+                totalTokens: data.usage?.total_tokens ?? estimate,
+              };
+            } catch (thrown) {
+              const error = toSluiceError(thrown);
+              // A refused dialect is a capability answer: not retried as a transient fault.
+              if (dialect !== null && isDialectRejection(error))
+                throw new StructuredOutputRejectedError(dialect, error);
+              throw error;
+            }
+          },
+          context.guard,
+        ),
       );
+      const { value } = answer.value;
+      // Only the attempt that answered is billed with tokens; a cached answer reports its original usage.
+      usage.input_tokens += value.completion.usage?.prompt_tokens ?? 0;
+      usage.output_tokens += value.completion.usage?.completion_tokens ?? 0;
+      const used = answer.cached ? 0 : answer.value.attempts;
       lease?.accepted();
-      return { ...value, dialect, attempts: attempts + used };
+      return { ...value, dialect, attempts: attempts + used, cached: answer.cached, remember: answer.remember };
     } catch (error) {
       if (lease && error instanceof ItemFailedError && error.last instanceof StructuredOutputRejectedError) {
         attempts += error.attempts;
@@ -256,7 +266,7 @@ export function openAISchema(schema: z.ZodType): Record<string, unknown> {
 export function asChatCompletion(
   domainModel: string,
   result: unknown,
-  answer: Pick<ChatAnswer<unknown>, 'completion' | 'usage'>,
+  answer: Pick<ChatAnswer<unknown>, 'completion' | 'usage' | 'cached'>,
 ) {
   return {
     id: answer.completion.id,
@@ -274,6 +284,8 @@ export function asChatCompletion(
       prompt_tokens: answer.usage.input_tokens,
       completion_tokens: answer.usage.output_tokens,
       total_tokens: answer.usage.input_tokens + answer.usage.output_tokens,
+      // As OpenAI reports prompt caching: the prompt tokens that were not processed again.
+      ...(answer.cached ? { prompt_tokens_details: { cached_tokens: answer.usage.input_tokens } } : {}),
     },
   };
 }

@@ -1,6 +1,13 @@
 import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
+import type { Answer } from '../dedup/answer-cache.js';
 import type { AttemptGuard, Upstream } from '../upstream/upstream.js';
+
+/**
+ * Sends an upstream request once per identical request of the tenant (docs/deduplication.md):
+ * `body` is exactly what `call` sends to `endpoint`; the batch's setting decides whether it is shared.
+ */
+export type Dedupe = <T>(endpoint: string, body: Record<string, unknown>, call: () => Promise<T>) => Promise<Answer<T>>;
 
 export interface HandlerContext {
   upstream: Upstream;
@@ -15,6 +22,7 @@ export interface HandlerContext {
    * processor's), cut to the time left before the batch expires. Pass it to every client call.
    */
   timeoutMs: number;
+  dedupe: Dedupe;
 }
 
 /** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */
@@ -22,6 +30,8 @@ export interface HandlerOutcome {
   response: { status_code: number; request_id: string | null; body: unknown };
   usage: TokenUsage;
   attempts: number;
+  /** Answered from an identical request's answer, without an upstream call (deduplication). */
+  cached?: boolean;
   /** Operations: the input item, echoed into the output row. */
   item?: Record<string, unknown> | null;
 }

@@ -96,6 +96,7 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
       output_tokens: 0,
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: 0,
+      cached_items: 0,
     },
     metadata: null,
     ...overrides,

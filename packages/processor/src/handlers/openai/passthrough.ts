@@ -18,6 +18,24 @@ function usageOf(body: unknown): TokenUsage {
 }
 
 /**
+ * A reused answer reports its input as cached, where OpenAI reports prompt caching:
+ * `prompt_tokens_details.cached_tokens` (chat, completions, embeddings) or
+ * `input_tokens_details.cached_tokens` (responses).
+ */
+function markCached(body: unknown): unknown {
+  const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
+  if (!usage || typeof usage !== 'object') return body;
+  if (typeof usage.prompt_tokens === 'number') {
+    const details = (usage.prompt_tokens_details as Record<string, unknown> | undefined) ?? {};
+    usage.prompt_tokens_details = { ...details, cached_tokens: usage.prompt_tokens };
+  } else if (typeof usage.input_tokens === 'number') {
+    const details = (usage.input_tokens_details as Record<string, unknown> | undefined) ?? {};
+    usage.input_tokens_details = { ...details, cached_tokens: usage.input_tokens };
+  }
+  return body;
+}
+
+/**
  * OpenAI batches: each line's body goes to the upstream's endpoint (`url`) unchanged, and the
  * upstream's answer is kept unchanged as the line's `response.body`. One handler per endpoint.
  */
@@ -33,25 +51,36 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
         (v): v is number => typeof v === 'number',
       );
       const estimate = estimateTokens(JSON.stringify(body)) + (maxTokens ?? 256);
-      const { value, attempts } = await context.upstream.run(
-        endpoint,
-        estimate,
-        async () => {
-          const { data, response } = await context.upstream.client
-            .post<unknown>(path, { body, timeout: context.timeoutMs })
-            .withResponse();
-          const usage = usageOf(data);
-          return {
-            value: { data, requestId: response.headers.get('x-request-id'), usage },
-            totalTokens: usage.input_tokens + usage.output_tokens || estimate,
-          };
-        },
-        context.guard,
+      const answer = await context.dedupe(endpoint, body, () =>
+        context.upstream.run(
+          endpoint,
+          estimate,
+          async () => {
+            const { data, response } = await context.upstream.client
+              .post<unknown>(path, { body, timeout: context.timeoutMs })
+              .withResponse();
+            const usage = usageOf(data);
+            return {
+              value: { data, requestId: response.headers.get('x-request-id'), usage },
+              totalTokens: usage.input_tokens + usage.output_tokens || estimate,
+            };
+          },
+          context.guard,
+        ),
       );
+      // Any 200 answer is a success here (the body is not checked), so it is kept at once
+      // (the store write is off the item's path).
+      void answer.remember();
+      const { value, attempts } = answer.value;
       return {
-        response: { status_code: 200, request_id: value.requestId, body: value.data },
+        response: {
+          status_code: 200,
+          request_id: value.requestId,
+          body: answer.cached ? markCached(value.data) : value.data,
+        },
         usage: value.usage,
-        attempts,
+        attempts: answer.cached ? 0 : attempts,
+        cached: answer.cached,
       };
     },
   });

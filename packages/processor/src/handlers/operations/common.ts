@@ -11,13 +11,14 @@ export function operationBody<P extends z.ZodType>(params: P) {
 /** An operation's outcome: the parsed result as the response body, the item echoed for the output row. */
 export function operationOutcome(
   result: unknown,
-  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts'>,
+  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts' | 'cached'>,
   item: Record<string, unknown>,
 ): HandlerOutcome {
   return {
     response: { status_code: 200, request_id: answer.requestId, body: result },
     usage: answer.usage,
     attempts: answer.attempts,
+    cached: answer.cached,
     item,
   };
 }
