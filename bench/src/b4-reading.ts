@@ -115,12 +115,14 @@ export async function runB4(
       result_fields: resultFields,
       name: null,
       sync: false,
+      parameters: null,
+      request_timeout_seconds: null,
       dedup: null,
     },
     rows,
     'completed',
   );
-  record.request_counts = { total: rows, completed: rows, failed: 0 };
+  record.request_counts = { total: rows, completed: rows, failed: 0, cancelled: 0, expired: 0 };
   record.completed_at = now;
   record.output_file_id = `file-${batchId}-output`;
   const producer = await transport.producer();

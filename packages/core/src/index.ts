@@ -23,6 +23,7 @@ export * from './transport/batching-sender.js';
 export * from './transport/dead-letter.js';
 export * from './config/config.js';
 export * from './config/structured-output.js';
+export * from './config/prices.js';
 export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/memory.js';

@@ -1,6 +1,7 @@
 import {
   AuthenticationError,
   BadRequestError,
+  DEFAULT_PRICES,
   jsonDepthExceeds,
   FileStore,
   type Logger,
@@ -18,6 +19,7 @@ import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
+import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleClientError, handleError } from './http/errors.js';
 import { mediaType } from './http/media.js';
@@ -54,6 +56,11 @@ export interface IngestOptions {
   /** HTTP timeouts; a request that outlives one gets a 408. */
   timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
+  /**
+   * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound).
+   * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini
+   */
+  upstream?: UpstreamFacts;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
@@ -71,6 +78,15 @@ export interface Ingest {
 }
 
 export const DEFAULT_TENANT = 'default';
+
+const DEFAULT_UPSTREAM_FACTS: UpstreamFacts = {
+  timeoutMs: 60_000,
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  concurrency: 256,
+  prices: DEFAULT_PRICES,
+  models: { default: 'gpt-4o-mini', extract: 'gpt-4o-mini', summarize: 'gpt-4o-mini', classify: 'gpt-4o-mini' },
+};
 
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const logger = options.logger;
@@ -106,6 +122,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     submitter,
     sync: null as unknown as SyncRunner,
     limits: options.limits,
+    upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     logger,
     metrics: registry,
     counters,
@@ -206,7 +223,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   registerHealthRoutes(app, context);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
-    createFromJson: (request, body) => openai.create(request, body),
+    createFromJson: (request, body, dryRun) => (dryRun ? openai.dryRun(request, body) : openai.create(request, body)),
     cancelOwned: (record) => openai.cancelOwned(record),
   });
   registerRealtimeRoutes(app, context);

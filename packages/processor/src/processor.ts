@@ -165,6 +165,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
     return result(item, { ok: false, response: null, error: { code, message }, usage: null, attempts });
   }
 
+  /**
+   * One call's timeout for an item: its batch's (bounded at submit by the processor's own), and
+   * never past the batch's expiry, so a slow upstream cannot hold an item beyond its window.
+   */
+  const itemTimeoutMs = (item: RequestItemMessage) => {
+    const own = Math.min(item.timeout_ms ?? options.upstream.timeoutMs, options.upstream.timeoutMs);
+    if (item.expires_at === null) return own;
+    return Math.max(1, Math.min(own, item.expires_at * 1000 - Date.now()));
+  };
+
   const isExpired = (item: RequestItemMessage) => item.expires_at !== null && Date.now() / 1000 >= item.expires_at;
 
   /** Turns one request item into its result. Never throws: every failure becomes an error line. */
@@ -186,6 +196,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       batchId: item.batch_id,
       index: item.index,
       customId: item.custom_id,
+      timeoutMs: itemTimeoutMs(item),
       dedupe: (endpoint, requestBody, call) =>
         item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)

@@ -61,6 +61,12 @@ const MAX_OPEN_BATCHES = 256;
 /** Buffered results across all batches that force a flush at once. */
 const MAX_BUFFERED_SEGMENTS = 4;
 
+/** Items of a batch not finished yet. */
+function remainingOf(record: BatchRecord): number {
+  const { total, completed, failed, cancelled, expired } = record.request_counts;
+  return Math.max(0, total - completed - failed - cancelled - expired);
+}
+
 export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
   const store = options.store;
@@ -173,8 +179,7 @@ export function createSink(options: SinkOptions): Sink {
       due.push(record);
       state.lastPublishedMs = now;
       state.changedSincePublish = false;
-      const counts = record.request_counts;
-      unfinished.set(state.batchId, Math.max(0, counts.total - counts.completed - counts.failed));
+      unfinished.set(state.batchId, remainingOf(record));
     }
     metrics.itemsUnfinished.set(sum(unfinished.values()));
     await publish(due);

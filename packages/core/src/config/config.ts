@@ -27,6 +27,7 @@ export interface RetentionConfig {
   sweepIntervalMs: number;
 }
 import type { StructuredOutputSetting } from './structured-output.js';
+import { loadPriceTable, type PriceTable } from './prices.js';
 
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
 export interface SluiceConfig {
@@ -94,6 +95,8 @@ export interface UpstreamConfig {
   concurrency: number;
   /** Which structured-output dialects may be used, per model. */
   structuredOutput: StructuredOutputSetting;
+  /** Model prices for dry-run estimates: the shipped table with SLUICE_PRICES_FILE over it. */
+  prices: PriceTable;
   models: { default: string; extract: string; summarize: string; classify: string };
 }
 
@@ -145,6 +148,7 @@ export function compileConfig(env: Env): SluiceConfig {
       tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
       concurrency: env.SLUICE_UPSTREAM_CONCURRENCY,
       structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
+      prices: loadPriceTable(env.SLUICE_PRICES_FILE),
       models: {
         default: env.SLUICE_MODEL,
         extract: env.SLUICE_MODEL_EXTRACT ?? env.SLUICE_MODEL,

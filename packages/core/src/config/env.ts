@@ -101,6 +101,8 @@ const EnvSchema = z.object({
   SLUICE_MODEL_SUMMARIZE: z.string().min(1).optional(),
   SLUICE_MODEL_CLASSIFY: z.string().min(1).optional(),
   SLUICE_UPSTREAM_TIMEOUT_MS: int(100).default(60_000),
+  /** A JSON price table (model → USD per million input and output tokens) over the shipped one, for dry runs. */
+  SLUICE_PRICES_FILE: z.string().min(1).optional(),
   /** Attempts per item, the first included. */
   SLUICE_MAX_ATTEMPTS: int(1, 100).default(5),
   SLUICE_RETRY_BASE_MS: int(1).default(500),

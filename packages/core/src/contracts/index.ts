@@ -11,3 +11,4 @@ export * from './messages.js';
 export * from './openai.js';
 export * from './operations.js';
 export * from './template.js';
+export * from './dry-run.js';

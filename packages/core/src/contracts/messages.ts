@@ -17,6 +17,8 @@ export const RequestItemMessage = z.object({
   body: JsonObject,
   /** Unix seconds after which the item is not sent upstream but fails with `batch_expired`. */
   expires_at: UnixSeconds.nullable().default(null),
+  /** Upstream timeout of one call for this item (the batch's `request_timeout_seconds`); null: the processor's own. */
+  timeout_ms: z.number().int().positive().nullable().default(null),
   /**
    * The batch's tenant: answers are shared only within a tenant (deduplication). Null (an outside
    * producer that did not say): the item is never deduplicated, so it cannot get another tenant's answer.

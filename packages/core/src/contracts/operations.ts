@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
-import { DedupSetting, TokenUsage } from './common.js';
+import { DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
 import { CompletionWindow, Metadata } from './fields.js';
 import { reservedTemplateFields } from './template.js';
 
@@ -170,6 +170,8 @@ export const JobFields = z.object({
   completion_window: CompletionWindow.optional(),
   /** Answer identical requests once (see docs/deduplication.md). */
   dedup: DedupSetting.optional(),
+  /** Upstream timeout per item, bounded by the server's (see docs/retry-and-estimates.md). */
+  request_timeout_seconds: RequestTimeoutSeconds.optional(),
 });
 export type JobFields = z.input<typeof JobFields>;
 
@@ -239,8 +241,19 @@ export const Job = z.object({
   total_items: z.number().int().nonnegative(),
   completed_items: z.number().int().nonnegative(),
   failed_items: z.number().int().nonnegative(),
+  /** Items not sent because the job was cancelled, or expired: not counted in `failed_items`. */
+  cancelled_items: z.number().int().nonnegative().default(0),
+  expired_items: z.number().int().nonnegative().default(0),
   /** Finished share, 0–1. */
   progress: z.number().min(0).max(1),
+  /** Items finished per minute lately; null until known. */
+  throughput_per_minute: z.number().nonnegative().nullable().default(null),
+  /** Seconds left at that pace; null until known, 0 once final. */
+  eta_seconds: z.number().int().nonnegative().nullable().default(null),
+  /** The operation's parameters as validated (what a retry reuses). */
+  parameters: JsonObject.nullable().default(null),
+  completion_window: z.string().default('24h'),
+  request_timeout_seconds: z.number().positive().nullable().default(null),
   created_at: z.number().int(),
   completed_at: z.number().int().nullable(),
   cancelled_at: z.number().int().nullable(),

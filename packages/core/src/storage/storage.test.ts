@@ -54,6 +54,8 @@ describe('ResultWriter', () => {
       received: 2,
       completed: 1,
       failed: 1,
+      cancelled: 0,
+      expired: 0,
       inputTokens: 20,
       outputTokens: 2,
       cachedItems: 0,

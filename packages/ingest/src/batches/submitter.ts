@@ -251,6 +251,7 @@ export class BatchSubmitter {
           expires_at: spec.expires_at,
           tenant: spec.tenant,
           dedup: spec.dedup,
+          timeout_ms: timeoutMsOf(spec),
         });
       } else {
         value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
@@ -275,7 +276,12 @@ export class BatchSubmitter {
  */
 export function requestMessagePrefix(
   batchId: string,
-  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup'>,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup' | 'request_timeout_seconds'>,
 ): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"index":`;
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
+}
+
+/** The items' upstream timeout: the batch's `request_timeout_seconds` in ms, or null (the processor's own). */
+function timeoutMsOf(spec: Pick<BatchSpec, 'request_timeout_seconds'>): number | null {
+  return spec.request_timeout_seconds === null ? null : Math.max(1, Math.round(spec.request_timeout_seconds * 1000));
 }

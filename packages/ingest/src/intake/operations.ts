@@ -155,7 +155,13 @@ export async function intakeOperationItems(
   operation: OperationName,
   params: OperationParams,
   source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>,
-  options: { fromItems: boolean; limits: IntakeLimits; itemLimitName: string },
+  options: {
+    fromItems: boolean;
+    limits: IntakeLimits;
+    itemLimitName: string;
+    /** Sees every valid item too (a dry run counts tokens with it). */
+    wrapValidator?: (validate: LineValidator) => LineValidator;
+  },
 ): Promise<{ items: number; fields: string[] }> {
   const fields = new FieldCollector();
   const name = (line: number) => (options.fromItems ? `items.${line - 1}` : `line ${line}`);
@@ -166,7 +172,9 @@ export async function intakeOperationItems(
       intake(
         source,
         { store: context.store, key: context.submitter.inputKey(batchId) },
-        operationItemValidator(operation, params, fields),
+        options.wrapValidator
+          ? options.wrapValidator(operationItemValidator(operation, params, fields))
+          : operationItemValidator(operation, params, fields),
         {
           limits: options.limits,
           itemLimitName: options.itemLimitName,

@@ -5,6 +5,7 @@ import {
   type BatchRecord,
   BatchSpec,
   ConflictError,
+  type DryRun,
   HEADERS,
   type DomainModel,
   isTerminal,
@@ -27,6 +28,11 @@ import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 import { deleteBatch } from '../retention/deletion.js';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
 export const JSONL_TYPES = [
@@ -41,7 +47,11 @@ const DAY_SECONDS = 24 * 60 * 60;
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
 export interface BatchRouteExtensions {
   /** Handles `POST /v1/batches` with a JSON body that is not a domain item; returns undefined to decline. */
-  createFromJson?: (request: FastifyRequest, body: Record<string, unknown>) => Promise<BatchRecord | undefined>;
+  createFromJson?: (
+    request: FastifyRequest,
+    body: Record<string, unknown>,
+    dryRun: boolean,
+  ) => Promise<BatchRecord | DryRun | undefined>;
   /** Cancels a batch ingest still owns (e.g. OpenAI `validating`); returns undefined when the sink owns it. */
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
 }
@@ -70,10 +80,16 @@ export function registerBatchRoutes(
     const query = DedupQuery.safeParse(request.query ?? {});
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const dedup = query.data.dedup ?? null;
-    if (JSONL_TYPES.includes(type)) {
-      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>, dedup);
-      return reply.code(200).send(publicBatch(record));
-    }
+    const dryRun = isDryRun(request);
+    const timeoutSeconds = requestTimeoutSeconds(
+      context.upstream,
+      (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
+    );
+    const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup });
+      return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
+    };
+    if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
     if (type === 'application/json') {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -84,11 +100,10 @@ export function registerBatchRoutes(
       const object = body as Record<string, unknown>;
       if ('custom_id' in object || 'body' in object) {
         // One domain item as a single JSON object: the same checks as a one-line JSONL body.
-        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))], dedup);
-        return reply.code(200).send(publicBatch(record));
+        return domain([Buffer.from(JSON.stringify(object))]);
       }
-      const created = await extensions.createFromJson?.(request, object);
-      if (created) return reply.code(200).send(publicBatch(created));
+      const created = await extensions.createFromJson?.(request, object, dryRun);
+      if (created) return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
       throw new ValidationError([
         {
           line: null,
@@ -119,6 +134,11 @@ export function registerBatchRoutes(
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
     return publicBatch(await cancelBatch(context, record, extensions));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', async (request) => {
+    const record = await batchFor(context, request.tenant, request.params.id);
+    return publicBatch(await retryBatch(context, record, 'batches'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
@@ -153,8 +173,8 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  dedup: DedupSetting,
-): Promise<BatchRecord> {
+  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting },
+): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
   // The batch's endpoint is the realtime endpoint its lines' model answers on (`/classify`); a
@@ -165,14 +185,23 @@ async function submitDomain(
     if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
     return verdict;
   };
+  // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
+  const meter = options.dryRun
+    ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default)
+    : null;
   const items = await context.submitter.intakeOrRefuse(batchId, 'domain', () =>
-    intakeJsonl(source, input, validate, {
+    intakeJsonl(source, input, meter ? meter.wrap(validate) : validate, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
     }),
   );
+  if (meter) {
+    await context.submitter.discard(batchId);
+    return meter.result(context.upstream);
+  }
   const now = nowSeconds();
   const spec = BatchSpec.parse({
+    request_timeout_seconds: options.timeoutSeconds,
     api: 'domain',
     tenant,
     endpoint: [...endpoints].join(','),
@@ -180,7 +209,7 @@ async function submitDomain(
     created_at: now,
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
-    dedup,
+    dedup: options.dedup,
   });
   return context.submitter.submit(batchId, spec, items);
 }

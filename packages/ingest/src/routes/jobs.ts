@@ -7,6 +7,7 @@ import {
   JOB_REQUEST_KEYS,
   ListQuery,
   OutputQuery,
+  type DryRun,
   type FileRecord,
   JobRequestBody,
   newBatchId,
@@ -17,11 +18,22 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
 import { listPage, publicJob } from '../http/views.js';
-import { arrayEntries, csvEntries, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
+import {
+  arrayEntries,
+  csvEntries,
+  jsonlEntries,
+  type IntakeEntry,
+  type LineValidator,
+} from '../intake/jsonl-intake.js';
 import { intakeOperationItems, paramsIssues, resultFieldsOf, type OperationParams } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
@@ -42,7 +54,7 @@ export async function jobFor(context: IngestContext, tenant: string, id: string)
  */
 export function registerJobRoutes(app: FastifyInstance, context: IngestContext) {
   app.post('/v1/jobs', async (request) => {
-    return publicJob(await createJob(context, request, request.body, null));
+    return jobAnswer(await createJob(context, request, request.body, null, isDryRun(request)));
   });
 
   app.post('/v1/jobs/upload', async (request) => {
@@ -52,6 +64,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
         'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
       );
     }
+    const dryRun = isDryRun(request);
     const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
     try {
       let params: unknown;
@@ -67,7 +80,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
           },
         ]);
       }
-      return publicJob(await createJob(context, request, params, file));
+      return jobAnswer(await createJob(context, request, params, file, dryRun));
     } finally {
       // The job keeps its own validated copy of the items.
       await context.files.delete(file);
@@ -87,6 +100,11 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
     return publicJob(await cancelBatch(context, await jobFor(context, request.tenant, request.params.id)));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (request) => {
+    const record = await jobFor(context, request.tenant, request.params.id);
+    return publicJob(await retryBatch(context, record, 'jobs'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
@@ -124,6 +142,10 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
   });
 }
 
+/** A created job as its job object; a dry run as it is. */
+const jobAnswer = (created: BatchRecord | DryRun) =>
+  'object' in created && created.object === 'dry_run' ? created : publicJob(created as BatchRecord);
+
 /**
  * Creates a job from a JSON request (`items` or `input_file_id`) or an uploaded file: checks the
  * operation's parameters and every item (naming bad items by index, or bad rows by line), stores
@@ -134,7 +156,9 @@ async function createJob(
   request: FastifyRequest,
   body: unknown,
   uploaded: FileRecord | null,
-): Promise<BatchRecord> {
+  /** Validate exactly the same way, estimate, and keep nothing. */
+  dryRun = false,
+): Promise<BatchRecord | DryRun> {
   const job = JobRequestBody.safeParse(body);
   if (!job.success) throw new ValidationError(issuesFromZod(job.error, null));
   const operation = canonicalOperation(job.data.operation);
@@ -146,6 +170,7 @@ async function createJob(
   if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
   const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowSeconds = completionWindowSeconds(windowText) as number;
+  const timeoutSeconds = requestTimeoutSeconds(context.upstream, job.data.request_timeout_seconds);
 
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;
@@ -180,11 +205,20 @@ async function createJob(
   }
 
   const batchId = newBatchId();
+  const model = (params as { model?: string }).model ?? null;
+  const meter = dryRun
+    ? new DryRunMeter('operations', await tokenCounters(), model ?? context.upstream.models.default)
+    : null;
   const { items, fields } = await intakeOperationItems(context, batchId, operation, params, source, {
     fromItems,
     limits,
     itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
+    ...(meter ? { wrapValidator: (validate: LineValidator) => meter.wrap(validate) } : {}),
   });
+  if (meter) {
+    await context.submitter.discard(batchId);
+    return meter.result(context.upstream);
+  }
   const now = nowSeconds();
   const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
   const spec = BatchSpec.parse({
@@ -192,7 +226,7 @@ async function createJob(
     tenant: request.tenant,
     endpoint: '/v1/jobs',
     operation: job.data.operation,
-    model: (params as { model?: string }).model ?? null,
+    model,
     input_file_id: uploaded ? null : (file?.id ?? null),
     completion_window: windowText,
     created_at: now,
@@ -202,6 +236,8 @@ async function createJob(
     item_fields: fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
+    parameters: params,
+    request_timeout_seconds: timeoutSeconds,
     dedup: job.data.dedup ?? null,
   });
   return context.submitter.submit(batchId, spec, items);

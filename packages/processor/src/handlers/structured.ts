@@ -157,7 +157,10 @@ async function callInDialect<T>(
           async ({ signal }) => {
             try {
               const { data, response } = await context.upstream.client.chat.completions
-                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
+                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+                  signal,
+                  timeout: context.timeoutMs,
+                })
                 .withResponse();
               return {
                 value: {

@@ -17,6 +17,11 @@ export interface HandlerContext {
   batchId: string;
   index: number;
   customId: string;
+  /**
+   * Upstream timeout of each call for this item: the batch's `request_timeout_seconds` (else the
+   * processor's), cut to the time left before the batch expires. Pass it to every client call.
+   */
+  timeoutMs: number;
   dedupe: Dedupe;
 }
 
