@@ -1,9 +1,11 @@
 import {
+  backoffDelayMs,
   BatchingSender,
   deadLetter,
   HEADERS,
   MessageDecodeError,
   requestLineId,
+  sleep,
   UpstreamError,
   type Consumer,
   type IncomingMessage,
@@ -30,7 +32,7 @@ import { AnswerCache } from './dedup/answer-cache.js';
 import { requestHash, shouldDedup } from './dedup/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
-import { ItemFailedError, Upstream, type UpstreamOptions } from './upstream/upstream.js';
+import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
 
 export interface ProcessorOptions {
   transport: Transport;
@@ -123,7 +125,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       } catch (error) {
         if (!running && attempt > 3) throw error;
         logger.warn({ err: error, attempt }, 'producing a result failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)));
+        // A stop ends the wait: the item stays uncommitted and is redelivered.
+        await sleep(backoffDelayMs(attempt - 1, { initialMs: 400, maxMs: 5000 }), upstream.signal);
       }
     }
   }
@@ -132,6 +135,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      model?: string | null;
       cached?: boolean;
     },
   ): ItemResultMessage {
@@ -148,12 +152,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached: fields.cached ?? false,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
+      model: fields.model ?? modelOf(fields.response?.body),
     };
   }
 
   function failed(item: RequestItemMessage, code: string, message: string, attempts = 0): ItemResultMessage {
     return result(item, { ok: false, response: null, error: { code, message }, usage: null, attempts });
   }
+
+  /**
+   * One call's timeout for an item: its batch's (bounded at submit by the processor's own), and
+   * never past the batch's expiry, so a slow upstream cannot hold an item beyond its window.
+   */
+  const itemTimeoutMs = (item: RequestItemMessage) => {
+    const own = Math.min(item.timeout_ms ?? options.upstream.timeoutMs, options.upstream.timeoutMs);
+    if (item.expires_at === null) return own;
+    return Math.max(1, Math.min(own, item.expires_at * 1000 - Date.now()));
+  };
 
   const isExpired = (item: RequestItemMessage) => item.expires_at !== null && Date.now() / 1000 >= item.expires_at;
 
@@ -176,6 +191,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       batchId: item.batch_id,
       index: item.index,
       customId: item.custom_id,
+      timeoutMs: itemTimeoutMs(item),
       dedupe: (endpoint, requestBody, call) =>
         item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
@@ -196,9 +212,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        model: outcome.model ?? null,
         cached: outcome.cached ?? false,
       });
     } catch (error) {
+      // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
+      if (error instanceof UpstreamStoppedError || upstream.stopped) throw error;
       if (error instanceof ItemAbandonedError) return failed(item, error.code, error.message);
       if (error instanceof ItemFailedError) {
         const last = error.last;
@@ -367,11 +386,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
       if (!running) return;
       running = false;
       pool.signal();
+      // Items in flight get most of the bound to finish; then every wait they are in (rate limiter,
+      // backoff, a slow or dead upstream) is aborted and they are released uncommitted, so the
+      // commit, the consumer's leave and the producer's flush still fit in SLUICE_SHUTDOWN_TIMEOUT_MS.
+      const graceMs = Math.max(0, timeoutMs - Math.min(5000, Math.floor(timeoutMs / 3)));
+      const idle = pool.idle().then(() => true);
+      let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
-        pool.idle().then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+        idle,
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
-      if (!drained) logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+      clearTimeout(timer);
+      if (!drained) {
+        logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+        upstream.stop();
+        await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
       if (commitTimer) clearInterval(commitTimer);
       results?.flush();
       await scheduleCommit();
@@ -391,4 +422,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       };
     },
   };
+}
+
+/** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */
+function modelOf(body: unknown): string | null {
+  const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && model.length > 0 ? model : null;
 }

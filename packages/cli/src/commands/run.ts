@@ -14,13 +14,15 @@ import { clientAction, clientCommand } from './connection.js';
 import { stageInput } from './input-file.js';
 import { type OperationFlags, operationParamsFrom } from './operation-params.js';
 import { fileOutputRequest, writeOutput } from './output.js';
-import { addInputOptions, checkSubmitFlags, submitInput } from './submit.js';
+import { addInputOptions, checkSubmitFlags, dryRunInput, printDryRun, submitInput } from './submit.js';
 import { waitUntilFinal } from './wait.js';
 import { loadConfig } from './serve.js';
 
 interface RunFlags extends OperationFlags {
   output?: string;
   format?: string;
+  dryRun?: boolean;
+  json?: boolean;
   dedup?: string;
 }
 
@@ -54,10 +56,18 @@ export function registerRun(program: Command) {
       'where to write the output (default: <input name>.output.jsonl, or .csv for a CSV of items)',
     )
     .option('--format <format>', 'json | jsonl | csv, overriding the output file name (jobs only)')
+    .option('--dry-run', 'validate FILE and print an estimate (items, tokens, cost, time); process nothing')
+    .option('--json', 'with --dry-run: print the estimate as JSON')
     .action(
       clientAction(async (file: string, flags: RunFlags) => {
         const outputPath = flags.output ?? defaultOutputPath(file, flags.operation);
-        checkSubmitFlags({ ...flags, output: outputPath, wait: true, pollInterval: '1' });
+        // --format is checked against the file the output goes to, the default one included.
+        checkSubmitFlags({
+          ...flags,
+          output: flags.dryRun ? flags.output : outputPath,
+          wait: !flags.dryRun,
+          pollInterval: '1',
+        });
         const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const started = performance.now();
         const env: NodeJS.ProcessEnv = { ...process.env };
@@ -87,6 +97,12 @@ export function registerRun(program: Command) {
           });
           const client = new Sluice({ baseURL: running.url });
           const input = await stageInput(file);
+          if (flags.dryRun) {
+            // The estimate is the running server's: its limits and prices are this environment's.
+            const estimate = await dryRunInput(client, input, params).finally(() => input.cleanup());
+            printDryRun(estimate, flags.json === true);
+            return;
+          }
           const submitted = await submitInput(client, input, params, {
             output: outputPath,
             format: flags.format,

@@ -1,26 +1,26 @@
 import multipart from '@fastify/multipart';
 import {
+  ExpiresAfter,
   type FileRecord,
+  FileListQuery,
   NotFoundError,
+  PayloadTooLargeError,
   nowSeconds,
   publicFile,
+  SluiceError,
   ValidationError,
   type ValidationIssue,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { IngestContext } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { attachment } from '../http/content-disposition.js';
 import { listPage } from '../http/views.js';
-import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
+
 import { issuesFromZod } from '../intake/zod-issues.js';
 
-const ListQuery = z.object({
-  purpose: z.enum(['batch', 'batch_output']).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
-  order: z.enum(['asc', 'desc']).default('desc'),
-  after: z.string().optional(),
-});
+/** The form limits of `registerFileRoutes`, named in the errors that enforce them. */
+const FORM_LIMITS = { fields: 16, fieldSize: 64 * 1024 };
 
 /** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
 const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
@@ -37,14 +37,13 @@ export async function fileFor(context: IngestContext, tenant: string, id: string
 /** The OpenAI Files API: upload (multipart, streamed into the store), list, retrieve, content, delete. */
 export async function registerFileRoutes(app: FastifyInstance, context: IngestContext) {
   await app.register(multipart, {
-    limits: { fileSize: context.limits.maxFileBytes, files: 1, fields: 16, fieldSize: 64 * 1024 },
+    limits: { fileSize: context.limits.maxFileBytes, files: 1, ...FORM_LIMITS },
     throwFileSizeLimit: true,
   });
 
   app.post('/v1/files', async (request, reply) => {
     if (!request.isMultipart()) {
-      return unsupportedMediaType(
-        reply,
+      throw unsupportedMediaType(
         request.headers['content-type'] ?? '',
         'Upload files as multipart/form-data with fields "file" and "purpose".',
       );
@@ -72,7 +71,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
   });
 
   app.get('/v1/files', async (request) => {
-    const query = ListQuery.safeParse(request.query);
+    const query = FileListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const now = nowSeconds();
     const { data, hasMore } = await context.files.list({ tenant: request.tenant, ...query.data });
@@ -90,7 +89,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     if (!content) throw new NotFoundError('file', record.id);
     return reply
       .type('application/jsonl; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${record.filename.replace(/"/g, '')}"`)
+      .header('content-disposition', attachment(record.filename))
       .send(content);
   });
 
@@ -152,40 +151,59 @@ export async function receiveUpload(
     return { file, fields };
   } catch (error) {
     await upload.abort();
-    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-      throw new PayloadTooLargeError(context.limits.maxFileBytes, 'file (SLUICE_MAX_FILE_BYTES)');
-    }
-    throw error;
+    throw multipartFailure(error, context.limits.maxFileBytes);
   }
 }
 
-/** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000`. */
-function parseExpiresAfter(
-  fields: Record<string, string>,
-): { seconds: number | null } | { issue: { line: null; param: string; code: string; message: string } } {
+/**
+ * What the client did wrong, for every way the multipart parser can refuse a body: a truncated body
+ * (no closing boundary), a missing boundary, too many fields or parts, a field too large. The parser
+ * throws plain errors (busboy's `Unexpected end of form`, stream `Premature close`) that the error
+ * table cannot tell from a server fault, so each is named here, at the one place uploads are read.
+ * Our own errors (validation, storage) pass through unchanged.
+ */
+function multipartFailure(error: unknown, maxFileBytes: number): unknown {
+  if (error instanceof SluiceError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  const issue = (param: string | null, issueCode: string, text: string) =>
+    new ValidationError([{ line: null, param, code: issueCode, message: text }]);
+  switch (code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new PayloadTooLargeError(maxFileBytes, 'file (SLUICE_MAX_FILE_BYTES)');
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return issue(null, 'too_many_fields', `The form has more than ${FORM_LIMITS.fields} fields.`);
+    case 'FST_FILES_LIMIT':
+      return issue('file', 'too_many_files', 'The form may carry one file, in the "file" field.');
+    case 'FST_PROTO_VIOLATION':
+      return issue(null, 'invalid_field_name', message);
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return issue(null, 'invalid_multipart', 'The multipart body ended before its closing boundary.');
+  }
+  if (/boundary not found/i.test(message)) {
+    return issue(null, 'invalid_multipart', 'The multipart/form-data content type has no boundary parameter.');
+  }
+  if (/unexpected end of (form|multipart)|malformed|part terminated early/i.test(message)) {
+    return issue(null, 'invalid_multipart', 'The multipart body ended before its closing boundary.');
+  }
+  return error;
+}
+
+/** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000` (form fields). */
+function parseExpiresAfter(fields: Record<string, string>): { seconds: number | null } | { issue: ValidationIssue } {
   const anchor = fields['expires_after[anchor]'];
   const seconds = fields['expires_after[seconds]'];
   if (anchor === undefined && seconds === undefined) return { seconds: null };
-  if (anchor !== 'created_at') {
-    return {
-      issue: {
-        line: null,
-        param: 'expires_after.anchor',
-        code: 'invalid_value',
-        message: "expires_after.anchor must be 'created_at'",
-      },
-    };
-  }
-  const value = Number(seconds);
-  if (!Number.isInteger(value) || value < 3600 || value > 2_592_000) {
-    return {
-      issue: {
-        line: null,
-        param: 'expires_after.seconds',
-        code: 'invalid_value',
-        message: 'expires_after.seconds must be an integer from 3600 (1 hour) to 2592000 (30 days)',
-      },
-    };
-  }
-  return { seconds: value };
+  const parsed = ExpiresAfter.safeParse({ anchor, seconds });
+  if (parsed.success) return { seconds: parsed.data.seconds };
+  const issue = parsed.error.issues[0];
+  return {
+    issue: {
+      line: null,
+      param: `expires_after.${String(issue?.path[0] ?? 'seconds')}`,
+      code: 'invalid_value',
+      message: `expires_after.${issue?.message ?? 'invalid'}`,
+    },
+  };
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { classifyJob } from './operations/classify.js';
-import { compileTemplate, runJob } from './operations/run.js';
 import { perJob } from './per-job.js';
 
 describe('perJob', () => {
@@ -32,27 +31,5 @@ describe('perJob', () => {
     const first = classifyJob('batch_per_job_test', params);
     for (let item = 0; item < 500; item++) expect(classifyJob('batch_per_job_test', params)).toBe(first);
     expect(classifyJob.compilations - before).toBe(1);
-  });
-});
-
-describe('compileTemplate', () => {
-  it('fills placeholders from the item, objects as JSON, unknown fields left as written', () => {
-    const render = compileTemplate('Channel {channel}: {content} ({meta}) {missing}{content}');
-    expect(render({ channel: 'email', content: 'hi', meta: { a: 1 } })).toBe('Channel email: hi ({"a":1}) {missing}hi');
-    expect(compileTemplate('no placeholders')({})).toBe('no placeholders');
-  });
-
-  it('a run job compiles its template and its JSON Schema validator once', () => {
-    const params = {
-      operation: 'x',
-      user_prompt_template: '{content}',
-      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object' } } },
-    } as Parameters<typeof runJob>[1];
-    const before = runJob.compilations;
-    const first = runJob('batch_run_test', params);
-    for (let item = 0; item < 100; item++) runJob('batch_run_test', params);
-    expect(runJob.compilations - before).toBe(1);
-    expect(first.validate?.({})).toBe(true);
-    expect(first.validate?.(3)).toBe(false);
   });
 });
