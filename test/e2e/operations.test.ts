@@ -301,7 +301,7 @@ describe('operations through the SDK', () => {
 });
 
 describe('the CLI', () => {
-  it('submit --wait without a terminal prints progress lines and exits 0; a bad argument exits 2 with one line', async () => {
+  it('submit --wait -o FILE [--format] writes the output, printing progress lines without a terminal, exits 0; a bad argument exits 2 with one line', async () => {
     const file = join(scratch, 'tickets.jsonl');
     await writeFile(file, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
     const out = join(scratch, 'labels.csv');
@@ -314,7 +314,7 @@ describe('the CLI', () => {
         '--categories',
         categories.join(','),
         '--wait',
-        '--output',
+        '-o',
         out,
         '--poll-interval',
         '0.2',
@@ -327,6 +327,23 @@ describe('the CLI', () => {
     expect(cli.output.some((line) => /^batch_\w+$/.test(line))).toBe(true);
     expect(cli.output.some((line) => /completed 4\/4 done/.test(line))).toBe(true);
     expect(parseCsv(await readFile(out, 'utf8'), { columns: true })).toHaveLength(4);
+
+    // --format overrides what the file name says.
+    const named = join(scratch, 'labels.out');
+    const formatted = spawnSluice(
+      ['submit', file, '--operation', 'label', '--categories', categories.join(','), '--wait', '-o', named].concat([
+        '--format',
+        'json',
+        '--poll-interval',
+        '0.2',
+        '--base-url',
+        pipeline.url,
+      ]),
+      {},
+    );
+    expect(await formatted.exited).toBe(0);
+    const rows = JSON.parse(await readFile(named, 'utf8')) as OperationRow[];
+    expect(rows.map((row) => row.custom_id).sort()).toEqual(items.map((item) => item.id).sort());
 
     const bad = spawnSluice(
       ['submit', file, '--operation', 'label', '--categories', 'only-one', '--base-url', pipeline.url],

@@ -103,8 +103,6 @@ export function decodeUtf8(bytes: Buffer): string | null {
   }
 }
 
-export const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
 export function startsWithBom(bytes: Buffer): boolean {
   return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }

@@ -40,26 +40,20 @@ export interface ProcessorOptions {
   topics: TopicNames;
   upstream: UpstreamOptions;
   models: UpstreamConfig['models'];
-  /**
-   * Items in flight at once, across partitions.
-   * @defaultValue 256
-   */
-  concurrency?: number;
-  /**
-   * Partitions worked on at once.
-   * @defaultValue 4
-   */
-  partitionsConcurrently?: number;
+  /** Items in flight at once, across partitions (`SLUICE_PROCESSOR_CONCURRENCY`). */
+  concurrency: number;
+  /** Partitions worked on at once (`SLUICE_PROCESSOR_PARTITIONS_CONCURRENCY`). */
+  partitionsConcurrently: number;
   /**
    * Most uncommitted offsets per partition (finished or not) before dispatch waits; bounds memory
    * and the redelivery after a crash when one item is slow.
    * @defaultValue concurrency × 8
    */
   maxWindow?: number;
-  /** @defaultValue 1000 */
-  commitIntervalMs?: number;
-  /** Consumer session timeout: how soon the group gives a dead processor's partitions to another. @defaultValue 30000 */
-  sessionTimeoutMs?: number;
+  /** `SLUICE_COMMIT_INTERVAL_MS` */
+  commitIntervalMs: number;
+  /** Consumer session timeout: how soon the group gives a dead processor's partitions to another (`SLUICE_SESSION_TIMEOUT_MS`). */
+  sessionTimeoutMs: number;
   /** @defaultValue `<requests topic>.processor` */
   groupId?: string;
   handlers?: readonly Handler[];
@@ -93,9 +87,10 @@ function operationItemOf(item: RequestItemMessage): Record<string, unknown> | nu
 }
 
 export function createProcessor(options: ProcessorOptions): Processor {
-  const concurrency = options.concurrency ?? 256;
+  // Settings with a default come compiled from the config schema (@sluice/core's env.ts), the one place defaults live.
+  const concurrency = options.concurrency;
   const maxWindow = options.maxWindow ?? concurrency * 8;
-  const commitIntervalMs = options.commitIntervalMs ?? 1000;
+  const commitIntervalMs = options.commitIntervalMs;
   const groupId = options.groupId ?? `${options.topics.requests}.processor`;
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
@@ -371,9 +366,9 @@ export function createProcessor(options: ProcessorOptions): Processor {
         groupId,
         topics: [options.topics.requests],
         fromBeginning: true,
-        partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
+        partitionsConsumedConcurrently: options.partitionsConcurrently,
         sessionTimeoutMs: options.sessionTimeoutMs,
-        heartbeatIntervalMs: options.sessionTimeoutMs ? Math.floor(options.sessionTimeoutMs / 10) : undefined,
+        heartbeatIntervalMs: Math.floor(options.sessionTimeoutMs / 10),
       });
       consumer.onAssignment((assignment) => {
         const keep = new Set(assignment.map((tp) => trackerKey(tp.topic, tp.partition)));

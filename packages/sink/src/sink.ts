@@ -26,27 +26,18 @@ export interface SinkOptions {
   store: Store;
   /** How long a final batch's data is kept. */
   retention: SinkRetention;
-  /**
-   * A batch's buffered results are written as a segment once they reach this size...
-   * @defaultValue 8388608 (8 MiB)
-   */
-  segmentBytes?: number;
-  /**
-   * ...or once the oldest is this old; the results topic's offsets are committed after each flush.
-   * @defaultValue 1000
-   */
-  flushIntervalMs?: number;
-  /**
-   * Least time between two progress records of one batch; state changes are published at once.
-   * @defaultValue 500
-   */
-  statusIntervalMs?: number;
+  /** A batch's buffered results are written as a segment once they reach this size (`SLUICE_SINK_SEGMENT_BYTES`)... */
+  segmentBytes: number;
+  /** ...or once the oldest is this old; the results topic's offsets are committed after each flush (`SLUICE_SINK_FLUSH_MS`). */
+  flushIntervalMs: number;
+  /** Least time between two progress records of one batch; state changes are published at once (`SLUICE_STATUS_INTERVAL_MS`). */
+  statusIntervalMs: number;
   /** @defaultValue 4 */
   partitionsConcurrently?: number;
   /** @defaultValue `<results topic>.sink` */
   groupId?: string;
-  /** Consumer session timeout: how soon the group gives a dead sink's partitions to another. @defaultValue 30000 */
-  sessionTimeoutMs?: number;
+  /** Consumer session timeout: how soon the group gives a dead sink's partitions to another (`SLUICE_SESSION_TIMEOUT_MS`). */
+  sessionTimeoutMs: number;
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -71,10 +62,9 @@ export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
   const store = options.store;
   const files = new FileStore(store);
-  const segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
-  const flushIntervalMs = options.flushIntervalMs ?? 1000;
+  // Settings with a default come compiled from the config schema (@sluice/core's env.ts), the one place defaults live.
+  const { segmentBytes, flushIntervalMs, statusIntervalMs } = options;
   const metrics: SinkMetrics = createSinkMetrics(options.metricsRegistry ?? new Registry());
-  const statusIntervalMs = options.statusIntervalMs ?? 500;
   const groupId = options.groupId ?? `${options.topics.results}.sink`;
   const open = new Map<string, BatchState>();
   let producer: Producer | null = null;
@@ -302,7 +292,7 @@ export function createSink(options: SinkOptions): Sink {
         maxWaitTimeMs: 200,
         partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
         sessionTimeoutMs: options.sessionTimeoutMs,
-        heartbeatIntervalMs: options.sessionTimeoutMs ? Math.floor(options.sessionTimeoutMs / 10) : undefined,
+        heartbeatIntervalMs: Math.floor(options.sessionTimeoutMs / 10),
       });
       consumer.onAssignment((assignment) => {
         // Another sink may have written a batch while we did not own it: reload from the store.

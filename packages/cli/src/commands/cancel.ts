@@ -1,3 +1,4 @@
+import { isTerminal } from '@sluice/core';
 import type { Command } from 'commander';
 import { batchPath, inspectBatch, printJson } from './batch-target.js';
 import { addConnectionOptions, clientAction, clientCommand, connect, type ConnectionFlags } from './connection.js';
@@ -11,7 +12,14 @@ export function registerCancel(program: Command) {
   addConnectionOptions(command).action(
     clientAction(async (id: string, flags: ConnectionFlags) => {
       const client = await connect(flags);
-      const { kind } = await inspectBatch(client, id);
+      const { kind, batch } = await inspectBatch(client, id);
+      // Cancelling is asking for a batch that no longer runs: one that already ended is left as it
+      // is and printed, not an error (the server's 409), so `wait ID; cancel ID` in a script is safe.
+      if (isTerminal(batch.status)) {
+        process.stderr.write(`${id} is already ${batch.status}: nothing to cancel\n`);
+        printJson(batch);
+        return;
+      }
       printJson(
         kind === 'job'
           ? await client.batches.cancel(id)

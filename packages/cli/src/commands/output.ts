@@ -59,6 +59,15 @@ export function formatOfPath(path: string): OutputFormat {
 }
 
 /**
+ * How a command that downloads a whole output into FILE (`submit --wait -o`, `run -o`) writes it:
+ * `--format` when given, else the format the file's name says.
+ */
+export function fileOutputRequest(path: string, format: string | undefined): OutputRequest {
+  if (format === undefined) return { format: formatOfPath(path), explicitFormat: false };
+  return outputRequestFrom({ format });
+}
+
+/**
  * Writes a batch's output to `path` (or stdout). Jobs: JSON, JSONL or CSV through the jobs API;
  * domain and OpenAI batches: their JSONL output (every line, output and errors, in input order).
  */

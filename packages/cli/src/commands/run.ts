@@ -13,13 +13,14 @@ import { batchPath, parseBatchObject, requireCompleted } from './batch-target.js
 import { clientAction, clientCommand } from './connection.js';
 import { stageInput } from './input-file.js';
 import { type OperationFlags, operationParamsFrom } from './operation-params.js';
-import { formatOfPath, writeOutput } from './output.js';
+import { fileOutputRequest, writeOutput } from './output.js';
 import { addInputOptions, checkSubmitFlags, dryRunInput, printDryRun, submitInput } from './submit.js';
 import { waitUntilFinal } from './wait.js';
 import { loadConfig } from './serve.js';
 
 interface RunFlags extends OperationFlags {
   output?: string;
+  format?: string;
   dryRun?: boolean;
   json?: boolean;
   dedup?: string;
@@ -54,13 +55,20 @@ export function registerRun(program: Command) {
       '-o, --output <file>',
       'where to write the output (default: <input name>.output.jsonl, or .csv for a CSV of items)',
     )
+    .option('--format <format>', 'json | jsonl | csv, overriding the output file name (jobs only)')
     .option('--dry-run', 'validate FILE and print an estimate (items, tokens, cost, time); process nothing')
     .option('--json', 'with --dry-run: print the estimate as JSON')
     .action(
       clientAction(async (file: string, flags: RunFlags) => {
-        checkSubmitFlags({ ...flags, wait: !flags.dryRun, pollInterval: '1' });
-        const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const outputPath = flags.output ?? defaultOutputPath(file, flags.operation);
+        // --format is checked against the file the output goes to, the default one included.
+        checkSubmitFlags({
+          ...flags,
+          output: flags.dryRun ? flags.output : outputPath,
+          wait: !flags.dryRun,
+          pollInterval: '1',
+        });
+        const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const started = performance.now();
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env.KAFKA_BROKERS; // a one-shot run is always embedded
@@ -97,6 +105,7 @@ export function registerRun(program: Command) {
           }
           const submitted = await submitInput(client, input, params, {
             output: outputPath,
+            format: flags.format,
             dedup: flags.dedup,
           }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
@@ -109,10 +118,7 @@ export function registerRun(program: Command) {
           let wrote = '';
           if (final.status !== 'failed') {
             await mkdir(dirname(outputPath), { recursive: true });
-            await writeOutput(client, final.id, final.kind, outputPath, {
-              format: formatOfPath(outputPath),
-              explicitFormat: false,
-            });
+            await writeOutput(client, final.id, final.kind, outputPath, fileOutputRequest(outputPath, flags.format));
             wrote = ` → ${outputPath}`;
             if (batch.error_file_id) {
               const errorsPath = errorPathBeside(outputPath);

@@ -7,6 +7,11 @@ describe('checkSubmitFlags', () => {
     [{ categories: 'a,b' }, '--categories: only with --operation (a file of items)'],
     [{ operation: 'label', output: 'out.jsonl' }, '--output: only with --wait'],
     [{ operation: 'label', timeout: '10' }, '--timeout: only with --wait'],
+    [{ operation: 'label', wait: true, format: 'csv' }, '--format: only with --output'],
+    [
+      { operation: 'label', wait: true, output: 'o.txt', format: 'xml' },
+      "--format: expected one of json, jsonl, csv, got 'xml'",
+    ],
   ])('refuses %o', (flags, message) => {
     expect(() => checkSubmitFlags({ pollInterval: '1', ...flags })).toThrow(
       expect.objectContaining({ message, exitCode: EXIT.usage }),

@@ -8,13 +8,14 @@ import { type BatchState, requireCompleted, stateOfBatch, stateOfJob } from './b
 import { addConnectionOptions, clientAction, clientCommand, connect, type ConnectionFlags } from './connection.js';
 import { detectInputKind, firstLine, type InputKind, stageInput, type StagedInput } from './input-file.js';
 import { type OperationFlags, operationFlagsGiven, operationParamsFrom } from './operation-params.js';
-import { formatOfPath, writeOutput } from './output.js';
+import { fileOutputRequest, writeOutput } from './output.js';
 import { formatDuration } from './progress.js';
 import { addWaitOptions, type WaitFlags, waitSettingsFrom, waitUntilFinal } from './wait.js';
 
 interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
   wait?: boolean;
   output?: string;
+  format?: string;
   dryRun?: boolean;
   json?: boolean;
   dedup?: string;
@@ -38,6 +39,8 @@ export function checkSubmitFlags(flags: SubmitFlags): void {
     if (flags.output !== undefined) throw usage('--output: only with --wait');
     if (flags.timeout !== undefined) throw usage('--timeout: only with --wait');
   }
+  if (flags.format !== undefined && flags.output === undefined) throw usage('--format: only with --output');
+  if (flags.output !== undefined) fileOutputRequest(flags.output, flags.format);
 }
 
 /** `--dedup true|false|all`, checked as the server checks `?dedup=` (docs/deduplication.md). */
@@ -131,13 +134,17 @@ export async function submitInput(
   client: Sluice,
   input: StagedInput,
   params: UploadJobParams | null,
-  flags: Pick<SubmitFlags, 'output' | 'dedup'>,
+  flags: Pick<SubmitFlags, 'output' | 'format' | 'dedup'>,
 ): Promise<BatchState> {
   const dedup = dedupFrom(flags.dedup);
   if (params) return submitItems(client, input, dedup === undefined ? params : { ...params, dedup });
   const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
-  if (flags.output !== undefined && formatOfPath(flags.output) !== 'jsonl') {
-    throw usage(`--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`);
+  if (flags.output !== undefined && fileOutputRequest(flags.output, flags.format).format !== 'jsonl') {
+    throw usage(
+      flags.format === undefined
+        ? `--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`
+        : `--format: a ${kind.api} batch's output is JSONL only`,
+    );
   }
   return kind.api === 'domain' ? submitDomain(client, input, dedup) : submitOpenAI(client, input, kind.endpoint, dedup);
 }
@@ -247,9 +254,10 @@ export function registerSubmit(program: Command) {
   addInputOptions(command)
     .option('--wait', 'wait until the batch is final, showing progress on stderr (exit 1 unless it completes)')
     .option(
-      '--output <file>',
-      'with --wait: download the output (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
+      '-o, --output <file>',
+      'with --wait: download the output into this file (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
     )
+    .option('--format <format>', 'with --output: json | jsonl | csv, overriding the file name (jobs only)')
     .option(
       '--dry-run',
       'validate FILE exactly as a submit would and print an estimate (items, tokens, cost, time); submit nothing',
@@ -282,10 +290,7 @@ export function registerSubmit(program: Command) {
       const final = await waitUntilFinal(client, submitted.id, submitted.kind, settings);
       // A failed batch (bad input) has no output; a cancelled or expired one keeps its finished items.
       if (flags.output !== undefined && final.status !== 'failed') {
-        await writeOutput(client, final.id, final.kind, flags.output, {
-          format: formatOfPath(flags.output),
-          explicitFormat: false,
-        });
+        await writeOutput(client, final.id, final.kind, flags.output, fileOutputRequest(flags.output, flags.format));
         process.stderr.write(`wrote the output of ${final.id} to ${flags.output}\n`);
       }
       requireCompleted(final);

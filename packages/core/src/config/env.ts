@@ -212,5 +212,3 @@ export function parseEnv(env: Record<string, string | undefined>): Env {
     : JSON.stringify(relevant[variable] ?? null);
   throw new ConfigError(variable, `${issue?.message ?? 'invalid'} (got ${shown})`);
 }
-
-export const ENV_VARIABLES = [...Object.keys(EnvSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)];

@@ -5,7 +5,6 @@ import type { Secret } from '../config/secret.js';
 import { backoffDelayMs, sleep } from '../retry/index.js';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
-export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'OAUTHBEARER';
 
 /** An OAUTHBEARER token for kafkajs: `value` is the compact JWS the broker validates. */
 export interface OauthBearerToken {

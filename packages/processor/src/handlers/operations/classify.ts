@@ -1,9 +1,34 @@
 import { ClassifyParams, type ClassifyOperationResult } from '@sluice/core';
 import { z } from 'zod';
-import { cachedSchema } from '../schema-cache.js';
-import { completeChat } from '../structured.js';
+import { perJob } from '../per-job.js';
+import { completeChat, openAISchema } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
+
+/** What a classify job's parameters determine, compiled once per job. */
+export const classifyJob = perJob((params: ClassifyParams) => {
+  const categories = params.categories as [string, ...string[]];
+  const category = z.enum(categories);
+  const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
+  const schema: z.ZodType<ClassifyOperationResult> = params.multi_label
+    ? z.strictObject({
+        label: category,
+        labels: z.array(category).min(1),
+        confidence: z.number().min(0).max(1),
+        scores,
+      })
+    : z.strictObject({ label: category, confidence: z.number().min(0).max(1), scores });
+  const system = [
+    params.system_prompt,
+    `Classify the content of the user message into ${params.multi_label ? 'the categories that apply, from' : 'exactly one of'} these categories: ${categories.map((c) => JSON.stringify(c)).join(', ')}.`,
+    params.multi_label
+      ? 'Answer with "label" (the best category), "labels" (every category that applies, best first), "confidence" (0 to 1) and "scores" (0 to 1 for every category).'
+      : 'Answer with "label" (one of the categories), "confidence" (0 to 1) and "scores" (0 to 1 for every category).',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+  return { schema, json: openAISchema(schema), system, maxTokens: 64 + categories.length * 16 };
+});
 
 /** Operations `classify` (job name `label`): one of `categories` per item, or all that apply with `multi_label`. */
 export const operationClassify = defineHandler({
@@ -11,38 +36,14 @@ export const operationClassify = defineHandler({
   discriminator: 'classify',
   request: operationBody(ClassifyParams),
   async handle({ params, item }, context) {
-    const categories = params.categories as [string, ...string[]];
-    const { schema, json } = cachedSchema(
-      `operations.classify:${params.multi_label}:${JSON.stringify(categories)}`,
-      () => {
-        const category = z.enum(categories);
-        const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
-        return params.multi_label
-          ? z.strictObject({
-              label: category,
-              labels: z.array(category).min(1),
-              confidence: z.number().min(0).max(1),
-              scores,
-            })
-          : z.strictObject({ label: category, confidence: z.number().min(0).max(1), scores });
-      },
-    );
-    const system = [
-      params.system_prompt,
-      `Classify the content of the user message into ${params.multi_label ? 'the categories that apply, from' : 'exactly one of'} these categories: ${categories.map((c) => JSON.stringify(c)).join(', ')}.`,
-      params.multi_label
-        ? 'Answer with "label" (the best category), "labels" (every category that applies, best first), "confidence" (0 to 1) and "scores" (0 to 1 for every category).'
-        : 'Answer with "label" (one of the categories), "confidence" (0 to 1) and "scores" (0 to 1 for every category).',
-    ]
-      .filter(Boolean)
-      .join('\n\n');
+    const { schema, json, system, maxTokens } = classifyJob(context.batchId, params);
     const answer = await completeChat(context, {
       route: 'operations.classify',
       model: params.model ?? context.models.classify,
       system,
       user: item.content,
       format: { kind: 'zod', schema, json, name: 'classification' },
-      maxTokens: 64 + categories.length * 16,
+      maxTokens,
     });
     const result: ClassifyOperationResult = answer.value;
     return operationOutcome(result, answer, item);

@@ -1,7 +1,7 @@
 import { ExtractParams } from '@sluice/core';
 import { z } from 'zod';
-import { cachedSchema } from '../schema-cache.js';
-import { completeChat } from '../structured.js';
+import { perJob } from '../per-job.js';
+import { completeChat, openAISchema } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
 
@@ -11,6 +11,20 @@ const FIELD_TYPES = {
   boolean: () => z.boolean(),
   list: () => z.array(z.string()),
 } as const;
+
+/** What an extract job's parameters determine, compiled once per job. */
+export const extractJob = perJob((params: ExtractParams) => {
+  const fields = params.fields;
+  const system = [
+    `Extract structured data from the content of the user message. ${params.extraction_instructions}`,
+    fields
+      ? `Fields:\n${fields.map((f) => `- ${f.name} (${f.type})${f.description ? `: ${f.description}` : ''}`).join('\n')}\nUse null for a field the content does not state.`
+      : 'Answer with a JSON object with one key per requested field; use null for a field the content does not state.',
+  ].join('\n\n');
+  if (!fields) return { system, fields: null };
+  const schema = z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()])));
+  return { system, fields: { schema, json: openAISchema(schema) } };
+});
 
 /**
  * Operations `extract`: the fields the instructions ask for, as a JSON object. With a field
@@ -22,13 +36,7 @@ export const operationExtract = defineHandler({
   discriminator: 'extract',
   request: operationBody(ExtractParams),
   async handle({ params, item }, context) {
-    const fields = params.fields;
-    const system = [
-      `Extract structured data from the content of the user message. ${params.extraction_instructions}`,
-      fields
-        ? `Fields:\n${fields.map((f) => `- ${f.name} (${f.type})${f.description ? `: ${f.description}` : ''}`).join('\n')}\nUse null for a field the content does not state.`
-        : 'Answer with a JSON object with one key per requested field; use null for a field the content does not state.',
-    ].join('\n\n');
+    const { system, fields } = extractJob(context.batchId, params);
     const common = {
       route: 'operations.extract',
       model: params.model ?? context.models.extract,
@@ -36,9 +44,7 @@ export const operationExtract = defineHandler({
       user: item.content,
     };
     if (fields) {
-      const { schema, json } = cachedSchema(`operations.extract:${JSON.stringify(fields)}`, () =>
-        z.strictObject(Object.fromEntries(fields.map((f) => [f.name, FIELD_TYPES[f.type]().nullable()]))),
-      );
+      const { schema, json } = fields;
       const answer = await completeChat(context, {
         ...common,
         format: { kind: 'zod', schema, json, name: 'extraction' },

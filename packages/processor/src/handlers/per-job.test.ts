@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { classifyJob } from './operations/classify.js';
+import { perJob } from './per-job.js';
+
+describe('perJob', () => {
+  it("compiles a job's parameters once for all its items, once per job", () => {
+    let compiled = 0;
+    const job = perJob((params: { categories: string[] }) => ({ n: ++compiled, joined: params.categories.join() }));
+    const params = { categories: ['a', 'b'] };
+    for (let item = 0; item < 1000; item++) expect(job('batch_1', params).joined).toBe('a,b');
+    for (let item = 0; item < 1000; item++) job('batch_2', { categories: ['c'] });
+    expect(compiled).toBe(2);
+    expect(job.compilations).toBe(2);
+  });
+
+  it('keeps at most maxJobs jobs, dropping the least recently used', () => {
+    const job = perJob((params: number) => params, 2);
+    job('a', 1);
+    job('b', 2);
+    job('a', 1); // a is now the most recent
+    job('c', 3); // b goes
+    job('a', 1);
+    expect(job.compilations).toBe(3);
+    job('b', 2);
+    expect(job.compilations).toBe(4);
+  });
+
+  it("the operation handlers' compilers are per job: 500 items of one classify job build one schema", () => {
+    const before = classifyJob.compilations;
+    const params = { categories: ['billing', 'bug'], multi_label: false } as Parameters<typeof classifyJob>[1];
+    const first = classifyJob('batch_per_job_test', params);
+    for (let item = 0; item < 500; item++) expect(classifyJob('batch_per_job_test', params)).toBe(first);
+    expect(classifyJob.compilations - before).toBe(1);
+  });
+});
