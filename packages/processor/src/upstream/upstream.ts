@@ -6,6 +6,7 @@ import {
   type StructuredOutputSetting,
   UpstreamError,
 } from '@sluice/core';
+import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
 import { AdaptiveConcurrency, type CallOutcome, type ConcurrencyPermit } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';
@@ -83,7 +84,7 @@ export class Upstream {
    * probe, the rate limiter, the HTTP call itself and the backoff sleep. Issue 11: SIGTERM with a
    * rate-limited backlog never finished because nothing a waiting item awaited could be interrupted.
    */
-  private readonly stopping = new AbortController();
+  private readonly stopping = stopSignalController();
   readonly limiter: RateLimiter;
   readonly concurrency: AdaptiveConcurrency;
   readonly learntLimits: LearntLimits;
@@ -251,4 +252,15 @@ export class Upstream {
 function callOutcomeOf(error: SluiceError): CallOutcome {
   if (error instanceof UpstreamError && error.status !== null) return error.status === 429 ? 'ignore' : 'answer';
   return error.code === 'upstream_timeout' ? 'timeout' : 'ignore';
+}
+
+/**
+ * One controller whose signal every in-flight call and wait listens to: with more than ten calls at
+ * once Node warns of a listener leak (MaxListenersExceededWarning), though each wait removes its
+ * listener when it ends. The number of listeners is bounded by the concurrency, so the warning is lifted.
+ */
+function stopSignalController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
