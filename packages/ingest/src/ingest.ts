@@ -10,6 +10,7 @@ import {
   type TopicNames,
   type Transport,
 } from '@sluice/core';
+import { dashboardDirectory } from '@sluice/dashboard';
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -57,6 +58,11 @@ export interface IngestOptions {
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
   logger: Logger;
   metricsRegistry?: Registry;
+  /**
+   * The built dashboard served at `/`; null serves none.
+   * @defaultValue the `@sluice/dashboard` package's build (`packages/dashboard/dist/web`)
+   */
+  dashboardDirectory?: string | null;
 }
 
 export interface Ingest {
@@ -119,6 +125,9 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
   const sweeper = new Sweeper(context, options.retention.sweepIntervalMs);
 
+  const dashboard = await DashboardFiles.load(
+    options.dashboardDirectory === undefined ? dashboardDirectory : options.dashboardDirectory,
+  );
   const timeouts = options.timeouts ?? { headersMs: 30_000, requestMs: 600_000, idleMs: 60_000 };
   const app = Fastify({
     // Per-request lines only at warn and above: a batch system's access log is its metrics.
@@ -173,7 +182,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     reply.code(404).send(errorBody(404, 'unknown_route', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
   app.addHook('onRequest', async (request) => {
-    if (!options.apiKeys || request.url === '/healthz') return;
+    // The dashboard's own files are public: the page itself asks for the key and sends it with every call.
+    if (!options.apiKeys || request.url === '/healthz' || dashboard.serves(request)) return;
     const header = request.headers.authorization ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     const tenant = key ? options.apiKeys.get(key) : undefined;
@@ -189,6 +199,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const openai = new OpenAIBatches(context);
   let takeOverTimer: NodeJS.Timeout | null = null;
   registerHealthRoutes(app, context);
+  registerDashboardRoutes(app, dashboard);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
     createFromJson: (request, body) => openai.create(request, body),

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  ApiKind,
   DedupQuery,
   type DedupSetting,
   type BatchRecord,
@@ -39,6 +40,8 @@ const DAY_SECONDS = 24 * 60 * 60;
 const ListQuery = z.object({
   after: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
+  /** Only batches of one API (the dashboard's filter); all three when absent. */
+  api: ApiKind.optional(),
 });
 
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */

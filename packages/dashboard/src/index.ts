@@ -1,0 +1,10 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The directory of the built dashboard (`index.html` and `assets/`), which ingest serves at `/`.
+ * Vite writes it when the package builds (`pnpm -r build`); until then it may not exist.
+ */
+export const dashboardDirectory: string = fileURLToPath(new URL('./web/', import.meta.url));
+
+/** The gzip budget of the dashboard's JS and CSS together, checked by a unit test on the built files. */
+export const DASHBOARD_GZIP_BUDGET_BYTES = 60 * 1024;
