@@ -20,6 +20,7 @@ import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleError } from './http/errors.js';
+import { DashboardFiles, registerDashboardRoutes } from './routes/dashboard.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
