@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { domainLines } from '../harness/fixtures.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 
 /**
@@ -10,6 +11,8 @@ import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 const A = 'key-a';
 const B = 'key-b';
+/** The tenant with 1,000 batches. */
+const C = 'key-c';
 
 let pipeline: Pipeline;
 let browser: Browser;
@@ -19,7 +22,7 @@ beforeAll(async () => {
     label: 'dashboard',
     // Slow enough that a job of a few hundred items is still running when the page looks at it.
     simulator: { latency: { medianMs: 40, p99Ms: 80 } },
-    env: { SLUICE_API_KEYS: `${A}=tenant-a,${B}=tenant-b`, SLUICE_PROCESSOR_CONCURRENCY: '8' },
+    env: { SLUICE_API_KEYS: `${A}=tenant-a,${B}=tenant-b,${C}=tenant-c`, SLUICE_PROCESSOR_CONCURRENCY: '8' },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
@@ -37,9 +40,13 @@ async function api(method: string, path: string, key: string, body?: unknown) {
   return { status: response.status, text: await response.text() };
 }
 
+function csvOf(rows: number): string {
+  return ['id,content', ...Array.from({ length: rows }, (_, i) => `r${i},"ticket number ${i}"`)].join('\n') + '\n';
+}
+
 /** A classify job uploaded as CSV through the API (the form's own test submits through the page). */
 async function csvJob(key: string, rows: number): Promise<string> {
-  const csv = ['id,content', ...Array.from({ length: rows }, (_, i) => `r${i},"ticket number ${i}"`)].join('\n') + '\n';
+  const csv = csvOf(rows);
   const form = new FormData();
   form.append('file', new Blob([csv], { type: 'text/csv' }), 'tickets.csv');
   form.append('params', JSON.stringify({ operation: 'classify', categories: ['billing', 'bug'] }));
@@ -91,10 +98,21 @@ describe('dashboard', () => {
     await page.close();
   });
 
-  it('watches a CSV job to completed with live progress, and downloads the same CSV as the API', async () => {
+  it('submits a CSV job through the form, watches it reach completed with live progress, downloads the same CSV as the API', async () => {
     const page = await signedIn(A);
-    const id = await csvJob(A, 300);
-    await page.goto(`${pipeline.url}/#/batches/${id}`);
+    await page.click('text=Start a batch');
+    await page.setInputFiles('input[name="file"]', {
+      name: 'tickets.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(csvOf(300)),
+    });
+    await page.selectOption('select[name="operation"]', 'classify');
+    await page.fill('input[name="categories"]', 'billing, bug');
+    await page.click('button[type="submit"]');
+    await page.waitForURL(/#\/batches\/[A-Za-z0-9_-]+$/);
+    const id = new URL(page.url()).hash.split('/').at(-1)!;
+    const job = JSON.parse((await api('GET', `/v1/jobs/${id}`, A)).text) as { operation: string; total_items: number };
+    expect(job).toMatchObject({ operation: 'classify', total_items: 300 });
     await page.locator('progress').waitFor();
     // Every value the progress bar shows, recorded in the page as it changes.
     await page.evaluate(() => {
@@ -104,7 +122,10 @@ describe('dashboard', () => {
       seen.push(bar.value);
       new MutationObserver(() => seen.push(bar.value)).observe(bar, { attributes: true });
     });
-    await page.getByTestId('batch-status').filter({ hasText: /^completed$/ }).waitFor({ timeout: 120_000 });
+    await page
+      .getByTestId('batch-status')
+      .filter({ hasText: /^completed$/ })
+      .waitFor({ timeout: 120_000 });
     const seen = await page.evaluate(() => (window as unknown as { seen: number[] }).seen);
     expect(seen.some((value) => value > 0 && value < 300)).toBe(true);
     expect(seen.at(-1)).toBe(300);
@@ -122,7 +143,9 @@ describe('dashboard', () => {
     const row = page.locator(`tr[data-batch-id="${id}"]`);
     await row.waitFor();
     expect(await row.getAttribute('data-status')).toBe('completed');
-    expect(await row.locator('progress').evaluate((bar: HTMLProgressElement) => [bar.value, bar.max])).toEqual([300, 300]);
+    expect(await row.locator('progress').evaluate((bar: HTMLProgressElement) => [bar.value, bar.max])).toEqual([
+      300, 300,
+    ]);
     await page.close();
   });
 
@@ -131,7 +154,10 @@ describe('dashboard', () => {
     const id = await csvJob(A, 5000);
     await page.goto(`${pipeline.url}/#/batches/${id}`);
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await page.getByTestId('batch-status').filter({ hasText: /^cancelled$/ }).waitFor({ timeout: 120_000 });
+    await page
+      .getByTestId('batch-status')
+      .filter({ hasText: /^cancelled$/ })
+      .waitFor({ timeout: 120_000 });
     const job = JSON.parse((await api('GET', `/v1/jobs/${id}`, A)).text) as { status: string; completed_items: number };
     expect(job.status).toBe('cancelled');
     expect(job.completed_items).toBeLessThan(5000);
@@ -147,6 +173,53 @@ describe('dashboard', () => {
     await page.getByRole('heading', { name: 'Batches' }).waitFor();
     await page.waitForSelector('tr[data-batch-id]');
     expect(await page.locator(`tr[data-batch-id="${theirs}"]`).count()).toBe(0);
+    await page.close();
+  });
+
+  it('lists 1,000 batches a page at a time: first page time, paging to the end, the API filter', async () => {
+    const line = JSON.stringify(domainLines(1, 'c')[0]);
+    let next = 0;
+    const submitOne = async () => {
+      while (next < 1000) {
+        next++;
+        const response = await fetch(`${pipeline.url}/v1/batches`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${C}`, 'content-type': 'application/jsonl' },
+          body: `${line}\n`,
+        });
+        expect(response.status).toBe(200);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, submitOne));
+
+    const page = await browser.newPage();
+    await page.addInitScript((key) => sessionStorage.setItem('sluice.api_key', key), C);
+    await page.goto(pipeline.url);
+    await page.locator('tr[data-batch-id]').nth(99).waitFor();
+    // From navigation start to the first 100 rows on screen.
+    const loadMs = await page.evaluate(() => performance.now());
+    console.log(`dashboard: first page of 1,000 batches shown ${loadMs.toFixed(0)} ms after navigation start`);
+    expect(await page.locator('tr[data-batch-id]').count()).toBe(100);
+
+    const seen = new Set<string>();
+    for (let pageNumber = 1; ; pageNumber++) {
+      const ids = await page
+        .locator('tr[data-batch-id]')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-batch-id')!));
+      for (const id of ids) seen.add(id);
+      const nextButton = page.getByRole('button', { name: 'Next' });
+      if (await nextButton.isDisabled()) break;
+      expect(pageNumber).toBeLessThan(10);
+      await nextButton.click();
+      await page.waitForFunction(
+        (first) => document.querySelector('tr[data-batch-id]')?.getAttribute('data-batch-id') !== first,
+        ids[0],
+      );
+    }
+    expect(seen.size).toBe(1000);
+
+    await page.selectOption('select[name="api"]', 'operations');
+    await page.getByText('No batches').waitFor();
     await page.close();
   });
 });

@@ -6,7 +6,16 @@ import { BatchProgress } from './progress.js';
 
 const PAGE_SIZE = 100;
 const POLL_MS = 2000;
-const STATUSES = ['validating', 'in_progress', 'finalizing', 'completed', 'failed', 'cancelling', 'cancelled', 'expired'];
+const STATUSES = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'cancelling',
+  'cancelled',
+  'expired',
+];
 
 /** The tenant's batches and jobs, newest first, a page at a time; refreshed while any of them runs. */
 export function BatchList() {
@@ -66,7 +75,11 @@ export function BatchList() {
         </label>
         <label>
           Status{' '}
-          <select name="status" value={status} onChange={(event) => setStatus((event.currentTarget as HTMLSelectElement).value)}>
+          <select
+            name="status"
+            value={status}
+            onChange={(event) => setStatus((event.currentTarget as HTMLSelectElement).value)}
+          >
             <option value="">All</option>
             {STATUSES.map((value) => (
               <option value={value}>{value}</option>

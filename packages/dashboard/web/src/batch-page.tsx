@@ -94,7 +94,8 @@ export function BatchPage({ id }: { id: string }) {
         </span>
       </div>
       <p class="sub">
-        {batch.operation ?? apiOf(batch)} {batch.model ? `· ${batch.model}` : ''} · created {formatTime(batch.created_at)}
+        {batch.operation ?? apiOf(batch)} {batch.model ? `· ${batch.model}` : ''} · created{' '}
+        {formatTime(batch.created_at)}
         {batch.metadata?.retry_of && (
           <>
             {' '}
@@ -124,11 +125,17 @@ export function BatchPage({ id }: { id: string }) {
             Retry failed ({unfinished})
           </button>
         )}
-        <button type="button" onClick={() => void act('Download', () => download(outputPath(batch, 'jsonl'), `${batch.id}.jsonl`))}>
+        <button
+          type="button"
+          onClick={() => void act('Download', () => download(outputPath(batch, 'jsonl'), `${batch.id}.jsonl`))}
+        >
           Download JSONL
         </button>
         {isJob && (
-          <button type="button" onClick={() => void act('Download', () => download(outputPath(batch, 'csv'), `${batch.id}.csv`))}>
+          <button
+            type="button"
+            onClick={() => void act('Download', () => download(outputPath(batch, 'csv'), `${batch.id}.csv`))}
+          >
             Download CSV
           </button>
         )}
@@ -136,7 +143,9 @@ export function BatchPage({ id }: { id: string }) {
           <button
             type="button"
             onClick={() =>
-              void act('Download', () => download(`/v1/files/${batch.error_file_id}/content`, `${batch.id}-errors.jsonl`))
+              void act('Download', () =>
+                download(`/v1/files/${batch.error_file_id}/content`, `${batch.id}-errors.jsonl`),
+              )
             }
           >
             Download errors

@@ -54,8 +54,7 @@ export function ProgressChart({ samples }: { samples: Sample[] }) {
     <figure class="chart">
       <div ref={container} role="img" aria-label={`Items done over time: ${samples.at(-1)?.done ?? 0} so far`} />
       <figcaption>
-        Progress while this page watched ({samples.length} readings). Retries and 429s are not reported per batch
-        yet.
+        Progress while this page watched ({samples.length} readings). Retries and 429s are not reported per batch yet.
       </figcaption>
     </figure>
   );
