@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainLines } from '../harness/fixtures.js';
@@ -16,6 +17,9 @@ interface InPage {
   seen: number[];
   performance: { now(): number };
 }
+
+/** Set by `pnpm screenshots`: where the docs' images of the list and the batch page go. */
+const SCREENSHOTS = process.env.SLUICE_SCREENSHOTS_DIR;
 
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 const A = 'key-a';
@@ -144,6 +148,10 @@ describe('dashboard', () => {
     expect(await page.locator('[data-count="completed"]').textContent()).toBe('300');
     expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
 
+    if (SCREENSHOTS) {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-batch.png'), fullPage: true });
+    }
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('text=Download CSV')]);
     const fromPage = await readFile((await download.path())!, 'utf8');
     const fromApi = await api('GET', `/v1/jobs/${id}/output?format=csv`, A);
@@ -222,6 +230,10 @@ describe('dashboard', () => {
     const loadMs = await page.evaluate(() => performance.now());
     console.log(`dashboard: first page of 1,000 batches shown ${loadMs.toFixed(0)} ms after navigation start`);
     expect(await page.locator('tr[data-batch-id]').count()).toBe(100);
+    if (SCREENSHOTS) {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-list.png') });
+    }
     // Again with the assets cached, as a returning user opens it.
     await page.reload();
     await page.locator('tr[data-batch-id]').nth(99).waitFor();

@@ -10,7 +10,7 @@ import {
   type TopicNames,
   type Transport,
 } from '@sluice/core';
-import { dashboardDirectory } from '@sluice/dashboard';
+import { loadDashboardFiles } from '@sluice/dashboard';
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -126,8 +126,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
   const sweeper = new Sweeper(context, options.retention.sweepIntervalMs);
 
-  const dashboard = await DashboardFiles.load(
-    options.dashboardDirectory === undefined ? dashboardDirectory : options.dashboardDirectory,
+  const dashboard = DashboardFiles.from(
+    options.dashboardDirectory === null ? [] : await loadDashboardFiles(options.dashboardDirectory),
   );
   const timeouts = options.timeouts ?? { headersMs: 30_000, requestMs: 600_000, idleMs: 60_000 };
   const app = Fastify({

@@ -1,18 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import type { DashboardFile as BuiltFile } from '@sluice/dashboard';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../http/errors.js';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-};
 
 interface DashboardFile {
   type: string;
@@ -29,22 +18,18 @@ interface DashboardFile {
 export class DashboardFiles {
   private constructor(private readonly files: Map<string, DashboardFile>) {}
 
-  /** Reads `directory` (index.html and assets/); an empty dashboard when it was not built. */
-  static async load(directory: string | null): Promise<DashboardFiles> {
+  /** The built files (`loadDashboardFiles()` of @sluice/dashboard); none: no dashboard. */
+  static from(built: BuiltFile[]): DashboardFiles {
     const files = new Map<string, DashboardFile>();
-    if (directory) {
-      for (const relative of await listFiles(directory)) {
-        const body = await readFile(join(directory, relative));
-        const type = TYPES[extname(relative)] ?? 'application/octet-stream';
-        const compressible = type.startsWith('text/') || type === 'image/svg+xml' || type === 'application/json';
-        const path = relative === 'index.html' ? '/' : `/${relative.split('\\').join('/')}`;
-        files.set(path, {
-          type,
-          body,
-          gzipped: compressible ? gzipSync(body) : null,
-          immutable: path.startsWith('/assets/'),
-        });
-      }
+    for (const file of built) {
+      const type = file.contentType;
+      const compressible = type.startsWith('text/') || type === 'image/svg+xml' || type === 'application/json';
+      files.set(file.path, {
+        type,
+        body: file.body,
+        gzipped: compressible ? gzipSync(file.body) : null,
+        immutable: file.path.startsWith('/assets/'),
+      });
     }
     return new DashboardFiles(files);
   }
@@ -81,18 +66,6 @@ export class DashboardFiles {
 
 function pathOf(url: string): string {
   return url.split('?')[0] ?? url;
-}
-
-async function listFiles(directory: string): Promise<string[]> {
-  try {
-    const entries = await readdir(directory, { recursive: true, withFileTypes: true });
-    return entries
-      .filter((entry) => entry.isFile())
-      .map((entry) => join(entry.parentPath, entry.name).slice(directory.replace(/\/?$/, '/').length));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
 }
 
 /**
