@@ -68,6 +68,9 @@ export function BatchPage({ id }: { id: string }) {
     try {
       await action();
     } catch (failure) {
+      // A server without retries (before issue 16) has no such route.
+      if (failure instanceof ApiError && failure.code === 'unknown_route')
+        return setNotice(`${label} is not available on this server.`);
       setNotice(`${label} failed: ${(failure as Error).message}`);
     }
   };
