@@ -42,10 +42,10 @@ module.exports = {
       to: { path: '^packages/(?!core/)' },
     },
     {
-      name: 'sdk-needs-contracts-only',
+      name: 'sdk-needs-contracts-and-retry-only',
       severity: 'error',
       from: { path: '^packages/sdk/' },
-      to: { path: '^packages/(?!sdk/|core/dist/contracts/)' },
+      to: { path: '^packages/(?!sdk/|core/dist/(contracts|retry)/)' },
     },
   ],
   options: {

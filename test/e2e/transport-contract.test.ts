@@ -150,6 +150,42 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract:
     await consumer.consumer.stop();
   });
 
+  it('rejoins and delivers again after an error kafkajs will not restart from (a member the coordinator forgot)', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`crash-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 1 }]);
+    const producer = await transport.producer();
+    await producer.send(topic, messages(5, ['k']));
+    // The shape kafkajs gives a protocol error it does not retry: its runner then stops for good
+    // (CRASH with restart: false) unless the transport starts it again.
+    const forgotten = Object.assign(new Error('The coordinator is not aware of this member'), {
+      name: 'KafkaJSProtocolError',
+      type: 'UNKNOWN_MEMBER_ID',
+      retriable: false,
+    });
+    const seen: IncomingMessage[] = [];
+    let thrown = false;
+    const consumer = transport.consumer({
+      groupId: `${topic}.group`,
+      topics: [topic],
+      fromBeginning: true,
+      maxWaitTimeMs: 100,
+    });
+    await consumer.run(async (batch, context) => {
+      if (!thrown) {
+        thrown = true;
+        throw forgotten;
+      }
+      for (const message of batch.messages) {
+        seen.push(message);
+        context.resolveOffset(message.offset);
+      }
+    });
+    await eventually(() => (seen.length >= 5 ? true : undefined), { what: 'delivery after the crash' });
+    expect(values(seen)).toEqual([0, 1, 2, 3, 4]);
+    await consumer.stop();
+  });
+
   it('starts a new group at the end unless told to read from the beginning', async () => {
     const transport = await KINDS[kind]();
     const topic = `${uniquePrefix(`latest-${kind}`)}.t`;

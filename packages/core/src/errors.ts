@@ -1,3 +1,5 @@
+import { isRetriableStatus, parseRetryAfter } from './retry/index.js';
+
 /**
  * Sluice's error taxonomy. Every error says whether retrying may help (`retriable`) and keeps
  * its `cause`; the one retry owner in the processor decides from that flag alone.
@@ -112,11 +114,6 @@ export class UpstreamError extends SluiceError {
   readonly requestId: string | null;
 }
 
-/** Statuses OpenAI's own clients retry: request timeout, lock conflict, rate limit, server errors. */
-export function isRetriableStatus(status: number): boolean {
-  return status === 408 || status === 409 || status === 429 || status >= 500;
-}
-
 /**
  * The one place an upstream HTTP status becomes an error. `retryAfterMs` comes from the
  * `retry-after-ms` header, else `retry-after` (seconds or an HTTP date).
@@ -144,22 +141,6 @@ export function upstreamErrorFromResponse(
     retryAfterMs,
     requestId,
   });
-}
-
-export function parseRetryAfter(headers: { get(name: string): string | null }, now = Date.now()): number | null {
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '') {
-    const value = Number(ms);
-    if (Number.isFinite(value) && value >= 0) return value;
-  }
-  const after = headers.get('retry-after');
-  if (after !== null && after.trim() !== '') {
-    const seconds = Number(after);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-    const date = Date.parse(after);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  return null;
 }
 
 function errorMessageOf(body: unknown): string | null {

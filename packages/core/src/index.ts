@@ -1,6 +1,7 @@
 export * from './contracts/index.js';
 export * from './config/env.js';
 export * from './errors.js';
+export * from './retry/index.js';
 export * from './ids.js';
 export * from './jsonl.js';
 export * from './logger.js';

@@ -1,9 +1,11 @@
 import {
+  backoffDelayMs,
   BatchingSender,
   deadLetter,
   HEADERS,
   MessageDecodeError,
   requestLineId,
+  sleep,
   UpstreamError,
   type Consumer,
   type IncomingMessage,
@@ -30,7 +32,7 @@ import { AnswerCache } from './dedup/answer-cache.js';
 import { requestHash, shouldDedup } from './dedup/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
-import { ItemFailedError, Upstream, type UpstreamOptions } from './upstream/upstream.js';
+import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
 
 export interface ProcessorOptions {
   transport: Transport;
@@ -128,7 +130,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       } catch (error) {
         if (!running && attempt > 3) throw error;
         logger.warn({ err: error, attempt }, 'producing a result failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)));
+        // A stop ends the wait: the item stays uncommitted and is redelivered.
+        await sleep(backoffDelayMs(attempt - 1, { initialMs: 400, maxMs: 5000 }), upstream.signal);
       }
     }
   }
@@ -204,6 +207,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
         cached: outcome.cached ?? false,
       });
     } catch (error) {
+      // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
+      if (error instanceof UpstreamStoppedError || upstream.stopped) throw error;
       if (error instanceof ItemAbandonedError) return failed(item, error.code, error.message);
       if (error instanceof ItemFailedError) {
         const last = error.last;
@@ -372,11 +377,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
       if (!running) return;
       running = false;
       pool.signal();
+      // Items in flight get most of the bound to finish; then every wait they are in (rate limiter,
+      // backoff, a slow or dead upstream) is aborted and they are released uncommitted, so the
+      // commit, the consumer's leave and the producer's flush still fit in SLUICE_SHUTDOWN_TIMEOUT_MS.
+      const graceMs = Math.max(0, timeoutMs - Math.min(5000, Math.floor(timeoutMs / 3)));
+      const idle = pool.idle().then(() => true);
+      let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
-        pool.idle().then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+        idle,
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
-      if (!drained) logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+      clearTimeout(timer);
+      if (!drained) {
+        logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+        upstream.stop();
+        await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
       if (commitTimer) clearInterval(commitTimer);
       results?.flush();
       await scheduleCommit();

@@ -1,4 +1,4 @@
-import { serverDelayMs } from './retry.js';
+import { isRetriableStatus, serverDelayMs } from './retry.js';
 
 /**
  * The SDK's error taxonomy. Every error says whether retrying may help (`retriable`); the one
@@ -43,7 +43,8 @@ export class SluiceAPIError extends SluiceClientError {
     },
     readonly headers: Headers,
   ) {
-    super(message, { retriable: status === 429 || status >= 500 });
+    // One rule with the processor (@sluice/core/retry): 408, 409, 429 and 5xx are retried.
+    super(message, { retriable: isRetriableStatus(status) });
     this.code = details.code;
     this.type = details.type;
     this.param = details.param;

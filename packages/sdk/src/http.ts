@@ -8,7 +8,9 @@ import {
   SluiceClientError,
 } from './errors.js';
 import type { CompiledClientOptions, RequestOptions } from './options.js';
-import { retryDelayMs } from './retry.js';
+import { retryDelayMs, sleep } from './retry.js';
+
+export { sleep };
 
 /** One HTTP call, as the resources describe it. */
 export interface RequestSpec extends RequestOptions {
@@ -186,19 +188,4 @@ function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Error) return cause.message;
   return error instanceof Error ? error.message : String(error);
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -4,7 +4,10 @@ import {
   type Consumer,
   isTerminal,
   type Logger,
+  parseRetryAfter,
+  retryDelayMs,
   type Serde,
+  sleep,
   type TopicNames,
   type Transport,
 } from '@sluice/core';
@@ -74,19 +77,23 @@ export function createWebhookNotifier(options: WebhookOptions) {
   const cutoffSeconds = (Date.now() - (options.replayWindowMs ?? 86_400_000)) / 1000;
   let consumer: Consumer | null = null;
   let running = false;
+  /** Ends a delivery's backoff sleep and HTTP call at once on stop (the consumer's stop waits for them). */
+  let stopping = new AbortController();
 
   async function deliver(event: BatchEvent): Promise<boolean> {
     const body = JSON.stringify(event);
     for (let attempt = 1; running; attempt++) {
+      let serverDelayMs: number | null = null;
       const headers = signWebhook(options.secret, event.id, Math.floor(Date.now() / 1000), body);
       try {
         const response = await fetch(options.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': 'sluice-webhooks', ...headers },
           body,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
         });
         if (response.ok) return true;
+        serverDelayMs = parseRetryAfter(response.headers);
         options.logger.warn(
           { event: event.id, status: response.status, attempt },
           'webhook not acknowledged; retrying',
@@ -94,8 +101,13 @@ export function createWebhookNotifier(options: WebhookOptions) {
       } catch (error) {
         options.logger.warn({ event: event.id, err: error, attempt }, 'webhook delivery failed; retrying');
       }
-      const delay = Math.min(maxBackoffMs, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      // Every failure is retried (the event must be acknowledged), after the receiver's retry-after if it sent one.
+      const delay = retryDelayMs(attempt - 1, serverDelayMs, { initialMs: 1000, maxMs: maxBackoffMs });
+      try {
+        await sleep(delay, stopping.signal);
+      } catch {
+        return false; // stopping
+      }
     }
     return false;
   }
@@ -103,6 +115,7 @@ export function createWebhookNotifier(options: WebhookOptions) {
   return {
     async start() {
       running = true;
+      stopping = new AbortController();
       consumer = options.transport.consumer({
         groupId: `${options.topics.status}.webhooks`,
         topics: [options.topics.status],
@@ -134,6 +147,7 @@ export function createWebhookNotifier(options: WebhookOptions) {
     },
     async stop() {
       running = false;
+      stopping.abort();
       await consumer?.stop();
       consumer = null;
     },

@@ -4,8 +4,10 @@ The server's word first (``retry-after-ms``, then ``retry-after`` in seconds or 
 else exponential backoff with jitter: 0.5 s doubling, capped at 8 s, each delay shortened by up
 to a quarter so that clients that failed together do not come back together. A server delay
 longer than a minute is taken as a mistake (as the OpenAI clients do), and backoff is used.
-What is retried: 429, 5xx and lost connections (see ``SluiceError.retriable``); never another
-4xx, never an upload.
+What is retried: 408, 409, 429, 5xx and lost connections (see ``SluiceError.retriable``); never
+another 4xx, never an upload. The status rule is the one Sluice uses everywhere (openai-node's);
+its table lives in packages/core/src/retry/retriable-statuses.json and tests/test_retry_rules.py
+checks this module against it.
 """
 
 import random
@@ -14,9 +16,18 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Callable, Optional
 
+RETRIABLE_STATUSES = (408, 409, 429)
+"""Request timeout, lock conflict, rate limit; and every status from ``RETRIABLE_FROM_STATUS`` up."""
+RETRIABLE_FROM_STATUS = 500
+
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
 MAX_SERVER_DELAY = 60.0
+
+
+def is_retriable_status(status: int) -> bool:
+    """Whether an answer with this HTTP status is worth retrying."""
+    return status in RETRIABLE_STATUSES or status >= RETRIABLE_FROM_STATUS
 
 
 def retry_delay(retry: int, asked: Optional[float], rand: Callable[[], float] = random.random) -> float:

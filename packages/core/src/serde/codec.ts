@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BatchRecord } from '../contracts/batch.js';
 import { RequestMessage, ResultMessage } from '../contracts/messages.js';
 import { MessageDecodeError, SluiceError } from '../errors.js';
+import { backoffDelayMs, sleep } from '../retry/index.js';
 import type { TopicNames } from '../topics.js';
 import type { IncomingMessage } from '../transport/types.js';
 import {
@@ -108,7 +109,7 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
         const refused = diagnoseRegistryError(error, registryUrl, access);
         if (refused) throw refused;
         lastError = error;
-        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt + Math.random() * 250));
+        await sleep(backoffDelayMs(attempt, { initialMs: 250, maxMs: 8000 }));
       }
     }
     throw new SluiceError(

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -200,5 +200,42 @@ describe('final outputs', () => {
     const keys = [];
     for await (const object of store.list('batches/batch_x/')) keys.push(object.key);
     expect(keys.every((key) => key.includes('/results/'))).toBe(true);
+  });
+});
+
+/**
+ * Issue 11: a write stream without an 'error' listener crashed the sink when the disk refused a write
+ * (EMFILE, ENOSPC, EACCES). Here the store's temporary directory is replaced by a plain file, so every
+ * open fails with ENOTDIR from inside the stream: each write path must reject its call, and nothing
+ * may surface as an uncaught exception (vitest fails the run on one).
+ */
+describe('a store whose disk refuses writes', () => {
+  const breakDisk = async () => {
+    await store.put('warm/up', Buffer.from('x')); // creates the temporary directory
+    await rm(join(root, '.tmp'), { recursive: true, force: true });
+    await writeFile(join(root, '.tmp'), 'not a directory');
+  };
+
+  it('rejects a writer, a put, a result flush and the final outputs; the process stays up', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append(result(0));
+    await writer.flush();
+    await breakDisk();
+
+    const objectWriter = store.writer('a/b');
+    await expect(
+      (async () => {
+        await objectWriter.write(Buffer.alloc(1024 * 1024));
+        await objectWriter.write('more');
+        await objectWriter.complete();
+      })(),
+    ).rejects.toThrow(/ENOTDIR|ENOENT/);
+    await expect(store.put('a/c', Buffer.from('x'))).rejects.toThrow(/ENOTDIR|ENOENT/);
+    writer.append(result(1));
+    await expect(writer.flush()).rejects.toThrow(/ENOTDIR|ENOENT/);
+    await expect(writeFinalOutputs(store, 'batch_x', 'openai')).rejects.toThrow(/ENOTDIR|ENOENT/);
+    // Give a stray 'error' event the chance to fire before the test ends.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.head('a/b')).toBeNull();
   });
 });

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import type { Secret } from '../config/secret.js';
+import { backoffDelayMs, sleep } from '../retry/index.js';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'OAUTHBEARER';
@@ -348,8 +349,7 @@ export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<
   const security = options.security ?? PLAINTEXT;
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
   let suspects = 0;
-  let delayMs = 250;
-  for (;;) {
+  for (let retry = 0; ; retry++) {
     const admin = new Kafka({
       clientId: options.clientId ?? 'sluice-connection-check',
       ...kafkajsConnectionConfig(options.brokers, security),
@@ -368,10 +368,10 @@ export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<
       if (suspects >= SUSPECT_LIMIT) {
         throw new KafkaConnectionError(diagnosis.error.variable, diagnosis.error.reason, error);
       }
+      const delayMs = backoffDelayMs(retry, { initialMs: 250, maxMs: 5000 });
       if (Date.now() + delayMs > deadline) throw diagnosis.error;
       options.onRetry?.(diagnosis.error, delayMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      delayMs = Math.min(delayMs * 2, 5000);
+      await sleep(delayMs);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

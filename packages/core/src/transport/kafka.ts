@@ -8,6 +8,7 @@ import {
   type LogEntry,
   type Producer as KafkaProducer,
 } from 'kafkajs';
+import { backoffDelayMs, sleep } from '../retry/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
 import {
@@ -165,7 +166,19 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
 
     async offsets(topic: string): Promise<PartitionOffsets[]> {
       await connectAdmin();
-      const offsets = await admin.fetchTopicOffsets(topic);
+      // kafkajs 2.2 throws a TypeError ("Cannot destructure property 'partitions' of 'high.pop(...)'")
+      // when the broker's answer momentarily lacks the topic, e.g. while a restarted member rejoins:
+      // refresh the metadata and ask again rather than fail the role's start.
+      let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
+      for (let retry = 0; ; retry++) {
+        try {
+          offsets = await admin.fetchTopicOffsets(topic);
+          break;
+        } catch (error) {
+          if (!(error instanceof TypeError) || retry >= 5) throw error;
+          await sleep(backoffDelayMs(retry, { initialMs: 200, maxMs: 2000 }));
+        }
+      }
       return offsets
         .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
         .sort((a, b) => a.partition - b.partition);
@@ -214,34 +227,67 @@ function createKafkaConsumer(
     assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
       partitions.map((partition) => ({ topic, partition })),
     );
+    restarts = 0;
     for (const listener of assignmentListeners) listener(assignment);
   });
+  // kafkajs restarts a crashed consumer only after a retriable error. A member the coordinator
+  // forgot (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION: a handler that outlived the session timeout on a
+  // loaded machine, then committed) is not retriable, so kafkajs stops for good and the role sits
+  // alive with nothing consuming. Sluice rejoins instead, with a backoff: what was never committed
+  // is delivered again, which the pipeline already tolerates (at-least-once, results deduplicated).
+  let handler: EachBatch | null = null;
+  let stopped = false;
+  let restarts = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const scheduleRestart = () => {
+    const delayMs = Math.min(500 * 2 ** restarts, 30_000);
+    restarts += 1;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped || handler === null) return;
+      start(handler).then(
+        () => logger.warn({ groupId: options.groupId, restarts }, 'consumer rejoined its group after a crash'),
+        (error: unknown) => {
+          logger.error({ err: error, groupId: options.groupId }, 'consumer restart failed; trying again');
+          if (!stopped) scheduleRestart();
+        },
+      );
+    }, delayMs);
+  };
+
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error;
     logger.error({ err: error, groupId: options.groupId, restart: event.payload.restart }, 'consumer crashed');
-    if (!event.payload.restart) for (const listener of crashListeners) listener(error);
+    if (event.payload.restart) return;
+    for (const listener of crashListeners) listener(error);
+    if (!stopped) scheduleRestart();
   });
+
+  const start = async (eachBatch: EachBatch) => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        await eachBatch(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: batch.highWatermark,
+            messages: batch.messages.map((m) => fromKafkaMessage(batch.topic, batch.partition, m)),
+          },
+          { resolveOffset, heartbeat, isRunning, isStale },
+        );
+      },
+    });
+  };
 
   return {
     async run(eachBatch: EachBatch) {
-      await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? false });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          await eachBatch(
-            {
-              topic: batch.topic,
-              partition: batch.partition,
-              highWatermark: batch.highWatermark,
-              messages: batch.messages.map((m) => fromKafkaMessage(batch.topic, batch.partition, m)),
-            },
-            { resolveOffset, heartbeat, isRunning, isStale },
-          );
-        },
-      });
+      handler = eachBatch;
+      await start(eachBatch);
     },
     async commit(offsets) {
       if (offsets.length === 0) return;
@@ -255,6 +301,8 @@ function createKafkaConsumer(
       crashListeners.push(listener);
     },
     async stop() {
+      stopped = true;
+      clearTimeout(restartTimer);
       registry.delete(consumer);
       await consumer.disconnect();
     },

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { backoffDelayMs, sleep } from '../retry/index.js';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
@@ -373,7 +374,7 @@ class EmbeddedConsumer implements Consumer {
             'batch handler failed; redelivering',
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** Math.min(failures, 6))));
+        await sleep(backoffDelayMs(failures, { initialMs: 100, maxMs: 5000 }));
       } finally {
         this.releaseSlot();
       }

@@ -4,6 +4,7 @@ import {
   NotFoundError,
   nowSeconds,
   publicFile,
+  SluiceError,
   ValidationError,
   type ValidationIssue,
 } from '@sluice/core';
@@ -22,6 +23,9 @@ const ListQuery = z.object({
   after: z.string().optional(),
 });
 
+/** The form limits of `registerFileRoutes`, named in the errors that enforce them. */
+const FORM_LIMITS = { fields: 16, fieldSize: 64 * 1024 };
+
 /** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
 const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
 
@@ -37,7 +41,7 @@ export async function fileFor(context: IngestContext, tenant: string, id: string
 /** The OpenAI Files API: upload (multipart, streamed into the store), list, retrieve, content, delete. */
 export async function registerFileRoutes(app: FastifyInstance, context: IngestContext) {
   await app.register(multipart, {
-    limits: { fileSize: context.limits.maxFileBytes, files: 1, fields: 16, fieldSize: 64 * 1024 },
+    limits: { fileSize: context.limits.maxFileBytes, files: 1, ...FORM_LIMITS },
     throwFileSizeLimit: true,
   });
 
@@ -152,11 +156,43 @@ export async function receiveUpload(
     return { file, fields };
   } catch (error) {
     await upload.abort();
-    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-      throw new PayloadTooLargeError(context.limits.maxFileBytes, 'file (SLUICE_MAX_FILE_BYTES)');
-    }
-    throw error;
+    throw multipartFailure(error, context.limits.maxFileBytes);
   }
+}
+
+/**
+ * What the client did wrong, for every way the multipart parser can refuse a body: a truncated body
+ * (no closing boundary), a missing boundary, too many fields or parts, a field too large. The parser
+ * throws plain errors (busboy's `Unexpected end of form`, stream `Premature close`) that the error
+ * table cannot tell from a server fault, so each is named here, at the one place uploads are read.
+ * Our own errors (validation, storage) pass through unchanged.
+ */
+function multipartFailure(error: unknown, maxFileBytes: number): unknown {
+  if (error instanceof SluiceError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  const issue = (param: string | null, issueCode: string, text: string) =>
+    new ValidationError([{ line: null, param, code: issueCode, message: text }]);
+  switch (code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new PayloadTooLargeError(maxFileBytes, 'file (SLUICE_MAX_FILE_BYTES)');
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return issue(null, 'too_many_fields', `The form has more than ${FORM_LIMITS.fields} fields.`);
+    case 'FST_FILES_LIMIT':
+      return issue('file', 'too_many_files', 'The form may carry one file, in the "file" field.');
+    case 'FST_PROTO_VIOLATION':
+      return issue(null, 'invalid_field_name', message);
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return issue(null, 'invalid_multipart', 'The multipart body ended before its closing boundary.');
+  }
+  if (/boundary not found/i.test(message)) {
+    return issue(null, 'invalid_multipart', 'The multipart/form-data content type has no boundary parameter.');
+  }
+  if (/unexpected end of (form|multipart)|malformed|part terminated early/i.test(message)) {
+    return issue(null, 'invalid_multipart', 'The multipart body ended before its closing boundary.');
+  }
+  return error;
 }
 
 /** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000`. */

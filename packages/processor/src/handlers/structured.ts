@@ -154,10 +154,10 @@ async function callInDialect<T>(
         context.upstream.run(
           request.route,
           estimate,
-          async () => {
+          async ({ signal }) => {
             try {
               const { data, response } = await context.upstream.client.chat.completions
-                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
                 .withResponse();
               return {
                 value: {

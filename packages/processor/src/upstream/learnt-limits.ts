@@ -105,8 +105,22 @@ export class LearntLimits {
    * Resolves when a call may go out. Returns whether this call is a probe (it must then call
    * `probeEnded` when it ends, however it ends).
    */
-  async beforeCall(): Promise<boolean> {
-    while (!this.known && this.probesOut >= MAX_PROBES) await new Promise<void>((resolve) => this.wake.push(resolve));
+  async beforeCall(signal?: AbortSignal): Promise<boolean> {
+    while (!this.known && this.probesOut >= MAX_PROBES) {
+      if (signal?.aborted) throw signal.reason as Error;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          this.wake = this.wake.filter((wake) => wake !== woken);
+          reject(signal?.reason as Error);
+        };
+        const woken = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.wake.push(woken);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
     if (this.known) return false;
     this.probesOut++;
     return true;

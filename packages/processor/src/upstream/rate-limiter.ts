@@ -93,8 +93,21 @@ export class RateLimiter {
     if (!this.enabled && this.queue.length === 0 && this.now() >= this.blockedUntil) {
       return Promise.resolve({ settle: () => undefined });
     }
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<Reservation>((resolve, reject) => {
-      this.queue.push({ tokens: Math.max(0, estimatedTokens), resolve, reject, signal });
+      const waiter: Waiter = { tokens: Math.max(0, estimatedTokens), resolve, reject, signal };
+      this.queue.push(waiter);
+      // Leave the queue the moment the caller stops waiting, not when the waiter reaches its head.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.queue.indexOf(waiter);
+          if (at === -1) return;
+          this.queue.splice(at, 1);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
       this.pump();
     });
   }

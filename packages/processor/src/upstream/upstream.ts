@@ -1,6 +1,12 @@
-import { type Logger, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
+import {
+  type Logger,
+  retryDelayMs,
+  sleep,
+  SluiceError,
+  type StructuredOutputSetting,
+  UpstreamError,
+} from '@sluice/core';
 import OpenAI from 'openai';
-import { retryDelayMs } from './backoff.js';
 import { AdaptiveConcurrency, type CallOutcome, type ConcurrencyPermit } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';
 import { toSluiceError } from './errors.js';
@@ -35,6 +41,8 @@ export interface AttemptInfo {
   /** 1-based. */
   number: number;
   previousError: SluiceError | null;
+  /** Aborts when the role stops: hand it to the HTTP call so a slow or dead upstream does not hold the stop. */
+  signal: AbortSignal;
 }
 
 export interface AttemptResult<T> {
@@ -45,6 +53,13 @@ export interface AttemptResult<T> {
 
 /** Checked before every attempt: a cancelled or expired item stops here. */
 export type AttemptGuard = () => void;
+
+/** The role is stopping: the item was interrupted, not failed, and must not produce a result. */
+export class UpstreamStoppedError extends SluiceError {
+  constructor() {
+    super('stopping', 'the processor is stopping; the item will be redelivered', { retriable: true });
+  }
+}
 
 /** The item's last error, after `attempts` attempts (one when the error was not retriable). */
 export class ItemFailedError extends SluiceError {
@@ -63,6 +78,12 @@ export class ItemFailedError extends SluiceError {
  */
 export class Upstream {
   readonly client: OpenAI;
+  /**
+   * The role's stop, threaded through every wait of a call: the concurrency slot, the learnt-limits
+   * probe, the rate limiter, the HTTP call itself and the backoff sleep. Issue 11: SIGTERM with a
+   * rate-limited backlog never finished because nothing a waiting item awaited could be interrupted.
+   */
+  private readonly stopping = new AbortController();
   readonly limiter: RateLimiter;
   readonly concurrency: AdaptiveConcurrency;
   readonly learntLimits: LearntLimits;
@@ -124,6 +145,20 @@ export class Upstream {
     this.metrics.structuredAnswers.inc({ route, outcome });
   }
 
+  /** Ends every wait and call in flight with {@link UpstreamStoppedError}; their items are released for redelivery. */
+  stop(): void {
+    this.stopping.abort(new UpstreamStoppedError());
+  }
+
+  /** Aborts when {@link stop} is called. */
+  get signal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
   get maxAttempts(): number {
     return this.options.maxAttempts;
   }
@@ -139,10 +174,12 @@ export class Upstream {
     guard: AttemptGuard = () => undefined,
   ): Promise<{ value: T; attempts: number }> {
     let previousError: SluiceError | null = null;
+    const signal = this.stopping.signal;
     for (let number = 1; ; number++) {
       guard();
+      if (signal.aborted) throw signal.reason as Error;
       // Without configured limits, the first call learns them before the others go.
-      const probe = await this.learntLimits.beforeCall();
+      const probe = await this.learntLimits.beforeCall(signal);
       let permit: ConcurrencyPermit | null = null;
       let started = 0;
       /** Gives back the probe and the concurrency slot: before a backoff sleep, not after it. */
@@ -160,19 +197,23 @@ export class Upstream {
         // The concurrency slot first, the rate second: a call granted by the rate limiter goes out
         // at once, so calls reach the upstream at the paced rate, never in a bunch released by a
         // slot freeing up.
-        permit = await this.concurrency.acquire();
-        reservation = await this.limiter.acquire(estimatedTokens);
+        permit = await this.concurrency.acquire(signal);
+        reservation = await this.limiter.acquire(estimatedTokens, signal);
         guard();
         permit.begin();
         started = performance.now();
         this.metrics.upstreamInFlight.inc();
-        const result = await attempt({ number, previousError });
+        const result = await attempt({ number, previousError, signal });
         finish('answer');
         reservation.settle(result.totalTokens);
         this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
         return { value: result.value, attempts: number };
       } catch (thrown) {
         reservation?.settle(estimatedTokens);
+        if (signal.aborted) {
+          finish('ignore');
+          throw signal.reason as Error; // stopping: not a failure of the item, which is redelivered
+        }
         if (!started) {
           finish('ignore');
           throw thrown; // cancelled or abandoned before the call
@@ -190,12 +231,13 @@ export class Upstream {
         const delay =
           error instanceof UpstreamError && error.status === 429
             ? 0 // the limiter holds everyone until retry-after; no second wait here
-            : retryDelayMs(number, error instanceof UpstreamError ? error.retryAfterMs : null, {
-                baseMs: this.options.retryBaseMs,
+            : retryDelayMs(number - 1, error instanceof UpstreamError ? error.retryAfterMs : null, {
+                initialMs: this.options.retryBaseMs,
                 maxMs: this.options.retryMaxMs,
+                maxServerDelayMs: 10 * 60_000,
               });
         this.logger.debug({ route, attempt: number, code: error.code, delayMs: delay }, 'retrying upstream call');
-        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (delay > 0) await sleep(delay, signal);
       }
     }
   }

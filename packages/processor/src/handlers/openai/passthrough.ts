@@ -55,8 +55,10 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
         context.upstream.run(
           endpoint,
           estimate,
-          async () => {
-            const { data, response } = await context.upstream.client.post<unknown>(path, { body }).withResponse();
+          async ({ signal }) => {
+            const { data, response } = await context.upstream.client
+              .post<unknown>(path, { body, signal })
+              .withResponse();
             const usage = usageOf(data);
             return {
               value: { data, requestId: response.headers.get('x-request-id'), usage },
