@@ -35,6 +35,7 @@ function result(batchId: string, index: number): ItemResultMessage {
   const label = CATEGORIES[index % 3] as string;
   return {
     type: 'item',
+    model: 'simulated',
     batch_id: batchId,
     index,
     custom_id: `row-${index}`,
@@ -114,12 +115,14 @@ export async function runB4(
       result_fields: resultFields,
       name: null,
       sync: false,
+      parameters: null,
+      request_timeout_seconds: null,
       dedup: null,
     },
     rows,
     'completed',
   );
-  record.request_counts = { total: rows, completed: rows, failed: 0 };
+  record.request_counts = { total: rows, completed: rows, failed: 0, cancelled: 0, expired: 0 };
   record.completed_at = now;
   record.output_file_id = `file-${batchId}-output`;
   const producer = await transport.producer();

@@ -72,12 +72,14 @@ export async function runB6(infra: BenchInfra, batches: number): Promise<B6Resul
         result_fields: null,
         name: null,
         sync: false,
+        parameters: null,
+        request_timeout_seconds: null,
         dedup: null,
       },
       1000,
       'completed',
     );
-    record.request_counts = { total: 1000, completed: 990, failed: 10 };
+    record.request_counts = { total: 1000, completed: 990, failed: 10, cancelled: 0, expired: 0 };
     record.output_file_id = `file-${id.slice(6)}-output`;
     record.error_file_id = `file-${id.slice(6)}-errors`;
     record.completed_at = now;

@@ -108,7 +108,7 @@ describe('deduplication of identical upstream requests', () => {
       batch = await domainBatch(A, classifyJsonl('first'));
     });
     expect(calls).toBe(4);
-    expect(batch?.request_counts).toEqual({ total: 12, completed: 12, failed: 0 });
+    expect(batch?.request_counts).toEqual({ total: 12, completed: 12, failed: 0, cancelled: 0, expired: 0 });
     expect(batch?.usage.cached_items).toBe(8);
     expect(batch?.usage.input_tokens_details.cached_tokens).toBeGreaterThan(0);
     expect(batch?.usage.input_tokens_details.cached_tokens).toBeLessThan(batch?.usage.input_tokens ?? 0);

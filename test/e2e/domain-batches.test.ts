@@ -65,7 +65,7 @@ describe('the domain Batch API through Kafka', () => {
     expect(submitted.body).toMatchObject({ object: 'batch', status: 'in_progress', request_counts: { total: 60 } });
     const batch = await waitForStatus(pipeline.url, submitted.body.id as string);
     expect(batch.status).toBe('completed');
-    expect(batch.request_counts).toEqual({ total: 60, completed: 60, failed: 0 });
+    expect(batch.request_counts).toEqual({ total: 60, completed: 60, failed: 0, cancelled: 0, expired: 0 });
     expect(batch.usage.total_tokens).toBeGreaterThan(0);
 
     const output = await readJsonl<OutputLine>(`${pipeline.url}/v1/batches/${batch.id}/output`);
@@ -197,7 +197,7 @@ describe('the domain Batch API through Kafka', () => {
     const { status, body } = await postJsonl(pipeline.url, lines);
     expect(status).toBe(200);
     const batch = await waitForStatus(pipeline.url, body.id as string, undefined, 170_000);
-    expect(batch.request_counts).toEqual({ total: 10_000, completed: 10_000, failed: 0 });
+    expect(batch.request_counts).toEqual({ total: 10_000, completed: 10_000, failed: 0, cancelled: 0, expired: 0 });
     const output = await readJsonl<OutputLine>(`${pipeline.url}/v1/batches/${batch.id}/output`);
     expect(output).toHaveLength(10_000);
     expect(new Set(output.map((l) => l.custom_id)).size).toBe(10_000);

@@ -63,7 +63,7 @@ describe('graceful shutdown', () => {
     processes.push(second);
     await second.waitForOutput(/sluice is running/);
     const batch = await waitForStatus(url, id);
-    expect(batch.request_counts).toEqual({ total: 240, completed: 240, failed: 0 });
+    expect(batch.request_counts).toEqual({ total: 240, completed: 240, failed: 0, cancelled: 0, expired: 0 });
     const output = await readJsonl<{ custom_id: string }>(`${url}/v1/batches/${id}/output`);
     expect(output.map((l) => l.custom_id)).toEqual(lines.map((l) => l.custom_id));
     second.kill('SIGTERM');

@@ -276,7 +276,9 @@ describe('operations through the SDK', () => {
     for await (const row of client.batches.iterOutput(job.id, { pageSize: 50 })) finished.push(row);
     expect(finished).toHaveLength(200);
     expect(finished.filter((r) => r.error === null)).toHaveLength(cancelled.completed_items);
-    expect(finished.filter((r) => r.error?.code === 'batch_cancelled')).toHaveLength(cancelled.failed_items);
+    // Never-sent items are counted as cancelled, not failed (issue 16).
+    expect(finished.filter((r) => r.error?.code === 'batch_cancelled')).toHaveLength(cancelled.cancelled_items);
+    expect(cancelled.completed_items + cancelled.failed_items + cancelled.cancelled_items).toBe(200);
   });
 
   it('refuses what a synchronous call cannot take, naming the item and field', async () => {

@@ -91,6 +91,7 @@ function result(batchId: string, index: number, ok = true): ItemResultMessage {
     attempts: 1,
     finished_at: 1,
     item: null,
+    model: ok ? 'gpt-4o-mini' : null,
     cached: false,
   };
 }

@@ -69,7 +69,7 @@ async function batchEndToEnd(label: string, connection: Record<string, string>) 
   expect(submitted.status).toBe(200);
   const batch = await waitForStatus(url, submitted.body.id as string);
   expect(batch.status).toBe('completed');
-  expect(batch.request_counts).toEqual({ total: 12, completed: 12, failed: 0 });
+  expect(batch.request_counts).toEqual({ total: 12, completed: 12, failed: 0, cancelled: 0, expired: 0 });
   const output = await readJsonl<{ custom_id: string; error: unknown }>(`${url}/v1/batches/${batch.id}/output`);
   expect(output.map((line) => line.custom_id).sort()).toEqual(lines.map((line) => line.custom_id).sort());
   expect(output.every((line) => line.error === null)).toBe(true);

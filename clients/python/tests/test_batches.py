@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from sluice import AsyncSluice, ConfigurationError, Job, Sluice, WaitTimeoutError
+from sluice import (
+    AsyncSluice,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    DryRun,
+    Job,
+    Sluice,
+    WaitTimeoutError,
+)
 
 from .conftest import API_KEY, EventLoopThread, SluiceServer
 
@@ -207,3 +216,30 @@ def test_list_pages_through_every_job_async(server: SluiceServer, loop_thread: E
             assert from_page == listed
 
     loop_thread.run(scenario())
+
+
+def test_retry_takes_exactly_the_failed_items_and_dry_run_creates_nothing(client: Any) -> None:
+    # `sim:status=400` makes the simulator refuse that item: it fails, and only it is retried.
+    items = [
+        {"content": "I was charged twice.", "id": "ok"},
+        {"content": "The app crashes. sim:status=400", "id": "bad"},
+    ]
+    slow = client.batches.submit(operation="label", items=[{"content": f"x {SLOW}"}], categories=CATEGORIES)
+    with pytest.raises(ConflictError):
+        client.batches.retry(slow.id)
+    job = client.batches.submit(operation="label", items=items, categories=CATEGORIES, metadata={"team": "a"})
+    done = client.batches.wait(job.id, timeout=60, poll_interval=0.1)
+    assert done.completed_items + done.failed_items == 2 and done.failed_items >= 1
+    retried = client.batches.retry(done.id)
+    assert retried.operation == "label" and retried.total_items == done.failed_items
+    assert retried.metadata == {"team": "a", "retry_of": done.id}
+    assert retried.raw["parameters"]["categories"] == CATEGORIES
+    final = client.batches.wait(retried.id, timeout=60, poll_interval=0.1)
+    assert [row["custom_id"] for row in client.batches.iter_output(final.id)] == ["bad"]
+
+    estimate = client.batches.dry_run(operation="label", items=items, categories=CATEGORIES)
+    assert isinstance(estimate, DryRun)
+    assert estimate.items == 2 and estimate.input_tokens > 0 and estimate.estimated_seconds >= 0
+    assert estimate.object == "dry_run" and estimate.input_tokens_method.startswith(("tokenizer:", "estimate:"))
+    with pytest.raises(BadRequestError):
+        client.batches.dry_run(operation="label", items=[{"content": ""}], categories=CATEGORIES)

@@ -5,6 +5,7 @@ import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
 import { registerList } from './commands/list.js';
 import { registerOutput } from './commands/output.js';
+import { registerRetry } from './commands/retry.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
@@ -26,6 +27,7 @@ registerStatus(program);
 registerWait(program);
 registerOutput(program);
 registerCancel(program);
+registerRetry(program);
 registerList(program);
 
 try {

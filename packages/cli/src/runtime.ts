@@ -56,6 +56,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       'OPENAI_BASE_URL is not set: the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
   }
+  if (config.http.hostChosenBy === 'no_api_keys') {
+    logger.warn(
+      { host: config.http.host },
+      'no API keys configured (SLUICE_API_KEYS): listening on 127.0.0.1 only, so only this machine can call; set HOST=0.0.0.0 to listen on every interface',
+    );
+  }
   const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
   // Settings the broker or registry refuse stop start-up here, before any role starts.
   await transport.connect();
@@ -147,6 +153,14 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         idleMs: config.http.idleTimeoutMs,
       },
       limits: { ...config.limits, maxDepth: 64 },
+      upstream: {
+        timeoutMs: config.upstream.timeoutMs,
+        requestsPerMinute: config.upstream.requestsPerMinute,
+        tokensPerMinute: config.upstream.tokensPerMinute,
+        concurrency: config.upstream.concurrency || config.processor.concurrency,
+        prices: config.upstream.prices,
+        models: config.upstream.models,
+      },
       apiKeys: config.apiKeys,
       readiness: { registryUrl, registryAccess: config.registryAccess, upstreamUrl: config.upstream.baseUrl },
       logger: logger.child({ role: 'ingest' }),

@@ -55,9 +55,24 @@ export function csvRecord(row: OperationsOutputRow, { itemFields, resultFields }
   ];
 }
 
-/** CSV text of some records (with a trailing newline). */
+/** The first characters that make a spreadsheet read a cell as a formula (OWASP's list). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell as a spreadsheet will not run it: one that begins with `=`, `+`, `-`, `@`, a tab or a
+ * carriage return gets a leading `'` (OWASP, "CSV Injection"). Model-written values (a `label`) and
+ * item fields are attacker-controlled text; numbers stay numbers.
+ */
+export function neutraliseCsvCell<T extends string | number>(value: T): T {
+  return (typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : value) as T;
+}
+
+/**
+ * CSV text of some records (with a trailing newline). Every CSV Sluice writes goes through here,
+ * header rows included (their names come from item fields), so every cell is neutralised.
+ */
 export function toCsv(records: (string | number)[][]): string {
-  return stringify(records);
+  return stringify(records.map((record) => record.map(neutraliseCsvCell)));
 }
 
 /** Result columns when the parameters do not fix them: the rows' top-level keys, objects one level down. */

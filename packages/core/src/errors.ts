@@ -1,18 +1,108 @@
 import { isRetriableStatus, parseRetryAfter } from './retry/index.js';
 
+export interface SluiceErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /**
+   * The HTTP status this error answers with when it reaches an HTTP caller.
+   * @defaultValue 500 (an error nobody gave a status is a failure of Sluice's, never the caller's)
+   */
+  httpStatus?: number;
+  /** The request field at fault (`metadata.team`), when there is one. */
+  param?: string | null;
+}
+
 /**
  * Sluice's error taxonomy. Every error says whether retrying may help (`retriable`) and keeps
- * its `cause`; the one retry owner in the processor decides from that flag alone.
+ * its `cause`; the one retry owner in the processor decides from that flag alone. Every error also
+ * carries the HTTP status it answers with (`httpStatus`), so the HTTP layer maps errors to answers
+ * with one table (`HTTP_ERROR_TYPES`) and no `instanceof` chain that a new class could slip past:
+ * openai-node's `APIError.generate` (status → class), done in reverse (class → status).
  */
 export class SluiceError extends Error {
   readonly code: string;
   readonly retriable: boolean;
+  readonly httpStatus: number;
+  readonly param: string | null;
 
-  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retriable = options.retriable ?? false;
+    this.httpStatus = options.httpStatus ?? 500;
+    this.param = options.param ?? null;
+  }
+}
+
+/**
+ * The OpenAI error `type` of each HTTP status Sluice answers with: the one table from an error's
+ * status to its response body (`{error: {message, type, param, code}}`). A status not listed is
+ * answered as `server_error` (5xx) or `invalid_request_error` (4xx).
+ */
+export const HTTP_ERROR_TYPES: Readonly<Record<number, string>> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'invalid_request_error',
+  405: 'invalid_request_error',
+  408: 'invalid_request_error',
+  409: 'invalid_request_error',
+  413: 'invalid_request_error',
+  414: 'invalid_request_error',
+  415: 'invalid_request_error',
+  429: 'rate_limit_error',
+  431: 'invalid_request_error',
+  500: 'server_error',
+  502: 'upstream_error',
+  503: 'server_error',
+  504: 'timeout_error',
+};
+
+export function httpErrorType(status: number): string {
+  return HTTP_ERROR_TYPES[status] ?? (status >= 400 && status < 500 ? 'invalid_request_error' : 'server_error');
+}
+
+/** The caller's request is wrong in a way one field or the request as a whole names (HTTP 400). */
+export class BadRequestError extends SluiceError {
+  constructor(code: string, message: string, param: string | null = null, cause?: unknown) {
+    super(code, message, { httpStatus: 400, param, cause });
+  }
+}
+
+/** No API key, or an unknown one (HTTP 401). */
+export class AuthenticationError extends SluiceError {
+  constructor(message: string) {
+    super('invalid_api_key', message, { httpStatus: 401 });
+  }
+}
+
+/** The request body or a file is over a size limit (HTTP 413). */
+export class PayloadTooLargeError extends SluiceError {
+  constructor(limit: number, what = 'request body') {
+    super('payload_too_large', `The ${what} is larger than the limit of ${limit} bytes.`, { httpStatus: 413 });
+  }
+}
+
+/** The body's Content-Type is not one the route takes (HTTP 415); the message says which it takes. */
+export class UnsupportedMediaTypeError extends SluiceError {
+  constructor(received: string, expected: string) {
+    super('unsupported_media_type', `Unsupported Content-Type '${received}'. ${expected}`, { httpStatus: 415 });
+  }
+}
+
+/**
+ * A synchronous call outlived SLUICE_SYNC_TIMEOUT_MS (HTTP 504). The work goes on as a batch the
+ * caller can poll and read: `batchId` is in the answer's `param`-free `batch_id` field.
+ */
+export class SyncTimeoutError extends SluiceError {
+  constructor(
+    readonly batchId: string,
+    readonly pollPath: string,
+  ) {
+    super('sync_timeout', `The request did not finish in time; it continues as ${batchId}: poll GET ${pollPath}.`, {
+      httpStatus: 504,
+    });
   }
 }
 
@@ -22,7 +112,7 @@ export class ConfigError extends SluiceError {
     readonly variable: string,
     reason: string,
   ) {
-    super('invalid_config', `${variable}: ${reason}`);
+    super('invalid_config', `${variable}: ${reason}`, { param: variable });
   }
 }
 
@@ -68,7 +158,10 @@ export class ValidationError extends SluiceError {
     readonly truncated = false,
     summary?: string,
   ) {
-    super('invalid_request', summary ?? describeIssues(issues, truncated));
+    super('invalid_request', summary ?? describeIssues(issues, truncated), {
+      httpStatus: 400,
+      param: issues[0]?.param ?? null,
+    });
   }
 }
 
@@ -86,14 +179,14 @@ export function formatIssue(issue: ValidationIssue): string {
 /** A resource does not exist, or belongs to another tenant (indistinguishable on purpose). */
 export class NotFoundError extends SluiceError {
   constructor(what: string, id: string, message = `No ${what} found with id '${id}'.`) {
-    super('not_found', message);
+    super('not_found', message, { httpStatus: 404 });
   }
 }
 
 /** The request conflicts with the resource's state, e.g. cancelling a completed batch. */
 export class ConflictError extends SluiceError {
   constructor(message: string) {
-    super('conflict', message);
+    super('conflict', message, { httpStatus: 409 });
   }
 }
 
@@ -106,7 +199,7 @@ export class UpstreamError extends SluiceError {
     readonly body: unknown,
     options: { retriable: boolean; retryAfterMs?: number | null; requestId?: string | null; cause?: unknown },
   ) {
-    super(code, message, options);
+    super(code, message, { ...options, httpStatus: 502 });
     this.retryAfterMs = options.retryAfterMs ?? null;
     this.requestId = options.requestId ?? null;
   }

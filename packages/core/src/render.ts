@@ -1,16 +1,10 @@
 import type { ApiKind } from './contracts/common.js';
 import type { ItemResultMessage } from './contracts/messages.js';
 import type { BatchOutputLine } from './contracts/openai.js';
+import type { OperationRow } from './contracts/operations.js';
 
-/** A row of an operations job's output: the item, its result, usage and error. */
-export interface OperationsOutputRow {
-  index: number;
-  custom_id: string;
-  item: Record<string, unknown> | null;
-  result: unknown;
-  usage: { input_tokens: number; output_tokens: number } | null;
-  error: { code: string; message: string } | null;
-}
+/** A row of an operations job's output: core's `OperationRow` contract. */
+export type OperationsOutputRow = OperationRow;
 
 /**
  * The public form of one result in a batch's output, per API: OpenAI and domain batches use

@@ -13,6 +13,7 @@ import type {
 import type { Registry } from 'prom-client';
 import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
+import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IntakeLimits } from './intake/jsonl-intake.js';
 import type { IngestMetrics } from './metrics.js';
 import type { StatusView } from './view/status-view.js';
@@ -37,6 +38,8 @@ export interface IngestContext {
   submitter: BatchSubmitter;
   sync: SyncRunner;
   limits: IngestLimits;
+  /** The upstream as ingest sees it: timeouts, limits and prices for dry runs. */
+  upstream: UpstreamFacts;
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;

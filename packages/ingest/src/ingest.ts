@@ -1,11 +1,13 @@
 import {
+  AuthenticationError,
+  BadRequestError,
+  DEFAULT_PRICES,
   jsonDepthExceeds,
   FileStore,
   type Logger,
   type RegistryAccess,
   type RetentionConfig,
   type Serde,
-  SluiceError,
   type Store,
   type TopicNames,
   type Transport,
@@ -18,8 +20,10 @@ import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
+import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
-import { errorBody, handleError } from './http/errors.js';
+import { errorBody, handleClientError, handleError } from './http/errors.js';
+import { mediaType } from './http/media.js';
 import { DashboardFiles, registerDashboardRoutes } from './routes/dashboard.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -54,6 +58,11 @@ export interface IngestOptions {
   /** HTTP timeouts; a request that outlives one gets a 408. */
   timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
+  /**
+   * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound).
+   * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini
+   */
+  upstream?: UpstreamFacts;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
@@ -76,6 +85,15 @@ export interface Ingest {
 }
 
 export const DEFAULT_TENANT = 'default';
+
+const DEFAULT_UPSTREAM_FACTS: UpstreamFacts = {
+  timeoutMs: 60_000,
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  concurrency: 256,
+  prices: DEFAULT_PRICES,
+  models: { default: 'gpt-4o-mini', extract: 'gpt-4o-mini', summarize: 'gpt-4o-mini', classify: 'gpt-4o-mini' },
+};
 
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const logger = options.logger;
@@ -111,6 +129,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     submitter,
     sync: null as unknown as SyncRunner,
     limits: options.limits,
+    upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     logger,
     metrics: registry,
     counters,
@@ -139,6 +158,12 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     forceCloseConnections: 'idle',
     genReqId: () => `req_${randomBytes(12).toString('hex')}`,
     serverFactory: (handler) => createHttpServer(handler, timeouts),
+    // Errors raised before a route runs (a malformed URL, a too-long path parameter) and before a
+    // request exists at all (headers over the limit) answer in the same OpenAI shape as the rest.
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
+    clientErrorHandler: handleClientError,
   });
   app.decorateRequest('tenant', DEFAULT_TENANT);
   // JSONL bodies are streamed to the intake, never buffered.
@@ -149,10 +174,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     if (text.trim() === '') return done(null, {});
     if (jsonDepthExceeds(text, options.limits.maxDepth)) {
       return done(
-        Object.assign(new Error(`The request body is JSON nested deeper than ${options.limits.maxDepth} levels.`), {
-          statusCode: 400,
-          bodyCode: 'too_deeply_nested',
-        }),
+        new BadRequestError(
+          'too_deeply_nested',
+          `The request body is JSON nested deeper than ${options.limits.maxDepth} levels.`,
+        ),
         undefined,
       );
     }
@@ -160,10 +185,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       done(null, JSON.parse(text));
     } catch (error) {
       done(
-        Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), {
-          statusCode: 400,
-          bodyCode: 'invalid_json',
-        }),
+        new BadRequestError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`),
         undefined,
       );
     }
@@ -171,6 +193,18 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.setErrorHandler(handleError);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // The multipart parser fails late and without a code on a Content-Type with no boundary; say
+  // what is wrong before any route reads the body.
+  app.addHook('preValidation', async (request) => {
+    const type = request.headers['content-type'] ?? '';
+    if (mediaType(request) === 'multipart/form-data' && !/;\s*boundary=\S/i.test(type)) {
+      throw new BadRequestError(
+        'invalid_multipart',
+        'multipart/form-data needs a boundary parameter (Content-Type: multipart/form-data; boundary=...).',
+        'content-type',
+      );
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     counters.httpRequests.inc({
@@ -185,12 +219,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   app.addHook('onRequest', async (request) => {
     // The dashboard's own files are public: the page itself asks for the key and sends it with every call.
     if (!options.apiKeys || request.url === '/healthz' || dashboard.serves(request)) return;
-    const header = request.headers.authorization ?? '';
-    const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const key = bearerToken(request.headers.authorization);
     const tenant = key ? options.apiKeys.get(key) : undefined;
     if (!tenant) {
-      throw new SluiceError(
-        'unauthorized',
+      throw new AuthenticationError(
         key ? 'Incorrect API key provided.' : 'Missing API key: send it as "Authorization: Bearer <key>".',
       );
     }
@@ -203,7 +235,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   registerDashboardRoutes(app, dashboard);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
-    createFromJson: (request, body) => openai.create(request, body),
+    createFromJson: (request, body, dryRun) => (dryRun ? openai.dryRun(request, body) : openai.create(request, body)),
     cancelOwned: (record) => openai.cancelOwned(record),
   });
   registerRealtimeRoutes(app, context);
@@ -243,6 +275,16 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       await producer.disconnect();
     },
   };
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+ * (RFC 9110 §11.1: `bearer` and `BEARER` are the same scheme); null without one.
+ */
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^bearer[ \t]+(\S.*)$/i.exec(header ?? '');
+  const token = match?.[1]?.trim();
+  return token ? token : null;
 }
 
 /**

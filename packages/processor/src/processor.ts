@@ -140,6 +140,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     item: RequestItemMessage,
     fields: Pick<ItemResultMessage, 'ok' | 'response' | 'error' | 'usage' | 'attempts'> & {
       item?: ItemResultMessage['item'];
+      model?: string | null;
       cached?: boolean;
     },
   ): ItemResultMessage {
@@ -156,12 +157,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached: fields.cached ?? false,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
+      model: fields.model ?? modelOf(fields.response?.body),
     };
   }
 
   function failed(item: RequestItemMessage, code: string, message: string, attempts = 0): ItemResultMessage {
     return result(item, { ok: false, response: null, error: { code, message }, usage: null, attempts });
   }
+
+  /**
+   * One call's timeout for an item: its batch's (bounded at submit by the processor's own), and
+   * never past the batch's expiry, so a slow upstream cannot hold an item beyond its window.
+   */
+  const itemTimeoutMs = (item: RequestItemMessage) => {
+    const own = Math.min(item.timeout_ms ?? options.upstream.timeoutMs, options.upstream.timeoutMs);
+    if (item.expires_at === null) return own;
+    return Math.max(1, Math.min(own, item.expires_at * 1000 - Date.now()));
+  };
 
   const isExpired = (item: RequestItemMessage) => item.expires_at !== null && Date.now() / 1000 >= item.expires_at;
 
@@ -184,6 +196,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       batchId: item.batch_id,
       index: item.index,
       customId: item.custom_id,
+      timeoutMs: itemTimeoutMs(item),
       dedupe: (endpoint, requestBody, call) =>
         item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
@@ -204,6 +217,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         usage: outcome.usage,
         attempts: outcome.attempts,
         item: outcome.item ?? null,
+        model: outcome.model ?? null,
         cached: outcome.cached ?? false,
       });
     } catch (error) {
@@ -413,4 +427,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       };
     },
   };
+}
+
+/** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */
+function modelOf(body: unknown): string | null {
+  const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' && model.length > 0 ? model : null;
 }

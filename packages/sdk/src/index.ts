@@ -37,6 +37,7 @@ export type { Completions } from './resources/completions.js';
 export type {
   Batches,
   DownloadOutputOptions,
+  DryRunOption,
   IterOutputOptions,
   JobFields,
   JobList,
@@ -48,4 +49,4 @@ export type {
   SubmitJobParams,
   UploadJobParams,
 } from './resources/batches.js';
-export type { Job, OperationResponse, OperationRow, OutputPage, BatchStatus } from '@sluice/core/contracts';
+export type { Job, DryRun, OperationResponse, OperationRow, OutputPage, BatchStatus } from '@sluice/core/contracts';

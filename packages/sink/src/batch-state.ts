@@ -17,6 +17,7 @@ import {
   storeKeys,
   writeFinalOutputs,
 } from '@sluice/core';
+import { ThroughputWindow } from './throughput.js';
 
 /** The sink's own state of a batch, beside the batch's objects (no other role reads them). */
 const sinkSpecKey = (batchId: string) => `${storeKeys.batchPrefix(batchId)}sink/spec.json`;
@@ -49,6 +50,8 @@ export class BatchState {
   /** When the last status record was published, and whether anything changed since. */
   lastPublishedMs = 0;
   changedSincePublish = true;
+  /** The batch's pace while this sink has it (see ThroughputWindow). */
+  private readonly pace = new ThroughputWindow();
 
   private constructor(
     readonly batchId: string,
@@ -97,8 +100,16 @@ export class BatchState {
   append(result: ItemResultMessage): boolean {
     const added = this.results?.append(result) ?? false;
     if (added) this.changedSincePublish = true;
+    this.modelUsed ??= result.model;
     return added;
   }
+
+  /**
+   * The model the batch's results name, for a batch whose spec names none (domain batches, jobs
+   * on the configured default): seen on the results as they come, and read again from all of them
+   * when the final files are written (a sink restarted mid-batch has not seen the early ones).
+   */
+  private modelUsed: string | null = null;
 
   async seal(message: SealMessage): Promise<void> {
     if (this.meta.spec || this.deleted || this.finalRecord) return; // a redelivered seal
@@ -125,10 +136,21 @@ export class BatchState {
     const status: BatchStatus =
       this.finalizingAt !== null ? 'finalizing' : cancellingAt !== null ? 'cancelling' : 'in_progress';
     const record = newBatchRecord(this.batchId, spec, total, 'in_progress', nowMs);
+    record.model = spec.model ?? this.modelUsed;
     record.status = status;
     record.cancelling_at = cancellingAt;
     record.finalizing_at = this.finalizingAt;
-    record.request_counts = { total, completed: counts.completed, failed: counts.failed };
+    record.request_counts = {
+      total,
+      completed: counts.completed,
+      failed: counts.failed,
+      cancelled: counts.cancelled,
+      expired: counts.expired,
+    };
+    const finished = counts.completed + counts.failed + counts.cancelled + counts.expired;
+    this.pace.observe(finished, nowMs);
+    record.throughput_per_minute = roundPace(this.pace.perMinute());
+    record.eta_seconds = this.pace.etaSeconds(total - finished);
     record.usage = {
       ...emptyUsage(),
       input_tokens: counts.inputTokens,
@@ -158,15 +180,20 @@ export class BatchState {
     const keepSeconds = spec.sync ? retention.syncSeconds : retention.batchSeconds;
     let succeeded = base.request_counts.completed;
     let failed = base.request_counts.failed;
+    let cancelled = base.request_counts.cancelled;
+    let expiredItems = base.request_counts.expired;
     let expired = false;
     let outputId: string | null = null;
     let errorsId: string | null = null;
     if (!spec.sync) {
       const csv = spec.result_fields ? { itemFields: spec.item_fields ?? [], resultFields: spec.result_fields } : null;
       const outputs = await writeFinalOutputs(this.store, this.batchId, spec.api, csv);
+      cancelled = outputs.failedByCode.batch_cancelled ?? 0;
+      expiredItems = outputs.failedByCode.batch_expired ?? 0;
       succeeded = outputs.succeeded;
-      failed = outputs.failed;
-      expired = (outputs.failedByCode.batch_expired ?? 0) > 0;
+      failed = outputs.failed - cancelled - expiredItems;
+      base.model = spec.model ?? outputs.model ?? this.modelUsed;
+      expired = expiredItems > 0;
       const outputExpiry = now + Math.min(spec.output_expires_after_seconds ?? keepSeconds, keepSeconds);
       const results = storeKeys.resultsPrefix(this.batchId);
       // Every object holding a copy of a file's lines goes with the file (docs/storage.md).
@@ -216,7 +243,14 @@ export class BatchState {
       completed_at: status === 'completed' ? now : null,
       cancelled_at: status === 'cancelled' ? now : null,
       expired_at: status === 'expired' ? now : null,
-      request_counts: { total: base.request_counts.total, completed: succeeded, failed },
+      request_counts: {
+        total: base.request_counts.total,
+        completed: succeeded,
+        failed,
+        cancelled,
+        expired: expiredItems,
+      },
+      eta_seconds: 0,
       updated_at_ms: nowMs,
     };
     // When everything the batch left is deleted; ingest's sweeper acts on it.
@@ -237,4 +271,9 @@ export class BatchState {
 
 async function byteSize(store: Store, key: string): Promise<number> {
   return (await store.head(key))?.bytes ?? 0;
+}
+
+/** Items per minute to one decimal: the pace is an estimate, more digits would be noise. */
+function roundPace(perMinute: number | null): number | null {
+  return perMinute === null ? null : Math.round(perMinute * 10) / 10;
 }

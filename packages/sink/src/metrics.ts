@@ -29,10 +29,11 @@ export function createSinkMetrics(registry: Registry) {
       registers,
     }),
     openBatches: new Gauge({ name: 'sluice_sink_open_batches', help: 'Batches with open result files.', registers }),
-    batchProgress: new Gauge({
-      name: 'sluice_batch_progress_ratio',
-      help: 'Share of a running batch that is finished (removed once the batch is final).',
-      labelNames: ['batch_id'] as const,
+    // No per-batch series: /metrics is read by every key holder (and by whoever scrapes it), and a
+    // batch id label would show every tenant's batches. Per-batch progress is GET /v1/batches/{id}.
+    itemsUnfinished: new Gauge({
+      name: 'sluice_sink_items_unfinished',
+      help: 'Items of the open batches not finished yet, summed over those batches.',
       registers,
     }),
   };

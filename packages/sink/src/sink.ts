@@ -61,6 +61,12 @@ const MAX_OPEN_BATCHES = 256;
 /** Buffered results across all batches that force a flush at once. */
 const MAX_BUFFERED_SEGMENTS = 4;
 
+/** Items of a batch not finished yet. */
+function remainingOf(record: BatchRecord): number {
+  const { total, completed, failed, cancelled, expired } = record.request_counts;
+  return Math.max(0, total - completed - failed - cancelled - expired);
+}
+
 export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
   const store = options.store;
@@ -153,6 +159,14 @@ export function createSink(options: SinkOptions): Sink {
     await producer.send(options.topics.status, messages);
   }
 
+  /** Unfinished items per open batch, for the one aggregate gauge (no per-batch series). */
+  const unfinished = new Map<string, number>();
+  const sum = (values: Iterable<number>) => {
+    let total = 0;
+    for (const value of values) total += value;
+    return total;
+  };
+
   /** Publishes progress for batches that changed, at most once per interval each. */
   async function publishProgress(force: boolean): Promise<void> {
     const now = Date.now();
@@ -165,13 +179,9 @@ export function createSink(options: SinkOptions): Sink {
       due.push(record);
       state.lastPublishedMs = now;
       state.changedSincePublish = false;
-      metrics.batchProgress.set(
-        { batch_id: state.batchId },
-        record.request_counts.total === 0
-          ? 1
-          : (record.request_counts.completed + record.request_counts.failed) / record.request_counts.total,
-      );
+      unfinished.set(state.batchId, remainingOf(record));
     }
+    metrics.itemsUnfinished.set(sum(unfinished.values()));
     await publish(due);
   }
 
@@ -185,7 +195,8 @@ export function createSink(options: SinkOptions): Sink {
     // Published after final.json is written: a crash in between re-publishes the same record.
     await publish([record]);
     metrics.batchesFinalized.inc({ status: record.status });
-    metrics.batchProgress.remove({ batch_id: state.batchId });
+    unfinished.delete(state.batchId);
+    metrics.itemsUnfinished.set(sum(unfinished.values()));
     logger.info({ batchId: record.id, status: record.status, counts: record.request_counts }, 'batch finalized');
     open.delete(state.batchId);
     await state.close();

@@ -32,7 +32,7 @@ from ._errors import (
     ValidationIssue,
     WaitTimeoutError,
 )
-from ._models import TERMINAL_STATUSES, Job, JobList, OperationResponse, OperationRow, OutputPage
+from ._models import TERMINAL_STATUSES, DryRun, Job, JobList, OperationResponse, OperationRow, OutputPage
 from ._options import ClientOptions
 from ._profile import Profile, config_file_path, read_profile, resolve_profile
 from ._version import __version__
@@ -56,6 +56,7 @@ __all__ = [
     "Completions",
     "ConfigurationError",
     "ConflictError",
+    "DryRun",
     "InternalServerError",
     "Job",
     "JobList",

@@ -133,6 +133,24 @@ class Job(_Model):
 
 
 @dataclasses.dataclass(frozen=True)
+class DryRun(_Model):
+    """A dry run's answer: the input checked like a submit, and an estimate; nothing was created."""
+
+    _object: ClassVar[Optional[str]] = "dry_run"
+
+    object: str
+    items: int
+    input_tokens: int
+    input_tokens_method: str
+    """``tokenizer:<encoding>`` for OpenAI models, else ``estimate:chars/4``."""
+    max_output_tokens: int
+    estimated_cost_usd: Optional[float]
+    """At the server's price table; None when the model has no price."""
+    estimated_seconds: float
+    model: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
 class JobList(_Model):
     """One page of ``GET /v1/jobs``, newest first."""
 

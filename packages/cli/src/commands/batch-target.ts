@@ -17,6 +17,8 @@ export const BatchObject = BatchRecord.pick({
   error_file_id: true,
   errors: true,
   created_at: true,
+  throughput_per_minute: true,
+  eta_seconds: true,
 });
 export type BatchObject = ReturnType<typeof BatchObject.parse>;
 
@@ -72,6 +74,10 @@ export function stateOfJob(job: Job): BatchState {
     total: job.total_items,
     completed: job.completed_items,
     failed: job.failed_items,
+    cancelled: job.cancelled_items,
+    expired: job.expired_items,
+    throughputPerMinute: job.throughput_per_minute,
+    etaSeconds: job.eta_seconds,
     json: job,
     reason: null,
   };
@@ -85,6 +91,8 @@ export function stateOfBatch(raw: unknown, where: string): BatchState {
     id: batch.id,
     status: batch.status,
     ...batch.request_counts,
+    throughputPerMinute: batch.throughput_per_minute,
+    etaSeconds: batch.eta_seconds,
     json: raw,
     reason: error ? `${error.line ? `line ${error.line}: ` : ''}${error.message}` : null,
   };
@@ -93,7 +101,12 @@ export function stateOfBatch(raw: unknown, where: string): BatchState {
 /** Exit 0 for a completed batch; a failed, expired or cancelled one is the command's failure. */
 export function requireCompleted(state: BatchState): void {
   if (state.status === 'completed') return;
-  const counts = `${state.completed + state.failed}/${state.total} done, ${state.failed} failed`;
+  const extra = [
+    ...(state.cancelled > 0 ? [`${state.cancelled} cancelled`] : []),
+    ...(state.expired > 0 ? [`${state.expired} expired`] : []),
+  ];
+  const done = state.completed + state.failed + state.cancelled + state.expired;
+  const counts = [`${done}/${state.total} done`, `${state.failed} failed`, ...extra].join(', ');
   throw new CliError(
     `${state.id} ended ${state.status} (${counts})${state.reason ? `: ${state.reason}` : ''}`,
     EXIT.failure,

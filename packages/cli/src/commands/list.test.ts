@@ -7,7 +7,9 @@ const batch = (overrides: Partial<BatchObject>): BatchObject => ({
   endpoint: '/v1/jobs',
   model: null,
   status: 'in_progress',
-  request_counts: { total: 1000, completed: 117, failed: 3 },
+  request_counts: { total: 1000, completed: 117, failed: 3, cancelled: 0, expired: 0 },
+  throughput_per_minute: null,
+  eta_seconds: null,
   output_file_id: null,
   error_file_id: null,
   errors: null,
@@ -21,7 +23,11 @@ describe('formatBatchTable', () => {
       formatBatchTable([
         batch({}),
         batch({ id: 'batch_openai_1', endpoint: '/v1/chat/completions', status: 'completed' }),
-        batch({ id: 'batch_d', endpoint: '/v1/batches', request_counts: { total: 3, completed: 0, failed: 0 } }),
+        batch({
+          id: 'batch_d',
+          endpoint: '/v1/batches',
+          request_counts: { total: 3, completed: 0, failed: 0, cancelled: 0, expired: 0 },
+        }),
       ]).split('\n'),
     ).toEqual([
       'ID              KIND                         STATUS       DONE      FAILED  CREATED',

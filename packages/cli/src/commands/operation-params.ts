@@ -1,10 +1,4 @@
-import {
-  canonicalOperation,
-  JOB_OPERATIONS,
-  JobRequestBody,
-  type JobOperationName,
-  OPERATION_PARAMS,
-} from '@sluice/core';
+import { canonicalOperation, JOB_OPERATIONS, JobFields, type JobOperationName, OPERATION_PARAMS } from '@sluice/core';
 import type { UploadJobParams } from '@sluice/sdk';
 import { CliError, EXIT, parseNumber } from '../cli-errors.js';
 
@@ -139,12 +133,14 @@ export function operationParamsFrom(flags: OperationFlags): UploadJobParams {
   const flagOf = (param: string) => (param in fromFlags ? (FLAG_OF_PARAM[param] ?? param) : '--params-json');
   const canonical = canonicalOperation(operation as JobOperationName);
   // The job's own fields are not the operation's: check them with the job schema.
-  const { name, metadata, operation: _ignored, ...params } = merged;
-  for (const [param, value] of [
-    ['name', name],
-    ['metadata', metadata],
-  ] as const) {
-    const checked = JobRequestBody.shape[param].safeParse(value);
+  const params: Record<string, unknown> = {};
+  for (const [param, value] of Object.entries(merged)) {
+    if (param === 'operation') continue;
+    if (!(param in JobFields.shape)) {
+      params[param] = value;
+      continue;
+    }
+    const checked = JobFields.shape[param as keyof typeof JobFields.shape].safeParse(value);
     if (!checked.success) throw usage(`${flagOf(param)}: ${param}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
   }
   const checked = OPERATION_PARAMS[canonical].safeParse(params);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatProgressLine, LineReporter, RateMeter, type ProgressSnapshot } from './progress.js';
+import {
+  formatDuration,
+  formatProgressLine,
+  LineReporter,
+  type ProgressSnapshot,
+  TerminalReporter,
+} from './progress.js';
 
 const snapshot = (done: number, overrides: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
   id: 'batch_1',
@@ -7,26 +13,67 @@ const snapshot = (done: number, overrides: Partial<ProgressSnapshot> = {}): Prog
   total: 1000,
   completed: done - 3,
   failed: 3,
+  cancelled: 0,
+  expired: 0,
+  throughputPerMinute: null,
+  etaSeconds: null,
   ...overrides,
 });
 
+const longId = 'batch_0123456789abcdef0123456789abcdef';
+
 describe('formatProgressLine', () => {
-  it('shows done/total, failures, rate and ETA', () => {
-    expect(formatProgressLine(snapshot(120), { itemsPerSecond: 41.23, etaSeconds: 21.3 })).toBe(
-      'batch_1: in_progress 120/1000 done (3 failed) 41.2 items/s eta 21s',
+  it("shows the server's counts, pace and time left", () => {
+    expect(formatProgressLine(snapshot(120, { throughputPerMinute: 2473.8, etaSeconds: 21 }))).toBe(
+      'batch_1: in_progress 120/1000 done, 3 failed · eta 21s · 41.2 items/s',
     );
   });
 
-  it('leaves the rate out before it is known, and the ETA once the batch is no longer running', () => {
-    expect(
-      formatProgressLine(snapshot(0, { failed: 0, completed: 0 }), { itemsPerSecond: null, etaSeconds: null }),
-    ).toBe('batch_1: in_progress 0/1000 done (0 failed)');
-    expect(formatProgressLine(snapshot(500), { itemsPerSecond: 0, etaSeconds: null })).toBe(
-      'batch_1: in_progress 500/1000 done (3 failed) 0.0 items/s eta ?',
+  it('counts cancelled and expired items apart from failed ones', () => {
+    const line = formatProgressLine(
+      snapshot(1000, { status: 'cancelled', completed: 600, failed: 3, cancelled: 390, expired: 7 }),
     );
-    expect(formatProgressLine(snapshot(1000, { status: 'completed' }), { itemsPerSecond: 50, etaSeconds: 0 })).toBe(
-      'batch_1: completed 1000/1000 done (3 failed) 50.0 items/s',
+    expect(line).toBe('batch_1: cancelled 1000/1000 done, 3 failed, 390 cancelled, 7 expired');
+  });
+
+  it('says the time left is unknown until the server knows it, and leaves it out once final', () => {
+    expect(formatProgressLine(snapshot(3))).toBe('batch_1: in_progress 3/1000 done, 3 failed · eta ?');
+    expect(formatProgressLine(snapshot(1000, { status: 'completed', throughputPerMinute: 3000, etaSeconds: 0 }))).toBe(
+      'batch_1: completed 1000/1000 done, 3 failed · 50.0 items/s',
     );
+  });
+
+  it('fits a narrow terminal: shortens the id, then drops the pace, never exceeding the width', () => {
+    const wide = formatProgressLine(snapshot(120, { id: longId, throughputPerMinute: 600, etaSeconds: 88 }), 200);
+    expect(wide).toBe(`${longId}: in_progress 120/1000 done, 3 failed · eta 1m28s · 10.0 items/s`);
+    for (const columns of [79, 60, 50, 40, 30]) {
+      const line = formatProgressLine(snapshot(120, { id: longId, throughputPerMinute: 600, etaSeconds: 88 }), columns);
+      expect(line.length).toBeLessThanOrEqual(columns);
+      // The numbers that matter survive as long as anything does.
+      if (columns >= 50) expect(line).toContain('120/1000 done, 3 failed');
+    }
+    const sixty = formatProgressLine(snapshot(120, { id: longId, throughputPerMinute: 600, etaSeconds: 88 }), 60);
+    expect(sixty).toContain('eta 1m28s');
+    expect(sixty).toMatch(/^batch_…/);
+  });
+});
+
+describe('TerminalReporter', () => {
+  const reporterAt = (columns: number) => {
+    const writes: string[] = [];
+    const reporter = new TerminalReporter({ columns, write: (chunk: string) => writes.push(chunk) > 0 } as never);
+    reporter.update(snapshot(120, { id: longId, throughputPerMinute: 600, etaSeconds: 88 }));
+    reporter.stop();
+    return writes.join('').replace('\r\x1b[K', '').trimEnd();
+  };
+
+  it('fits the line to the terminal: a narrow one and a wide one', () => {
+    const narrow = reporterAt(50);
+    expect(narrow.length).toBeLessThan(50);
+    expect(narrow).toContain('120/1000 done');
+    const wide = reporterAt(160);
+    expect(wide).toContain(longId);
+    expect(wide).toContain('10.0 items/s');
   });
 });
 
@@ -41,17 +88,6 @@ describe('formatDuration', () => {
       '1h02m',
       '25h00m',
     ]);
-  });
-});
-
-describe('RateMeter', () => {
-  it('measures items per second over the recent window, and the time left at that rate', () => {
-    const meter = new RateMeter(10_000);
-    expect(meter.sample(snapshot(3), 0)).toEqual({ itemsPerSecond: null, etaSeconds: null });
-    expect(meter.sample(snapshot(103), 2_000)).toEqual({ itemsPerSecond: 50, etaSeconds: 897 / 50 });
-    meter.sample(snapshot(203), 10_000);
-    // The window now starts at 2s: the pace of the last 10 s is 10 items/s.
-    expect(meter.sample(snapshot(203), 12_000).itemsPerSecond).toBe(10);
   });
 });
 

@@ -1,55 +1,67 @@
-import type { BatchStatus } from '@sluice/core';
-import { SingleBar } from 'cli-progress';
+import { type BatchStatus, isTerminal } from '@sluice/core';
 
-/** Where a batch stands: the counts both the job object and the batch object carry. */
+/**
+ * Where a batch stands, as the server reports it: the counts both the job object and the batch
+ * object carry, and the pace and time left the sink measured. The CLI shows these numbers, not
+ * its own, so a user sees what the dashboard and the SDKs see.
+ */
 export interface ProgressSnapshot {
   id: string;
   status: BatchStatus;
   total: number;
   completed: number;
   failed: number;
-}
-
-export interface Throughput {
-  /** Finished items per second over the recent window; null before two reads. */
-  itemsPerSecond: number | null;
-  /** Seconds to finish at that rate; null when unknown (no rate yet, or no progress). */
+  cancelled: number;
+  expired: number;
+  /** Items finished per minute lately; null until the server knows. */
+  throughputPerMinute: number | null;
+  /** Seconds left; null until the server knows. */
   etaSeconds: number | null;
 }
 
+/** Columns when the stream is not a terminal (logs, CI): long enough never to cut anything useful. */
+const UNLIMITED = Number.POSITIVE_INFINITY;
+const ELLIPSIS = '…';
+
 /**
- * Finished items per second over the last `windowMs`: recent enough to follow a change of pace
- * (a rate limit kicking in), long enough not to jump with every poll.
+ * `batch_…: in_progress 120/1000 done, 3 failed, 2 cancelled · 41.2 items/s · eta 21s`, cut to
+ * `columns`: the id is shortened in the middle first (its tail tells batches apart), then the
+ * pace goes, then the eta (the counts stay, cancelled and expired included), and only then is the
+ * line cut.
  */
-export class RateMeter {
-  private readonly samples: { atMs: number; done: number }[] = [];
-
-  constructor(private readonly windowMs = 30_000) {}
-
-  sample(snapshot: ProgressSnapshot, atMs: number): Throughput {
-    const done = snapshot.completed + snapshot.failed;
-    this.samples.push({ atMs, done });
-    // Keep one sample older than the window, so the rate always spans at least the window.
-    while (this.samples.length > 2 && (this.samples[1]?.atMs ?? atMs) <= atMs - this.windowMs) this.samples.shift();
-    const first = this.samples[0];
-    if (!first || atMs <= first.atMs) return { itemsPerSecond: null, etaSeconds: null };
-    const itemsPerSecond = Math.max(0, (done - first.done) / ((atMs - first.atMs) / 1000));
-    const remaining = Math.max(0, snapshot.total - done);
-    return { itemsPerSecond, etaSeconds: itemsPerSecond > 0 ? remaining / itemsPerSecond : null };
+export function formatProgressLine(snapshot: ProgressSnapshot, columns: number = UNLIMITED): string {
+  const done = snapshot.completed + snapshot.failed + snapshot.cancelled + snapshot.expired;
+  const running = !isTerminal(snapshot.status);
+  const counts = [
+    `${done}/${snapshot.total} done`,
+    `${snapshot.failed} failed`,
+    ...(snapshot.cancelled > 0 ? [`${snapshot.cancelled} cancelled`] : []),
+    ...(snapshot.expired > 0 ? [`${snapshot.expired} expired`] : []),
+  ];
+  const rate = snapshot.throughputPerMinute;
+  // Optional parts, most useful first; dropped from the end to fit.
+  const optional: string[] = [];
+  if (running) optional.push(`eta ${snapshot.etaSeconds === null ? '?' : formatDuration(snapshot.etaSeconds)}`);
+  if (rate !== null && (running || rate > 0)) optional.push(`${(rate / 60).toFixed(1)} items/s`);
+  const build = (id: string, parts: string[]) =>
+    `${id}: ${snapshot.status} ${counts.join(', ')}${parts.map((part) => ` · ${part}`).join('')}`;
+  const shortened = (parts: string[]) => {
+    // Head and tail of the id, at least `batch_…` and 4 characters of its tail.
+    const overflow = build(snapshot.id, parts).length - columns;
+    const keep = Math.max(11, snapshot.id.length - overflow);
+    return keep < snapshot.id.length
+      ? build(`${snapshot.id.slice(0, 6)}${ELLIPSIS}${snapshot.id.slice(-(keep - 7))}`, parts)
+      : build(snapshot.id, parts);
+  };
+  let line = build(snapshot.id, optional);
+  for (let kept = optional.length; kept >= 0; kept--) {
+    const parts = optional.slice(0, kept);
+    line = build(snapshot.id, parts);
+    if (line.length <= columns) return line;
+    line = shortened(parts);
+    if (line.length <= columns) return line;
   }
-}
-
-/** `batch_…: in_progress 120/1000 done (3 failed) 41.2 items/s eta 21s`. */
-export function formatProgressLine(snapshot: ProgressSnapshot, throughput: Throughput): string {
-  const done = snapshot.completed + snapshot.failed;
-  let line = `${snapshot.id}: ${snapshot.status} ${done}/${snapshot.total} done (${snapshot.failed} failed)`;
-  const running = snapshot.status === 'in_progress';
-  const rate = throughput.itemsPerSecond;
-  // Once the batch stopped running, a rate of 0 says only that nothing finished since the last read.
-  if (rate !== null && (running || rate > 0)) line += ` ${rate.toFixed(1)} items/s`;
-  if (rate !== null && running)
-    line += ` eta ${throughput.etaSeconds === null ? '?' : formatDuration(throughput.etaSeconds)}`;
-  return line;
+  return line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}${ELLIPSIS}` : line;
 }
 
 /** `21s`, `3m05s`, `1h02m`. */
@@ -66,14 +78,13 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-/** A live bar on a terminal; elsewhere (logs, CI), plain lines. */
+/** One line rewritten in place on a terminal, as wide as the terminal; elsewhere (logs, CI), plain lines. */
 export function progressReporter(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  return stream.isTTY ? new BarReporter(stream) : new LineReporter((line) => stream.write(`${line}\n`));
+  return stream.isTTY ? new TerminalReporter(stream) : new LineReporter((line) => stream.write(`${line}\n`));
 }
 
 /** Plain progress lines, at most one per `minIntervalMs`, plus one for every change of status. */
 export class LineReporter implements ProgressReporter {
-  private readonly meter = new RateMeter();
   private lastPrintedAtMs = -Infinity;
   private lastStatus: BatchStatus | null = null;
 
@@ -85,52 +96,33 @@ export class LineReporter implements ProgressReporter {
 
   update(snapshot: ProgressSnapshot): void {
     const atMs = this.now();
-    const throughput = this.meter.sample(snapshot, atMs);
     if (snapshot.status === this.lastStatus && atMs - this.lastPrintedAtMs < this.minIntervalMs) return;
     this.lastStatus = snapshot.status;
     this.lastPrintedAtMs = atMs;
-    this.print(formatProgressLine(snapshot, throughput));
+    this.print(formatProgressLine(snapshot));
   }
 
   stop(): void {}
 }
 
-class BarReporter implements ProgressReporter {
-  private readonly meter = new RateMeter();
-  private readonly bar: SingleBar;
-  private started = false;
+/**
+ * The progress line on a terminal, redrawn in place and fitted to `stream.columns` at every
+ * update (the window may be resized). One column is left free: writing the last column makes
+ * some terminals wrap, and the next redraw would then leave a line behind.
+ */
+export class TerminalReporter implements ProgressReporter {
+  private drawn = false;
 
-  constructor(stream: NodeJS.WriteStream) {
-    this.bar = new SingleBar({
-      stream,
-      format: '{id} {status} [{bar}] {value}/{total} done | {failed} failed | {rate} items/s | eta {left}',
-      barsize: 30,
-      emptyOnZero: true,
-      hideCursor: false,
-    });
-  }
+  constructor(private readonly stream: Pick<NodeJS.WriteStream, 'write' | 'columns'>) {}
 
   update(snapshot: ProgressSnapshot): void {
-    const throughput = this.meter.sample(snapshot, Date.now());
-    const done = snapshot.completed + snapshot.failed;
-    const payload = {
-      id: snapshot.id,
-      status: snapshot.status,
-      failed: snapshot.failed,
-      rate: throughput.itemsPerSecond === null ? '-' : throughput.itemsPerSecond.toFixed(1),
-      // Not `eta`: cli-progress fills that one itself, from its own estimate.
-      left: throughput.etaSeconds === null ? '?' : formatDuration(throughput.etaSeconds),
-    };
-    if (!this.started) {
-      this.bar.start(snapshot.total, done, payload);
-      this.started = true;
-      return;
-    }
-    this.bar.setTotal(snapshot.total);
-    this.bar.update(done, payload);
+    const columns = Math.max(20, (this.stream.columns || 80) - 1);
+    this.stream.write(`\r\x1b[K${formatProgressLine(snapshot, columns)}`);
+    this.drawn = true;
   }
 
   stop(): void {
-    if (this.started) this.bar.stop();
+    if (this.drawn) this.stream.write('\n');
+    this.drawn = false;
   }
 }

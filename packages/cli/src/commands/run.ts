@@ -14,12 +14,14 @@ import { clientAction, clientCommand } from './connection.js';
 import { stageInput } from './input-file.js';
 import { type OperationFlags, operationParamsFrom } from './operation-params.js';
 import { formatOfPath, writeOutput } from './output.js';
-import { addInputOptions, checkSubmitFlags, submitInput } from './submit.js';
+import { addInputOptions, checkSubmitFlags, dryRunInput, printDryRun, submitInput } from './submit.js';
 import { waitUntilFinal } from './wait.js';
 import { loadConfig } from './serve.js';
 
 interface RunFlags extends OperationFlags {
   output?: string;
+  dryRun?: boolean;
+  json?: boolean;
   dedup?: string;
 }
 
@@ -52,9 +54,11 @@ export function registerRun(program: Command) {
       '-o, --output <file>',
       'where to write the output (default: <input name>.output.jsonl, or .csv for a CSV of items)',
     )
+    .option('--dry-run', 'validate FILE and print an estimate (items, tokens, cost, time); process nothing')
+    .option('--json', 'with --dry-run: print the estimate as JSON')
     .action(
       clientAction(async (file: string, flags: RunFlags) => {
-        checkSubmitFlags({ ...flags, wait: true, pollInterval: '1' });
+        checkSubmitFlags({ ...flags, wait: !flags.dryRun, pollInterval: '1' });
         const params = flags.operation === undefined ? null : operationParamsFrom(flags);
         const outputPath = flags.output ?? defaultOutputPath(file, flags.operation);
         const started = performance.now();
@@ -85,6 +89,12 @@ export function registerRun(program: Command) {
           });
           const client = new Sluice({ baseURL: running.url });
           const input = await stageInput(file);
+          if (flags.dryRun) {
+            // The estimate is the running server's: its limits and prices are this environment's.
+            const estimate = await dryRunInput(client, input, params).finally(() => input.cleanup());
+            printDryRun(estimate, flags.json === true);
+            return;
+          }
           const submitted = await submitInput(client, input, params, {
             output: outputPath,
             dedup: flags.dedup,

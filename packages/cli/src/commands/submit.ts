@@ -1,6 +1,6 @@
 import { openAsBlob } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { DedupQuery, type DedupSetting, FileObject, JOB_OPERATIONS } from '@sluice/core';
+import { DedupQuery, type DedupSetting, DryRun, FileObject, JOB_OPERATIONS } from '@sluice/core';
 import type { Sluice, UploadJobParams } from '@sluice/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-errors.js';
@@ -9,11 +9,14 @@ import { addConnectionOptions, clientAction, clientCommand, connect, type Connec
 import { detectInputKind, firstLine, type InputKind, stageInput, type StagedInput } from './input-file.js';
 import { type OperationFlags, operationFlagsGiven, operationParamsFrom } from './operation-params.js';
 import { formatOfPath, writeOutput } from './output.js';
+import { formatDuration } from './progress.js';
 import { addWaitOptions, type WaitFlags, waitSettingsFrom, waitUntilFinal } from './wait.js';
 
 interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
   wait?: boolean;
   output?: string;
+  dryRun?: boolean;
+  json?: boolean;
   dedup?: string;
 }
 
@@ -29,6 +32,8 @@ export function checkSubmitFlags(flags: SubmitFlags): void {
     const stray = operationFlagsGiven(flags)[0];
     if (stray) throw usage(`${stray}: only with --operation (a file of items)`);
   }
+  if (flags.json && !flags.dryRun) throw usage('--json: only with --dry-run');
+  if (flags.dryRun && flags.wait) throw usage('--dry-run: nothing is submitted, so there is nothing to --wait for');
   if (!flags.wait) {
     if (flags.output !== undefined) throw usage('--output: only with --wait');
     if (flags.timeout !== undefined) throw usage('--timeout: only with --wait');
@@ -83,6 +88,26 @@ async function submitOpenAI(
   endpoint: string,
   dedup: Exclude<DedupSetting, null> | undefined,
 ): Promise<BatchState> {
+  const file = await uploadBatchFile(client, input);
+  const raw = await client.requestJSON({
+    method: 'POST',
+    path: '/v1/batches',
+    json: {
+      input_file_id: file.id,
+      endpoint,
+      completion_window: '24h',
+      ...(dedup === undefined ? {} : { dedup }),
+    },
+  });
+  const state = stateOfBatch(raw, 'POST /v1/batches');
+  process.stderr.write(
+    `uploaded ${input.label} as ${file.id}; submitted OpenAI batch ${state.id} for ${endpoint} (${state.status})\n`,
+  );
+  return state;
+}
+
+/** Uploads an OpenAI batch input file (`purpose=batch`). */
+async function uploadBatchFile(client: Sluice, input: StagedInput): Promise<FileObject> {
   const form = new FormData();
   form.append('purpose', 'batch');
   // The Files API takes .jsonl (or .ndjson) names only.
@@ -98,21 +123,7 @@ async function submitOpenAI(
   });
   const file = FileObject.safeParse(fileAnswer);
   if (!file.success) throw new CliError(`POST /v1/files: unexpected answer: ${JSON.stringify(fileAnswer)}`);
-  const raw = await client.requestJSON({
-    method: 'POST',
-    path: '/v1/batches',
-    json: {
-      input_file_id: file.data.id,
-      endpoint,
-      completion_window: '24h',
-      ...(dedup === undefined ? {} : { dedup }),
-    },
-  });
-  const state = stateOfBatch(raw, 'POST /v1/batches');
-  process.stderr.write(
-    `uploaded ${input.label} as ${file.data.id}; submitted OpenAI batch ${state.id} for ${endpoint} (${state.status})\n`,
-  );
-  return state;
+  return file.data;
 }
 
 /** Submits a staged input: items as a job with `params`, else a domain or OpenAI batch by its first line. */
@@ -129,6 +140,79 @@ export async function submitInput(
     throw usage(`--output: a ${kind.api} batch's output is JSONL; name the file .jsonl`);
   }
   return kind.api === 'domain' ? submitDomain(client, input, dedup) : submitOpenAI(client, input, kind.endpoint, dedup);
+}
+
+/**
+ * `--dry-run`: the same requests a submit makes, with `?dry_run=true`; the server validates them
+ * the same way and answers an estimate. An OpenAI batch's file must be uploaded to be checked: it
+ * is deleted again, so nothing is left behind.
+ */
+export async function dryRunInput(client: Sluice, input: StagedInput, params: UploadJobParams | null): Promise<DryRun> {
+  if (params) {
+    if (!ITEM_FILE_EXTENSIONS.includes(extname(input.path).toLowerCase())) {
+      throw usage(`${input.label}: expected a file of items ending in ${ITEM_FILE_EXTENSIONS.join(', ')}`);
+    }
+    return client.batches.uploadFile(input.path, params, { timeoutMs: UPLOAD_TIMEOUT_MS, dryRun: true });
+  }
+  const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
+  if (kind.api === 'domain') {
+    return parseDryRun(
+      await client.requestJSON({
+        method: 'POST',
+        path: '/v1/batches',
+        query: { dry_run: true },
+        body: await openAsBlob(input.path, { type: 'application/jsonl' }),
+        headers: { 'content-type': 'application/jsonl' },
+        timeoutMs: UPLOAD_TIMEOUT_MS,
+        maxRetries: 0,
+      }),
+    );
+  }
+  const file = await uploadBatchFile(client, input);
+  try {
+    return parseDryRun(
+      await client.requestJSON({
+        method: 'POST',
+        path: '/v1/batches',
+        query: { dry_run: true },
+        json: { input_file_id: file.id, endpoint: kind.endpoint, completion_window: '24h' },
+        timeoutMs: UPLOAD_TIMEOUT_MS,
+      }),
+    );
+  } finally {
+    await client
+      .requestJSON({ method: 'DELETE', path: `/v1/files/${encodeURIComponent(file.id)}` })
+      .catch(() => undefined);
+  }
+}
+
+function parseDryRun(raw: unknown): DryRun {
+  const parsed = DryRun.safeParse(raw);
+  if (!parsed.success) throw new CliError(`dry run: unexpected answer: ${JSON.stringify(raw)}`);
+  return parsed.data;
+}
+
+/** A dry run for people: what the batch holds and what it would cost, on stdout. */
+export function printDryRun(estimate: DryRun, asJson: boolean): void {
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify(estimate, null, 2)}\n`);
+    return;
+  }
+  const number = (n: number) => n.toLocaleString('en-US');
+  const cost =
+    estimate.estimated_cost_usd === null
+      ? `unknown (no price for ${estimate.model ?? 'the model'}; see SLUICE_PRICES_FILE)`
+      : `$${estimate.estimated_cost_usd.toFixed(4)} at most`;
+  process.stdout.write(
+    [
+      `valid: ${number(estimate.items)} items for ${estimate.model ?? 'the default model'} (nothing was submitted)`,
+      `input tokens: ${number(estimate.input_tokens)} (${estimate.input_tokens_method})`,
+      `output tokens: at most ${number(estimate.max_output_tokens)}`,
+      `cost: ${cost}`,
+      `time: about ${formatDuration(estimate.estimated_seconds)} at the configured limits`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** How FILE is read: `--operation` and its parameters for a file of items. Shared by `submit` and `run`. */
@@ -165,7 +249,12 @@ export function registerSubmit(program: Command) {
     .option(
       '--output <file>',
       'with --wait: download the output (jobs: .json, .csv or JSONL by the name; batches: JSONL)',
-    );
+    )
+    .option(
+      '--dry-run',
+      'validate FILE exactly as a submit would and print an estimate (items, tokens, cost, time); submit nothing',
+    )
+    .option('--json', 'with --dry-run: print the estimate as JSON');
   addWaitOptions(command);
   addConnectionOptions(command).action(
     clientAction(async (file: string, flags: SubmitFlags) => {
@@ -174,6 +263,14 @@ export function registerSubmit(program: Command) {
       const params = flags.operation === undefined ? null : operationParamsFrom(flags);
       const client = await connect(flags);
       const input = await stageInput(file);
+      if (flags.dryRun) {
+        try {
+          printDryRun(await dryRunInput(client, input, params), flags.json === true);
+        } finally {
+          await input.cleanup();
+        }
+        return;
+      }
       let submitted: BatchState;
       try {
         submitted = await submitInput(client, input, params, flags);

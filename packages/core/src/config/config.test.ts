@@ -58,3 +58,15 @@ describe('configuration', () => {
     expect(() => parseEnv({ SLUICE_STRUCTURED_OUTPUT: '=json_object' })).toThrow(/model name is missing/);
   });
 });
+
+describe('safe by default: the listening interface', () => {
+  it('is loopback without API keys and HOST, all interfaces with keys, and HOST when set', () => {
+    expect(compileConfig(parseEnv({})).http).toMatchObject({ host: '127.0.0.1', hostChosenBy: 'no_api_keys' });
+    expect(compileConfig(parseEnv({ SLUICE_API_KEYS: 'k=t' })).http).toMatchObject({
+      host: '0.0.0.0',
+      hostChosenBy: 'api_keys',
+    });
+    expect(compileConfig(parseEnv({ HOST: '0.0.0.0' })).http).toMatchObject({ host: '0.0.0.0', hostChosenBy: 'HOST' });
+    expect(compileConfig(parseEnv({ HOST: '10.0.0.5', SLUICE_API_KEYS: 'k=t' })).http.host).toBe('10.0.0.5');
+  });
+});

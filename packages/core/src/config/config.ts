@@ -27,6 +27,7 @@ export interface RetentionConfig {
   sweepIntervalMs: number;
 }
 import type { StructuredOutputSetting } from './structured-output.js';
+import { loadPriceTable, type PriceTable } from './prices.js';
 
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
 export interface SluiceConfig {
@@ -45,7 +46,15 @@ export interface SluiceConfig {
   retention: RetentionConfig;
   /** The embedded log's segment size and retention. */
   embeddedLog: { segmentBytes: number; retentionMs: number };
-  http: { host: string; port: number; headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number };
+  http: {
+    host: string;
+    /** Why `host` is what it is: set by `HOST`, or chosen from whether API keys are configured. */
+    hostChosenBy: 'HOST' | 'api_keys' | 'no_api_keys';
+    port: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    idleTimeoutMs: number;
+  };
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
@@ -86,10 +95,16 @@ export interface UpstreamConfig {
   concurrency: number;
   /** Which structured-output dialects may be used, per model. */
   structuredOutput: StructuredOutputSetting;
+  /** Model prices for dry-run estimates: the shipped table with SLUICE_PRICES_FILE over it. */
+  prices: PriceTable;
   models: { default: string; extract: string; summarize: string; classify: string };
 }
 
 export function compileConfig(env: Env): SluiceConfig {
+  const apiKeys = parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE);
+  // Safe by default: without API keys anyone who reaches the port is the `default` tenant, so
+  // Sluice listens on loopback only unless HOST says otherwise (the Docker image sets HOST).
+  const hostChosenBy = env.HOST !== undefined ? 'HOST' : apiKeys ? 'api_keys' : 'no_api_keys';
   return {
     mode: env.KAFKA_BROKERS && env.KAFKA_BROKERS.length > 0 ? 'kafka' : 'embedded',
     kafka:
@@ -114,7 +129,8 @@ export function compileConfig(env: Env): SluiceConfig {
       retentionMs: env.SLUICE_LOG_RETENTION_HOURS * 3_600_000,
     },
     http: {
-      host: env.HOST,
+      host: env.HOST ?? (apiKeys ? '0.0.0.0' : '127.0.0.1'),
+      hostChosenBy,
       port: env.PORT,
       headersTimeoutMs: env.SLUICE_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.SLUICE_REQUEST_TIMEOUT_MS,
@@ -132,6 +148,7 @@ export function compileConfig(env: Env): SluiceConfig {
       tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
       concurrency: env.SLUICE_UPSTREAM_CONCURRENCY,
       structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
+      prices: loadPriceTable(env.SLUICE_PRICES_FILE),
       models: {
         default: env.SLUICE_MODEL,
         extract: env.SLUICE_MODEL_EXTRACT ?? env.SLUICE_MODEL,
@@ -160,7 +177,7 @@ export function compileConfig(env: Env): SluiceConfig {
       syncTimeoutMs: env.SLUICE_SYNC_TIMEOUT_MS,
       maxReportedErrors: env.SLUICE_MAX_REPORTED_ERRORS,
     },
-    apiKeys: parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE),
+    apiKeys,
     webhook: env.SLUICE_WEBHOOK_URL ? { url: env.SLUICE_WEBHOOK_URL, secret: env.SLUICE_WEBHOOK_SECRET ?? '' } : null,
     shutdownTimeoutMs: env.SLUICE_SHUTDOWN_TIMEOUT_MS,
     metrics: env.SLUICE_METRICS,

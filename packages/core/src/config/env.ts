@@ -85,7 +85,11 @@ const EnvSchema = z.object({
   SLUICE_LOG_RETENTION_HOURS: int(1).default(168),
   /** Embedded log: bytes per segment file (Kafka's `log.segment.bytes`). */
   SLUICE_LOG_SEGMENT_BYTES: int(1024 * 1024).default(64 * 1024 * 1024),
-  HOST: z.string().default('0.0.0.0'),
+  /**
+   * The interface the HTTP server listens on. Unset: `0.0.0.0` when API keys are configured, else
+   * `127.0.0.1` (without keys every caller is the one tenant, so only this machine may call).
+   */
+  HOST: z.string().min(1).optional(),
   PORT: int(0, 65535).default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -97,6 +101,8 @@ const EnvSchema = z.object({
   SLUICE_MODEL_SUMMARIZE: z.string().min(1).optional(),
   SLUICE_MODEL_CLASSIFY: z.string().min(1).optional(),
   SLUICE_UPSTREAM_TIMEOUT_MS: int(100).default(60_000),
+  /** A JSON price table (model → USD per million input and output tokens) over the shipped one, for dry runs. */
+  SLUICE_PRICES_FILE: z.string().min(1).optional(),
   /** Attempts per item, the first included. */
   SLUICE_MAX_ATTEMPTS: int(1, 100).default(5),
   SLUICE_RETRY_BASE_MS: int(1).default(500),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ApiKind, BatchId, DedupSetting, ItemError, UnixSeconds } from './common.js';
+import { ApiKind, BatchId, DedupSetting, ItemError, JsonObject, RequestTimeoutSeconds, UnixSeconds } from './common.js';
+import { Metadata } from './fields.js';
 
 export const BatchStatus = z.enum([
   'validating',
@@ -17,10 +18,18 @@ export type BatchStatus = z.infer<typeof BatchStatus>;
 export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];
 export const isTerminal = (status: BatchStatus): boolean => TERMINAL_STATUSES.includes(status);
 
+/**
+ * OpenAI's three counts keep their meaning (`failed`: the request was tried, or refused, and
+ * failed); items never sent because their batch was cancelled or expired are counted apart, so
+ * `completed + failed + cancelled + expired = total` once the batch is final. The two extra fields
+ * default to 0: records written before they existed counted those items as failed.
+ */
 export const RequestCounts = z.object({
   total: z.number().int().nonnegative(),
   completed: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
+  cancelled: z.number().int().nonnegative().default(0),
+  expired: z.number().int().nonnegative().default(0),
 });
 export type RequestCounts = z.infer<typeof RequestCounts>;
 
@@ -54,8 +63,6 @@ export const BatchErrors = z.object({
 });
 export type BatchErrors = z.infer<typeof BatchErrors>;
 
-export const Metadata = z.record(z.string(), z.string());
-
 /**
  * What a batch is, fixed when it is sealed: carried on the seal message so that a sink can build
  * the batch's status without any other source (outside producers have no HTTP request).
@@ -63,7 +70,10 @@ export const Metadata = z.record(z.string(), z.string());
 export const BatchSpec = z.object({
   api: ApiKind.default('domain'),
   tenant: z.string().min(1).default('default'),
-  /** OpenAI: the batch endpoint. Domain: `/v1/batches`. Operations: `/v1/jobs`. */
+  /**
+   * OpenAI: the batch endpoint. Domain: the realtime endpoint of its lines' model (`/classify`;
+   * several, comma-separated, when the lines mix models). Operations: `/v1/jobs`.
+   */
   endpoint: z.string().default('/v1/batches'),
   /** Operations: the operation name (`label`, `extract`, ...). */
   operation: z.string().nullable().default(null),
@@ -85,6 +95,10 @@ export const BatchSpec = z.object({
   name: z.string().nullable().default(null),
   /** A batch created by a synchronous endpoint; hidden from listings. */
   sync: z.boolean().default(false),
+  /** Operations: the operation's parameters as validated (a retry reuses them; the job object shows them). */
+  parameters: JsonObject.nullable().default(null),
+  /** Upstream timeout of one call for an item, at most the server's; null: the server's. */
+  request_timeout_seconds: RequestTimeoutSeconds.nullable().default(null),
   /** Whether identical requests are answered once (docs/deduplication.md). */
   dedup: DedupSetting,
 });
@@ -127,6 +141,14 @@ export const BatchRecord = z.object({
   result_fields: z.array(z.string()).nullable().default(null),
   name: z.string().nullable().default(null),
   sync: z.boolean(),
+  parameters: JsonObject.nullable().default(null),
+  request_timeout_seconds: RequestTimeoutSeconds.nullable().default(null),
+  /**
+   * Items finished per minute over the sink's recent window (null until two observations); and
+   * the seconds left at that pace (null until known, 0 once final).
+   */
+  throughput_per_minute: z.number().nonnegative().nullable().default(null),
+  eta_seconds: z.number().int().nonnegative().nullable().default(null),
   /** Milliseconds since the epoch when this record was written; later records win. */
   updated_at_ms: z.number().int().nonnegative(),
 });
@@ -163,7 +185,7 @@ export function newBatchRecord(
     cancelling_at: null,
     cancelled_at: null,
     errors: null,
-    request_counts: { total, completed: 0, failed: 0 },
+    request_counts: { total, completed: 0, failed: 0, cancelled: 0, expired: 0 },
     usage: emptyUsage(),
     metadata: spec.metadata,
     output_expires_after_seconds: spec.output_expires_after_seconds,
@@ -171,6 +193,10 @@ export function newBatchRecord(
     result_fields: spec.result_fields,
     name: spec.name,
     sync: spec.sync,
+    parameters: spec.parameters,
+    request_timeout_seconds: spec.request_timeout_seconds,
+    throughput_per_minute: null,
+    eta_seconds: null,
     updated_at_ms: nowMs,
   };
 }

@@ -40,6 +40,15 @@ export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
 
 /**
+ * A batch's or job's upstream timeout per call, in seconds. The server's own
+ * (`SLUICE_UPSTREAM_TIMEOUT_MS`) is the upper bound, checked where the request is accepted.
+ */
+export const RequestTimeoutSeconds = z
+  .number({ error: 'request_timeout_seconds must be a number of seconds' })
+  .positive('request_timeout_seconds must be more than 0')
+  .max(86_400, 'request_timeout_seconds must be at most 86400');
+
+/**
  * Whether identical upstream requests of a batch or job are answered once (docs/deduplication.md):
  * `true` — requests that do not sample (no `temperature` above 0); `"all"` — sampling ones too;
  * `false` — none. Unset (null): `true` for the domain and operations APIs, `false` for OpenAI batches.

@@ -3,9 +3,12 @@
  * no dependency but zod, so the client SDK can import it without pulling in Kafka.
  */
 export * from './common.js';
+export * from './fields.js';
 export * from './batch.js';
 export * from './domain.js';
 export * from './files.js';
 export * from './messages.js';
 export * from './openai.js';
 export * from './operations.js';
+export * from './template.js';
+export * from './dry-run.js';

@@ -17,6 +17,8 @@ export const RequestItemMessage = z.object({
   body: JsonObject,
   /** Unix seconds after which the item is not sent upstream but fails with `batch_expired`. */
   expires_at: UnixSeconds.nullable().default(null),
+  /** Upstream timeout of one call for this item (the batch's `request_timeout_seconds`); null: the processor's own. */
+  timeout_ms: z.number().int().positive().nullable().default(null),
   /**
    * The batch's tenant: answers are shared only within a tenant (deduplication). Null (an outside
    * producer that did not say): the item is never deduplicated, so it cannot get another tenant's answer.
@@ -76,6 +78,8 @@ export const ItemResultMessage = z.object({
   finished_at: z.number().int().nonnegative(),
   /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */
   item: JsonObject.nullable().default(null),
+  /** The model the upstream answered with (its `model`, else the one asked for); null when no call succeeded. */
+  model: z.string().nullable().default(null),
   /** The answer was not asked of the upstream: it is an identical request's (deduplication). */
   cached: z.boolean().default(false),
 });

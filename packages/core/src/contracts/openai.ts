@@ -8,6 +8,8 @@ export const ChatCompletionUsage = z.object({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative(),
+  /** As OpenAI reports prompt caching (a deduplicated answer: every prompt token). */
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative() }).optional(),
 });
 
 export const ChatCompletion = z.object({
@@ -39,10 +41,13 @@ export const OPENAI_BATCH_ENDPOINTS = [
 export const OpenAIBatchEndpoint = z.enum(OPENAI_BATCH_ENDPOINTS);
 export type OpenAIBatchEndpoint = z.infer<typeof OpenAIBatchEndpoint>;
 
-/** The public output line of OpenAI and domain batches. */
-export interface BatchOutputLine {
-  id: string;
-  custom_id: string;
-  response: { status_code: number; request_id: string | null; body: unknown } | null;
-  error: { code: string; message: string } | null;
-}
+/** The public output line of OpenAI and domain batches (`body`: a ChatCompletion for domain batches). */
+export const BatchOutputLine = z.object({
+  id: z.string(),
+  custom_id: z.string(),
+  response: z
+    .object({ status_code: z.number().int(), request_id: z.string().nullable(), body: z.unknown() })
+    .nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type BatchOutputLine = z.infer<typeof BatchOutputLine>;

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BatchStatus, BatchUsage } from './batch.js';
-import { DedupSetting, TokenUsage } from './common.js';
+import { DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
+import { CompletionWindow, Metadata } from './fields.js';
+import { reservedTemplateFields } from './template.js';
 
 /**
  * The operations API: classify (batch name `label`), extract, summarize, enrich and run, each
@@ -113,8 +115,17 @@ export const RunParams = z.strictObject({
   /** A free name for the run (reporting only), e.g. `feedback_analysis`. */
   operation: z.string().min(1).max(64).optional(),
   system_prompt: z.string().optional(),
-  /** `{content}` and `{any_item_field}` are replaced by the item's values. */
-  user_prompt_template: z.string().min(1).default('{content}'),
+  /** `{content}` and `{any_item_field}` are replaced by the item's values (`template.ts`). */
+  user_prompt_template: z
+    .string()
+    .min(1)
+    .refine((template) => reservedTemplateFields(template).length === 0, {
+      error: (issue) =>
+        `user_prompt_template uses ${reservedTemplateFields(String(issue.input))
+          .map((name) => `{${name}}`)
+          .join(', ')}: a reserved name, not an item field`,
+    })
+    .default('{content}'),
   response_format: RunResponseFormat.default({ type: 'text' }),
 });
 export type RunParams = z.infer<typeof RunParams>;
@@ -148,18 +159,36 @@ export type EnrichRequestBody = z.input<typeof EnrichRequestBody>;
 export type RunRequestBody = z.input<typeof RunRequestBody>;
 
 /**
- * A job: `operation`, `items` (or `input_file_id` of a stored JSONL or CSV file), optional
- * `model` and the operation's fields. For `run`, the free name goes in `name`.
+ * A job's own fields, besides its operation's parameters: declared once, for the HTTP API, the
+ * CLI and the SDK's types.
+ */
+export const JobFields = z.object({
+  /** A free name for the job (reporting only), e.g. `feedback_analysis`; for `run`, its run name. */
+  name: z.string().min(1).max(64).optional(),
+  metadata: Metadata.optional(),
+  /** How long the job may run, `"1h"` to `"7d"`. @defaultValue `"24h"` */
+  completion_window: CompletionWindow.optional(),
+  /** Answer identical requests once (see docs/deduplication.md). */
+  dedup: DedupSetting.optional(),
+  /** Upstream timeout per item, bounded by the server's (see docs/retry-and-estimates.md). */
+  request_timeout_seconds: RequestTimeoutSeconds.optional(),
+});
+export type JobFields = z.input<typeof JobFields>;
+
+/**
+ * A job: `operation`, `items` (or `input_file_id` of a stored JSONL or CSV file), the job's own
+ * fields (`JobFields`) and the operation's parameters (checked by `OPERATION_PARAMS`).
  */
 export const JobRequestBody = z.looseObject({
   operation: z.enum(JOB_OPERATIONS, { error: `operation must be one of ${JOB_OPERATIONS.join(', ')}` }),
   items: items.optional(),
   input_file_id: z.string().min(1).optional(),
-  name: z.string().min(1).max(64).optional(),
-  metadata: z.record(z.string(), z.string()).optional(),
-  dedup: DedupSetting.optional(),
+  ...JobFields.shape,
 });
 export type JobRequestBody = z.input<typeof JobRequestBody>;
+
+/** The keys of a job request that are not its operation's parameters. */
+export const JOB_REQUEST_KEYS: ReadonlySet<string> = new Set(Object.keys(JobRequestBody.shape));
 
 /** Results, one schema per operation (the processor narrows them per request, e.g. label ∈ categories). */
 export const ClassifyOperationResult = z.object({
@@ -192,6 +221,9 @@ export const OperationResponse = z.object({
   object: z.literal('operation.result'),
   id: z.string(),
   operation: z.string(),
+  /** `run`: the run's free name (its `operation` parameter); null otherwise. */
+  name: z.string().nullable(),
+  /** The model that answered (the request's `model`, else the configured one the processor used). */
   model: z.string().nullable(),
   results: z.array(OperationRow),
   usage: TokenUsage,
@@ -209,8 +241,19 @@ export const Job = z.object({
   total_items: z.number().int().nonnegative(),
   completed_items: z.number().int().nonnegative(),
   failed_items: z.number().int().nonnegative(),
+  /** Items not sent because the job was cancelled, or expired: not counted in `failed_items`. */
+  cancelled_items: z.number().int().nonnegative().default(0),
+  expired_items: z.number().int().nonnegative().default(0),
   /** Finished share, 0–1. */
   progress: z.number().min(0).max(1),
+  /** Items finished per minute lately; null until known. */
+  throughput_per_minute: z.number().nonnegative().nullable().default(null),
+  /** Seconds left at that pace; null until known, 0 once final. */
+  eta_seconds: z.number().int().nonnegative().nullable().default(null),
+  /** The operation's parameters as validated (what a retry reuses). */
+  parameters: JsonObject.nullable().default(null),
+  completion_window: z.string().default('24h'),
+  request_timeout_seconds: z.number().positive().nullable().default(null),
   created_at: z.number().int(),
   completed_at: z.number().int().nullable(),
   cancelled_at: z.number().int().nullable(),
@@ -218,7 +261,7 @@ export const Job = z.object({
   output_file_id: z.string().nullable(),
   error_file_id: z.string().nullable(),
   usage: BatchUsage,
-  metadata: z.record(z.string(), z.string()).nullable(),
+  metadata: Metadata.nullable(),
 });
 export type Job = z.infer<typeof Job>;
 

@@ -12,6 +12,8 @@ export interface FinalOutputs {
   /** Failed lines by error code. */
   failedByCode: Record<string, number>;
   outputBytes: number;
+  /** The first model a result names (the batch's `model` when its spec named none). */
+  model: string | null;
   /** Keys written: output, index, errors, and when written, succeeded and csv. */
   keys: { output: string; index: string; errors: string; succeeded: string | null; csv: string | null };
 }
@@ -61,9 +63,11 @@ export async function writeFinalOutputs(
   };
   let csvRecords: (string | number)[][] = [];
   let outputBytes = 0;
+  let model: string | null = null;
   try {
     if (csvOut && csv) await csvOut.write(toCsv([csvHeader(csv)]));
     for await (const { ok: isOk, record } of readResults(store, batchId)) {
+      model ??= record.model;
       const rendered = renderOutputLine(api, record);
       const line = `${JSON.stringify(rendered)}\n`;
       if (csvOut && csv) {
@@ -97,7 +101,7 @@ export async function writeFinalOutputs(
     await Promise.allSettled(writers.map((w) => w.abort()));
     throw error;
   }
-  return { lines, succeeded: ok, failed, failedByCode, outputBytes, keys };
+  return { lines, succeeded: ok, failed, failedByCode, outputBytes, model, keys };
 }
 
 /**

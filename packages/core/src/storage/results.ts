@@ -18,7 +18,8 @@ import type { Store } from './types.js';
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
  *
  * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
- * u32 line length | u32 flags (bit 0: ok, bit 1: cached) | u32 input tokens | u32 output tokens.
+ * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired) | u32 input
+ * tokens | u32 output tokens. Entries written before bits 2 and 3 existed count as failed.
  */
 export const INDEX_ENTRY_BYTES = 24;
 export const INDEX_PAGE_ENTRIES = 1024;
@@ -26,6 +27,26 @@ const PAGE_BYTES = INDEX_ENTRY_BYTES * INDEX_PAGE_ENTRIES;
 const FLAG_OK = 1;
 /** Answered from an identical request's answer (deduplication): its input tokens were cached. */
 const FLAG_CACHED = 2;
+/** A failed item that was never sent: its batch was cancelled (`batch_cancelled`) or expired (`batch_expired`). */
+const FLAG_CANCELLED = 4;
+const FLAG_EXPIRED = 8;
+
+/** The index flags of a result. */
+function flagsOf(result: ItemResultMessage): number {
+  const cached = result.cached ? FLAG_CACHED : 0;
+  if (result.ok) return FLAG_OK | cached;
+  if (result.error?.code === 'batch_cancelled') return FLAG_CANCELLED;
+  if (result.error?.code === 'batch_expired') return FLAG_EXPIRED;
+  return cached;
+}
+
+/** Adds one result's outcome to `counts`: exactly one of completed, failed, cancelled, expired. */
+function countOutcome(counts: ResultCounts, flags: number): void {
+  if (flags & FLAG_OK) counts.completed++;
+  else if (flags & FLAG_CANCELLED) counts.cancelled++;
+  else if (flags & FLAG_EXPIRED) counts.expired++;
+  else counts.failed++;
+}
 /** Index pages a writer keeps in memory (results arrive near their index, so recent pages are hit). */
 const PAGE_CACHE = 8;
 
@@ -33,7 +54,10 @@ export interface ResultCounts {
   /** Distinct item indexes recorded. */
   received: number;
   completed: number;
+  /** Tried (or refused) and failed; not the cancelled or expired ones. */
   failed: number;
+  cancelled: number;
+  expired: number;
   inputTokens: number;
   outputTokens: number;
   /** Items answered from the dedup cache, and their input tokens. */
@@ -45,8 +69,7 @@ interface PendingEntry {
   index: number;
   offset: number;
   length: number;
-  ok: boolean;
-  cached: boolean;
+  flags: number;
   inputTokens: number;
   outputTokens: number;
 }
@@ -77,6 +100,8 @@ export class ResultWriter {
       received: 0,
       completed: 0,
       failed: 0,
+      cancelled: 0,
+      expired: 0,
       inputTokens: 0,
       outputTokens: 0,
       cachedItems: 0,
@@ -99,8 +124,7 @@ export class ResultWriter {
         present = setBit(present, page * INDEX_PAGE_ENTRIES + at / INDEX_ENTRY_BYTES);
         counts.received++;
         const flags = bytes.readUInt32LE(at + 12);
-        if (flags & FLAG_OK) counts.completed++;
-        else counts.failed++;
+        countOutcome(counts, flags);
         counts.inputTokens += bytes.readUInt32LE(at + 16);
         counts.outputTokens += bytes.readUInt32LE(at + 20);
         if (flags & FLAG_CACHED) {
@@ -119,14 +143,14 @@ export class ResultWriter {
   /** Buffers a result; returns false (and records nothing) when its item index was recorded before. */
   append(result: ItemResultMessage): boolean {
     if (this.has(result.index)) return false;
+    const flags = flagsOf(result);
     const line = Buffer.from(`${JSON.stringify(result)}\n`);
     if (this.pendingEntries.length === 0) this.firstPendingMs = Date.now();
     this.pendingEntries.push({
       index: result.index,
       offset: this.pendingBytes,
       length: line.length - 1,
-      ok: result.ok,
-      cached: result.cached,
+      flags,
       inputTokens: clampU32(result.usage?.input_tokens ?? 0),
       outputTokens: clampU32(result.usage?.output_tokens ?? 0),
     });
@@ -134,8 +158,7 @@ export class ResultWriter {
     this.pendingBytes += line.length;
     this.present = setBit(this.present, result.index);
     this.counts.received++;
-    if (result.ok) this.counts.completed++;
-    else this.counts.failed++;
+    countOutcome(this.counts, flags);
     this.counts.inputTokens += result.usage?.input_tokens ?? 0;
     this.counts.outputTokens += result.usage?.output_tokens ?? 0;
     if (result.cached) {
@@ -185,7 +208,7 @@ export class ResultWriter {
         pageBytes.writeUInt32LE(segment + 1, at);
         pageBytes.writeUInt32LE(entry.offset, at + 4);
         pageBytes.writeUInt32LE(entry.length, at + 8);
-        pageBytes.writeUInt32LE((entry.ok ? FLAG_OK : 0) | (entry.cached ? FLAG_CACHED : 0), at + 12);
+        pageBytes.writeUInt32LE(entry.flags, at + 12);
         pageBytes.writeUInt32LE(entry.inputTokens, at + 16);
         pageBytes.writeUInt32LE(entry.outputTokens, at + 20);
       }

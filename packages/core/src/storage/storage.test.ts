@@ -36,6 +36,7 @@ function result(index: number, ok = true): ItemResultMessage {
     attempts: 1,
     finished_at: 1,
     item: null,
+    model: ok ? 'gpt-4o-mini' : null,
     cached: false,
   };
 }
@@ -53,6 +54,8 @@ describe('ResultWriter', () => {
       received: 2,
       completed: 1,
       failed: 1,
+      cancelled: 0,
+      expired: 0,
       inputTokens: 20,
       outputTokens: 2,
       cachedItems: 0,

@@ -240,7 +240,7 @@ function createKafkaConsumer(
   let restarts = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   const scheduleRestart = () => {
-    const delayMs = Math.min(500 * 2 ** restarts, 30_000);
+    const delayMs = backoffDelayMs(restarts, { initialMs: 500, maxMs: 30_000 });
     restarts += 1;
     restartTimer = setTimeout(() => {
       restartTimer = undefined;

@@ -2,6 +2,13 @@ import {
   DedupSetting,
   type BatchRecord,
   BatchSpec,
+  CompletionWindow,
+  completionWindowSeconds,
+  ExpiresAfter,
+  Metadata,
+  type DryRun,
+  type FileRecord,
+  NotFoundError,
   newBatchId,
   newBatchRecord,
   nowSeconds,
@@ -17,70 +24,21 @@ import { openAILineValidator } from '../intake/openai.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { fileFor } from '../routes/files.js';
 import { cancelBatch } from '../routes/batches.js';
-
-const HOUR = 3600;
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { requestTimeoutSeconds } from './timeouts.js';
 
 const CreateBatch = z.object({
   input_file_id: z.string({ error: 'input_file_id is required' }).min(1),
   endpoint: z.enum(OPENAI_BATCH_ENDPOINTS, { error: `endpoint must be one of ${OPENAI_BATCH_ENDPOINTS.join(', ')}` }),
-  completion_window: z.string({ error: 'completion_window is required, e.g. "24h"' }),
-  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-  output_expires_after: z
-    .object({
-      anchor: z.literal('created_at', { error: "output_expires_after.anchor must be 'created_at'" }),
-      seconds: z.number().int().min(3600).max(2_592_000),
-    })
-    .optional(),
+  completion_window: CompletionWindow,
+  metadata: Metadata.nullable().optional(),
+  output_expires_after: ExpiresAfter.optional(),
+  /** Sluice's extension: the upstream timeout per request (bounded by the server's). */
+  request_timeout_seconds: z.unknown().optional(),
   /** Not an OpenAI field: answer identical requests once (off by default for OpenAI batches). */
   dedup: DedupSetting.optional(),
 });
-
-/** `"24h"`, `"1h"` … `"168h"`, `"1d"` … `"7d"` → seconds; null when not a duration in that range. */
-export function completionWindowSeconds(window: string): number | null {
-  const match = /^(\d{1,4})(h|d)$/.exec(window.trim());
-  if (!match) return null;
-  const seconds = Number(match[1]) * (match[2] === 'd' ? 24 * HOUR : HOUR);
-  return seconds >= HOUR && seconds <= 7 * 24 * HOUR ? seconds : null;
-}
-
-function metadataIssues(metadata: Record<string, unknown>): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  const entries = Object.entries(metadata);
-  if (entries.length > 16) {
-    issues.push({
-      line: null,
-      param: 'metadata',
-      code: 'invalid_value',
-      message: `metadata has ${entries.length} keys; at most 16`,
-    });
-  }
-  for (const [key, value] of entries) {
-    if (key.length > 64) {
-      issues.push({
-        line: null,
-        param: `metadata.${key.slice(0, 20)}…`,
-        code: 'invalid_value',
-        message: `metadata key is ${key.length} characters; at most 64`,
-      });
-    }
-    if (typeof value !== 'string') {
-      issues.push({
-        line: null,
-        param: `metadata.${key}`,
-        code: 'invalid_value',
-        message: 'metadata values must be strings',
-      });
-    } else if (value.length > 512) {
-      issues.push({
-        line: null,
-        param: `metadata.${key}`,
-        code: 'invalid_value',
-        message: `metadata value is ${value.length} characters; at most 512`,
-      });
-    }
-  }
-  return issues;
-}
 
 /**
  * OpenAI batches: created from an uploaded file, answered at once with status `validating`, then
@@ -94,22 +52,66 @@ export class OpenAIBatches {
   constructor(private readonly context: IngestContext) {}
 
   async create(request: FastifyRequest, body: Record<string, unknown>): Promise<BatchRecord | undefined> {
+    const checked = await this.check(request, body);
+    if (!checked) return undefined;
+    const { spec } = checked;
+    const batchId = newBatchId();
+    const record = newBatchRecord(batchId, spec, 0, 'validating');
+    // The lease first: if this process dies from here on, another ingest validates the batch.
+    await this.context.submitter.lease(batchId, 'validating', spec, 0);
+    await this.context.submitter.publishStatus(record);
+    this.startValidation(batchId, spec);
+    return record;
+  }
+
+  /**
+   * `?dry_run=true`: the same checks as a create, and the file's lines validated at once (a create
+   * does it in the background and reports them in `errors`; a dry run answers them as a 400).
+   */
+  async dryRun(request: FastifyRequest, body: Record<string, unknown>): Promise<DryRun | undefined> {
+    const checked = await this.check(request, body);
+    if (!checked) return undefined;
+    const { spec, file } = checked;
+    const content = await this.context.files.content(file);
+    if (!content) throw new NotFoundError('file', file.id);
+    const batchId = newBatchId();
+    const meter = new DryRunMeter('openai', await tokenCounters(), null);
+    const models = { first: null as string | null, line: 0 };
+    try {
+      const result = await intakeJsonl(
+        content as AsyncIterable<Buffer>,
+        { store: this.context.store, key: this.context.submitter.inputKey(batchId) },
+        meter.wrap(openAILineValidator(spec.endpoint, models)),
+        this.intakeOptions(),
+      );
+      if (result.issues.length > 0) throw new ValidationError(result.issues, result.truncated);
+    } finally {
+      await this.context.submitter.discard(batchId);
+    }
+    return meter.result(this.context.upstream);
+  }
+
+  private intakeOptions() {
+    return {
+      limits: intakeLimits(this.context.limits, {
+        maxBytes: Number.MAX_SAFE_INTEGER,
+        maxItems: this.context.limits.maxBatchRequests,
+      }),
+      itemLimitName: 'SLUICE_MAX_BATCH_REQUESTS',
+    };
+  }
+
+  /** A create's checks, up to the file (which must exist and be a batch file); undefined: not an OpenAI create. */
+  private async check(
+    request: FastifyRequest,
+    body: Record<string, unknown>,
+  ): Promise<{ spec: BatchSpec; file: FileRecord } | undefined> {
     if (!('input_file_id' in body) && !('endpoint' in body)) return undefined;
     const parsed = CreateBatch.safeParse(body);
     if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
     const input = parsed.data;
-    const issues: ValidationIssue[] = [];
-    const windowSeconds = completionWindowSeconds(input.completion_window);
-    if (windowSeconds === null) {
-      issues.push({
-        line: null,
-        param: 'completion_window',
-        code: 'invalid_value',
-        message: `completion_window must be a duration from 1h to 7d such as "24h", "1h" or "7d"; got ${JSON.stringify(input.completion_window)}`,
-      });
-    }
-    if (input.metadata) issues.push(...metadataIssues(input.metadata));
-    if (issues.length > 0) throw new ValidationError(issues);
+    const windowSeconds = completionWindowSeconds(input.completion_window) as number;
+    const timeoutSeconds = requestTimeoutSeconds(this.context.upstream, input.request_timeout_seconds);
     const file = await fileFor(this.context, request.tenant, input.input_file_id);
     if (file.purpose !== 'batch') {
       throw new ValidationError([
@@ -129,18 +131,13 @@ export class OpenAIBatches {
       input_file_id: file.id,
       completion_window: input.completion_window,
       created_at: now,
-      expires_at: now + (windowSeconds as number),
-      metadata: (input.metadata as Record<string, string> | null | undefined) ?? null,
+      expires_at: now + windowSeconds,
+      metadata: input.metadata ?? null,
       output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
+      request_timeout_seconds: timeoutSeconds,
       dedup: input.dedup ?? null,
     });
-    const batchId = newBatchId();
-    const record = newBatchRecord(batchId, spec, 0, 'validating');
-    // The lease first: if this process dies from here on, another ingest validates the batch.
-    await this.context.submitter.lease(batchId, 'validating', spec, 0);
-    await this.context.submitter.publishStatus(record);
-    this.startValidation(batchId, spec);
-    return record;
+    return { spec, file };
   }
 
   /** Cancels a batch still being validated here; undefined when the sink owns it already. */
@@ -205,13 +202,7 @@ export class OpenAIBatches {
       content as AsyncIterable<Buffer>,
       input,
       openAILineValidator(spec.endpoint, models),
-      {
-        limits: intakeLimits(context.limits, {
-          maxBytes: Number.MAX_SAFE_INTEGER,
-          maxItems: context.limits.maxBatchRequests,
-        }),
-        itemLimitName: 'SLUICE_MAX_BATCH_REQUESTS',
-      },
+      this.intakeOptions(),
     );
     if (task.cancelled) {
       await context.submitter.discard(batchId);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type ApiKind,
   BatchId,
   type BatchRecord,
   BatchSpec,
@@ -16,9 +17,11 @@ import {
   type Store,
   storeKeys,
   type TopicNames,
+  ValidationError,
+  type ValidationIssue,
   WORK,
 } from '@sluice/core';
-import type { StoredItem } from '../intake/jsonl-intake.js';
+import type { IntakeResult, StoredItem } from '../intake/jsonl-intake.js';
 import type { IngestMetrics } from '../metrics.js';
 import type { StatusView } from '../view/status-view.js';
 
@@ -72,6 +75,32 @@ export class BatchSubmitter {
   /** Where an intake writes the batch's validated items. */
   inputKey(batchId: string): string {
     return storeKeys.input(batchId);
+  }
+
+  /**
+   * Runs a batch's intake (which writes its validated items to `inputKey`) and returns how many
+   * items it kept; on any problem, or if the intake throws, the batch is discarded and the whole
+   * input refused with every problem (`nameIssues` renames them, e.g. lines as `items.N`).
+   */
+  async intakeOrRefuse(
+    batchId: string,
+    api: ApiKind,
+    runIntake: () => Promise<IntakeResult>,
+    nameIssues: (issues: ValidationIssue[]) => ValidationIssue[] = (issues) => issues,
+  ): Promise<number> {
+    let result: IntakeResult;
+    try {
+      result = await runIntake();
+    } catch (error) {
+      await this.discard(batchId);
+      throw error;
+    }
+    if (result.issues.length > 0) {
+      await this.discard(batchId);
+      this.deps.counters.batches.inc({ api, outcome: 'refused' });
+      throw new ValidationError(nameIssues(result.issues), result.truncated);
+    }
+    return result.items;
   }
 
   /** Forgets a batch whose input was refused: nothing of it stays in the store. */
@@ -222,6 +251,7 @@ export class BatchSubmitter {
           expires_at: spec.expires_at,
           tenant: spec.tenant,
           dedup: spec.dedup,
+          timeout_ms: timeoutMsOf(spec),
         });
       } else {
         value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
@@ -246,7 +276,12 @@ export class BatchSubmitter {
  */
 export function requestMessagePrefix(
   batchId: string,
-  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup'>,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup' | 'request_timeout_seconds'>,
 ): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"index":`;
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
+}
+
+/** The items' upstream timeout: the batch's `request_timeout_seconds` in ms, or null (the processor's own). */
+function timeoutMsOf(spec: Pick<BatchSpec, 'request_timeout_seconds'>): number | null {
+  return spec.request_timeout_seconds === null ? null : Math.max(1, Math.round(spec.request_timeout_seconds * 1000));
 }

@@ -3,24 +3,13 @@ import {
   BatchSpec,
   type ItemResultMessage,
   newBatchId,
+  nowSeconds,
   readResults,
-  SluiceError,
   type Store,
-  storeKeys,
+  SyncTimeoutError,
 } from '@sluice/core';
-import type { StoredItem } from '../intake/jsonl-intake.js';
 import type { StatusView } from '../view/status-view.js';
 import type { BatchSubmitter } from './submitter.js';
-
-/** A synchronous call outlived its time limit; the batch goes on and can be polled. */
-export class SyncTimeoutError extends SluiceError {
-  constructor(readonly batchId: string) {
-    super(
-      'sync_timeout',
-      `The request did not finish in time; it continues as batch ${batchId} (GET /v1/batches/${batchId}).`,
-    );
-  }
-}
 
 /**
  * Runs already-validated items as a hidden batch through the pipeline and waits for their
@@ -28,8 +17,11 @@ export class SyncTimeoutError extends SluiceError {
  * synchronous work takes the same path as batches, with the same retries and rate limits.
  *
  * Nothing of a synchronous call can be listed (no Files, hidden from batch lists), and its data
- * is deleted as soon as its answer is read; one that timed out is deleted by the sweeper after
- * SLUICE_SYNC_RETENTION_S.
+ * is deleted as soon as its answer is read. One that outlives SLUICE_SYNC_TIMEOUT_MS answers 504
+ * with its id and goes on: its tenant polls it (`GET /v1/jobs/{id}` for operations,
+ * `GET /v1/batches/{id}` for the realtime endpoints) and reads its results from `/output`, until
+ * the sweeper deletes it SLUICE_SYNC_RETENTION_S after it finished. Its items' deadline
+ * (`expires_at`) is that retention, not the timeout, so the work is not cut short.
  */
 export class SyncRunner {
   constructor(
@@ -45,21 +37,36 @@ export class SyncRunner {
     },
   ) {}
 
+  /**
+   * Runs one call: `storeInput` validates and stores its items as the batch's input (it throws to
+   * refuse them) and returns their number.
+   */
   async run(
-    items: StoredItem[],
-    spec: Omit<BatchSpecInput, 'sync'>,
+    spec: Omit<BatchSpecInput, 'sync' | 'expires_at' | 'created_at' | 'in_progress_at'>,
+    storeInput: (batchId: string) => Promise<number>,
   ): Promise<{ batchId: string; results: ItemResultMessage[] }> {
     const batchId = newBatchId();
     const tenant = spec.tenant ?? 'default';
-    await this.deps.submitter.markProvisionalExpiry(
-      batchId,
-      tenant,
-      Math.ceil(this.deps.timeoutMs / 1000) + this.deps.retentionSeconds,
-    );
-    await this.deps.store.put(storeKeys.input(batchId), items.map((item) => `${JSON.stringify(item)}\n`).join(''));
-    await this.deps.submitter.submit(batchId, BatchSpec.parse({ ...spec, sync: true }), items.length);
+    const keepSeconds = Math.ceil(this.deps.timeoutMs / 1000) + this.deps.retentionSeconds;
+    // The expiry mark first: whatever happens from here on, the sweeper deletes what is left.
+    await this.deps.submitter.markProvisionalExpiry(batchId, tenant, keepSeconds);
+    const total = await storeInput(batchId);
+    const now = nowSeconds();
+    const sealed = BatchSpec.parse({
+      ...spec,
+      created_at: now,
+      in_progress_at: now,
+      expires_at: now + keepSeconds,
+      sync: true,
+    });
+    await this.deps.submitter.submit(batchId, sealed, total);
     const final = await this.deps.view.waitForTerminal(batchId, this.deps.timeoutMs);
-    if (!final) throw new SyncTimeoutError(batchId);
+    if (!final) {
+      throw new SyncTimeoutError(
+        batchId,
+        sealed.api === 'operations' ? `/v1/jobs/${batchId}` : `/v1/batches/${batchId}`,
+      );
+    }
     const results: ItemResultMessage[] = [];
     for await (const stored of readResults(this.deps.store, batchId)) results.push(stored.record);
     // Deleted after the answer is read, without making the caller wait; should it fail (or the

@@ -1,13 +1,15 @@
 import {
-  ConflictError,
   describeIssues,
-  NotFoundError,
+  httpErrorType,
   SluiceError,
+  SyncTimeoutError,
+  UnsupportedMediaTypeError,
   ValidationError,
   type ValidationIssue,
 } from '@sluice/core';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
 
 /** OpenAI's error body: `{error: {message, type, param, code}}`, plus Sluice's per-line `details`. */
 export interface ErrorBody {
@@ -18,23 +20,10 @@ export interface ErrorBody {
     code: string | null;
     details?: ValidationIssue[];
     truncated?: boolean;
+    /** A synchronous call that timed out: the batch it goes on as (poll it). */
+    batch_id?: string;
   };
 }
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'invalid_request_error',
-  408: 'invalid_request_error',
-  409: 'invalid_request_error',
-  413: 'invalid_request_error',
-  415: 'invalid_request_error',
-  429: 'rate_limit_error',
-  502: 'upstream_error',
-  503: 'server_error',
-  504: 'timeout_error',
-};
 
 export function errorBody(
   status: number,
@@ -42,14 +31,7 @@ export function errorBody(
   message: string,
   param: string | null = null,
 ): ErrorBody {
-  return { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } };
-}
-
-/** A 415 that says which content types the route takes. */
-export function unsupportedMediaType(reply: FastifyReply, received: string, expected: string): FastifyReply {
-  return reply
-    .code(415)
-    .send(errorBody(415, 'unsupported_media_type', `Unsupported Content-Type '${received}'. ${expected}`));
+  return { error: { message, type: httpErrorType(status), param, code } };
 }
 
 /** The 400 for an input with bad lines: every problem with its line and field, up to the cap. */
@@ -66,46 +48,161 @@ export function validationErrorBody(issues: ValidationIssue[], truncated: boolea
   return body;
 }
 
-/** Maps every error a route can throw to a status and an OpenAI-shaped body. */
+/**
+ * Fastify's and its plugins' own errors (the ones raised before a route runs), each mapped once to
+ * Sluice's status, code and wording. Their `statusCode` alone would give the right status but not
+ * an OpenAI-shaped body naming what is wrong.
+ */
+const FRAMEWORK_ERRORS: Readonly<Record<string, { status: number; code: string; message: (error: Error) => string }>> =
+  {
+    FST_ERR_CTP_BODY_TOO_LARGE: {
+      status: 413,
+      code: 'payload_too_large',
+      message: (e) => `The request body is too large: ${e.message}.`,
+    },
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+      status: 415,
+      code: 'unsupported_media_type',
+      message: () =>
+        'Unsupported Content-Type. Use application/json, application/jsonl or multipart/form-data as the route documents.',
+    },
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+      status: 400,
+      code: 'invalid_content_length',
+      message: () => 'The Content-Length header does not match the body.',
+    },
+    FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'empty_body', message: () => 'The request body is empty.' },
+    FST_ERR_CTP_INVALID_JSON_BODY: {
+      status: 400,
+      code: 'invalid_json',
+      message: (e) => `The request body is not valid JSON: ${e.message}`,
+    },
+    FST_ERR_CTP_INVALID_TYPE: {
+      status: 415,
+      code: 'unsupported_media_type',
+      message: () => 'The Content-Type header is malformed.',
+    },
+    FST_ERR_BAD_URL: {
+      status: 400,
+      code: 'invalid_url',
+      message: () => 'The request URL is malformed (bad percent-encoding).',
+    },
+    FST_ERR_MAX_PARAM_LENGTH: {
+      status: 414,
+      code: 'url_too_long',
+      message: () => 'A path parameter of the request URL is too long.',
+    },
+    FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'invalid_request', message: (e) => e.message },
+    FST_INVALID_MULTIPART_CONTENT_TYPE: {
+      status: 415,
+      code: 'unsupported_media_type',
+      message: () => 'The request is not multipart/form-data.',
+    },
+    FST_PARTS_LIMIT: {
+      status: 413,
+      code: 'too_many_parts',
+      message: (e) => `The upload has too many parts: ${e.message}`,
+    },
+    FST_FILES_LIMIT: {
+      status: 413,
+      code: 'too_many_files',
+      message: (e) => `The upload has too many files: ${e.message}`,
+    },
+    FST_FIELDS_LIMIT: {
+      status: 413,
+      code: 'too_many_fields',
+      message: (e) => `The upload has too many fields: ${e.message}`,
+    },
+    FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'payload_too_large', message: (e) => e.message },
+    FST_PROTO_VIOLATION: { status: 400, code: 'invalid_multipart', message: (e) => e.message },
+    FST_ERR_CTP_BODY_TIMEOUT: { status: 408, code: 'request_timeout', message: (e) => e.message },
+  };
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  /** The rest of the body will not be read: close the connection rather than drain it. */
+  close: boolean;
+}
+
+/**
+ * The one mapping from an error to an HTTP answer. Sluice's errors carry their status (`httpStatus`)
+ * and field (`param`); framework errors go through `FRAMEWORK_ERRORS`; anything else is a 500 whose
+ * message says nothing about internals. 11a and others add error classes by giving them a status,
+ * never by adding a branch here.
+ */
+export function errorResponse(error: unknown): ErrorResponse {
+  if (error instanceof ValidationError) {
+    return { status: 400, body: validationErrorBody(error.issues, error.truncated), close: false };
+  }
+  if (error instanceof SluiceError) {
+    const status = error.httpStatus;
+    const message = status === 500 ? 'The server failed to handle the request.' : error.message;
+    const body = errorBody(status, status === 500 ? 'internal_error' : error.code, message, error.param);
+    if (error instanceof SyncTimeoutError) body.error.batch_id = error.batchId;
+    return { status, body, close: status === 413 };
+  }
+  const framework = (error as FastifyError | undefined)?.code;
+  const known = framework ? FRAMEWORK_ERRORS[framework] : undefined;
+  if (known) {
+    return {
+      status: known.status,
+      body: errorBody(known.status, known.code, known.message(error as Error)),
+      close: known.status === 413,
+    };
+  }
+  const statusCode = (error as FastifyError | undefined)?.statusCode;
+  if (statusCode && statusCode >= 400 && statusCode < 500) {
+    const message = (error as Error).message || STATUS_CODES[statusCode] || 'Bad request';
+    return {
+      status: statusCode,
+      body: errorBody(statusCode, framework?.toLowerCase() ?? 'invalid_request', message),
+      close: false,
+    };
+  }
+  return {
+    status: 500,
+    body: errorBody(500, 'internal_error', 'The server failed to handle the request.'),
+    close: false,
+  };
+}
+
+/** Fastify's error handler (and `frameworkErrors`): every error a route or the framework raises. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ValidationError) return reply.code(400).send(validationErrorBody(error.issues, error.truncated));
-  if (error instanceof NotFoundError) return reply.code(404).send(errorBody(404, error.code, error.message));
-  if (error instanceof ConflictError) return reply.code(409).send(errorBody(409, error.code, error.message));
-  if (error instanceof PayloadTooLargeError) {
-    // The rest of the body is not read: close the connection rather than drain it.
-    return reply
-      .code(413)
-      .header('connection', 'close')
-      .send(errorBody(413, error.code, error.message));
+  const response = errorResponse(error);
+  if (response.status >= 500 && response.status !== 502 && response.status !== 504) {
+    request.log.error({ err: error }, 'request failed');
   }
-  const fastifyCode = (error as FastifyError).code;
-  const statusCode = (error as FastifyError).statusCode;
-  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply
-      .code(413)
-      .send(errorBody(413, 'payload_too_large', `The request body is too large: ${error.message}.`));
-  }
-  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return unsupportedMediaType(
-      reply,
-      request.headers['content-type'] ?? '',
-      'Use application/json, application/jsonl or multipart/form-data as the route documents.',
+  if (response.close) reply.header('connection', 'close');
+  return reply.code(response.status).send(response.body);
+}
+
+/** A 415 that says which content types the route takes. */
+export function unsupportedMediaType(received: string, expected: string): UnsupportedMediaTypeError {
+  return new UnsupportedMediaTypeError(received, expected);
+}
+
+/**
+ * Errors Node's HTTP parser raises before any request exists (a header or URL over the size limit,
+ * a malformed request line): answered on the raw socket, in the same OpenAI shape.
+ */
+export function handleClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'headers_too_large',
+          'The request line or headers are larger than the server takes (the URL counts: keep it under 16 KiB).',
+        ]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'The request was not received in time.']
+        : [400, 'malformed_request', `The HTTP request is malformed (${error.code ?? 'parse error'}).`];
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(status, code, message));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   }
-  if (fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return reply.code(400).send(errorBody(400, 'empty_body', 'The request body is empty.'));
-  }
-  const bodyCode = (error as { bodyCode?: string }).bodyCode;
-  if (bodyCode) return reply.code(400).send(errorBody(400, bodyCode, error.message));
-  if (statusCode === 400 || fastifyCode?.startsWith('FST_ERR_CTP')) {
-    return reply.code(400).send(errorBody(400, 'invalid_json', `The request body is not valid JSON: ${error.message}`));
-  }
-  if (error instanceof SluiceError && error.code === 'unauthorized') {
-    return reply.code(401).send(errorBody(401, 'invalid_api_key', error.message));
-  }
-  if (statusCode && statusCode >= 400 && statusCode < 500) {
-    return reply.code(statusCode).send(errorBody(statusCode, fastifyCode ?? null, error.message));
-  }
-  request.log.error({ err: error }, 'request failed');
-  return reply.code(500).send(errorBody(500, 'internal_error', 'The server failed to handle the request.'));
+  socket.destroy(error);
 }

@@ -1,14 +1,23 @@
-import type { BatchRecord, Job } from '@sluice/core';
+import { type BatchRecord, isTerminal, type Job } from '@sluice/core';
 
 /** Finished share of a batch, in [0, 1]. */
 export function progressOf(record: BatchRecord): number {
-  const { total, completed, failed } = record.request_counts;
-  return total === 0 ? (record.status === 'completed' ? 1 : 0) : (completed + failed) / total;
+  const { total, completed, failed, cancelled, expired } = record.request_counts;
+  return total === 0 ? (record.status === 'completed' ? 1 : 0) : (completed + failed + cancelled + expired) / total;
+}
+
+/** Pace and time left, as the sink measured them; a final batch has nothing left. */
+function paceOf(record: BatchRecord) {
+  return {
+    throughput_per_minute: record.throughput_per_minute,
+    eta_seconds: isTerminal(record.status) ? 0 : record.eta_seconds,
+  };
 }
 
 /**
  * The OpenAI Batch object, for OpenAI and domain batches alike (one batch model). Extra fields
- * the OpenAI SDKs ignore: `progress`.
+ * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `request_counts.cancelled`
+ * and `request_counts.expired`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
  */
 export function publicBatch(record: BatchRecord) {
   return {
@@ -35,6 +44,9 @@ export function publicBatch(record: BatchRecord) {
     usage: record.usage,
     metadata: record.metadata,
     progress: progressOf(record),
+    ...paceOf(record),
+    request_timeout_seconds: record.request_timeout_seconds,
+    ...(record.api === 'operations' ? { operation: record.operation, parameters: record.parameters } : {}),
   };
 }
 
@@ -50,7 +62,13 @@ export function publicJob(record: BatchRecord): Job {
     total_items: record.request_counts.total,
     completed_items: record.request_counts.completed,
     failed_items: record.request_counts.failed,
+    cancelled_items: record.request_counts.cancelled,
+    expired_items: record.request_counts.expired,
     progress: progressOf(record),
+    ...paceOf(record),
+    parameters: record.parameters,
+    completion_window: record.completion_window,
+    request_timeout_seconds: record.request_timeout_seconds,
     created_at: record.created_at,
     completed_at: record.completed_at,
     cancelled_at: record.cancelled_at,

@@ -1,7 +1,7 @@
 import {
   decodeUtf8,
   jsonDepthExceeds,
-  SluiceError,
+  PayloadTooLargeError,
   splitLines,
   startsWithBom,
   type Store,
@@ -39,18 +39,20 @@ export interface IntakeResult {
   truncated: boolean;
 }
 
-/** The request body or file is over the size limit (HTTP 413). */
-export class PayloadTooLargeError extends SluiceError {
-  constructor(limit: number, what = 'request body') {
-    super('payload_too_large', `The ${what} is larger than the limit of ${limit} bytes.`);
-  }
-}
-
 export interface IntakeOptions {
   limits: IntakeLimits;
   /** What `maxItems` is called in messages, e.g. `SLUICE_MAX_BATCH_REQUESTS`. */
   itemLimitName?: string;
+  /** How a repeated custom_id is reported; default: `custom_id` of line N, first used on line M. */
+  duplicateIssue?: (duplicate: { line: number; earlierLine: number; customId: string }) => ValidationIssue;
 }
+
+const duplicateCustomId = (duplicate: { line: number; earlierLine: number; customId: string }): ValidationIssue => ({
+  line: duplicate.line,
+  param: 'custom_id',
+  code: 'duplicate_custom_id',
+  message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierLine}`,
+});
 
 /**
  * A decoded record of an input, or the reason its line could not be decoded. Decoders (JSONL,
@@ -252,14 +254,7 @@ export async function intake(
   }
   if (candidates.length > 0) {
     const confirmed = await confirmDuplicates(destination, candidates);
-    for (const duplicate of confirmed) {
-      report({
-        line: duplicate.line,
-        param: 'custom_id',
-        code: 'duplicate_custom_id',
-        message: `custom_id '${duplicate.customId}' was already used on line ${duplicate.earlierLine}`,
-      });
-    }
+    for (const duplicate of confirmed) report((options.duplicateIssue ?? duplicateCustomId)(duplicate));
     issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   }
   return { items, issues, truncated };

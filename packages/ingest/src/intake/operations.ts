@@ -1,5 +1,8 @@
 import {
+  jsonSchemaProblem,
   OperationItem,
+  templateFields,
+  templateValue,
   type OperationName,
   type ClassifyParams,
   type EnrichParams,
@@ -8,17 +11,26 @@ import {
   type SummarizeParams,
   type ValidationIssue,
 } from '@sluice/core';
-import type { LineValidator } from './jsonl-intake.js';
+import type { IngestContext } from '../context.js';
+import { intake, type IntakeEntry, type IntakeLimits, type LineValidator } from './jsonl-intake.js';
 import { issuesFromZod } from './zod-issues.js';
 
 /** The parameters of an operation, parsed by its schema. */
 export type OperationParams = ClassifyParams | ExtractParams | SummarizeParams | EnrichParams | RunParams;
 
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** The item fields a `run` template uses. */
-export function templateFields(template: string): string[] {
-  return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string))];
+/**
+ * What the operation's parameters schema cannot say: a `run` JSON Schema that does not compile, or
+ * nests too deep. Refused at intake (a 400 naming the field), not per item by the processor.
+ * Shared by jobs and synchronous calls.
+ */
+export function paramsIssues(operation: OperationName, params: OperationParams): ValidationIssue[] {
+  if (operation !== 'run') return [];
+  const format = (params as RunParams).response_format;
+  if (format.type !== 'json_schema') return [];
+  const problem = jsonSchemaProblem(format.json_schema.schema);
+  return problem
+    ? [{ line: null, param: 'response_format.json_schema.schema', code: 'invalid_json_schema', message: problem }]
+    : [];
 }
 
 /** Collects item field names in first-seen order (the CSV output's item columns), up to a cap. */
@@ -62,7 +74,10 @@ export function operationItemValidator(
     }
     // The value as given (zod's copy lists its declared keys first): item fields keep their order.
     const item = value as Record<string, unknown>;
-    const missing = needed.filter((name) => item[name] === undefined || item[name] === null);
+    const missing = needed.filter((name) => {
+      const value = templateValue(item, name);
+      return value === undefined || value === null;
+    });
     if (missing.length > 0) {
       return {
         issues: missing.map((name): ValidationIssue => ({
@@ -126,4 +141,52 @@ export function resultFieldsOf(operation: OperationName, params: OperationParams
       return null;
     }
   }
+}
+
+/**
+ * Validates an operation's items and stores them as the batch's input: the one path for jobs
+ * (items, an uploaded or stored JSONL/CSV file) and synchronous calls (items), so both name a bad
+ * item the same way: `items.N.<field>` for items in a JSON body, `line N, <field>` for a file's
+ * rows. Refuses the whole input (nothing kept) on any problem.
+ */
+export async function intakeOperationItems(
+  context: IngestContext,
+  batchId: string,
+  operation: OperationName,
+  params: OperationParams,
+  source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>,
+  options: {
+    fromItems: boolean;
+    limits: IntakeLimits;
+    itemLimitName: string;
+    /** Sees every valid item too (a dry run counts tokens with it). */
+    wrapValidator?: (validate: LineValidator) => LineValidator;
+  },
+): Promise<{ items: number; fields: string[] }> {
+  const fields = new FieldCollector();
+  const name = (line: number) => (options.fromItems ? `items.${line - 1}` : `line ${line}`);
+  const items = await context.submitter.intakeOrRefuse(
+    batchId,
+    'operations',
+    () =>
+      intake(
+        source,
+        { store: context.store, key: context.submitter.inputKey(batchId) },
+        options.wrapValidator
+          ? options.wrapValidator(operationItemValidator(operation, params, fields))
+          : operationItemValidator(operation, params, fields),
+        {
+          limits: options.limits,
+          itemLimitName: options.itemLimitName,
+          duplicateIssue: ({ line, earlierLine, customId }) => ({
+            line,
+            param: 'id',
+            code: 'duplicate_custom_id',
+            message: `id '${customId}' is also the id of ${name(earlierLine)}`,
+          }),
+        },
+      ),
+    options.fromItems ? asItemIssues : undefined,
+  );
+  return { items, fields: fields.fields };
 }

@@ -1,13 +1,16 @@
 import { Readable } from 'node:stream';
 import {
-  ApiKind,
   DedupQuery,
   type DedupSetting,
   type BatchRecord,
   BatchSpec,
   ConflictError,
+  type DryRun,
   HEADERS,
+  type DomainModel,
   isTerminal,
+  REALTIME_ENDPOINTS,
+  BatchListQuery,
   newBatchId,
   NotFoundError,
   nowSeconds,
@@ -17,15 +20,19 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
-import { intakeJsonl } from '../intake/jsonl-intake.js';
+import { intakeJsonl, type LineValidator } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 import { deleteBatch } from '../retention/deletion.js';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
 export const JSONL_TYPES = [
@@ -37,25 +44,25 @@ export const JSONL_TYPES = [
 
 const DAY_SECONDS = 24 * 60 * 60;
 
-const ListQuery = z.object({
-  after: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  /** Only batches of one API (the dashboard's filter); all three when absent. */
-  api: ApiKind.optional(),
-});
-
 /** Hooks other APIs plug into the shared `/v1/batches` routes (the OpenAI create is JSON on the same path). */
 export interface BatchRouteExtensions {
   /** Handles `POST /v1/batches` with a JSON body that is not a domain item; returns undefined to decline. */
-  createFromJson?: (request: FastifyRequest, body: Record<string, unknown>) => Promise<BatchRecord | undefined>;
+  createFromJson?: (
+    request: FastifyRequest,
+    body: Record<string, unknown>,
+    dryRun: boolean,
+  ) => Promise<BatchRecord | DryRun | undefined>;
   /** Cancels a batch ingest still owns (e.g. OpenAI `validating`); returns undefined when the sink owns it. */
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
 }
 
-/** Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. */
+/**
+ * Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. A
+ * synchronous call's batch is found too (never listed): a call that timed out is polled here.
+ */
 export async function batchFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync) throw new NotFoundError('batch', id);
+  if (!record || record.tenant !== tenant) throw new NotFoundError('batch', id);
   return record;
 }
 
@@ -73,10 +80,16 @@ export function registerBatchRoutes(
     const query = DedupQuery.safeParse(request.query ?? {});
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const dedup = query.data.dedup ?? null;
-    if (JSONL_TYPES.includes(type)) {
-      const record = await submitDomain(context, request.tenant, request.body as AsyncIterable<Buffer>, dedup);
-      return reply.code(200).send(publicBatch(record));
-    }
+    const dryRun = isDryRun(request);
+    const timeoutSeconds = requestTimeoutSeconds(
+      context.upstream,
+      (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
+    );
+    const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup });
+      return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
+    };
+    if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
     if (type === 'application/json') {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -87,11 +100,10 @@ export function registerBatchRoutes(
       const object = body as Record<string, unknown>;
       if ('custom_id' in object || 'body' in object) {
         // One domain item as a single JSON object: the same checks as a one-line JSONL body.
-        const record = await submitDomain(context, request.tenant, [Buffer.from(JSON.stringify(object))], dedup);
-        return reply.code(200).send(publicBatch(record));
+        return domain([Buffer.from(JSON.stringify(object))]);
       }
-      const created = await extensions.createFromJson?.(request, object);
-      if (created) return reply.code(200).send(publicBatch(created));
+      const created = await extensions.createFromJson?.(request, object, dryRun);
+      if (created) return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
       throw new ValidationError([
         {
           line: null,
@@ -102,15 +114,14 @@ export function registerBatchRoutes(
         },
       ]);
     }
-    return unsupportedMediaType(
-      reply,
+    throw unsupportedMediaType(
       type,
       'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
     );
   });
 
   app.get('/v1/batches', async (request) => {
-    const query = ListQuery.safeParse(request.query);
+    const query = BatchListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = await context.view.list(request.tenant, query.data);
     return listPage(data.map(publicBatch), hasMore);
@@ -123,6 +134,11 @@ export function registerBatchRoutes(
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
     return publicBatch(await cancelBatch(context, record, extensions));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', async (request) => {
+    const record = await batchFor(context, request.tenant, request.params.id);
+    return publicBatch(await retryBatch(context, record, 'batches'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
@@ -157,37 +173,45 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  dedup: DedupSetting,
-): Promise<BatchRecord> {
+  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting },
+): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
-  let result;
-  try {
-    result = await intakeJsonl(source, input, validateDomainLine, {
+  // The batch's endpoint is the realtime endpoint its lines' model answers on (`/classify`); a
+  // batch that mixes models names each, in order of first use (`/classify,/extract`).
+  const endpoints = new Set<string>();
+  const validate: LineValidator = (value, line) => {
+    const verdict = validateDomainLine(value, line);
+    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
+    return verdict;
+  };
+  // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
+  const meter = options.dryRun
+    ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default)
+    : null;
+  const items = await context.submitter.intakeOrRefuse(batchId, 'domain', () =>
+    intakeJsonl(source, input, meter ? meter.wrap(validate) : validate, {
       limits: intakeLimits(context.limits),
       itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    });
-  } catch (error) {
+    }),
+  );
+  if (meter) {
     await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'domain', outcome: 'refused' });
-    throw new ValidationError(result.issues, result.truncated);
+    return meter.result(context.upstream);
   }
   const now = nowSeconds();
   const spec = BatchSpec.parse({
+    request_timeout_seconds: options.timeoutSeconds,
     api: 'domain',
     tenant,
-    endpoint: '/v1/batches',
+    endpoint: [...endpoints].join(','),
     completion_window: '24h',
     created_at: now,
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
-    dedup,
+    dedup: options.dedup,
   });
-  return context.submitter.submit(batchId, spec, result.items);
+  return context.submitter.submit(batchId, spec, items);
 }
 
 /**

@@ -1,7 +1,10 @@
 import multipart from '@fastify/multipart';
 import {
+  ExpiresAfter,
   type FileRecord,
+  FileListQuery,
   NotFoundError,
+  PayloadTooLargeError,
   nowSeconds,
   publicFile,
   SluiceError,
@@ -9,19 +12,12 @@ import {
   type ValidationIssue,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { IngestContext } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { attachment } from '../http/content-disposition.js';
 import { listPage } from '../http/views.js';
-import { PayloadTooLargeError } from '../intake/jsonl-intake.js';
-import { issuesFromZod } from '../intake/zod-issues.js';
 
-const ListQuery = z.object({
-  purpose: z.enum(['batch', 'batch_output']).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
-  order: z.enum(['asc', 'desc']).default('desc'),
-  after: z.string().optional(),
-});
+import { issuesFromZod } from '../intake/zod-issues.js';
 
 /** The form limits of `registerFileRoutes`, named in the errors that enforce them. */
 const FORM_LIMITS = { fields: 16, fieldSize: 64 * 1024 };
@@ -47,8 +43,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
 
   app.post('/v1/files', async (request, reply) => {
     if (!request.isMultipart()) {
-      return unsupportedMediaType(
-        reply,
+      throw unsupportedMediaType(
         request.headers['content-type'] ?? '',
         'Upload files as multipart/form-data with fields "file" and "purpose".',
       );
@@ -76,7 +71,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
   });
 
   app.get('/v1/files', async (request) => {
-    const query = ListQuery.safeParse(request.query);
+    const query = FileListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const now = nowSeconds();
     const { data, hasMore } = await context.files.list({ tenant: request.tenant, ...query.data });
@@ -94,7 +89,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     if (!content) throw new NotFoundError('file', record.id);
     return reply
       .type('application/jsonl; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${record.filename.replace(/"/g, '')}"`)
+      .header('content-disposition', attachment(record.filename))
       .send(content);
   });
 
@@ -195,33 +190,20 @@ function multipartFailure(error: unknown, maxFileBytes: number): unknown {
   return error;
 }
 
-/** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000`. */
-function parseExpiresAfter(
-  fields: Record<string, string>,
-): { seconds: number | null } | { issue: { line: null; param: string; code: string; message: string } } {
+/** OpenAI's optional `expires_after[anchor]=created_at`, `expires_after[seconds]=3600..2592000` (form fields). */
+function parseExpiresAfter(fields: Record<string, string>): { seconds: number | null } | { issue: ValidationIssue } {
   const anchor = fields['expires_after[anchor]'];
   const seconds = fields['expires_after[seconds]'];
   if (anchor === undefined && seconds === undefined) return { seconds: null };
-  if (anchor !== 'created_at') {
-    return {
-      issue: {
-        line: null,
-        param: 'expires_after.anchor',
-        code: 'invalid_value',
-        message: "expires_after.anchor must be 'created_at'",
-      },
-    };
-  }
-  const value = Number(seconds);
-  if (!Number.isInteger(value) || value < 3600 || value > 2_592_000) {
-    return {
-      issue: {
-        line: null,
-        param: 'expires_after.seconds',
-        code: 'invalid_value',
-        message: 'expires_after.seconds must be an integer from 3600 (1 hour) to 2592000 (30 days)',
-      },
-    };
-  }
-  return { seconds: value };
+  const parsed = ExpiresAfter.safeParse({ anchor, seconds });
+  if (parsed.success) return { seconds: parsed.data.seconds };
+  const issue = parsed.error.issues[0];
+  return {
+    issue: {
+      line: null,
+      param: `expires_after.${String(issue?.path[0] ?? 'seconds')}`,
+      code: 'invalid_value',
+      message: `expires_after.${issue?.message ?? 'invalid'}`,
+    },
+  };
 }

@@ -2,6 +2,12 @@ import {
   type BatchRecord,
   BatchSpec,
   canonicalOperation,
+  completionWindowSeconds,
+  DEFAULT_COMPLETION_WINDOW,
+  JOB_REQUEST_KEYS,
+  ListQuery,
+  OutputQuery,
+  type DryRun,
   type FileRecord,
   JobRequestBody,
   newBatchId,
@@ -12,43 +18,32 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { completionWindowSeconds } from '../batches/openai-batches.js';
+import { retryBatch } from '../batches/retry.js';
+import { requestTimeoutSeconds } from '../batches/timeouts.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import { isDryRun } from '../http/dry-run-query.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { attachment } from '../http/content-disposition.js';
 import { listPage, publicJob } from '../http/views.js';
-import { arrayEntries, csvEntries, intake, jsonlEntries, type IntakeEntry } from '../intake/jsonl-intake.js';
 import {
-  asItemIssues,
-  FieldCollector,
-  operationItemValidator,
-  resultFieldsOf,
-  type OperationParams,
-} from '../intake/operations.js';
+  arrayEntries,
+  csvEntries,
+  jsonlEntries,
+  type IntakeEntry,
+  type LineValidator,
+} from '../intake/jsonl-intake.js';
+import { intakeOperationItems, paramsIssues, resultFieldsOf, type OperationParams } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
 import { cancelBatch, deleteFinished } from './batches.js';
 import { fileFor, receiveUpload } from './files.js';
 
-const OutputQuery = z.object({
-  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-});
-
-const ListQuery = z.object({
-  after: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
-
-/** Keys of a job request that are not the operation's parameters. */
-const JOB_KEYS = new Set(['operation', 'items', 'input_file_id', 'name', 'metadata', 'completion_window', 'dedup']);
-
-/** A tenant's operations job, or 404. */
+/** A tenant's operations job (or a synchronous operations call that timed out, polled here), or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
   const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant || record.sync || record.api !== 'operations')
-    throw new NotFoundError('job', id);
+  if (!record || record.tenant !== tenant || record.api !== 'operations') throw new NotFoundError('job', id);
   return record;
 }
 
@@ -59,17 +54,17 @@ export async function jobFor(context: IngestContext, tenant: string, id: string)
  */
 export function registerJobRoutes(app: FastifyInstance, context: IngestContext) {
   app.post('/v1/jobs', async (request) => {
-    return publicJob(await createJob(context, request, request.body, null));
+    return jobAnswer(await createJob(context, request, request.body, null, isDryRun(request)));
   });
 
-  app.post('/v1/jobs/upload', async (request, reply) => {
+  app.post('/v1/jobs/upload', async (request) => {
     if (!request.isMultipart()) {
-      return unsupportedMediaType(
-        reply,
+      throw unsupportedMediaType(
         request.headers['content-type'] ?? '',
         'Upload as multipart/form-data with a "file" part and a "params" part (JSON).',
       );
     }
+    const dryRun = isDryRun(request);
     const { file, fields } = await receiveUpload(context, request, ['.jsonl', '.ndjson', '.csv']);
     try {
       let params: unknown;
@@ -85,7 +80,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
           },
         ]);
       }
-      return publicJob(await createJob(context, request, params, file));
+      return jobAnswer(await createJob(context, request, params, file, dryRun));
     } finally {
       // The job keeps its own validated copy of the items.
       await context.files.delete(file);
@@ -107,6 +102,11 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     return publicJob(await cancelBatch(context, await jobFor(context, request.tenant, request.params.id)));
   });
 
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (request) => {
+    const record = await jobFor(context, request.tenant, request.params.id);
+    return publicJob(await retryBatch(context, record, 'jobs'));
+  });
+
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
     const record = await jobFor(context, request.tenant, request.params.id);
     await deleteFinished(context, record, 'jobs');
@@ -124,7 +124,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     if (format === 'csv') {
       return reply
         .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${record.id}.csv"`)
+        .header('content-disposition', attachment(`${record.id}.csv`))
         .send(await csvStream(context, record));
     }
     const total = record.request_counts.total;
@@ -142,6 +142,10 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
   });
 }
 
+/** A created job as its job object; a dry run as it is. */
+const jobAnswer = (created: BatchRecord | DryRun) =>
+  'object' in created && created.object === 'dry_run' ? created : publicJob(created as BatchRecord);
+
 /**
  * Creates a job from a JSON request (`items` or `input_file_id`) or an uploaded file: checks the
  * operation's parameters and every item (naming bad items by index, or bad rows by line), stores
@@ -152,26 +156,21 @@ async function createJob(
   request: FastifyRequest,
   body: unknown,
   uploaded: FileRecord | null,
-): Promise<BatchRecord> {
+  /** Validate exactly the same way, estimate, and keep nothing. */
+  dryRun = false,
+): Promise<BatchRecord | DryRun> {
   const job = JobRequestBody.safeParse(body);
   if (!job.success) throw new ValidationError(issuesFromZod(job.error, null));
   const operation = canonicalOperation(job.data.operation);
-  const rawParams = Object.fromEntries(Object.entries(job.data).filter(([key]) => !JOB_KEYS.has(key)));
+  const rawParams = Object.fromEntries(Object.entries(job.data).filter(([key]) => !JOB_REQUEST_KEYS.has(key)));
   const parsedParams = OPERATION_PARAMS[operation].safeParse(rawParams);
   if (!parsedParams.success) throw new ValidationError(issuesFromZod(parsedParams.error, null));
   const params = parsedParams.data as OperationParams;
-  const windowText = typeof job.data.completion_window === 'string' ? job.data.completion_window : '24h';
-  const windowSeconds = completionWindowSeconds(windowText);
-  if (windowSeconds === null) {
-    throw new ValidationError([
-      {
-        line: null,
-        param: 'completion_window',
-        code: 'invalid_value',
-        message: 'completion_window must be from 1h to 7d, e.g. "24h"',
-      },
-    ]);
-  }
+  const paramsProblems = paramsIssues(operation, params);
+  if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
+  const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
+  const windowSeconds = completionWindowSeconds(windowText) as number;
+  const timeoutSeconds = requestTimeoutSeconds(context.upstream, job.data.request_timeout_seconds);
 
   let source: AsyncIterable<IntakeEntry> | Iterable<IntakeEntry>;
   let fromItems = false;
@@ -206,22 +205,19 @@ async function createJob(
   }
 
   const batchId = newBatchId();
-  const input = { store: context.store, key: context.submitter.inputKey(batchId) };
-  const fields = new FieldCollector();
-  let result;
-  try {
-    result = await intake(source, input, operationItemValidator(operation, params, fields), {
-      limits,
-      itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    });
-  } catch (error) {
+  const model = (params as { model?: string }).model ?? null;
+  const meter = dryRun
+    ? new DryRunMeter('operations', await tokenCounters(), model ?? context.upstream.models.default)
+    : null;
+  const { items, fields } = await intakeOperationItems(context, batchId, operation, params, source, {
+    fromItems,
+    limits,
+    itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
+    ...(meter ? { wrapValidator: (validate: LineValidator) => meter.wrap(validate) } : {}),
+  });
+  if (meter) {
     await context.submitter.discard(batchId);
-    throw error;
-  }
-  if (result.issues.length > 0) {
-    await context.submitter.discard(batchId);
-    context.counters.batches.inc({ api: 'operations', outcome: 'refused' });
-    throw new ValidationError(fromItems ? asItemIssues(result.issues) : result.issues, result.truncated);
+    return meter.result(context.upstream);
   }
   const now = nowSeconds();
   const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
@@ -230,17 +226,19 @@ async function createJob(
     tenant: request.tenant,
     endpoint: '/v1/jobs',
     operation: job.data.operation,
-    model: (params as { model?: string }).model ?? null,
+    model,
     input_file_id: uploaded ? null : (file?.id ?? null),
     completion_window: windowText,
     created_at: now,
     in_progress_at: now,
     expires_at: now + windowSeconds,
     metadata: job.data.metadata ?? null,
-    item_fields: fields.fields,
+    item_fields: fields,
     result_fields: resultFieldsOf(operation, params),
     name: job.data.name ?? runName,
+    parameters: params,
+    request_timeout_seconds: timeoutSeconds,
     dedup: job.data.dedup ?? null,
   });
-  return context.submitter.submit(batchId, spec, result.items);
+  return context.submitter.submit(batchId, spec, items);
 }

@@ -3,7 +3,6 @@ import {
   ClassifyRequestBody,
   EnrichRequestBody,
   ExtractRequestBody,
-  nowSeconds,
   type OperationName,
   type OperationResponse,
   type OperationRow,
@@ -12,13 +11,12 @@ import {
   RunRequestBody,
   SummarizeRequestBody,
   ValidationError,
-  type ValidationIssue,
 } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import type { IngestContext } from '../context.js';
-import type { StoredItem } from '../intake/jsonl-intake.js';
-import { asItemIssues, FieldCollector, operationItemValidator, type OperationParams } from '../intake/operations.js';
+import { type IngestContext, intakeLimits } from '../context.js';
+import { arrayEntries } from '../intake/jsonl-intake.js';
+import { intakeOperationItems, type OperationParams, paramsIssues } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
 const REQUEST_BODIES: Record<
@@ -31,43 +29,6 @@ const REQUEST_BODIES: Record<
   enrich: EnrichRequestBody,
   run: RunRequestBody,
 };
-
-/**
- * Checks a call's or job's items against its operation: every bad item named as `items.N...`.
- * Returns the stored form of each item.
- */
-export function validateItems(
-  operation: OperationName,
-  params: OperationParams,
-  items: unknown[],
-  maxReported: number,
-): { stored: StoredItem[]; fields: string[] } {
-  const fields = new FieldCollector();
-  const validate = operationItemValidator(operation, params, fields);
-  const issues: ValidationIssue[] = [];
-  const stored: StoredItem[] = [];
-  const seen = new Map<string, number>();
-  items.forEach((value, index) => {
-    const verdict = validate(value, index + 1, index);
-    if ('issues' in verdict) issues.push(...verdict.issues);
-    else {
-      const earlier = seen.get(verdict.item.custom_id);
-      if (earlier !== undefined) {
-        issues.push({
-          line: index + 1,
-          param: 'id',
-          code: 'duplicate_custom_id',
-          message: `id '${verdict.item.custom_id}' is also the id of items.${earlier}`,
-        });
-      }
-      seen.set(verdict.item.custom_id, index);
-      stored.push(verdict.item);
-    }
-  });
-  if (issues.length > 0)
-    throw new ValidationError(asItemIssues(issues.slice(0, maxReported)), issues.length > maxReported);
-  return { stored, fields: fields.fields };
-}
 
 /**
  * Synchronous operations: `POST /v1/operations/{classify|extract|summarize|enrich|run}` answers
@@ -95,19 +56,30 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
         );
       }
       const operationParams = params as unknown as OperationParams;
-      const { stored } = validateItems(operation, operationParams, items, context.limits.maxReportedErrors);
-      const now = nowSeconds();
-      const { batchId, results } = await context.sync.run(stored, {
-        api: 'operations',
-        tenant: request.tenant,
-        endpoint: `/v1/operations/${operation}`,
-        operation,
-        model: (params as { model?: string }).model ?? null,
-        created_at: now,
-        in_progress_at: now,
-        expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
-        dedup: dedup ?? null,
-      });
+      const paramsProblems = paramsIssues(operation, operationParams);
+      if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
+      const requestedModel = (params as { model?: string }).model ?? null;
+      // A run's free name, kept like a job's (`name`), so a call is reported by it.
+      const name = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
+      const { batchId, results } = await context.sync.run(
+        {
+          api: 'operations',
+          tenant: request.tenant,
+          endpoint: `/v1/operations/${operation}`,
+          operation,
+          model: requestedModel,
+          name,
+          dedup: dedup ?? null,
+        },
+        async (id) =>
+          (
+            await intakeOperationItems(context, id, operation, operationParams, arrayEntries(items), {
+              fromItems: true,
+              limits: intakeLimits(context.limits, { maxItems: max }),
+              itemLimitName: 'SLUICE_MAX_SYNC_ITEMS',
+            })
+          ).items,
+      );
       const rows = results.map((r) => renderOutputLine('operations', r) as OperationRow);
       const usage = rows.reduce(
         (sum, row) => ({
@@ -120,7 +92,8 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
         object: 'operation.result',
         id: batchId,
         operation,
-        model: (params as { model?: string }).model ?? null,
+        name,
+        model: requestedModel ?? results.find((r) => r.model !== null)?.model ?? null,
         results: rows,
         usage,
       };

@@ -3,8 +3,8 @@ import {
   type DomainModel,
   ExtractRequest,
   type ItemResultMessage,
-  nowSeconds,
   REALTIME_ENDPOINTS,
+  storeKeys,
   SummarizeRequest,
   ValidationError,
 } from '@sluice/core';
@@ -47,15 +47,14 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       }
       const parsed = SCHEMAS[model].safeParse({ ...body, model });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const now = nowSeconds();
-      const { results } = await context.sync.run([{ custom_id: 'realtime', discriminator: model, body: parsed.data }], {
-        api: 'domain',
-        tenant: request.tenant,
-        endpoint: path,
-        created_at: now,
-        in_progress_at: now,
-        expires_at: now + Math.ceil(context.limits.syncTimeoutMs / 1000),
-      });
+      const item = { custom_id: 'realtime', discriminator: model, body: parsed.data };
+      const { results } = await context.sync.run(
+        { api: 'domain', tenant: request.tenant, endpoint: path },
+        async (id) => {
+          await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
+          return 1;
+        },
+      );
       return sendDomainResult(reply, results[0]);
     };
     app.post(path, handler);

@@ -1,4 +1,4 @@
-import { estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
+import { type ChatCompletion, estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { InvalidModelOutputError, toSluiceError } from '../upstream/errors.js';
@@ -157,7 +157,10 @@ async function callInDialect<T>(
           async ({ signal }) => {
             try {
               const { data, response } = await context.upstream.client.chat.completions
-                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
+                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
+                  signal,
+                  timeout: context.timeoutMs,
+                })
                 .withResponse();
               return {
                 value: {
@@ -265,7 +268,7 @@ export function asChatCompletion(
   domainModel: string,
   result: unknown,
   answer: Pick<ChatAnswer<unknown>, 'completion' | 'usage' | 'cached'>,
-) {
+): ChatCompletion {
   return {
     id: answer.completion.id,
     object: 'chat.completion' as const,

@@ -17,6 +17,11 @@ export interface HandlerContext {
   batchId: string;
   index: number;
   customId: string;
+  /**
+   * Upstream timeout of each call for this item: the batch's `request_timeout_seconds` (else the
+   * processor's), cut to the time left before the batch expires. Pass it to every client call.
+   */
+  timeoutMs: number;
   dedupe: Dedupe;
 }
 
@@ -29,6 +34,8 @@ export interface HandlerOutcome {
   cached?: boolean;
   /** Operations: the input item, echoed into the output row. */
   item?: Record<string, unknown> | null;
+  /** The model that answered, when the response body does not say (operations rows). */
+  model?: string | null;
 }
 
 /**

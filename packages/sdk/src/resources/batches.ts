@@ -6,11 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
   type ClassifyRequestBody,
+  DryRun,
   type EnrichRequestBody,
   type ExtractRequestBody,
   Job,
+  type JobFields,
   type OperationRow,
   OutputPage,
+  type OutputQuery,
   type RunRequestBody,
   type SummarizeRequestBody,
 } from '@sluice/core/contracts';
@@ -28,11 +31,12 @@ export type JobOperationParams =
   // A run's free name goes in the job's `name`: `operation` is taken by the operation itself.
   | ({ operation: 'run' } & Omit<RunRequestBody, 'items' | 'operation'>);
 
-/** A job's own fields, besides its operation's. */
-export interface JobFields {
-  /** A free name for the job (reporting only), e.g. `feedback_analysis`. */
-  name?: string;
-  metadata?: Record<string, string>;
+/** A job's own fields, besides its operation's (`name`, `metadata`, `completion_window`, `dedup`, `request_timeout_seconds`): core's schema. */
+export type { JobFields };
+
+/** `dryRun: true`: validate and estimate (a {@link DryRun}), create nothing, send nothing upstream. */
+export interface DryRunOption {
+  dryRun: true;
 }
 
 /** `POST /v1/jobs`: the items inline, or `input_file_id` of a stored JSONL or CSV file. */
@@ -54,7 +58,8 @@ export interface JobList {
   has_more: boolean;
 }
 
-export type OutputFormat = 'json' | 'jsonl' | 'csv';
+/** `GET /v1/jobs/{id}/output?format=`: core's `OutputQuery`. */
+export type OutputFormat = NonNullable<OutputQuery['format']>;
 
 export interface OutputPageOptions extends RequestOptions {
   format?: 'json';
@@ -112,8 +117,30 @@ const MAX_PAGE_SIZE = 10_000;
 export class Batches {
   constructor(private readonly http: HttpClient) {}
 
-  submit(params: SubmitJobParams, options: RequestOptions = {}): Promise<Job> {
-    return this.http.json({ method: 'POST', path: '/v1/jobs', json: params, ...options }, Job);
+  /**
+   * Creates a job. With `{ dryRun: true }` the server validates it exactly the same way (the same
+   * errors) and answers an estimate instead: items, tokens, cost, seconds.
+   */
+  submit(params: SubmitJobParams, options: RequestOptions & DryRunOption): Promise<DryRun>;
+  submit(params: SubmitJobParams, options?: RequestOptions & { dryRun?: false }): Promise<Job>;
+  submit(params: SubmitJobParams, options: RequestOptions & { dryRun?: boolean } = {}): Promise<Job | DryRun> {
+    const { dryRun, ...request } = options;
+    if (dryRun) {
+      return this.http.json(
+        { method: 'POST', path: '/v1/jobs', query: { dry_run: true }, json: params, ...request },
+        DryRun,
+      );
+    }
+    return this.http.json({ method: 'POST', path: '/v1/jobs', json: params, ...request }, Job);
+  }
+
+  /**
+   * A new job of exactly the items of a finished job that failed, expired or were cancelled, with
+   * the same operation, parameters, model and window; `metadata.retry_of` is `id`. A job still
+   * running: `ConflictError`; nothing to retry: `BadRequestError`.
+   */
+  retry(id: string, options: RequestOptions = {}): Promise<Job> {
+    return this.http.json({ method: 'POST', path: `${jobPath(id)}/retry`, ...options }, Job);
   }
 
   /** Submits the job and waits until it is final (see {@link Batches.wait}). */
@@ -229,14 +256,28 @@ export class Batches {
    * Never retried: use a longer `timeoutMs` for large files, the server answers once it has read
    * the whole file.
    */
-  async uploadFile(path: string, params: UploadJobParams, options: RequestOptions = {}): Promise<Job> {
+  async uploadFile(path: string, params: UploadJobParams, options: RequestOptions & DryRunOption): Promise<DryRun>;
+  async uploadFile(path: string, params: UploadJobParams, options?: RequestOptions & { dryRun?: false }): Promise<Job>;
+  async uploadFile(
+    path: string,
+    params: UploadJobParams,
+    options: RequestOptions & { dryRun?: boolean } = {},
+  ): Promise<Job | DryRun> {
+    const { dryRun, ...request } = options;
     const type = extname(path).toLowerCase() === '.csv' ? 'text/csv' : 'application/jsonl';
     const file = await openAsBlob(path, { type });
     const form = new FormData();
     // Params first: the server reads the parts in order and can refuse bad params before it stores the file.
     form.append('params', JSON.stringify(params));
     form.append('file', file, basename(path));
-    return this.http.json({ method: 'POST', path: '/v1/jobs/upload', body: form, ...options, maxRetries: 0 }, Job);
+    const spec = {
+      method: 'POST' as const,
+      path: '/v1/jobs/upload',
+      body: form,
+      ...request,
+      maxRetries: 0,
+    };
+    return dryRun ? this.http.json({ ...spec, query: { dry_run: true } }, DryRun) : this.http.json(spec, Job);
   }
 
   private async outputStream(id: string, format: 'jsonl' | 'csv', request: RequestOptions): Promise<Readable> {

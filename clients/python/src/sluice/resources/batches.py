@@ -36,7 +36,7 @@ from .._drive import (
 )
 from .._errors import ConfigurationError, WaitTimeoutError
 from .._http import RequestSpec
-from .._models import Job, JobList, OperationRow, OutputPage
+from .._models import DryRun, Job, JobList, OperationRow, OutputPage
 from .completions import Item
 
 __all__ = ["AsyncBatches", "AsyncJobPage", "Batches", "JobOperation", "JobPage", "OutputFormat"]
@@ -68,13 +68,35 @@ def submit(
     operation's fields as keywords, e.g. ``categories=[...]`` for ``label``. ``name`` is a free name
     (a ``run`` job's ``feedback_analysis``); ``completion_window`` from ``"1h"`` to ``"7d"`` (default 24h).
     Returns the job as accepted; the server has checked every item, and names the bad ones in a
-    :class:`BadRequestError`."""
+    :class:`BadRequestError`. :meth:`dry_run` takes the same arguments and creates nothing."""
     body = _job_params(operation, model, name, metadata, completion_window, params)
     if items is not None:
         body["items"] = [dict(item) for item in items]
     if input_file_id is not None:
         body["input_file_id"] = input_file_id
     return (yield from call(RequestSpec("POST", "/v1/jobs", json=body), Job))
+
+
+def dry_run(
+    *,
+    operation: JobOperation,
+    items: Optional[Sequence[Item]] = None,
+    input_file_id: Optional[str] = None,
+    model: Optional[str] = None,
+    name: Optional[str] = None,
+    metadata: Optional[Mapping[str, str]] = None,
+    completion_window: Optional[str] = None,
+    **params: Any,
+) -> Plan[DryRun]:
+    """:meth:`submit`'s dry run (``POST /v1/jobs?dry_run=true``): the server checks the job exactly the
+    same way (the same errors) and answers a :class:`DryRun` estimate (items, input tokens, output
+    bound, cost, seconds). Nothing is created and nothing is sent upstream."""
+    body = _job_params(operation, model, name, metadata, completion_window, params)
+    if items is not None:
+        body["items"] = [dict(item) for item in items]
+    if input_file_id is not None:
+        body["input_file_id"] = input_file_id
+    return (yield from call(RequestSpec("POST", "/v1/jobs", query={"dry_run": "true"}, json=body), DryRun))
 
 
 def submit_and_wait(
@@ -105,6 +127,13 @@ def submit_and_wait(
         **params,
     )
     return (yield from _wait(job.id, deadline, on_progress))
+
+
+def retry(batch_id: str) -> Plan[Job]:
+    """A new job of exactly the items of a finished job that failed, expired or were cancelled, with the
+    same operation, parameters, model and window; its ``metadata["retry_of"]`` is ``batch_id``. A job
+    still running: :class:`ConflictError`; nothing to retry: :class:`BadRequestError`."""
+    return (yield from call(RequestSpec("POST", f"{_job_path(batch_id)}/retry"), Job))
 
 
 def retrieve(batch_id: str) -> Plan[Job]:
@@ -425,6 +454,8 @@ class Batches:
     retrieve = sync_method(retrieve)
     wait = sync_method(wait)
     cancel = sync_method(cancel)
+    retry = sync_method(retry)
+    dry_run = sync_method(dry_run)
     iter_output = sync_iterator(iter_output)
     download_output = sync_method(download_output)
     upload_file = sync_method(upload_file)
@@ -469,6 +500,8 @@ class AsyncBatches:
     retrieve = async_method(retrieve)
     wait = async_method(wait)
     cancel = async_method(cancel)
+    retry = async_method(retry)
+    dry_run = async_method(dry_run)
     iter_output = async_iterator(iter_output)
     download_output = async_method(download_output)
     upload_file = async_method(upload_file)

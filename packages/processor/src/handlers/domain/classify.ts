@@ -39,6 +39,7 @@ export const domainClassify = defineHandler({
       response: { status_code: 200, request_id: answer.requestId, body: asChatCompletion('classify', result, answer) },
       usage: answer.usage,
       attempts: answer.attempts,
+      model: answer.completion.model,
       cached: answer.cached,
     };
   },

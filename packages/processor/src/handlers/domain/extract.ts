@@ -46,6 +46,7 @@ export const domainExtract = defineHandler({
       response: { status_code: 200, request_id: answer.requestId, body: asChatCompletion('extract', result, answer) },
       usage: answer.usage,
       attempts: answer.attempts,
+      model: answer.completion.model,
       cached: answer.cached,
     };
   },

@@ -45,6 +45,7 @@ export const domainSummarize = defineHandler({
       response: { status_code: 200, request_id: answer.requestId, body: asChatCompletion('summarize', result, answer) },
       usage: answer.usage,
       attempts: answer.attempts,
+      model: answer.completion.model,
       cached: answer.cached,
     };
   },

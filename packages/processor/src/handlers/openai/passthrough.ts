@@ -57,7 +57,7 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
           estimate,
           async ({ signal }) => {
             const { data, response } = await context.upstream.client
-              .post<unknown>(path, { body, signal })
+              .post<unknown>(path, { body, signal, timeout: context.timeoutMs })
               .withResponse();
             const usage = usageOf(data);
             return {

@@ -11,7 +11,7 @@ export function operationBody<P extends z.ZodType>(params: P) {
 /** An operation's outcome: the parsed result as the response body, the item echoed for the output row. */
 export function operationOutcome(
   result: unknown,
-  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts' | 'cached'>,
+  answer: Pick<ChatAnswer<unknown>, 'requestId' | 'usage' | 'attempts' | 'cached' | 'completion'>,
   item: Record<string, unknown>,
 ): HandlerOutcome {
   return {
@@ -20,6 +20,7 @@ export function operationOutcome(
     attempts: answer.attempts,
     cached: answer.cached,
     item,
+    model: typeof answer.completion.model === 'string' ? answer.completion.model : null,
   };
 }
 

@@ -1,34 +1,15 @@
-import { RunParams } from '@sluice/core';
-import { Ajv, type ValidateFunction } from 'ajv';
+import {
+  compileJsonSchema,
+  jsonSchemaErrorsText,
+  jsonSchemaProblem,
+  renderTemplate,
+  RunParams,
+  SluiceError,
+} from '@sluice/core';
+import { ItemFailedError } from '../../upstream/upstream.js';
 import { completeChat } from '../structured.js';
 import { defineHandler } from '../types.js';
 import { operationBody, operationOutcome } from './common.js';
-
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** Fills `{field}` placeholders with the item's values (objects as JSON). Ingest checked they exist. */
-export function renderTemplate(template: string, item: Record<string, unknown>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
-    const value = item[name];
-    if (value === undefined) return whole;
-    return typeof value === 'string' ? value : JSON.stringify(value);
-  });
-}
-
-const ajv = new Ajv({ strict: false, allErrors: false });
-const validators = new Map<string, ValidateFunction>();
-
-/** Compiled validators of callers' JSON Schemas, kept per schema text (a job shares one schema). */
-function validatorFor(schema: Record<string, unknown>): ValidateFunction {
-  const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (!validate) {
-    if (validators.size > 256) validators.clear();
-    validate = ajv.compile(schema);
-    validators.set(key, validate);
-  }
-  return validate;
-}
 
 /**
  * Operations `run`: the caller's prompt (`user_prompt_template` filled from the item) and system
@@ -48,7 +29,11 @@ export const operationRun = defineHandler({
     const responseFormat = params.response_format;
     if (responseFormat.type === 'json_schema') {
       const { name, schema, strict } = responseFormat.json_schema;
-      const validate = validatorFor(schema);
+      // Ingest refuses such a schema at intake; an outside producer's item gets a named error,
+      // before any upstream call, instead of an internal one.
+      const problem = jsonSchemaProblem(schema);
+      if (problem) throw new ItemFailedError(new SluiceError('invalid_json_schema', problem), 0);
+      const validate = compileJsonSchema(schema);
       const answer = await completeChat<unknown>(context, {
         ...common,
         format: {
@@ -56,7 +41,7 @@ export const operationRun = defineHandler({
           name,
           schema,
           strict: strict ?? true,
-          validate: (value) => (validate(value) ? null : ajv.errorsText(validate.errors)),
+          validate: (value) => (validate(value) ? null : jsonSchemaErrorsText(validate)),
         },
       });
       return operationOutcome(answer.value, answer, item);

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { ApiKind } from './common.js';
+
+/**
+ * Fields several APIs share, declared once: metadata and its limits, the completion window,
+ * `expires_after`, list queries. HTTP validation, the CLI's checks and the SDK's types all derive
+ * from these.
+ */
+
+/** OpenAI's metadata limits, applied by every API that takes metadata. */
+export const METADATA_LIMITS = { maxKeys: 16, maxKeyLength: 64, maxValueLength: 512 } as const;
+
+/**
+ * `metadata`: at most 16 string keys of at most 64 characters, each with a string value of at
+ * most 512 characters (OpenAI's limits). Without a bound, one request could make every later list
+ * call carry megabytes.
+ */
+export const Metadata = z
+  .record(
+    z
+      .string()
+      .max(METADATA_LIMITS.maxKeyLength, `metadata keys are at most ${METADATA_LIMITS.maxKeyLength} characters`),
+    z
+      .string({ error: 'metadata values must be strings' })
+      .max(METADATA_LIMITS.maxValueLength, `metadata values are at most ${METADATA_LIMITS.maxValueLength} characters`),
+    { error: 'metadata must be an object of string keys and string values' },
+  )
+  .refine((value) => Object.keys(value).length <= METADATA_LIMITS.maxKeys, {
+    message: `metadata has at most ${METADATA_LIMITS.maxKeys} keys`,
+  });
+export type Metadata = z.infer<typeof Metadata>;
+
+const HOUR_SECONDS = 3600;
+
+/** `"24h"`, `"1h"` … `"168h"`, `"1d"` … `"7d"` → seconds; null when not a duration in that range. */
+export function completionWindowSeconds(window: string): number | null {
+  const match = /^(\d{1,4})(h|d)$/.exec(window.trim());
+  if (!match) return null;
+  const seconds = Number(match[1]) * (match[2] === 'd' ? 24 * HOUR_SECONDS : HOUR_SECONDS);
+  return seconds >= HOUR_SECONDS && seconds <= 7 * 24 * HOUR_SECONDS ? seconds : null;
+}
+
+/** How long a batch or job may run: a duration from 1h to 7d (`"24h"`, `"7d"`). */
+export const CompletionWindow = z
+  .string({ error: 'completion_window must be a string such as "24h"' })
+  .refine((value) => completionWindowSeconds(value) !== null, {
+    message: 'completion_window must be a duration from 1h to 7d such as "24h", "1h" or "7d"',
+  });
+export const DEFAULT_COMPLETION_WINDOW = '24h';
+
+/** OpenAI's `expires_after` (files) and `output_expires_after` (batches): 1 hour to 30 days after creation. */
+export const ExpiresAfter = z.strictObject({
+  anchor: z.literal('created_at', { error: "anchor must be 'created_at'" }),
+  seconds: z.coerce
+    .number()
+    .int('seconds must be an integer')
+    .min(3600, 'seconds must be from 3600 (1 hour) to 2592000 (30 days)')
+    .max(2_592_000, 'seconds must be from 3600 (1 hour) to 2592000 (30 days)'),
+});
+export type ExpiresAfter = z.infer<typeof ExpiresAfter>;
+
+/** `?after=<id>&limit=<n>` of the batch and job lists. */
+export const ListQuery = z.object({
+  after: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export type ListQuery = z.input<typeof ListQuery>;
+
+/** `GET /v1/batches`: a listing, optionally of one API's batches only (the dashboard's filter). */
+export const BatchListQuery = ListQuery.extend({ api: ApiKind.optional() });
+export type BatchListQuery = z.input<typeof BatchListQuery>;
+
+/** `?purpose=&limit=&order=&after=` of the file list (OpenAI's). */
+export const FileListQuery = z.object({
+  purpose: z.enum(['batch', 'batch_output']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  after: z.string().optional(),
+});
+export type FileListQuery = z.input<typeof FileListQuery>;
+
+/** `GET /v1/jobs/{id}/output`: the format and, for `json`, the page. */
+export const OutputQuery = z.object({
+  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+export type OutputQuery = z.input<typeof OutputQuery>;

@@ -1,0 +1,102 @@
+import {
+  type BatchRecord,
+  BatchSpec,
+  ConflictError,
+  isTerminal,
+  newBatchId,
+  nowSeconds,
+  readResults,
+  splitLines,
+  storeKeys,
+  ValidationError,
+} from '@sluice/core';
+import type { IngestContext } from '../context.js';
+
+/**
+ * `POST /v1/batches/{id}/retry`, `POST /v1/jobs/{id}/retry`: a new batch of exactly the items of a
+ * finished batch that did not complete (failed, expired or cancelled), with the same API,
+ * endpoint, operation, parameters, model, window and timeout, and `metadata.retry_of` = the old
+ * id. The items keep their `custom_id`s (so outputs join back), not their indexes.
+ *
+ * One pass over the stored input beside the results in index order: memory stays flat whatever
+ * the batch's size.
+ */
+export async function retryBatch(
+  context: IngestContext,
+  source: BatchRecord,
+  resource: 'batches' | 'jobs',
+): Promise<BatchRecord> {
+  if (!isTerminal(source.status)) {
+    throw new ConflictError(
+      `${source.id} is ${source.status}; only a finished batch can be retried. Wait for it to finish (or cancel it: POST /v1/${resource}/${source.id}/cancel), then retry.`,
+    );
+  }
+  const input = await context.store.stream(storeKeys.input(source.id));
+  if (!input) {
+    throw new ConflictError(
+      `${source.id} cannot be retried: its input is not kept (it was produced straight to Kafka, or it was deleted).`,
+    );
+  }
+  const batchId = newBatchId();
+  const out = context.store.writer(context.submitter.inputKey(batchId));
+  let retried = 0;
+  try {
+    const results = readResults(context.store, source.id)[Symbol.asyncIterator]();
+    let next = await results.next();
+    let index = 0;
+    for await (const line of splitLines(input as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
+      while (!next.done && next.value.index < index) next = await results.next();
+      // No result at all counts as not done: it cannot happen to a final batch, but must not be lost.
+      const completed = !next.done && next.value.index === index && next.value.ok;
+      if (!completed) {
+        await out.write(Buffer.concat([line.bytes, Buffer.from('\n')]));
+        retried++;
+      }
+      index++;
+    }
+  } catch (error) {
+    await out.abort();
+    throw error;
+  }
+  if (retried === 0) {
+    await out.abort();
+    await context.submitter.discard(batchId);
+    throw new ValidationError(
+      [{ line: null, param: 'id', code: 'nothing_to_retry', message: `every item of ${source.id} completed` }],
+      false,
+      `Nothing to retry: every item of ${source.id} completed.`,
+    );
+  }
+  try {
+    await out.complete();
+  } catch (error) {
+    await out.abort();
+    throw error;
+  }
+  const now = nowSeconds();
+  // The source's window as it was granted (its completion_window was checked when it was created).
+  const windowSeconds =
+    source.expires_at !== null && source.expires_at > source.created_at
+      ? source.expires_at - source.created_at
+      : 24 * 3600;
+  const spec = BatchSpec.parse({
+    api: source.api,
+    tenant: source.tenant,
+    endpoint: source.endpoint,
+    operation: source.operation,
+    model: source.model,
+    input_file_id: source.input_file_id,
+    completion_window: source.completion_window,
+    created_at: now,
+    in_progress_at: now,
+    expires_at: now + windowSeconds,
+    metadata: { ...(source.metadata ?? {}), retry_of: source.id },
+    output_expires_after_seconds: source.output_expires_after_seconds,
+    item_fields: source.item_fields,
+    result_fields: source.result_fields,
+    name: source.name,
+    parameters: source.parameters,
+    request_timeout_seconds: source.request_timeout_seconds,
+  });
+  return context.submitter.submit(batchId, spec, retried);
+}
