@@ -123,6 +123,14 @@ describe('dashboard', () => {
     });
     await page.selectOption('select[name="operation"]', 'classify');
     await page.fill('input[name="categories"]', 'billing, bug');
+    // The estimate (a dry run, issue 16) first: it shows the items and creates nothing.
+    const before = JSON.parse((await api('GET', '/v1/jobs?limit=100', A)).text) as { data: unknown[] };
+    await page.getByRole('button', { name: 'Estimate' }).click();
+    const estimate = page.getByLabel('Estimate');
+    await estimate.waitFor();
+    expect(await estimate.locator('dd').first().textContent()).toBe('300');
+    const after = JSON.parse((await api('GET', '/v1/jobs?limit=100', A)).text) as { data: unknown[] };
+    expect(after.data.length).toBe(before.data.length);
     await page.click('button[type="submit"]');
     await page.waitForURL(/#\/batches\/[A-Za-z0-9_-]+$/);
     const id = new URL(page.url()).hash.split('/').at(-1)!;
@@ -215,9 +223,7 @@ describe('dashboard', () => {
         expect(response.status).toBe(200);
       }
     };
-    // One after another: concurrent submits here hit a race in the local store (a submit's mkdir
-    // against another's pruning of empty directories: ENOENT, answered 500), reported separately.
-    await submitOne();
+    await Promise.all(Array.from({ length: 8 }, submitOne));
 
     const page = await browser.newPage();
     await page.addInitScript(
