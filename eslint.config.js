@@ -41,6 +41,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser code: its own tsconfig (DOM, Preact's JSX), browser globals.
+    files: ['packages/dashboard/web/**/*.ts', 'packages/dashboard/web/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { project: ['./packages/dashboard/web/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
+      globals: globals.browser,
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: globals.node },
   },

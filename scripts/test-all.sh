@@ -16,6 +16,10 @@ pnpm run --silent lint
 echo "[test-all] Python SDK lint" >&2
 bash scripts/ci/python-sdk.sh lint
 
+# The dashboard's browser tests drive Debian's chromium: installed here when missing.
+echo "[test-all] browser for the dashboard tests" >&2
+bash scripts/ci/browser.sh
+
 # Every state dir whose broker and registry this script started; all are stopped on exit.
 started_infra=()
 # The model server is started (and stopped on exit) unless SLUICE_LLAMA_URL names one.

@@ -12,6 +12,7 @@ import {
   type TopicNames,
   type Transport,
 } from '@sluice/core';
+import { loadDashboardFiles } from '@sluice/dashboard';
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -23,6 +24,7 @@ import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleClientError, handleError } from './http/errors.js';
 import { mediaType } from './http/media.js';
+import { DashboardFiles, registerDashboardRoutes } from './routes/dashboard.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -66,6 +68,11 @@ export interface IngestOptions {
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
   logger: Logger;
   metricsRegistry?: Registry;
+  /**
+   * The built dashboard served at `/`; null serves none.
+   * @defaultValue the `@sluice/dashboard` package's build (`packages/dashboard/dist/web`)
+   */
+  dashboardDirectory?: string | null;
 }
 
 export interface Ingest {
@@ -138,6 +145,9 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
   const sweeper = new Sweeper(context, options.retention.sweepIntervalMs);
 
+  const dashboard = DashboardFiles.from(
+    options.dashboardDirectory === null ? [] : await loadDashboardFiles(options.dashboardDirectory),
+  );
   const timeouts = options.timeouts ?? { headersMs: 30_000, requestMs: 600_000, idleMs: 60_000 };
   const app = Fastify({
     // Per-request lines only at warn and above: a batch system's access log is its metrics.
@@ -207,7 +217,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     reply.code(404).send(errorBody(404, 'unknown_route', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
   app.addHook('onRequest', async (request) => {
-    if (!options.apiKeys || request.url === '/healthz') return;
+    // The dashboard's own files are public: the page itself asks for the key and sends it with every call.
+    if (!options.apiKeys || request.url === '/healthz' || dashboard.serves(request)) return;
     const key = bearerToken(request.headers.authorization);
     const tenant = key ? options.apiKeys.get(key) : undefined;
     if (!tenant) {
@@ -221,6 +232,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const openai = new OpenAIBatches(context);
   let takeOverTimer: NodeJS.Timeout | null = null;
   registerHealthRoutes(app, context);
+  registerDashboardRoutes(app, dashboard);
   await registerFileRoutes(app, context);
   registerBatchRoutes(app, context, {
     createFromJson: (request, body, dryRun) => (dryRun ? openai.dryRun(request, body) : openai.create(request, body)),

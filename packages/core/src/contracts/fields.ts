@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApiKind } from './common.js';
 
 /**
  * Fields several APIs share, declared once: metadata and its limits, the completion window,
@@ -64,6 +65,10 @@ export const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 export type ListQuery = z.input<typeof ListQuery>;
+
+/** `GET /v1/batches`: a listing, optionally of one API's batches only (the dashboard's filter). */
+export const BatchListQuery = ListQuery.extend({ api: ApiKind.optional() });
+export type BatchListQuery = z.input<typeof BatchListQuery>;
 
 /** `?purpose=&limit=&order=&after=` of the file list (OpenAI's). */
 export const FileListQuery = z.object({

@@ -43,10 +43,22 @@ export function createLocalStore(options: LocalStoreOptions): Store {
     }
   };
 
+  /**
+   * A delete prunes empty parents: it may remove a directory between this mkdir and the rename (or
+   * in the middle of a recursive mkdir), which fails with ENOENT. Creating it again is right then;
+   * a few attempts, since each race needs a delete of the directory's last file to land in between.
+   */
   const publish = async (temp: string, key: string) => {
     const target = pathOf(key);
-    await mkdir(dirname(target), { recursive: true });
-    await rename(temp, target);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dirname(target), { recursive: true });
+        await rename(temp, target);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw error;
+      }
+    }
   };
 
   return {

@@ -10,7 +10,7 @@ import {
   type DomainModel,
   isTerminal,
   REALTIME_ENDPOINTS,
-  ListQuery,
+  BatchListQuery,
   newBatchId,
   NotFoundError,
   nowSeconds,
@@ -121,7 +121,7 @@ export function registerBatchRoutes(
   });
 
   app.get('/v1/batches', async (request) => {
-    const query = ListQuery.safeParse(request.query);
+    const query = BatchListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = await context.view.list(request.tenant, query.data);
     return listPage(data.map(publicBatch), hasMore);
