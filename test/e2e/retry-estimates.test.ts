@@ -129,7 +129,8 @@ describe('retry only what failed', () => {
     const retried = (await response.json()) as BatchView;
     expect(retried).toMatchObject({
       object: 'batch',
-      endpoint: '/v1/batches',
+      // The source's endpoint: a domain batch names the realtime endpoint its lines answer on.
+      endpoint: batch.endpoint,
       request_counts: { total: 1 },
       metadata: { retry_of: batch.id },
     });

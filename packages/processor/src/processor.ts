@@ -385,6 +385,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
     async stop(timeoutMs = 30_000) {
       if (!running) return;
       running = false;
+      // Fetch nothing more while the items in flight drain (else each fetched batch returns at once and is fetched again).
+      consumer?.pause();
       pool.signal();
       // Items in flight get most of the bound to finish; then every wait they are in (rate limiter,
       // backoff, a slow or dead upstream) is aborted and they are released uncommitted, so the

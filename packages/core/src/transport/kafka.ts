@@ -58,6 +58,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   const maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
   const admin = kafka.admin();
   let adminConnected: Promise<void> | null = null;
+  let closed = false;
   const connectAdmin = () =>
     (adminConnected ??= admin.connect().catch((error: unknown) => {
       adminConnected = null;
@@ -161,7 +162,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     },
 
     consumer(consumerOptions: ConsumerOptions): Consumer {
-      return createKafkaConsumer(kafka, consumerOptions, consumers, logger);
+      return createKafkaConsumer(kafka, consumerOptions, consumers, logger, () => closed);
     },
 
     async offsets(topic: string): Promise<PartitionOffsets[]> {
@@ -195,6 +196,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     },
 
     async close() {
+      closed = true;
       await Promise.allSettled([...consumers].map((c) => c.disconnect()));
       await Promise.allSettled([...producers].map((p) => p.disconnect()));
       if (adminConnected) await admin.disconnect().catch(() => undefined);
@@ -208,6 +210,8 @@ function createKafkaConsumer(
   options: ConsumerOptions,
   registry: Set<KafkaConsumer>,
   logger: Logger,
+  /** True once the transport closes: a consumer disconnected by `close()` must not rejoin. */
+  transportClosed: () => boolean,
 ): Consumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
@@ -244,7 +248,7 @@ function createKafkaConsumer(
     restarts += 1;
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
-      if (stopped || handler === null) return;
+      if (stopped || transportClosed() || handler === null) return;
       start(handler).then(
         () => logger.warn({ groupId: options.groupId, restarts }, 'consumer rejoined its group after a crash'),
         (error: unknown) => {
@@ -260,7 +264,7 @@ function createKafkaConsumer(
     logger.error({ err: error, groupId: options.groupId, restart: event.payload.restart }, 'consumer crashed');
     if (event.payload.restart) return;
     for (const listener of crashListeners) listener(error);
-    if (!stopped) scheduleRestart();
+    if (!stopped && !transportClosed()) scheduleRestart();
   });
 
   const start = async (eachBatch: EachBatch) => {
@@ -299,6 +303,11 @@ function createKafkaConsumer(
     },
     onCrash(listener) {
       crashListeners.push(listener);
+    },
+    pause() {
+      // kafkajs refuses a pause before `run` (no group yet): then there is nothing to stop fetching.
+      if (handler === null) return;
+      consumer.pause(options.topics.map((topic) => ({ topic })));
     },
     async stop() {
       stopped = true;

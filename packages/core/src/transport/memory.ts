@@ -248,6 +248,8 @@ class EmbeddedConsumer implements Consumer {
   private assignmentNow: TopicPartition[] = [];
   private generation = 0;
   private running = false;
+  private paused = false;
+  private readonly pauseWaiters: (() => void)[] = [];
   private eachBatch: EachBatch | null = null;
   private readonly workers = new Map<string, Promise<void>>();
   private readonly assignmentListeners: ((assignment: TopicPartition[]) => void)[] = [];
@@ -303,10 +305,15 @@ class EmbeddedConsumer implements Consumer {
     // An embedded consumer does not crash on its own: handler errors are retried.
   }
 
+  pause(): void {
+    this.paused = true;
+  }
+
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const waiter of this.slotWaiters.splice(0)) waiter();
+    for (const waiter of this.pauseWaiters.splice(0)) waiter();
     await Promise.allSettled([...this.workers.values()]);
     const index = this.group.members.indexOf(this);
     if (index !== -1) this.group.members.splice(index, 1);
@@ -332,6 +339,10 @@ class EmbeddedConsumer implements Consumer {
     let failures = 0;
     let seenGeneration = this.generation;
     while (this.stillAssigned(tp)) {
+      if (this.paused) {
+        await new Promise<void>((resolve) => this.pauseWaiters.push(resolve));
+        continue;
+      }
       if (this.generation !== seenGeneration) {
         // As after a Kafka rebalance: fetching resumes from the committed offset.
         seenGeneration = this.generation;
@@ -379,6 +390,10 @@ class EmbeddedConsumer implements Consumer {
         this.releaseSlot();
       }
       if (resolved >= position) position = resolved + 1;
+      // A handler that returned without taking anything is not asked again at once: the loop has
+      // no I/O of its own, so retrying immediately would run on microtasks alone and starve the
+      // timers of the whole process (a stop's own deadline among them).
+      else await sleep(Math.min(maxWait, 100));
     }
   }
 

@@ -82,6 +82,12 @@ export interface Consumer {
   onAssignment(listener: (assignment: TopicPartition[]) => void): void;
   /** Called when the consumer gives up (it will not fetch again). */
   onCrash(listener: (error: Error) => void): void;
+  /**
+   * Fetches no new batches (the running ones go on) until `stop`. A role that stops drains its
+   * work first: without a pause, every batch fetched meanwhile returns at once unhandled and is
+   * fetched again, a loop that spins a core for the whole drain (issue 11).
+   */
+  pause(): void;
   /** Stops fetching, waits for the running batches to return, leaves the group. */
   stop(): Promise<void>;
 }
