@@ -317,8 +317,13 @@ export function createProcessor(options: ProcessorOptions): Processor {
           metrics.inFlight.set(pool.inUse);
         },
         (error: unknown) => {
-          // Not completed: the offset stays uncommitted and the message is redelivered later.
-          logger.error({ err: error, offset, partition: batch.partition }, 'request message not finished');
+          // Not completed: the offset stays uncommitted and the message is redelivered later. An
+          // item interrupted by the role's own stop is expected (the stop logs their count once).
+          if (error instanceof UpstreamStoppedError) {
+            logger.debug({ offset, partition: batch.partition }, 'request message released by the stop');
+          } else {
+            logger.error({ err: error, offset, partition: batch.partition }, 'request message not finished');
+          }
           pool.release();
           metrics.inFlight.set(pool.inUse);
         },
