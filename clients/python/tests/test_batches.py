@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ TICKETS = [
     {"content": "Export to PDF fails with an error.", "id": "t-4", "channel": "chat"},
 ]
 # The simulator answers an item whose prompt carries this directive after 3 seconds.
+# Slow items carry a fresh id: the server answers identical requests once (deduplication), so a
+# second run of the same slow item would be answered from the first at once.
 SLOW = "sim:latency=3000"
 
 
@@ -74,7 +77,7 @@ def test_submit_and_wait_reports_progress_until_final(client: Any) -> None:
 
 def test_wait_times_out_with_the_last_status_then_cancel(client: Any) -> None:
     batch = client.batches.submit(
-        operation="summarize", items=[{"content": f"Slow one {SLOW}"}], summary_instructions="short"
+        operation="summarize", items=[{"content": f"Slow one {uuid.uuid4().hex} {SLOW}"}], summary_instructions="short"
     )
     with pytest.raises(WaitTimeoutError) as raised:
         client.batches.wait(batch.id, timeout=0.5, poll_interval=0.2)
@@ -224,7 +227,9 @@ def test_retry_takes_exactly_the_failed_items_and_dry_run_creates_nothing(client
         {"content": "I was charged twice.", "id": "ok"},
         {"content": "The app crashes. sim:status=400", "id": "bad"},
     ]
-    slow = client.batches.submit(operation="label", items=[{"content": f"x {SLOW}"}], categories=CATEGORIES)
+    slow = client.batches.submit(
+        operation="label", items=[{"content": f"x {uuid.uuid4().hex} {SLOW}"}], categories=CATEGORIES
+    )
     with pytest.raises(ConflictError):
         client.batches.retry(slow.id)
     job = client.batches.submit(operation="label", items=items, categories=CATEGORIES, metadata={"team": "a"})

@@ -115,8 +115,20 @@ class Job(_Model):
     total_items: int
     completed_items: int
     failed_items: int
+    cancelled_items: int
+    """Items never sent because the job was cancelled (not counted as failed)."""
+    expired_items: int
+    """Items never sent because the job's window ended (not counted as failed)."""
     progress: float
     """Finished share of the items, 0–1."""
+    throughput_per_minute: Optional[float]
+    """Items finished per minute lately; None until known."""
+    eta_seconds: Optional[int]
+    """Seconds until the job should finish; None until it can be known."""
+    parameters: Optional[dict[str, Any]]
+    """The operation's parameters as validated (a retry reuses them)."""
+    completion_window: str
+    request_timeout_seconds: Optional[float]
     created_at: int
     completed_at: Optional[int]
     cancelled_at: Optional[int]
@@ -190,6 +202,8 @@ class OperationResponse(_Model):
     id: str
     """The one-off batch the call ran as."""
     operation: str
+    name: Optional[str]
+    """``run``: the run's free name (its ``operation`` parameter); None otherwise."""
     model: Optional[str]
     results: list[OperationRow]
     usage: TokenUsage
