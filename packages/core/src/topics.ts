@@ -19,6 +19,11 @@ export function topicNames(prefix: string): TopicNames {
   };
 }
 
+/** The processor's consumer group on the requests topic (its committed offsets measure the backlog). */
+export function processorGroupId(names: TopicNames): string {
+  return `${names.requests}.processor`;
+}
+
 export interface TopicSpec {
   topic: string;
   numPartitions: number;
@@ -43,6 +48,11 @@ export function topicSpecs(names: TopicNames, partitions: number): TopicSpec[] {
 export const HEADERS = {
   /** `item`, `seal` or `cancel`: lets consumers filter without decoding. */
   type: 'sluice-type',
+  /**
+   * `interactive` on the request messages of a synchronous call: the processor serves them before
+   * batch work (docs/fairness.md). Absent: batch work.
+   */
+  priority: 'sluice-priority',
   /** Dead-letter: why the message was rejected. */
   dlqReason: 'sluice-dlq-reason',
   dlqTopic: 'sluice-dlq-topic',

@@ -3,6 +3,7 @@ import {
   BadRequestError,
   DEFAULT_PRICES,
   jsonDepthExceeds,
+  processorGroupId,
   FileStore,
   type Logger,
   type RegistryAccess,
@@ -18,6 +19,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
+import { PartitionPlacer } from './batches/placement.js';
 import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
@@ -110,6 +112,12 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const counters = createIngestMetrics(registry);
   const submitter = new BatchSubmitter({
     counters,
+    placer: new PartitionPlacer({
+      transport: options.transport,
+      topic: options.topics.requests,
+      groupId: processorGroupId(options.topics),
+      logger,
+    }),
     producer,
     serde: options.serde,
     topics: options.topics,

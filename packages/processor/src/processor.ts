@@ -4,6 +4,7 @@ import {
   deadLetter,
   HEADERS,
   MessageDecodeError,
+  processorGroupId,
   requestLineId,
   sleep,
   UpstreamError,
@@ -91,7 +92,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const concurrency = options.concurrency;
   const maxWindow = options.maxWindow ?? concurrency * 8;
   const commitIntervalMs = options.commitIntervalMs;
-  const groupId = options.groupId ?? `${options.topics.requests}.processor`;
+  const groupId = options.groupId ?? processorGroupId(options.topics);
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
@@ -173,7 +174,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const isExpired = (item: RequestItemMessage) => item.expires_at !== null && Date.now() / 1000 >= item.expires_at;
 
   /** Turns one request item into its result. Never throws: every failure becomes an error line. */
-  async function processItem(item: RequestItemMessage): Promise<ItemResultMessage> {
+  async function processItem(item: RequestItemMessage, interactive: boolean): Promise<ItemResultMessage> {
     const handler = router.route(item.api, item.discriminator);
     if (!handler) {
       return failed(item, 'unknown_operation', `no handler for ${item.api} '${item.discriminator}'`);
@@ -192,6 +193,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       index: item.index,
       customId: item.custom_id,
       timeoutMs: itemTimeoutMs(item),
+      lane: { interactive, tenant: item.tenant ?? '', batch: item.batch_id },
       dedupe: (endpoint, requestBody, call) =>
         item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
@@ -263,7 +265,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       });
       return;
     }
-    const outcome = await processItem(decoded);
+    const outcome = await processItem(decoded, isInteractive(message));
     metrics.itemsOut.inc({ outcome: outcome.ok ? 'ok' : (outcome.error?.code ?? 'error') });
     await sendReliably(sender, {
       key: decoded.batch_id,
@@ -294,10 +296,13 @@ export function createProcessor(options: ProcessorOptions): Processor {
         context.resolveOffset(message.offset);
         continue;
       }
+      // Slots are shared by partition (each new batch gets the requests partition with the least
+      // backlog; docs/fairness.md), interactive items first.
       const acquired = await pool.acquire({
         heartbeat: context.heartbeat,
         isRunning: () => running && context.isRunning(),
         ready: () => owned.window < maxWindow,
+        lane: { interactive: isInteractive(message), tenant: key, batch: '' },
       });
       if (!acquired) return;
       owned.dispatch(offset);
@@ -429,6 +434,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
       };
     },
   };
+}
+
+/** A request of a synchronous call (ingest marks them): served before batch work. */
+function isInteractive(message: IncomingMessage): boolean {
+  return message.headers[HEADERS.priority] === 'interactive';
 }
 
 /** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */

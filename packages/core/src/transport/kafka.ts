@@ -27,6 +27,7 @@ import type {
   PartitionOffsets,
   Producer,
   TopicPartition,
+  TopicPartitionOffset,
   Transport,
 } from './types.js';
 
@@ -185,6 +186,15 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
         .sort((a, b) => a.partition - b.partition);
     },
 
+    async committedOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
+      await connectAdmin();
+      const [answer] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      // kafkajs answers -1 for a partition the group never committed on.
+      return (answer?.partitions ?? [])
+        .filter((p) => Number(p.offset) >= 0)
+        .map((p) => ({ topic, partition: p.partition, offset: p.offset }));
+    },
+
     async ping() {
       try {
         await connectAdmin();
@@ -319,7 +329,12 @@ function createKafkaConsumer(
 }
 
 function toKafkaMessage(message: OutgoingMessage, partitionOf: (key: string | null) => number | undefined) {
-  return { key: message.key, value: message.value, headers: message.headers, partition: partitionOf(message.key) };
+  return {
+    key: message.key,
+    value: message.value,
+    headers: message.headers,
+    partition: message.partition ?? partitionOf(message.key),
+  };
 }
 
 function fromKafkaMessage(topic: string, partition: number, message: KafkaMessage): IncomingMessage {

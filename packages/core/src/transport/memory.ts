@@ -80,6 +80,12 @@ export function createMemoryTransport(options: MemoryTransportOptions): Transpor
         .partitionsOf(topic)
         .map((p) => ({ partition: p.partition, low: String(p.start), high: String(p.end) }));
     },
+    async committedOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
+      return log.partitionsOf(topic).flatMap((p) => {
+        const offset = log.committedOffset(groupId, topic, p.partition);
+        return offset === undefined ? [] : [{ topic, partition: p.partition, offset: String(offset) }];
+      });
+    },
     async ping() {},
     async close() {
       clearInterval(cleaner);
@@ -174,11 +180,18 @@ class EmbeddedLog {
     }));
     const byPartition = new Map<number, OutgoingMessage[]>();
     for (const message of messages) {
-      const partition = this.partitioner({
-        topic,
-        partitionMetadata: metadata,
-        message: { key: message.key, value: message.value },
-      });
+      if (message.partition !== undefined && !partitions[message.partition]) {
+        throw new Error(
+          `This server does not host this topic-partition: ${topic} has no partition ${message.partition}`,
+        );
+      }
+      const partition =
+        message.partition ??
+        this.partitioner({
+          topic,
+          partitionMetadata: metadata,
+          message: { key: message.key, value: message.value },
+        });
       const list = byPartition.get(partition) ?? [];
       list.push(message);
       byPartition.set(partition, list);

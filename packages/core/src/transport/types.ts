@@ -12,6 +12,11 @@ export interface OutgoingMessage {
   key: string | null;
   value: Buffer | null;
   headers?: Record<string, string>;
+  /**
+   * The partition to write to; by default the key's (Kafka's murmur2 partitioner). Ingest places
+   * each new batch on the requests partition with the least backlog (docs/fairness.md).
+   */
+  partition?: number;
 }
 
 export interface IncomingMessage {
@@ -120,6 +125,8 @@ export interface Transport {
   consumer(options: ConsumerOptions): Consumer;
   /** Low and high offsets of every partition of a topic. */
   offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** A consumer group's committed offset on every partition of `topic` it has committed on. */
+  committedOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]>;
   /** Checks that the log answers; used by readiness probes. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ import {
 import type { IntakeResult, StoredItem } from '../intake/jsonl-intake.js';
 import type { IngestMetrics } from '../metrics.js';
 import type { StatusView } from '../view/status-view.js';
+import type { PartitionPlacer } from './placement.js';
 
 /**
  * A batch ingest is working on (validating an OpenAI input file, or producing items), kept in the
@@ -49,7 +50,8 @@ export const LEASE_EXPIRY_MS = 45_000;
 
 /**
  * Turns a validated, stored input into Kafka messages: the batch's first status record, the seal
- * (its size and description), then one request message per item (key = batch id). A leased work
+ * (its size and description), then one request message per item (key = batch id), all on the
+ * requests partition the placer chose for the batch (docs/fairness.md). A leased work
  * marker in the store says a batch is being produced, so if this ingest dies any other one
  * finishes the job (duplicates are dropped by the sink).
  */
@@ -69,6 +71,8 @@ export class BatchSubmitter {
       view: StatusView;
       logger: Logger;
       counters: IngestMetrics;
+      /** Chooses each batch's requests partition (null: the key decides). */
+      placer: PartitionPlacer | null;
     },
   ) {}
 
@@ -219,6 +223,10 @@ export class BatchSubmitter {
       void sending.finally(() => inFlight.delete(sending)).catch(() => undefined);
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
     };
+    // One partition for the whole batch, in order; a synchronous call's items are interactive work.
+    const partition = (await this.deps.placer?.place(total + 1)) ?? undefined;
+    const itemHeaders: Record<string, string> = { [HEADERS.type]: 'item' };
+    if (spec.sync) itemHeaders[HEADERS.priority] = 'interactive';
     // The seal goes first: the sink learns the batch's size and description before any result,
     // so it can publish progress (and honour a cancel) from the first item on.
     await producer.send(topics.requests, [
@@ -226,6 +234,7 @@ export class BatchSubmitter {
         key: batchId,
         value: await serde.requests.encode({ type: 'seal', batch_id: batchId, total, spec }),
         headers: { [HEADERS.type]: 'seal' },
+        partition,
       },
     ]);
     let chunk: OutgoingMessage[] = [];
@@ -257,7 +266,7 @@ export class BatchSubmitter {
         value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
       }
       index++;
-      chunk.push({ key: batchId, value, headers: { [HEADERS.type]: 'item' } });
+      chunk.push({ key: batchId, value, headers: itemHeaders, partition });
       if (chunk.length >= CHUNK) {
         await send(chunk);
         chunk = [];

@@ -1,13 +1,22 @@
+import { BATCH_LANE, FairQueue, type Lane, type LaneWaiter } from '../fairness/fair-queue.js';
+
+interface SlotWaiter extends LaneWaiter {
+  ready: () => boolean;
+  granted: boolean;
+  wake: (() => void) | null;
+}
+
 /**
  * Bounds the items a processor has in flight. `acquire` waits for a free slot (and for an extra
  * condition, such as a partition's uncommitted window being small enough), calling `heartbeat`
- * while it waits so the consumer keeps its group membership.
+ * while it waits so the consumer keeps its group membership. Free slots go by the fairness policy
+ * (`Lane`): interactive items first, then the waiting lanes in turn, so one partition's backlog
+ * cannot hold every slot while another partition waits.
  */
 export class WorkPool {
   private used = 0;
   private peak = 0;
-  private wake: (() => void) | null = null;
-  private changed: Promise<void> = this.nextChange();
+  private readonly queue = new FairQueue<SlotWaiter>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(readonly capacity: number) {}
@@ -25,24 +34,44 @@ export class WorkPool {
     heartbeat: () => Promise<void>;
     isRunning: () => boolean;
     ready?: () => boolean;
+    lane?: Lane;
   }): Promise<boolean> {
-    for (;;) {
-      if (!options.isRunning()) return false;
-      if (this.used < this.capacity && (options.ready?.() ?? true)) {
-        this.used++;
-        this.peak = Math.max(this.peak, this.used);
-        return true;
+    if (!options.isRunning()) return false;
+    const waiter: SlotWaiter = {
+      lane: options.lane ?? BATCH_LANE,
+      ready: options.ready ?? (() => true),
+      granted: false,
+      wake: null,
+    };
+    this.queue.push(waiter);
+    let handedOver = false;
+    try {
+      for (;;) {
+        this.grant();
+        if (!options.isRunning()) return false;
+        if (waiter.granted) return (handedOver = true);
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          waiter.wake = resolve;
+          // Conditions such as a partition's window change without a release: look again each second.
+          timer = setTimeout(resolve, 1000);
+        });
+        clearTimeout(timer);
+        waiter.wake = null;
+        if (waiter.granted && options.isRunning()) return (handedOver = true);
+        await options.heartbeat();
       }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.changed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
-      clearTimeout(timer);
-      await options.heartbeat();
+    } finally {
+      if (!handedOver) {
+        if (waiter.granted) this.release();
+        else this.queue.remove(waiter);
+      }
     }
   }
 
   release(): void {
     this.used--;
-    this.signal();
+    this.grant();
     if (this.used === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -50,11 +79,10 @@ export class WorkPool {
     }
   }
 
-  /** Wakes waiters to re-check their conditions (e.g. after a partition's window moved). */
+  /** Wakes every waiter to re-check its conditions (e.g. the role is stopping). */
   signal(): void {
-    const wake = this.wake;
-    this.changed = this.nextChange();
-    wake?.();
+    this.grant();
+    for (const waiter of this.queue.all()) waiter.wake?.();
   }
 
   /** Resolves when nothing is in flight. */
@@ -63,7 +91,16 @@ export class WorkPool {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private nextChange(): Promise<void> {
-    return new Promise<void>((resolve) => (this.wake = resolve));
+  /** Hands free slots to the waiters the policy picks among those ready. */
+  private grant(): void {
+    while (this.used < this.capacity) {
+      const next = this.queue.next((waiter) => waiter.ready());
+      if (!next) return;
+      this.queue.take(next);
+      this.used++;
+      this.peak = Math.max(this.peak, this.used);
+      next.granted = true;
+      next.wake?.();
+    }
   }
 }

@@ -178,7 +178,7 @@ async function callInDialect<T>(
               throw error;
             }
           },
-          context.guard,
+          { guard: context.guard, lane: context.lane },
         ),
       );
       const { value } = answer.value;

@@ -1,6 +1,7 @@
 import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
 import type { Answer } from '../dedup/answer-cache.js';
+import type { Lane } from '../fairness/fair-queue.js';
 import type { AttemptGuard, Upstream } from '../upstream/upstream.js';
 
 /**
@@ -23,6 +24,8 @@ export interface HandlerContext {
    */
   timeoutMs: number;
   dedupe: Dedupe;
+  /** Whose work this is, for the fairness policy of every upstream wait (docs/fairness.md). */
+  lane: Lane;
 }
 
 /** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */

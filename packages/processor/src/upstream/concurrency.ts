@@ -1,3 +1,5 @@
+import { BATCH_LANE, FairQueue, type Lane, type LaneWaiter } from '../fairness/fair-queue.js';
+
 export interface AdaptiveConcurrencyOptions {
   /** The cap: never more calls in flight than this (`SLUICE_UPSTREAM_CONCURRENCY`). */
   max: number;
@@ -30,7 +32,7 @@ interface Measurement {
   latencyMs: number;
 }
 
-interface Waiter {
+interface Waiter extends LaneWaiter {
   resolve: (permit: ConcurrencyPermit) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
@@ -57,7 +59,7 @@ export class AdaptiveConcurrency {
   private readonly minSamples: number;
   private readonly now: () => number;
   private inFlightCount = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly queue = new FairQueue<Waiter>();
   private phase: 'growing' | 'probing-down' | 'holding' = 'growing';
   /** The measurement the current window is compared with. */
   private base: Measurement | null = null;
@@ -94,20 +96,17 @@ export class AdaptiveConcurrency {
     return this.queue.length;
   }
 
-  acquire(signal?: AbortSignal): Promise<ConcurrencyPermit> {
+  /** A slot, waited for by the fairness policy of `lane` (interactive first, then equal shares). */
+  acquire(signal?: AbortSignal, lane: Lane = BATCH_LANE): Promise<ConcurrencyPermit> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.queue.length === 0 && this.inFlightCount < this.limitValue) return Promise.resolve(this.grant());
     return new Promise<ConcurrencyPermit>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal };
+      const waiter: Waiter = { resolve, reject, signal, lane };
       this.queue.push(waiter);
       signal?.addEventListener(
         'abort',
         () => {
-          const at = this.queue.indexOf(waiter);
-          if (at !== -1) {
-            this.queue.splice(at, 1);
-            reject(signal.reason);
-          }
+          if (this.queue.remove(waiter)) reject(signal.reason);
         },
         { once: true },
       );
@@ -156,8 +155,10 @@ export class AdaptiveConcurrency {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlightCount < this.limitValue) {
-      const waiter = this.queue.shift() as Waiter;
+    while (this.inFlightCount < this.limitValue) {
+      const waiter = this.queue.next();
+      if (!waiter) return;
+      this.queue.take(waiter);
       waiter.resolve(this.grant());
     }
   }

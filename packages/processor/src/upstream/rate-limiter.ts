@@ -1,3 +1,5 @@
+import { BATCH_LANE, FairQueue, type Lane, type LaneWaiter } from '../fairness/fair-queue.js';
+
 export interface RateLimiterOptions {
   /** 0 = unlimited. */
   requestsPerMinute: number;
@@ -17,7 +19,7 @@ export interface Reservation {
   settle(actualTokens: number): void;
 }
 
-interface Waiter {
+interface Waiter extends LaneWaiter {
   tokens: number;
   resolve: (reservation: Reservation) => void;
   reject: (error: unknown) => void;
@@ -53,14 +55,15 @@ class Bucket {
  * refilled continuously. Tokens are reserved from an estimate (prompt + max tokens) and settled
  * with the reported usage. A 429 blocks every caller until the upstream's retry-after and lowers
  * the rate by 10% (multiplicative decrease); quiet time raises it back 2% per second (additive
- * increase), so consumption pauses instead of piling up retries.
+ * increase), so consumption pauses instead of piling up retries. Waiters are served by the
+ * fairness policy (interactive first, then equal shares per tenant and batch; see `Lane`).
  */
 export class RateLimiter {
   private requests: Bucket | null;
   private tokens: Bucket | null;
   private readonly headroom: number;
   private readonly now: () => number;
-  private readonly queue: Waiter[] = [];
+  private readonly queue = new FairQueue<Waiter>();
   private timer: NodeJS.Timeout | null = null;
   private blockedUntil = 0;
   /** Multiplier on the configured rate, lowered on 429s. */
@@ -88,23 +91,20 @@ export class RateLimiter {
     return this.queue.length;
   }
 
-  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Reservation> {
+  acquire(estimatedTokens: number, signal?: AbortSignal, lane: Lane = BATCH_LANE): Promise<Reservation> {
     // Without limits there is nothing to reserve, but a 429's retry-after still holds everyone.
     if (!this.enabled && this.queue.length === 0 && this.now() >= this.blockedUntil) {
       return Promise.resolve({ settle: () => undefined });
     }
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<Reservation>((resolve, reject) => {
-      const waiter: Waiter = { tokens: Math.max(0, estimatedTokens), resolve, reject, signal };
+      const waiter: Waiter = { tokens: Math.max(0, estimatedTokens), resolve, reject, signal, lane };
       this.queue.push(waiter);
       // Leave the queue the moment the caller stops waiting, not when the waiter reaches its head.
       signal?.addEventListener(
         'abort',
         () => {
-          const at = this.queue.indexOf(waiter);
-          if (at === -1) return;
-          this.queue.splice(at, 1);
-          reject(signal.reason);
+          if (this.queue.remove(waiter)) reject(signal.reason);
         },
         { once: true },
       );
@@ -156,10 +156,11 @@ export class RateLimiter {
       this.factor = Math.min(1, this.factor + (0.02 * (now - this.lastRecoveryAt)) / 1000);
       this.lastRecoveryAt = now;
     }
-    while (this.queue.length > 0) {
-      const waiter = this.queue[0] as Waiter;
+    for (;;) {
+      const waiter = this.queue.next();
+      if (!waiter) return;
       if (waiter.signal?.aborted) {
-        this.queue.shift();
+        this.queue.remove(waiter);
         waiter.reject(waiter.signal.reason);
         continue;
       }
@@ -168,7 +169,7 @@ export class RateLimiter {
       this.tokens?.refill(this.rate(this.tokens));
       const wait = Math.max(this.shortfall(this.requests, 1), this.shortfall(this.tokens, waiter.tokens));
       if (wait > 0) return this.schedule(wait);
-      this.queue.shift();
+      this.queue.take(waiter);
       if (this.requests) this.requests.level -= 1;
       if (this.tokens) this.tokens.level -= waiter.tokens;
       const reserved = waiter.tokens;

@@ -14,6 +14,7 @@ import { toSluiceError } from './errors.js';
 import { LearntLimits } from './learnt-limits.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { RateLimiter, type Reservation } from './rate-limiter.js';
+import { BATCH_LANE, type Lane } from '../fairness/fair-queue.js';
 import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
 
 export interface UpstreamOptions {
@@ -172,7 +173,7 @@ export class Upstream {
     route: string,
     estimatedTokens: number,
     attempt: (info: AttemptInfo) => Promise<AttemptResult<T>>,
-    guard: AttemptGuard = () => undefined,
+    { guard = () => undefined, lane = BATCH_LANE }: { guard?: AttemptGuard; lane?: Lane } = {},
   ): Promise<{ value: T; attempts: number }> {
     let previousError: SluiceError | null = null;
     const signal = this.stopping.signal;
@@ -198,8 +199,8 @@ export class Upstream {
         // The concurrency slot first, the rate second: a call granted by the rate limiter goes out
         // at once, so calls reach the upstream at the paced rate, never in a bunch released by a
         // slot freeing up.
-        permit = await this.concurrency.acquire(signal);
-        reservation = await this.limiter.acquire(estimatedTokens, signal);
+        permit = await this.concurrency.acquire(signal, lane);
+        reservation = await this.limiter.acquire(estimatedTokens, signal, lane);
         guard();
         permit.begin();
         started = performance.now();
