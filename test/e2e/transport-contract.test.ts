@@ -204,6 +204,30 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract:
     expect(offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)).toBe(7);
     await latest.consumer.stop();
   });
+
+  it('writes to the partition a message names, whatever its key; reports a group’s committed offsets', async () => {
+    const transport = await KINDS[kind]();
+    const topic = `${uniquePrefix(`placed-${kind}`)}.t`;
+    await transport.ensureTopics([{ topic, numPartitions: 3 }]);
+    const producer = await transport.producer();
+    // Every key of KEYS, all placed on partition 2: the placement wins over the key's hash.
+    await producer.send(
+      topic,
+      messages(8).map((m) => ({ ...m, partition: 2 })),
+    );
+    const offsets = await transport.offsets(topic);
+    expect(offsets.map((p) => Number(p.high) - Number(p.low))).toEqual([0, 0, 8]);
+    const group = `${topic}.group`;
+    expect(await transport.committedOffsets(group, topic)).toEqual([]);
+    const reader = await collect(transport, group, topic);
+    await eventually(() => (reader.seen.length >= 8 ? true : undefined), { what: '8 messages' });
+    expect(new Set(reader.seen.map((m) => m.partition))).toEqual(new Set([2]));
+    await reader.consumer.commit([{ topic, partition: 2, offset: '5' }]);
+    expect(await transport.committedOffsets(group, topic)).toEqual([{ topic, partition: 2, offset: '5' }]);
+    await reader.consumer.stop();
+    // A partition the topic does not have is refused, not written elsewhere.
+    await expect(producer.send(topic, [{ key: 'k', value: Buffer.from('{}'), partition: 7 }])).rejects.toThrow();
+  });
 });
 
 describe('the embedded log', () => {

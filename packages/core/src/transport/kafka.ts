@@ -150,7 +150,18 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
       producers.add(producer);
       return {
         async send(topic, messages) {
-          const partitionOf = await keyedPartitioner(topic);
+          let partitionOf = await keyedPartitioner(topic);
+          // kafkajs drops a message bound for a partition the topic lacks without an error: refuse it
+          // here (after reading the count again: partitions may have been added since).
+          let highest = -1;
+          for (const message of messages) highest = Math.max(highest, message.partition ?? -1);
+          if (highest >= partitionCounts.get(topic)!) {
+            partitionCounts.delete(topic);
+            partitionOf = await keyedPartitioner(topic);
+            if (highest >= partitionCounts.get(topic)!) {
+              throw new Error(`This server does not host this topic-partition: ${topic} has no partition ${highest}`);
+            }
+          }
           for (const chunk of chunkByBytes(messages, maxRequestBytes)) {
             await producer.send({ topic, acks: -1, messages: chunk.map((m) => toKafkaMessage(m, partitionOf)) });
           }
