@@ -11,6 +11,7 @@ import { runB5 } from './b5-horizontal.js';
 import { runB6 } from './b6-status-view.js';
 import { runB7 } from './b7-learnt-limits.js';
 import { runB8 } from './b8-dedup.js';
+import { runB9 } from './b9-fairness.js';
 import { infraFromEnv } from './common.js';
 
 /**
@@ -27,7 +28,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7,B8').toUpperCase().split(','));
+const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 const infra = infraFromEnv();
 
@@ -217,6 +218,24 @@ if (b8) {
     `${b8.again.upstreamCalls} (${b8.again.cachedItems} cached items, ${b8.again.wallSeconds} s; answers from the store: ${b8.again.fromStoreByProcessor.join(', ')})`,
     '0',
     b8.again.upstreamCalls === 0,
+  );
+}
+
+const b9 = await step('B9', () => runB9(infra, n(20_000), n(500), 1200));
+if (b9) {
+  add(
+    'B9',
+    `tenant B's ${b9.smallJobItems}-item job beside A's ${b9.bigJobItems}-item job: items/min (limit ${b9.rpmLimit})`,
+    `${b9.smallJobRpm} (${b9.smallJobSeconds} s; A meanwhile ${b9.bigJobRpmMeanwhile}; upstream ${b9.upstreamRpm})`,
+    `≥ ${Math.round(b9.rpmLimit / 3)}`,
+    b9.smallJobRpm >= b9.rpmLimit / 3,
+  );
+  add(
+    'B9',
+    `tenant C's sync classify calls meanwhile (${b9.syncCalls}, ${b9.syncFailures} failed): p95 ms`,
+    `${b9.syncP95Ms} (p50 ${b9.syncP50Ms}, max ${b9.syncMaxMs})`,
+    '< 2000',
+    b9.syncP95Ms < 2000 && b9.syncFailures === 0,
   );
 }
 

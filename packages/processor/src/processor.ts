@@ -87,6 +87,9 @@ function operationItemOf(item: RequestItemMessage): Record<string, unknown> | nu
   return echoed && typeof echoed === 'object' && !Array.isArray(echoed) ? (echoed as Record<string, unknown>) : null;
 }
 
+/** Longest one fetched batch is worked on before the consumer fetches again (see eachBatch). */
+const BATCH_SLICE_MS = 1000;
+
 export function createProcessor(options: ProcessorOptions): Processor {
   // Settings with a default come compiled from the config schema (@sluice/core's env.ts), the one place defaults live.
   const concurrency = options.concurrency;
@@ -289,8 +292,13 @@ export function createProcessor(options: ProcessorOptions): Processor {
         Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1),
       );
     }
+    // A fetched batch is worked on for one slice at most; the rest is fetched again. kafkajs fetches
+    // anew only once every batch of the last fetch returned, so a partition with a backlog that
+    // waited here for slots would keep every other partition's new messages (a synchronous call,
+    // another tenant's batch) unread behind it.
+    const sliceEnd = Date.now() + BATCH_SLICE_MS;
     for (const message of batch.messages) {
-      if (!running || !context.isRunning() || context.isStale()) return;
+      if (!running || !context.isRunning() || context.isStale() || Date.now() >= sliceEnd) return;
       const offset = Number(message.offset);
       if (owned.isKnown(offset)) {
         context.resolveOffset(message.offset);
@@ -303,6 +311,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         isRunning: () => running && context.isRunning(),
         ready: () => owned.window < maxWindow,
         lane: { interactive: isInteractive(message), tenant: key, batch: '' },
+        deadline: sliceEnd,
       });
       if (!acquired) return;
       owned.dispatch(offset);

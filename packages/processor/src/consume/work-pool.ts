@@ -29,13 +29,15 @@ export class WorkPool {
     return this.peak;
   }
 
-  /** Resolves true once a slot is taken, or false when `isRunning` turns false first. */
+  /** Resolves true once a slot is taken, or false when `isRunning` turns false or `deadline` (epoch ms) passes first. */
   async acquire(options: {
     heartbeat: () => Promise<void>;
     isRunning: () => boolean;
     ready?: () => boolean;
     lane?: Lane;
+    deadline?: number;
   }): Promise<boolean> {
+    const deadline = options.deadline ?? Infinity;
     if (!options.isRunning()) return false;
     const waiter: SlotWaiter = {
       lane: options.lane ?? BATCH_LANE,
@@ -50,11 +52,13 @@ export class WorkPool {
         this.grant();
         if (!options.isRunning()) return false;
         if (waiter.granted) return (handedOver = true);
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           waiter.wake = resolve;
           // Conditions such as a partition's window change without a release: look again each second.
-          timer = setTimeout(resolve, 1000);
+          timer = setTimeout(resolve, Math.min(1000, left));
         });
         clearTimeout(timer);
         waiter.wake = null;
