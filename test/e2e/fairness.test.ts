@@ -1,0 +1,93 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../harness/context.js';
+import { startPipeline, type Pipeline } from '../harness/pipeline.js';
+
+/**
+ * Interactive work first, tenants share fairly (docs/fairness.md). Tenant A's job saturates a
+ * 600 rpm limit; a synchronous call of tenant C and a small job of tenant B must not queue behind
+ * it. Measured in A's own items finished meanwhile, not in seconds: the order is the behaviour.
+ */
+const KEYS = { a: 'key-a', b: 'key-b', c: 'key-c' };
+const pipelines: Pipeline[] = [];
+afterAll(async () => {
+  await Promise.allSettled(pipelines.map((p) => p.stop()));
+});
+
+interface JobView {
+  id: string;
+  status: string;
+  completed_items: number;
+  failed_items: number;
+}
+
+const LOGS = { kafka: {}, embedded: { KAFKA_BROKERS: '', SCHEMA_REGISTRY_URL: '' } } as const;
+
+describe.each(Object.keys(LOGS) as (keyof typeof LOGS)[])('fair sharing of the upstream limit (%s)', (log) => {
+  it('answers another tenant’s sync call before the backlog, and gives a second tenant’s job an equal share', async () => {
+    const pipeline = await startPipeline({
+      label: `fair-${log}`,
+      env: {
+        ...LOGS[log],
+        SLUICE_UPSTREAM_RPM: '600',
+        SLUICE_API_KEYS: `${KEYS.a}=tenant-a,${KEYS.b}=tenant-b,${KEYS.c}=tenant-c`,
+      },
+      simulator: { latency: { medianMs: 20, p99Ms: 40 } },
+    });
+    pipelines.push(pipeline);
+    const call = async (key: string, method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${pipeline.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const parsed = (await response.json()) as Record<string, unknown>;
+      expect(response.status, JSON.stringify(parsed)).toBe(200);
+      return parsed;
+    };
+    const submit = async (key: string, tenant: string, count: number) =>
+      (
+        (await call(key, 'POST', '/v1/jobs', {
+          operation: 'label',
+          categories: ['billing', 'bug', 'other'],
+          items: Array.from({ length: count }, (_, i) => ({ content: `${tenant} ticket ${i}: charged twice` })),
+        })) as unknown as JobView
+      ).id;
+    const job = async (key: string, id: string) => (await call(key, 'GET', `/v1/jobs/${id}`)) as unknown as JobView;
+    const done = (view: JobView) => view.completed_items + view.failed_items;
+
+    const big = await submit(KEYS.a, 'tenant-a', 1000);
+    // The limiter is saturated: A's items queue in it and its pace is the limit's (10 a second).
+    await eventually(async () => (done(await job(KEYS.a, big)) >= 30 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'A under way',
+    });
+
+    // A synchronous call goes before A's queued items: A finishes only a few meanwhile (the
+    // answer's way back through the results topic), not the hundreds queued ahead of it.
+    const aBeforeSync = done(await job(KEYS.a, big));
+    const answer = await call(KEYS.c, 'POST', '/v1/operations/classify', {
+      items: [{ content: 'tenant-c: where is my parcel?' }],
+      categories: ['billing', 'shipping', 'other'],
+    });
+    expect((answer.results as { error: unknown }[])[0]?.error).toBeNull();
+    const aDuringSync = done(await job(KEYS.a, big)) - aBeforeSync;
+    expect(aDuringSync).toBeLessThan(40);
+
+    // B's job shares the limit with A from its first item: about as many of A's items finish as B's.
+    const aBeforeB = done(await job(KEYS.a, big));
+    const small = await submit(KEYS.b, 'tenant-b', 40);
+    const finished = await eventually(
+      async () => {
+        const view = await job(KEYS.b, small);
+        return view.status === 'completed' ? view : undefined;
+      },
+      { timeoutMs: 120_000, what: 'B completed' },
+    );
+    const aDuringB = done(await job(KEYS.a, big)) - aBeforeB;
+    expect(finished.completed_items).toBe(40);
+    expect(aDuringB).toBeLessThan(40 * 2 + 20);
+    const left = await job(KEYS.a, big);
+    expect(done(left)).toBeLessThan(1000);
+    await call(KEYS.a, 'POST', `/v1/jobs/${big}/cancel`);
+  });
+});
