@@ -34,13 +34,19 @@ export async function waitForStatus(
   statuses: string[] = ['completed', 'failed', 'cancelled', 'expired'],
   timeoutMs = 120_000,
 ): Promise<BatchView> {
-  return eventually(
-    async () => {
-      const { body } = await getJson<BatchView>(`${url}/v1/batches/${batchId}`);
-      return statuses.includes(body.status) ? body : undefined;
-    },
-    { timeoutMs, intervalMs: 200, what: `batch ${batchId} to reach ${statuses.join('/')}` },
-  );
+  let last: BatchView | undefined;
+  try {
+    return await eventually(
+      async () => {
+        const { body } = await getJson<BatchView>(`${url}/v1/batches/${batchId}`);
+        last = body;
+        return statuses.includes(body.status) ? body : undefined;
+      },
+      { timeoutMs, intervalMs: 200, what: `batch ${batchId} to reach ${statuses.join('/')}` },
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; it last answered ${JSON.stringify(last)}`);
+  }
 }
 
 export async function readJsonl<T = Record<string, unknown>>(url: string): Promise<T[]> {

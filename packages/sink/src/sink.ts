@@ -259,11 +259,6 @@ export function createSink(options: SinkOptions): Sink {
       metrics.deadLettered.inc({ stage: 'sink' }, dead.length);
       await producer?.send(options.topics.deadLetter, dead);
     }
-    consumed.set(`${batch.topic}:${batch.partition}`, {
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: String(Number(last.offset) + 1),
-    });
     context.resolveOffset(last.offset);
     let buffered = 0;
     let full = false;
@@ -280,6 +275,14 @@ export function createSink(options: SinkOptions): Sink {
       if (state.finalized) await publish([state.finalized]);
       else if (state.complete) await finalize(state);
     }
+    // Only now may this batch's offsets be committed: committed before the batches it completed
+    // were finalized, a crash in between would leave them finalizing forever, as no message of
+    // theirs would ever be consumed again. Redelivered, they find the batch final and re-publish it.
+    consumed.set(`${batch.topic}:${batch.partition}`, {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: String(Number(last.offset) + 1),
+    });
   }
 
   return {
