@@ -260,7 +260,15 @@ class LocalWriter implements ObjectWriter {
     if (this.done) return;
     this.done = true;
     await this.opening?.catch(() => undefined);
-    this.stream?.destroy();
+    // The stream opens its file asynchronously: removing the file before the stream has closed could
+    // run before the open creates it, and leave the temporary file behind. Wait for 'close' first.
+    const stream = this.stream;
+    if (stream && !stream.closed) {
+      await new Promise<void>((resolveClose) => {
+        stream.once('close', () => resolveClose());
+        stream.destroy();
+      });
+    }
     if (this.temp) await rm(this.temp, { force: true });
   }
 }
