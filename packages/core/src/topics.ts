@@ -1,7 +1,12 @@
-/** The four topics Sluice uses, named from one prefix so several deployments can share a cluster. */
+/** The five topics Sluice uses, named from one prefix so several deployments can share a cluster. */
 export interface TopicNames {
-  /** Per-item request messages and seals; key = batch id. */
+  /** Per-item request messages and seals of batches; key = batch id. */
   requests: string;
+  /**
+   * The same messages for synchronous calls (interactive work): a topic of their own, read by a
+   * consumer of its own, so a call never waits behind a batch backlog in the log (docs/fairness.md).
+   */
+  interactive: string;
   /** Per-item results, forwarded seals and cancel requests; key = batch id. */
   results: string;
   /** One batch record per batch; compacted; key = batch id. */
@@ -13,6 +18,7 @@ export interface TopicNames {
 export function topicNames(prefix: string): TopicNames {
   return {
     requests: `${prefix}.requests`,
+    interactive: `${prefix}.requests.interactive`,
     results: `${prefix}.results`,
     status: `${prefix}.status`,
     deadLetter: `${prefix}.dead-letter`,
@@ -22,6 +28,11 @@ export function topicNames(prefix: string): TopicNames {
 /** The processor's consumer group on the requests topic (its committed offsets measure the backlog). */
 export function processorGroupId(names: TopicNames): string {
   return `${names.requests}.processor`;
+}
+
+/** The processor's consumer group on the interactive topic. */
+export function interactiveGroupId(names: TopicNames): string {
+  return `${names.interactive}.processor`;
 }
 
 export interface TopicSpec {
@@ -34,6 +45,7 @@ export interface TopicSpec {
 export function topicSpecs(names: TopicNames, partitions: number): TopicSpec[] {
   return [
     { topic: names.requests, numPartitions: partitions },
+    { topic: names.interactive, numPartitions: partitions },
     { topic: names.results, numPartitions: partitions },
     {
       topic: names.status,

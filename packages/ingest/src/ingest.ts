@@ -3,6 +3,7 @@ import {
   BadRequestError,
   DEFAULT_PRICES,
   jsonDepthExceeds,
+  interactiveGroupId,
   processorGroupId,
   FileStore,
   type Logger,
@@ -112,12 +113,20 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const counters = createIngestMetrics(registry);
   const submitter = new BatchSubmitter({
     counters,
-    placer: new PartitionPlacer({
-      transport: options.transport,
-      topic: options.topics.requests,
-      groupId: processorGroupId(options.topics),
-      logger,
-    }),
+    placers: {
+      requests: new PartitionPlacer({
+        transport: options.transport,
+        topic: options.topics.requests,
+        groupId: processorGroupId(options.topics),
+        logger,
+      }),
+      interactive: new PartitionPlacer({
+        transport: options.transport,
+        topic: options.topics.interactive,
+        groupId: interactiveGroupId(options.topics),
+        logger,
+      }),
+    },
     producer,
     serde: options.serde,
     topics: options.topics,

@@ -4,6 +4,7 @@ import {
   deadLetter,
   HEADERS,
   MessageDecodeError,
+  interactiveGroupId,
   processorGroupId,
   requestLineId,
   sleep,
@@ -55,8 +56,6 @@ export interface ProcessorOptions {
   commitIntervalMs: number;
   /** Consumer session timeout: how soon the group gives a dead processor's partitions to another (`SLUICE_SESSION_TIMEOUT_MS`). */
   sessionTimeoutMs: number;
-  /** @defaultValue `<requests topic>.processor` */
-  groupId?: string;
   handlers?: readonly Handler[];
   /**
    * Deduplication of identical upstream requests (docs/deduplication.md): answers are shared
@@ -95,7 +94,6 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const concurrency = options.concurrency;
   const maxWindow = options.maxWindow ?? concurrency * 8;
   const commitIntervalMs = options.commitIntervalMs;
-  const groupId = options.groupId ?? processorGroupId(options.topics);
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
@@ -113,7 +111,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   let producer: Producer | null = null;
   let results: BatchingSender | null = null;
-  let consumer: Consumer | null = null;
+  /**
+   * Two consumers: batch work on the requests topic, and synchronous calls on the interactive topic
+   * with a fetch loop of its own, so a call is read at once even when every requests partition has
+   * a backlog (docs/fairness.md). They share the work slots, the upstream and its limits.
+   */
+  const lanes = [
+    { topic: options.topics.requests, groupId: processorGroupId(options.topics) },
+    { topic: options.topics.interactive, groupId: interactiveGroupId(options.topics) },
+  ];
+  const consumers = new Map<string, Consumer>();
   let commitTimer: NodeJS.Timeout | null = null;
   let running = false;
   let commitInProgress: Promise<void> = Promise.resolve();
@@ -247,7 +254,9 @@ export function createProcessor(options: ProcessorOptions): Processor {
     const sender = results as BatchingSender;
     let decoded;
     try {
-      decoded = await options.serde.requests.decode(message);
+      decoded = await (
+        message.topic === options.topics.interactive ? options.serde.interactive : options.serde.requests
+      ).decode(message);
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
       logger.warn(
@@ -268,7 +277,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       });
       return;
     }
-    const outcome = await processItem(decoded, isInteractive(message));
+    const outcome = await processItem(decoded, isInteractive(message, options.topics.interactive));
     metrics.itemsOut.inc({ outcome: outcome.ok ? 'ok' : (outcome.error?.code ?? 'error') });
     await sendReliably(sender, {
       key: decoded.batch_id,
@@ -277,7 +286,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     });
   }
 
-  async function eachBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
+  async function eachBatch(groupId: string, batch: MessageBatch, context: BatchContext): Promise<void> {
     const key = trackerKey(batch.topic, batch.partition);
     let tracker = trackers.get(key);
     if (!tracker) {
@@ -310,7 +319,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         heartbeat: context.heartbeat,
         isRunning: () => running && context.isRunning(),
         ready: () => owned.window < maxWindow,
-        lane: { interactive: isInteractive(message), tenant: key, batch: '' },
+        lane: { interactive: isInteractive(message, options.topics.interactive), tenant: key, batch: '' },
         deadline: sliceEnd,
       });
       if (!acquired) return;
@@ -346,7 +355,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   async function commit(): Promise<void> {
-    if (!consumer) return;
+    for (const consumer of consumers.values()) await commitOf(consumer);
+  }
+
+  async function commitOf(consumer: Consumer): Promise<void> {
     const offsets = [];
     const assigned = new Set(consumer.assignment().map((tp) => trackerKey(tp.topic, tp.partition)));
     for (const [key, tracker] of trackers) {
@@ -381,31 +393,36 @@ export function createProcessor(options: ProcessorOptions): Processor {
       results = new BatchingSender(producer, options.topics.results);
       await cancellations.start();
       answers.start();
-      consumer = options.transport.consumer({
-        groupId,
-        topics: [options.topics.requests],
-        fromBeginning: true,
-        partitionsConsumedConcurrently: options.partitionsConcurrently,
-        sessionTimeoutMs: options.sessionTimeoutMs,
-        heartbeatIntervalMs: Math.floor(options.sessionTimeoutMs / 10),
-      });
-      consumer.onAssignment((assignment) => {
-        const keep = new Set(assignment.map((tp) => trackerKey(tp.topic, tp.partition)));
-        // A partition that moved away is another member's now; its in-flight items still produce
-        // results (harmless duplicates) but are no longer ours to commit.
-        for (const key of trackers.keys()) if (!keep.has(key)) trackers.delete(key);
-        logger.info({ assignment: [...keep] }, 'processor assignment');
-      });
-      await consumer.run(eachBatch);
+      for (const lane of lanes) {
+        const consumer = options.transport.consumer({
+          groupId: lane.groupId,
+          topics: [lane.topic],
+          fromBeginning: true,
+          partitionsConsumedConcurrently: options.partitionsConcurrently,
+          sessionTimeoutMs: options.sessionTimeoutMs,
+          heartbeatIntervalMs: Math.floor(options.sessionTimeoutMs / 10),
+        });
+        consumer.onAssignment((assignment) => {
+          const keep = new Set(assignment.map((tp) => trackerKey(tp.topic, tp.partition)));
+          // A partition that moved away is another member's now; its in-flight items still produce
+          // results (harmless duplicates) but are no longer ours to commit.
+          for (const key of trackers.keys()) {
+            if (key.startsWith(`${lane.topic}:`) && !keep.has(key)) trackers.delete(key);
+          }
+          logger.info({ group: lane.groupId, assignment: [...keep] }, 'processor assignment');
+        });
+        consumers.set(lane.groupId, consumer);
+        await consumer.run((batch, context) => eachBatch(lane.groupId, batch, context));
+      }
       commitTimer = setInterval(() => void scheduleCommit(), commitIntervalMs);
-      logger.info({ groupId, concurrency }, 'processor started');
+      logger.info({ groups: [...consumers.keys()], concurrency }, 'processor started');
     },
 
     async stop(timeoutMs = 30_000) {
       if (!running) return;
       running = false;
       // Fetch nothing more while the items in flight drain (else each fetched batch returns at once and is fetched again).
-      consumer?.pause();
+      for (const consumer of consumers.values()) consumer.pause();
       pool.signal();
       // Items in flight get most of the bound to finish; then every wait they are in (rate limiter,
       // backoff, a slow or dead upstream) is aborted and they are released uncommitted, so the
@@ -427,11 +444,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
       if (commitTimer) clearInterval(commitTimer);
       results?.flush();
       await scheduleCommit();
-      await consumer?.stop();
+      await Promise.all([...consumers.values()].map((consumer) => consumer.stop()));
       await cancellations.stop();
       await answers.stop();
       await producer?.disconnect();
-      consumer = null;
+      consumers.clear();
       logger.info('processor stopped');
     },
 
@@ -445,9 +462,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
   };
 }
 
-/** A request of a synchronous call (ingest marks them): served before batch work. */
-function isInteractive(message: IncomingMessage): boolean {
-  return message.headers[HEADERS.priority] === 'interactive';
+/**
+ * A request of a synchronous call (on the interactive topic, or marked by an outside writer on the
+ * requests topic): served before batch work.
+ */
+function isInteractive(message: IncomingMessage, interactiveTopic: string): boolean {
+  return message.topic === interactiveTopic || message.headers[HEADERS.priority] === 'interactive';
 }
 
 /** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */

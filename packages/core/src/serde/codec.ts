@@ -33,6 +33,8 @@ export interface Serde {
   /** `registry`: Confluent wire format against registered JSON Schemas; `json`: plain JSON. */
   readonly mode: 'registry' | 'json';
   readonly requests: Codec<typeof RequestMessage>;
+  /** Request messages of synchronous calls, on their own topic (and registry subject). */
+  readonly interactive: Codec<typeof RequestMessage>;
   readonly results: Codec<typeof ResultMessage>;
   readonly status: Codec<typeof BatchRecord>;
 }
@@ -73,6 +75,7 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
     return {
       mode: 'json',
       requests: jsonCodec(topics.requests, RequestMessage),
+      interactive: jsonCodec(topics.interactive, RequestMessage),
       results: jsonCodec(topics.results, ResultMessage),
       status: jsonCodec(topics.status, BatchRecord),
     };
@@ -120,9 +123,10 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
   };
   // One subject at a time: fewer concurrent writes for the registry.
   const requests = await register(topics.requests, RequestMessage);
+  const interactive = await register(topics.interactive, RequestMessage);
   const results = await register(topics.results, ResultMessage);
   const status = await register(topics.status, BatchRecord);
-  return { mode: 'registry', requests, results, status };
+  return { mode: 'registry', requests, interactive, results, status };
 }
 
 function jsonCodec<S extends z.ZodType>(topic: string, schema: S): Codec<S> {

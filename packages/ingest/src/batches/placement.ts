@@ -59,7 +59,10 @@ export class PartitionPlacer {
       this.warned = false;
     } catch (error) {
       if (!this.warned) {
-        this.deps.logger.warn({ err: error }, 'reading the requests backlog failed; new batches go by key for now');
+        this.deps.logger.warn(
+          { err: error },
+          `reading the backlog of ${this.deps.topic} failed; new batches go by key for now`,
+        );
         this.warned = true;
       }
       this.reading = { at: now, backlog: [] };

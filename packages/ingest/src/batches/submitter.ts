@@ -51,7 +51,8 @@ export const LEASE_EXPIRY_MS = 45_000;
 /**
  * Turns a validated, stored input into Kafka messages: the batch's first status record, the seal
  * (its size and description), then one request message per item (key = batch id), all on the
- * requests partition the placer chose for the batch (docs/fairness.md). A leased work
+ * partition the placer chose for the batch (docs/fairness.md): of the requests topic for batch
+ * work, of the interactive topic for a synchronous call. A leased work
  * marker in the store says a batch is being produced, so if this ingest dies any other one
  * finishes the job (duplicates are dropped by the sink).
  */
@@ -71,8 +72,8 @@ export class BatchSubmitter {
       view: StatusView;
       logger: Logger;
       counters: IngestMetrics;
-      /** Chooses each batch's requests partition (null: the key decides). */
-      placer: PartitionPlacer | null;
+      /** Choose each batch's partition of the requests and interactive topics (null: the key decides). */
+      placers: { requests: PartitionPlacer; interactive: PartitionPlacer } | null;
     },
   ) {}
 
@@ -213,26 +214,29 @@ export class BatchSubmitter {
   }
 
   private async produce(batchId: string, spec: BatchSpec, total: number): Promise<void> {
-    const { producer, serde, topics, store } = this.deps;
+    const { producer, topics, store } = this.deps;
+    // A synchronous call's messages are interactive work: their own topic, read by a consumer of
+    // its own, so they never wait in the log behind a batch backlog (docs/fairness.md).
+    const lane = spec.sync ? 'interactive' : 'requests';
+    const topic = topics[lane];
+    const codec = this.deps.serde[lane];
     const inFlight = new Set<Promise<void>>();
     const send = async (messages: OutgoingMessage[]) => {
-      const sending = producer
-        .send(topics.requests, messages)
-        .then(() => this.deps.counters.itemsProduced.inc(messages.length));
+      const sending = producer.send(topic, messages).then(() => this.deps.counters.itemsProduced.inc(messages.length));
       inFlight.add(sending);
       void sending.finally(() => inFlight.delete(sending)).catch(() => undefined);
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
     };
-    // One partition for the whole batch, in order; a synchronous call's items are interactive work.
-    const partition = (await this.deps.placer?.place(total + 1)) ?? undefined;
+    // One partition for the whole batch, in order.
+    const partition = (await this.deps.placers?.[lane].place(total + 1)) ?? undefined;
     const itemHeaders: Record<string, string> = { [HEADERS.type]: 'item' };
     if (spec.sync) itemHeaders[HEADERS.priority] = 'interactive';
     // The seal goes first: the sink learns the batch's size and description before any result,
     // so it can publish progress (and honour a cancel) from the first item on.
-    await producer.send(topics.requests, [
+    await producer.send(topic, [
       {
         key: batchId,
-        value: await serde.requests.encode({ type: 'seal', batch_id: batchId, total, spec }),
+        value: await codec.encode({ type: 'seal', batch_id: batchId, total, spec }),
         headers: { [HEADERS.type]: 'seal' },
         partition,
       },
@@ -249,7 +253,7 @@ export class BatchSubmitter {
         // The first item goes through the full encode (parse, validate), so a mistake in how the
         // message is put together fails loudly instead of producing a million bad messages.
         const stored = JSON.parse(storedJson) as StoredItem;
-        value = await serde.requests.encode({
+        value = await codec.encode({
           type: 'item',
           batch_id: batchId,
           index,
@@ -263,7 +267,7 @@ export class BatchSubmitter {
           timeout_ms: timeoutMsOf(spec),
         });
       } else {
-        value = serde.requests.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
+        value = codec.frameTrusted(`${messagePrefix}${index},${storedJson.slice(1)}`);
       }
       index++;
       chunk.push({ key: batchId, value, headers: itemHeaders, partition });
