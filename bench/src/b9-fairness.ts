@@ -4,6 +4,8 @@ import { sleep, startRole, startSimulatorProcess, until } from './processes.js';
 export interface B9Result {
   rpmLimit: number;
   bigJobItems: number;
+  /** How many jobs tenant A's items were split into (more than the requests partitions: every one could hold a backlog). */
+  bigJobs: number;
   smallJobItems: number;
   /** The small job, submitted while the big one saturates the limit: items per minute, submit to completed. */
   smallJobRpm: number;
@@ -31,15 +33,19 @@ interface JobView {
 const KEYS = { a: 'bench-key-a', b: 'bench-key-b', c: 'bench-key-c' };
 
 /**
- * B9 — interactive first, tenants share fairly (docs/fairness.md). Tenant A's big `label` job
- * saturates a `rpm` limit; once it does, tenant B submits a small job and tenant C makes one
+ * B9 — interactive first, tenants share fairly (docs/fairness.md). Tenant A's big `label` job (or
+ * `bigJobs` jobs sharing its items, more than the requests partitions) saturates a `rpm` limit; once it does, tenant B submits a small job and tenant C makes one
  * synchronous classify call a second until B's job is done. Measured: B's items per minute (target
  * ≥ a third of the limit), C's latencies (target p95 < 2 s), and A's pace meanwhile. The simulator
  * answers in 100–400 ms and has no limit of its own: the limit is Sluice's (`SLUICE_UPSTREAM_RPM`).
  */
-export async function runB9(infra: BenchInfra, bigItems: number, smallItems: number, rpm: number): Promise<B9Result> {
+export async function runB9(
+  infra: BenchInfra,
+  options: { bigItems: number; bigJobs: number; smallItems: number; rpm: number },
+): Promise<B9Result> {
+  const { bigItems, bigJobs, smallItems, rpm } = options;
   const simulator = await startSimulatorProcess(['--latency', '100,400']);
-  const env = await sluiceEnv(infra, 'b9', {
+  const env = await sluiceEnv(infra, `b9-${bigJobs}`, {
     OPENAI_BASE_URL: `${simulator.url}/v1`,
     SLUICE_UPSTREAM_RPM: String(rpm),
     SLUICE_API_KEYS: `${KEYS.a}=tenant-a,${KEYS.b}=tenant-b,${KEYS.c}=tenant-c`,
@@ -65,16 +71,25 @@ export async function runB9(infra: BenchInfra, bigItems: number, smallItems: num
   };
   const job = async (key: string, id: string) => (await call(key, 'GET', `/v1/jobs/${id}`)).body as JobView;
   const done = (view: JobView) => view.completed_items + view.failed_items;
+  const bigs: string[] = [];
+  const doneOfA = async () => {
+    let sum = 0;
+    for (const id of bigs) sum += done(await job(KEYS.a, id));
+    return sum;
+  };
   try {
-    const big = await submit(KEYS.a, 'tenant-a', bigItems);
+    for (let i = 0; i < bigJobs; i++) {
+      const share = Math.floor(bigItems / bigJobs) + (i < bigItems % bigJobs ? 1 : 0);
+      bigs.push(await submit(KEYS.a, `tenant-a job ${i}`, share));
+    }
     // Saturated: the big job has run for a while at the limit's pace.
     await until(
-      async () => (done(await job(KEYS.a, big)) >= Math.min(bigItems / 4, rpm / 6) ? true : undefined),
+      async () => ((await doneOfA()) >= Math.min(bigItems / 4, rpm / 6) ? true : undefined),
       600_000,
       'the big job to get going',
       200,
     );
-    const bigBefore = done(await job(KEYS.a, big));
+    const bigBefore = await doneOfA();
     const upstreamCalls = async () =>
       ((await (await fetch(`${simulator.url}/sim/stats`)).json()) as { requests: number }).requests;
     const callsBefore = await upstreamCalls();
@@ -108,14 +123,15 @@ export async function runB9(infra: BenchInfra, bigItems: number, smallItems: num
     const seconds = (performance.now() - started) / 1000;
     smallFinished = true;
     await syncLoop;
-    const bigAfter = done(await job(KEYS.a, big));
+    const bigAfter = await doneOfA();
     const callsAfter = await upstreamCalls();
-    await call(KEYS.a, 'POST', `/v1/jobs/${big}/cancel`);
+    for (const id of bigs) await call(KEYS.a, 'POST', `/v1/jobs/${id}/cancel`);
     const sorted = [...latencies].sort((x, y) => x - y);
     const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN, 0);
     return {
       rpmLimit: rpm,
       bigJobItems: bigItems,
+      bigJobs,
       smallJobItems: done(finished),
       smallJobRpm: round((smallItems / seconds) * 60, 0),
       smallJobSeconds: round(seconds, 1),

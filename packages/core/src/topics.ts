@@ -65,6 +65,11 @@ export const HEADERS = {
    * batch work (docs/fairness.md). Absent: batch work.
    */
   priority: 'sluice-priority',
+  /**
+   * The tenant of a request item (the value's `tenant`, readable before decoding): the processor
+   * shares its work slots by tenant. Absent: the partition stands for the tenant.
+   */
+  tenant: 'sluice-tenant',
   /** Dead-letter: why the message was rejected. */
   dlqReason: 'sluice-dlq-reason',
   dlqTopic: 'sluice-dlq-topic',

@@ -313,13 +313,18 @@ export function createProcessor(options: ProcessorOptions): Processor {
         context.resolveOffset(message.offset);
         continue;
       }
-      // Slots are shared by partition (each new batch gets the requests partition with the least
-      // backlog; docs/fairness.md), interactive items first.
+      // Slots go interactive items first, then tenant by tenant and batch by batch (docs/fairness.md):
+      // by partition instead, a tenant whose backlog is on seven partitions would get seven slots
+      // for another's one. The tenant comes from ingest's header (else the partition stands for it).
       const acquired = await pool.acquire({
         heartbeat: context.heartbeat,
         isRunning: () => running && context.isRunning(),
         ready: () => owned.window < maxWindow,
-        lane: { interactive: isInteractive(message, options.topics.interactive), tenant: key, batch: '' },
+        lane: {
+          interactive: isInteractive(message, options.topics.interactive),
+          tenant: message.headers[HEADERS.tenant] ?? `partition ${key}`,
+          batch: message.key ?? '',
+        },
         deadline: sliceEnd,
       });
       if (!acquired) return;

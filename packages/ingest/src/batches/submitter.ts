@@ -228,8 +228,8 @@ export class BatchSubmitter {
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
     };
     // One partition for the whole batch, in order.
-    const partition = (await this.deps.placers?.[lane].place(total + 1)) ?? undefined;
-    const itemHeaders: Record<string, string> = { [HEADERS.type]: 'item' };
+    const partition = (await this.deps.placers?.[lane].place(total + 1, spec.tenant)) ?? undefined;
+    const itemHeaders: Record<string, string> = { [HEADERS.type]: 'item', [HEADERS.tenant]: spec.tenant };
     if (spec.sync) itemHeaders[HEADERS.priority] = 'interactive';
     // The seal goes first: the sink learns the batch's size and description before any result,
     // so it can publish progress (and honour a cancel) from the first item on.
