@@ -58,6 +58,14 @@ async function saturated(log: keyof typeof LOGS, label: string, env: Record<stri
       })) as unknown as JobView
     ).id;
   const job = async (key: string, id: string) => (await call(key, 'GET', `/v1/jobs/${id}`)) as unknown as JobView;
+  const completed = (key: string, id: string) =>
+    eventually(
+      async () => {
+        const view = await job(key, id);
+        return view.status === 'completed' ? view : undefined;
+      },
+      { timeoutMs: 120_000, what: `${id} completed` },
+    );
   // Tenant C's synchronous call, through the TypeScript SDK.
   const client = new Sluice({ baseURL: pipeline.url, apiKey: KEYS.c, maxRetries: 0 });
   const classify = async () => {
@@ -67,12 +75,12 @@ async function saturated(log: keyof typeof LOGS, label: string, env: Record<stri
     });
     expect(answer.results[0]?.error).toBeNull();
   };
-  return { call, submit, job, classify };
+  return { call, submit, job, completed, classify };
 }
 
 describe.each(Object.keys(LOGS) as (keyof typeof LOGS)[])('fair sharing of the upstream limit (%s)', (log) => {
   it('answers another tenant’s sync call before the backlog, and gives a second tenant’s job an equal share', async () => {
-    const { call, submit, job, classify } = await saturated(log, `fair-${log}`);
+    const { call, submit, job, completed, classify } = await saturated(log, `fair-${log}`);
 
     const big = await submit(KEYS.a, 'tenant-a', 1000);
     // The limiter is saturated: A's items queue in it and its pace is the limit's (10 a second).
@@ -91,13 +99,7 @@ describe.each(Object.keys(LOGS) as (keyof typeof LOGS)[])('fair sharing of the u
     // B's job shares the limit with A from its first item: about as many of A's items finish as B's.
     const aBeforeB = done(await job(KEYS.a, big));
     const small = await submit(KEYS.b, 'tenant-b', 40);
-    const finished = await eventually(
-      async () => {
-        const view = await job(KEYS.b, small);
-        return view.status === 'completed' ? view : undefined;
-      },
-      { timeoutMs: 120_000, what: 'B completed' },
-    );
+    const finished = await completed(KEYS.b, small);
     const aDuringB = done(await job(KEYS.a, big)) - aBeforeB;
     expect(finished.completed_items).toBe(40);
     expect(aDuringB).toBeLessThan(40 * 2 + 20);
@@ -139,7 +141,7 @@ describe.each(Object.keys(LOGS) as (keyof typeof LOGS)[])('fair sharing of the u
     // B's job would wait behind hundreds of A's items; with work slots shared by partition, A's
     // three partitions would get three slots for B's one. A tenant takes all partitions but one at
     // most, and slots go tenant by tenant.
-    const { call, submit, job } = await saturated(log, `fair-tenant-${log}`, { SLUICE_PARTITIONS: '4' });
+    const { call, submit, job, completed } = await saturated(log, `fair-tenant-${log}`, { SLUICE_PARTITIONS: '4' });
     const bigs: string[] = [];
     for (let i = 0; i < 4; i++) bigs.push(await submit(KEYS.a, 'tenant-a', 500));
     const doneOfA = async () => {
@@ -153,13 +155,7 @@ describe.each(Object.keys(LOGS) as (keyof typeof LOGS)[])('fair sharing of the u
     });
     const aBefore = await doneOfA();
     const small = await submit(KEYS.b, 'tenant-b', 60);
-    const finished = await eventually(
-      async () => {
-        const view = await job(KEYS.b, small);
-        return view.status === 'completed' ? view : undefined;
-      },
-      { timeoutMs: 120_000, what: 'B completed' },
-    );
+    const finished = await completed(KEYS.b, small);
     expect(finished.completed_items).toBe(60);
     expect((await doneOfA()) - aBefore).toBeLessThan(60 * 2 + 20);
     for (const id of bigs) await call(KEYS.a, 'POST', `/v1/jobs/${id}/cancel`);

@@ -2,8 +2,10 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  compileConfig,
+  createEmbeddedTransport,
   createKafkaTransport,
-  createMemoryTransport,
+  parseEnv,
   type Consumer,
   type IncomingMessage,
   type Transport,
@@ -22,10 +24,13 @@ afterAll(async () => {
   await Promise.all(directories.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function memoryTransport(directory?: string): Promise<Transport> {
+/** The embedded log's settings as Sluice configures them by default (from the config schema, their one home). */
+const LOG_DEFAULTS = compileConfig(parseEnv({})).embeddedLog;
+
+async function embeddedTransport(directory?: string): Promise<Transport> {
   const dir = directory ?? (await mkdtemp(join(tmpdir(), 'sluice-log-')));
   if (!directory) directories.push(dir);
-  const transport = createMemoryTransport({ directory: dir });
+  const transport = createEmbeddedTransport({ directory: dir, ...LOG_DEFAULTS });
   transports.push(transport);
   return transport;
 }
@@ -37,7 +42,7 @@ function kafkaTransport(): Transport {
 }
 
 const KINDS = {
-  memory: () => memoryTransport(),
+  embedded: () => embeddedTransport(),
   kafka: async () => kafkaTransport(),
 };
 
@@ -232,17 +237,17 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('transport contract:
 
 describe('the embedded log', () => {
   it('chooses the partition Kafka chooses for each key', async () => {
-    const memory = await memoryTransport();
+    const embedded = await embeddedTransport();
     const kafka = kafkaTransport();
     const topic = `${uniquePrefix('partitioner')}.t`;
-    await memory.ensureTopics([{ topic, numPartitions: 6 }]);
+    await embedded.ensureTopics([{ topic, numPartitions: 6 }]);
     await kafka.ensureTopics([{ topic, numPartitions: 6 }]);
     const keys = Array.from({ length: 40 }, (_, i) => `batch_${i.toString(36)}_${i * 7919}`);
-    for (const transport of [memory, kafka]) {
+    for (const transport of [embedded, kafka]) {
       const producer = await transport.producer();
       await producer.send(topic, messages(keys.length, keys));
     }
-    const a = await collect(memory, `${topic}.m`, topic);
+    const a = await collect(embedded, `${topic}.m`, topic);
     const b = await collect(kafka, `${topic}.k`, topic);
     await eventually(() => (a.seen.length >= 40 && b.seen.length >= 40 ? true : undefined), { what: 'both logs read' });
     const partitionByKey = (list: IncomingMessage[]) => Object.fromEntries(list.map((m) => [m.key, m.partition]));
@@ -253,7 +258,7 @@ describe('the embedded log', () => {
   it('keeps messages and committed offsets across a restart of the process', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
     directories.push(directory);
-    const before = await memoryTransport(directory);
+    const before = await embeddedTransport(directory);
     const topic = 'restart.t';
     await before.ensureTopics([{ topic, numPartitions: 2 }]);
     await (await before.producer()).send(topic, messages(20));
@@ -264,7 +269,7 @@ describe('the embedded log', () => {
     );
     await before.close();
 
-    const after = await memoryTransport(directory);
+    const after = await embeddedTransport(directory);
     expect((await after.offsets(topic)).map((p) => Number(p.high)).reduce((a, b) => a + b)).toBe(20);
     await (await after.producer()).send(topic, messages(3));
     const again = await collect(after, 'g', topic);
@@ -277,7 +282,7 @@ describe('the embedded log', () => {
   it('rolls segments and deletes closed ones past the retention, like Kafka; consumers start at the new low offset', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
     directories.push(directory);
-    const transport = createMemoryTransport({ directory, segmentBytes: 600, retentionMs: 400, cleanIntervalMs: 100 });
+    const transport = createEmbeddedTransport({ directory, segmentBytes: 600, retentionMs: 400, cleanIntervalMs: 100 });
     transports.push(transport);
     const topic = 'retention.t';
     await transport.ensureTopics([{ topic, numPartitions: 1 }]);
@@ -310,7 +315,7 @@ describe('the embedded log', () => {
   it('compacts a compacted topic: the newest record per key stays, old tombstones go, offsets keep their gaps', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
     directories.push(directory);
-    const transport = createMemoryTransport({ directory, segmentBytes: 1500, retentionMs: 1, cleanIntervalMs: 100 });
+    const transport = createEmbeddedTransport({ directory, segmentBytes: 1500, retentionMs: 1, cleanIntervalMs: 100 });
     transports.push(transport);
     const topic = 'compact.t';
     await transport.ensureTopics([{ topic, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
@@ -367,7 +372,7 @@ describe('the embedded log', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(topicDir, { recursive: true }));
     await writeFile(join(topicDir, '0.log'), Buffer.concat([0, 1, 2].map(record)));
     await writeFile(join(directory, 'topics.json'), JSON.stringify({ 'legacy.t': 1 }));
-    const transport = createMemoryTransport({ directory });
+    const transport = createEmbeddedTransport({ directory, ...LOG_DEFAULTS });
     transports.push(transport);
     const reader = await collect(transport, 'legacy', 'legacy.t');
     await eventually(() => (reader.seen.length >= 3 ? true : undefined), { what: 'the migrated records' });

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import {
   createKafkaTransport,
-  createMemoryTransport,
+  createEmbeddedTransport,
   createLogger,
   createSerde,
   logDependencyChecks,
@@ -198,7 +198,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
  */
 export function createTransport(config: SluiceConfig, clientId: string, logger: Logger): Transport {
   if (!config.kafka) {
-    return createMemoryTransport({
+    return createEmbeddedTransport({
       directory: join(config.dataDir, 'log'),
       segmentBytes: config.embeddedLog.segmentBytes,
       retentionMs: config.embeddedLog.retentionMs,

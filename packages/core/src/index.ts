@@ -26,7 +26,7 @@ export * from './config/structured-output.js';
 export * from './config/prices.js';
 export * from './tokens.js';
 export * from './metrics.js';
-export * from './transport/memory.js';
+export * from './transport/embedded.js';
 export * from './csv.js';
 export * from './json-schema.js';
 export * from './serde/status-follower.js';

@@ -25,12 +25,8 @@ export interface PartitionLogOptions {
   deleteRetentionMs: number;
 }
 
-export const DEFAULT_PARTITION_LOG: PartitionLogOptions = {
-  segmentBytes: 64 * 1024 * 1024,
-  retentionMs: 7 * 24 * 60 * 60 * 1000,
-  compact: false,
-  deleteRetentionMs: 24 * 60 * 60 * 1000,
-};
+/** How long a compacted topic keeps a tombstone (Kafka's default `delete.retention.ms`; not a Sluice setting). */
+export const TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /** One segment file: records from `base` on, with the offset and position of each. */
 interface Segment {
@@ -63,7 +59,7 @@ export class PartitionLog {
     readonly topic: string,
     readonly partition: number,
     topicDirectory: string,
-    private readonly options: PartitionLogOptions = DEFAULT_PARTITION_LOG,
+    private readonly options: PartitionLogOptions,
   ) {
     this.directory = join(topicDirectory, String(partition));
     mkdirSync(this.directory, { recursive: true });

@@ -344,6 +344,12 @@ const SUSPECT_LIMIT = 3;
  * Start-up calls this before anything else, so a wrong setting stops a role in seconds instead of
  * leaving kafkajs to reconnect for a minute and fail with a bare "Closed connection".
  */
+/**
+ * How long a connection attempt may take. kafkajs's own 1 s is too short for a TLS handshake to a
+ * managed cluster across a region; 3 s is what Sluice's clients use everywhere.
+ */
+export const KAFKA_CONNECTION_TIMEOUT_MS = 3000;
+
 export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<void> {
   const security = options.security ?? PLAINTEXT;
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
@@ -352,7 +358,7 @@ export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<
     const admin = new Kafka({
       clientId: options.clientId ?? 'sluice-connection-check',
       ...kafkajsConnectionConfig(options.brokers, security),
-      connectionTimeout: options.connectionTimeoutMs ?? 3000,
+      connectionTimeout: options.connectionTimeoutMs ?? KAFKA_CONNECTION_TIMEOUT_MS,
       logLevel: logLevel.NOTHING,
       retry: { retries: 0 },
     }).admin();

@@ -14,21 +14,23 @@ import type { TopicSpec } from '../topics.js';
 import {
   checkKafkaConnection,
   diagnoseKafkaError,
+  KAFKA_CONNECTION_TIMEOUT_MS,
   kafkajsConnectionConfig,
   PLAINTEXT,
   type KafkaSecurity,
 } from './kafka-connection.js';
-import type {
-  Consumer,
-  ConsumerOptions,
-  EachBatch,
-  IncomingMessage,
-  OutgoingMessage,
-  PartitionOffsets,
-  Producer,
-  TopicPartition,
-  TopicPartitionOffset,
-  Transport,
+import {
+  CONSUMER_DEFAULTS,
+  type Consumer,
+  type ConsumerOptions,
+  type EachBatch,
+  type IncomingMessage,
+  type OutgoingMessage,
+  type PartitionOffsets,
+  type Producer,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type Transport,
 } from './types.js';
 
 export interface KafkaTransportOptions {
@@ -50,7 +52,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   const kafka = new Kafka({
     clientId,
     ...kafkajsConnectionConfig(options.brokers, security),
-    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    connectionTimeout: options.connectionTimeoutMs ?? KAFKA_CONNECTION_TIMEOUT_MS,
     logLevel: KafkaLogLevel.INFO,
     logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry),
     // The broker may be restarting: keep trying for about a minute before a call fails.
@@ -111,7 +113,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
         brokers: options.brokers,
         security,
         clientId,
-        connectionTimeoutMs: options.connectionTimeoutMs ?? 3000,
+        connectionTimeoutMs: options.connectionTimeoutMs ?? KAFKA_CONNECTION_TIMEOUT_MS,
         onRetry: (error, delayMs) => logger.warn({ delayMs }, `kafka not reachable yet, retrying: ${error.message}`),
       }).catch((error: unknown) => {
         checked = null;
@@ -236,10 +238,10 @@ function createKafkaConsumer(
 ): Consumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
-    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+    ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
+    ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? CONSUMER_DEFAULTS.maxWaitTimeMs,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? CONSUMER_DEFAULTS.maxBytesPerPartition,
     allowAutoTopicCreation: false,
     retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 },
   });
@@ -294,7 +296,8 @@ function createKafkaConsumer(
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently:
+        options.partitionsConsumedConcurrently ?? CONSUMER_DEFAULTS.partitionsConsumedConcurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         await eachBatch(
           {

@@ -62,6 +62,17 @@ export interface BatchContext {
 
 export type EachBatch = (batch: MessageBatch, context: BatchContext) => Promise<void>;
 
+/**
+ * What a consumer option left out means, on both transports. The fetch wait is shorter than
+ * kafkajs's 5 s so a new message on a quiet partition is read within half a second; the others are
+ * kafkajs's own defaults. (Session and heartbeat, left out, are kafkajs's 30 s and 3 s.)
+ */
+export const CONSUMER_DEFAULTS = {
+  maxWaitTimeMs: 500,
+  maxBytesPerPartition: 1024 * 1024,
+  partitionsConsumedConcurrently: 1,
+} as const;
+
 export interface ConsumerOptions {
   groupId: string;
   topics: string[];
@@ -112,7 +123,7 @@ export interface PartitionOffsets {
 }
 
 export interface Transport {
-  readonly kind: 'kafka' | 'memory';
+  readonly kind: 'kafka' | 'embedded';
   /**
    * Checks that the log can be reached with the configured settings. Kafka: a refused login,
    * certificate or protocol fails at once with an error naming the setting; a broker that is not

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyJob } from './operations/classify.js';
+import { runJob } from './operations/run.js';
 import { perJob } from './per-job.js';
 
 describe('perJob', () => {
@@ -31,5 +32,26 @@ describe('perJob', () => {
     const first = classifyJob('batch_per_job_test', params);
     for (let item = 0; item < 500; item++) expect(classifyJob('batch_per_job_test', params)).toBe(first);
     expect(classifyJob.compilations - before).toBe(1);
+  });
+
+  it("a run job's JSON Schema is checked and compiled once for all its items", () => {
+    const before = runJob.compilations;
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const params = {
+      user_prompt_template: '{text}',
+      response_format: { type: 'json_schema', json_schema: { name: 'place', schema } },
+    } as Parameters<typeof runJob>[1];
+    const first = runJob('batch_run_per_job_test', params);
+    expect(first.problem).toBeNull();
+    expect(first.validate?.({ city: 'Oslo' })).toBe(true);
+    expect(first.validate?.({ town: 'Oslo' })).toBe(false);
+    for (let item = 0; item < 500; item++) expect(runJob('batch_run_per_job_test', params)).toBe(first);
+    expect(runJob.compilations - before).toBe(1);
+    const bad = runJob('batch_run_bad_schema', {
+      ...params,
+      response_format: { type: 'json_schema', json_schema: { name: 'bad', schema: { type: 'nonsense' } } },
+    } as Parameters<typeof runJob>[1]);
+    expect(bad.problem).toMatch(/./);
+    expect(bad.validate).toBeNull();
   });
 });

@@ -4,28 +4,29 @@ import { backoffDelayMs, sleep } from '../retry/index.js';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
-import { DEFAULT_PARTITION_LOG, PartitionLog, type PartitionLogOptions } from './file-log.js';
-import type {
-  BatchContext,
-  Consumer,
-  ConsumerOptions,
-  EachBatch,
-  OutgoingMessage,
-  PartitionOffsets,
-  Producer,
-  TopicPartition,
-  TopicPartitionOffset,
-  Transport,
+import { PartitionLog, TOMBSTONE_RETENTION_MS, type PartitionLogOptions } from './file-log.js';
+import {
+  CONSUMER_DEFAULTS,
+  type BatchContext,
+  type Consumer,
+  type ConsumerOptions,
+  type EachBatch,
+  type OutgoingMessage,
+  type PartitionOffsets,
+  type Producer,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type Transport,
 } from './types.js';
 
-export interface MemoryTransportOptions {
+export interface EmbeddedTransportOptions {
   /** Where the log, the topic list and the committed offsets live (e.g. `<SLUICE_DATA_DIR>/log`). */
   directory: string;
-  /** Bytes per segment file (Kafka's `segment.bytes`). @defaultValue 67108864 */
-  segmentBytes?: number;
-  /** How long records of non-compacted topics are kept (Kafka's `retention.ms`). @defaultValue 7 days */
-  retentionMs?: number;
-  /** How often closed segments are cleaned (deleted or compacted). @defaultValue 60000 */
+  /** Bytes per segment file (Kafka's `segment.bytes`; `SLUICE_LOG_SEGMENT_BYTES`). */
+  segmentBytes: number;
+  /** How long records of non-compacted topics are kept (Kafka's `retention.ms`; `SLUICE_LOG_RETENTION_HOURS`). */
+  retentionMs: number;
+  /** How often closed segments are cleaned (deleted or compacted). @defaultValue one minute */
   cleanIntervalMs?: number;
   logger?: Logger;
 }
@@ -46,17 +47,21 @@ export class RebalanceInProgressError extends Error {
  * fails, or that a stopped member never committed, is delivered again. The log is file-backed so a
  * killed process resumes where it was. It is not a distributed log: one process owns the directory.
  */
-export function createMemoryTransport(options: MemoryTransportOptions): Transport {
+/** How often the embedded log's cleaner runs (Kafka's `log.retention.check.interval.ms` is 5 minutes). */
+const CLEAN_INTERVAL_MS = 60_000;
+
+export function createEmbeddedTransport(options: EmbeddedTransportOptions): Transport {
   const log = new EmbeddedLog(options.directory, options.logger ?? silentLogger, {
-    ...DEFAULT_PARTITION_LOG,
-    segmentBytes: options.segmentBytes ?? DEFAULT_PARTITION_LOG.segmentBytes,
-    retentionMs: options.retentionMs ?? DEFAULT_PARTITION_LOG.retentionMs,
+    segmentBytes: options.segmentBytes,
+    retentionMs: options.retentionMs,
+    compact: false,
+    deleteRetentionMs: TOMBSTONE_RETENTION_MS,
   });
   // Retention like Kafka's log cleaner: closed segments are deleted or compacted now and then.
-  const cleaner = setInterval(() => log.clean(), options.cleanIntervalMs ?? 60_000);
+  const cleaner = setInterval(() => log.clean(), options.cleanIntervalMs ?? CLEAN_INTERVAL_MS);
   cleaner.unref();
   return {
-    kind: 'memory',
+    kind: 'embedded',
     async connect() {
       // The embedded log is in this process: nothing to reach.
     },
@@ -276,7 +281,7 @@ class EmbeddedConsumer implements Consumer {
   ) {
     this.topics = options.topics;
     this.group = log.group(options.groupId);
-    this.slots = options.partitionsConsumedConcurrently ?? 1;
+    this.slots = options.partitionsConsumedConcurrently ?? CONSUMER_DEFAULTS.partitionsConsumedConcurrently;
   }
 
   async run(eachBatch: EachBatch): Promise<void> {
@@ -347,8 +352,8 @@ class EmbeddedConsumer implements Consumer {
     const partitionLog = this.log.partitionsOf(tp.topic)[tp.partition] as PartitionLog;
     const committed = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition);
     let position = committed ?? (this.options.fromBeginning ? 0 : partitionLog.end);
-    const maxWait = this.options.maxWaitTimeMs ?? 500;
-    const maxBytes = this.options.maxBytesPerPartition ?? 1024 * 1024;
+    const maxWait = this.options.maxWaitTimeMs ?? CONSUMER_DEFAULTS.maxWaitTimeMs;
+    const maxBytes = this.options.maxBytesPerPartition ?? CONSUMER_DEFAULTS.maxBytesPerPartition;
     let failures = 0;
     let seenGeneration = this.generation;
     while (this.stillAssigned(tp)) {
