@@ -51,6 +51,7 @@ function result(batchId: string, index: number): ItemResultMessage {
     error: null,
     usage: { input_tokens: 60, output_tokens: 20 },
     attempts: 1,
+    rate_limited: 0,
     finished_at: Date.now(),
     item: {
       content: `Ticket ${index}: I was charged twice for my subscription.`,

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,8 @@ interface InPage {
 const SCREENSHOTS = process.env.SLUICE_SCREENSHOTS_DIR;
 
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
+/** axe-core (Deque's accessibility engine), injected into the page to audit it. */
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const A = 'key-a';
 const B = 'key-b';
 /** The tenant with 1,000 batches. */
@@ -35,7 +38,13 @@ beforeAll(async () => {
     label: 'dashboard',
     // Slow enough that a job of a few hundred items is still running when the page looks at it.
     simulator: { latency: { medianMs: 40, p99Ms: 80 } },
-    env: { SLUICE_API_KEYS: `${A}=tenant-a,${B}=tenant-b,${C}=tenant-c`, SLUICE_PROCESSOR_CONCURRENCY: '8' },
+    env: {
+      SLUICE_API_KEYS: `${A}=tenant-a,${B}=tenant-b,${C}=tenant-c`,
+      SLUICE_PROCESSOR_CONCURRENCY: '8',
+      // Few, quick retries: the retry test's failing rows are final within seconds.
+      SLUICE_MAX_ATTEMPTS: '3',
+      SLUICE_RETRY_BASE_MS: '50',
+    },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
@@ -58,8 +67,8 @@ function csvOf(rows: number): string {
 }
 
 /** A classify job uploaded as CSV through the API (the form's own test submits through the page). */
-async function csvJob(key: string, rows: number): Promise<string> {
-  const csv = csvOf(rows);
+async function csvJob(key: string, rows: number | string): Promise<string> {
+  const csv = typeof rows === 'number' ? csvOf(rows) : rows;
   const form = new FormData();
   form.append('file', new Blob([csv], { type: 'text/csv' }), 'tickets.csv');
   form.append('params', JSON.stringify({ operation: 'classify', categories: ['billing', 'bug'] }));
@@ -71,6 +80,38 @@ async function csvJob(key: string, rows: number): Promise<string> {
   const job = (await response.json()) as { id: string };
   expect(response.status).toBe(200);
   return job.id;
+}
+
+/** Nothing wider than the screen (wide tables scroll inside their own box): else one line saying so. */
+async function overflow(page: Page): Promise<string[]> {
+  const [wide, screen] = await page.evaluate(() => {
+    const browser = globalThis as unknown as {
+      document: { documentElement: { scrollWidth: number } };
+      innerWidth: number;
+    };
+    return [browser.document.documentElement.scrollWidth, browser.innerWidth];
+  });
+  return wide > screen ? [`the page is ${wide} px wide on a ${screen} px screen`] : [];
+}
+
+/** The WCAG 2.1 A and AA rules axe-core finds broken on the page as it is now, one line each. */
+async function audit(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    interface Axe {
+      run(
+        context: unknown,
+        options: unknown,
+      ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
+    }
+    const browser = globalThis as unknown as { axe: Axe; document: unknown };
+    const result = await browser.axe.run(browser.document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map(
+      (v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.length} × ${v.nodes[0]?.target.join(' ') ?? ''}`,
+    );
+  });
 }
 
 async function signedIn(key: string): Promise<Page> {
@@ -180,6 +221,69 @@ describe('dashboard', () => {
         ]),
     ).toEqual([300, 300]);
     await page.close();
+  });
+
+  it('shows the retries and 429s of a finished job, and retries only its failed rows from its page', async () => {
+    // The simulator refuses r0 (400: not retried) and rate-limits r3 on every attempt (429: three
+    // attempts, then failed). The others succeed at once.
+    const directive = (i: number) => (i === 0 ? ' sim:status=400' : i === 3 ? ' sim:status=429' : '');
+    const csv =
+      ['id,content', ...Array.from({ length: 6 }, (_, i) => `r${i},"ticket ${i}${directive(i)}"`)].join('\n') + '\n';
+    const id = await csvJob(A, csv);
+    await expect
+      .poll(async () => (JSON.parse((await api('GET', `/v1/jobs/${id}`, A)).text) as { status: string }).status, {
+        timeout: 60_000,
+      })
+      .toBe('completed');
+    const finished = JSON.parse((await api('GET', `/v1/jobs/${id}`, A)).text) as Record<string, number>;
+    expect(finished).toMatchObject({ failed_items: 2, retries: 2, rate_limited: 3 });
+    const page = await signedIn(A);
+    await page.goto(`${pipeline.url}/#/batches/${id}`);
+    await expect.poll(() => page.locator('[data-count="retries"]').textContent()).toBe('2');
+    expect(await page.locator('[data-count="rate_limited"]').textContent()).toBe('3');
+    await page.getByRole('button', { name: 'Retry failed (2)' }).click();
+    await page.waitForURL((url) => /#\/batches\/[A-Za-z0-9_-]+$/.test(url.hash) && !url.hash.endsWith(id));
+    const retryId = new URL(page.url()).hash.split('/').at(-1)!;
+    await page.getByRole('link', { name: id }).waitFor();
+    const retried = JSON.parse((await api('GET', `/v1/jobs/${retryId}`, A)).text) as {
+      operation: string;
+      total_items: number;
+      metadata: Record<string, string>;
+    };
+    expect(retried).toMatchObject({ operation: 'classify', total_items: 2, metadata: { retry_of: id } });
+    await page.close();
+  });
+
+  it('has no WCAG 2.1 A or AA violation axe-core finds, on a laptop and a phone', async () => {
+    const finished = await csvJob(A, 3);
+    await expect
+      .poll(async () => (JSON.parse((await api('GET', `/v1/jobs/${finished}`, A)).text) as { status: string }).status)
+      .toBe('completed');
+    const found: Record<string, string[]> = {};
+    for (const [device, viewport] of Object.entries({
+      laptop: { width: 1366, height: 768 },
+      phone: { width: 390, height: 844 },
+    })) {
+      const page = await browser.newPage({ viewport });
+      await page.goto(pipeline.url);
+      await page.locator('input[name="api_key"]').waitFor();
+      found[`${device} sign-in`] = [...(await audit(page)), ...(await overflow(page))];
+      await page.fill('input[name="api_key"]', A);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('tr[data-batch-id]');
+      found[`${device} list`] = [...(await audit(page)), ...(await overflow(page))];
+      await page.goto(`${pipeline.url}/#/batches/${finished}`);
+      await page
+        .getByTestId('batch-status')
+        .filter({ hasText: /^completed$/ })
+        .waitFor();
+      found[`${device} batch`] = [...(await audit(page)), ...(await overflow(page))];
+      await page.click('text=Start a batch');
+      await page.locator('input[name="file"]').waitFor();
+      found[`${device} start form`] = [...(await audit(page)), ...(await overflow(page))];
+      await page.close();
+    }
+    expect(Object.fromEntries(Object.entries(found).filter(([, violations]) => violations.length > 0))).toEqual({});
   });
 
   it('cancels a running job', async () => {

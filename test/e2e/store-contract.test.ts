@@ -89,6 +89,7 @@ function result(batchId: string, index: number, ok = true): ItemResultMessage {
     error: ok ? null : { code: 'upstream_bad_request', message: 'no' },
     usage: { input_tokens: 3, output_tokens: 1 },
     attempts: 1,
+    rate_limited: 0,
     finished_at: 1,
     item: null,
     model: ok ? 'gpt-4o-mini' : null,

@@ -201,6 +201,20 @@ def test_list_pages_through_every_job_sync(server: SluiceServer) -> None:
         assert listed[:5] == created[::-1]
 
 
+def test_list_filters_by_status_through_every_page(server: SluiceServer) -> None:
+    with Sluice(server.url, api_key=API_KEY) as client:
+        created = [
+            client.batches.submit_and_wait(operation="label", items=TICKETS[:1], categories=CATEGORIES, timeout=60).id
+            for _ in range(3)
+        ]
+        listed = list(client.batches.list(status="completed", limit=2))
+        assert all(job.status == "completed" for job in listed)
+        assert set(created) <= {job.id for job in listed}
+        assert [job.id for job in listed if job.id in created] == created[::-1]
+        with pytest.raises(ConfigurationError, match="status: expected one of validating"):
+            client.batches.list(status="done")
+
+
 def test_list_pages_through_every_job_async(server: SluiceServer, loop_thread: EventLoopThread) -> None:
     async def scenario() -> None:
         async with AsyncSluice(server.url, api_key=API_KEY) as client:

@@ -13,7 +13,7 @@ from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from sluice import Job, OperationResponse, OperationRow, OutputPage
-from sluice._models import TERMINAL_STATUSES
+from sluice._models import JOB_STATUSES, TERMINAL_STATUSES
 from sluice.resources import completions
 from sluice.resources.batches import JobOperation
 
@@ -109,6 +109,7 @@ def test_job_operations_and_terminal_statuses_match(core: dict[str, Any]) -> Non
     assert set(get_args(JobOperation)) == set(core["jobOperations"])
     assert set(core["terminal"]) == TERMINAL_STATUSES
     assert set(core["Job"]["properties"]["status"]["enum"]) >= TERMINAL_STATUSES
+    assert list(core["Job"]["properties"]["status"]["enum"]) == list(JOB_STATUSES)
 
 
 def test_the_checker_can_fail() -> None:

@@ -195,6 +195,8 @@ def job_body(**extra: Any) -> bytes:
         "progress": 1,
         "throughput_per_minute": None,
         "eta_seconds": 0,
+        "retries": 0,
+        "rate_limited": 0,
         "parameters": {"categories": ["a", "b"]},
         "completion_window": "24h",
         "request_timeout_seconds": None,

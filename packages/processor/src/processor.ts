@@ -148,6 +148,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       item?: ItemResultMessage['item'];
       model?: string | null;
       cached?: boolean;
+      rate_limited?: number;
     },
   ): ItemResultMessage {
     return {
@@ -161,6 +162,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       finished_at: Date.now(),
       ...fields,
       cached: fields.cached ?? false,
+      rate_limited: fields.rate_limited ?? 0,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
       model: fields.model ?? modelOf(fields.response?.body),
@@ -196,8 +198,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const issue = body.error.issues[0];
       return failed(item, 'invalid_request', `body.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
     }
+    const tally = { rateLimited: 0 };
     const context: HandlerContext = {
       upstream,
+      tally,
       models: options.models,
       batchId: item.batch_id,
       index: item.index,
@@ -226,6 +230,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         item: outcome.item ?? null,
         model: outcome.model ?? null,
         cached: outcome.cached ?? false,
+        rate_limited: tally.rateLimited,
       });
     } catch (error) {
       // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
@@ -243,6 +248,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           error: { code: last.code, message: last.message },
           usage: null,
           attempts: error.attempts,
+          rate_limited: tally.rateLimited,
         });
       }
       logger.error({ err: error, batchId: item.batch_id, index: item.index }, 'handler failed unexpectedly');

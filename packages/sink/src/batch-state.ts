@@ -159,6 +159,8 @@ export class BatchState {
       total_tokens: counts.inputTokens + counts.outputTokens,
       cached_items: counts.cachedItems,
     };
+    record.retries = counts.retries;
+    record.rate_limited = counts.rateLimited;
     return record;
   }
 

@@ -24,6 +24,7 @@ from typing import (
 from ._errors import ResponseValidationError
 
 __all__ = [
+    "JOB_STATUSES",
     "TERMINAL_STATUSES",
     "Job",
     "JobList",
@@ -33,6 +34,9 @@ __all__ = [
     "RowError",
     "TokenUsage",
 ]
+
+JOB_STATUSES = ("validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled")
+"""Every status a job can have (``client.batches.list(status=...)`` takes one)."""
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 """Statuses a job never leaves."""
@@ -125,6 +129,10 @@ class Job(_Model):
     """Items finished per minute lately; None until known."""
     eta_seconds: Optional[int]
     """Seconds until the job should finish; None until it can be known."""
+    retries: int
+    """Upstream attempts beyond each finished item's first."""
+    rate_limited: int
+    """Attempts the upstream answered 429 (rate limited), over the finished items."""
     parameters: Optional[dict[str, Any]]
     """The operation's parameters as validated (a retry reuses them)."""
     completion_window: str

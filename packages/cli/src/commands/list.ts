@@ -1,3 +1,4 @@
+import { BatchStatus } from '@sluice/core';
 import type { Command } from 'commander';
 import { CliError, EXIT, parseNumber } from '../cli-errors.js';
 import { type BatchObject, kindOf, parseBatchObject } from './batch-target.js';
@@ -6,6 +7,7 @@ import { addConnectionOptions, clientAction, clientCommand, connect, type Connec
 interface ListFlags extends ConnectionFlags {
   limit: string;
   after?: string;
+  status?: string;
   json?: boolean;
 }
 
@@ -42,15 +44,23 @@ export function registerList(program: Command) {
     .description('List batches and jobs, newest first.')
     .option('--limit <n>', 'how many (1-100)', '20')
     .option('--after <id>', 'start after this batch (the last id of the previous page)')
+    .option('--status <status>', `only batches in this status (${BatchStatus.options.join(', ')})`)
     .option('--json', 'one JSON batch object per line instead of a table');
   addConnectionOptions(command).action(
     clientAction(async (flags: ListFlags) => {
       const limit = parseNumber('--limit', flags.limit, { min: 1, max: 100, integer: true });
+      const status = flags.status === undefined ? undefined : BatchStatus.safeParse(flags.status);
+      if (status && !status.success) {
+        throw new CliError(
+          `--status: '${flags.status}' is not a status; use one of ${BatchStatus.options.join(', ')}`,
+          EXIT.usage,
+        );
+      }
       const client = await connect(flags);
       const page = await client.requestJSON({
         method: 'GET',
         path: '/v1/batches',
-        query: { limit, after: flags.after },
+        query: { limit, after: flags.after, status: status?.data },
       });
       const data = (page as { data?: unknown }).data;
       if (!Array.isArray(data)) throw new CliError('GET /v1/batches: unexpected answer: no data array', EXIT.failure);
@@ -61,7 +71,8 @@ export function registerList(program: Command) {
       const batches = data.map((batch, index) => parseBatchObject(batch, `GET /v1/batches: data.${index}`));
       process.stdout.write(`${formatBatchTable(batches)}\n`);
       if ((page as { has_more?: unknown }).has_more === true) {
-        process.stderr.write(`more: sluice list --after ${batches[batches.length - 1]?.id ?? ''}\n`);
+        const filter = status?.data ? ` --status ${status.data}` : '';
+        process.stderr.write(`more: sluice list${filter} --after ${batches[batches.length - 1]?.id ?? ''}\n`);
       }
     }),
   );

@@ -1,18 +1,15 @@
 import { z } from 'zod';
-import { ApiKind, BatchId, DedupSetting, ItemError, JsonObject, RequestTimeoutSeconds, UnixSeconds } from './common.js';
+import {
+  ApiKind,
+  BatchId,
+  BatchStatus,
+  DedupSetting,
+  ItemError,
+  JsonObject,
+  RequestTimeoutSeconds,
+  UnixSeconds,
+} from './common.js';
 import { Metadata } from './fields.js';
-
-export const BatchStatus = z.enum([
-  'validating',
-  'failed',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'expired',
-  'cancelling',
-  'cancelled',
-]);
-export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** Statuses a batch never leaves. */
 export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];
@@ -149,6 +146,12 @@ export const BatchRecord = z.object({
    */
   throughput_per_minute: z.number().nonnegative().nullable().default(null),
   eta_seconds: z.number().int().nonnegative().nullable().default(null),
+  /**
+   * Over the items finished so far: upstream attempts beyond each item's first (retries), and
+   * attempts the upstream answered 429 (rate limited). Not OpenAI fields.
+   */
+  retries: z.number().int().nonnegative().default(0),
+  rate_limited: z.number().int().nonnegative().default(0),
   /** Milliseconds since the epoch when this record was written; later records win. */
   updated_at_ms: z.number().int().nonnegative(),
 });
@@ -197,6 +200,8 @@ export function newBatchRecord(
     request_timeout_seconds: spec.request_timeout_seconds,
     throughput_per_minute: null,
     eta_seconds: null,
+    retries: 0,
+    rate_limited: 0,
     updated_at_ms: nowMs,
   };
 }

@@ -66,3 +66,16 @@ export const DedupQuery = z.object({
     .transform((value) => (value === 'all' ? value : value === 'true'))
     .optional(),
 });
+
+/** A batch's (or job's) status, as OpenAI names them. */
+export const BatchStatus = z.enum([
+  'validating',
+  'failed',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'expired',
+  'cancelling',
+  'cancelled',
+]);
+export type BatchStatus = z.infer<typeof BatchStatus>;

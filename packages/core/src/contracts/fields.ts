@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiKind } from './common.js';
+import { ApiKind, BatchStatus } from './common.js';
 
 /**
  * Fields several APIs share, declared once: metadata and its limits, the completion window,
@@ -59,10 +59,12 @@ export const ExpiresAfter = z.strictObject({
 });
 export type ExpiresAfter = z.infer<typeof ExpiresAfter>;
 
-/** `?after=<id>&limit=<n>` of the batch and job lists. */
+/** `?after=<id>&limit=<n>&status=<status>` of the batch and job lists. */
 export const ListQuery = z.object({
   after: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
+  /** Only batches in this status (read from an index, not by filtering a page). */
+  status: BatchStatus.optional(),
 });
 export type ListQuery = z.input<typeof ListQuery>;
 

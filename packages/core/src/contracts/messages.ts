@@ -74,6 +74,8 @@ export const ItemResultMessage = z.object({
   error: ItemError.nullable(),
   usage: TokenUsage.nullable(),
   attempts: z.number().int().nonnegative(),
+  /** Of those attempts, how many the upstream answered 429 (rate limited). */
+  rate_limited: z.number().int().nonnegative().default(0),
   /** Milliseconds since the epoch. */
   finished_at: z.number().int().nonnegative(),
   /** Operations: the input item, echoed so JSON pages and CSV rows carry its fields. */

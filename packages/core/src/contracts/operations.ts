@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BatchStatus, BatchUsage } from './batch.js';
-import { DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
+import { BatchUsage } from './batch.js';
+import { BatchStatus, DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
 import { CompletionWindow, Metadata } from './fields.js';
 import { reservedTemplateFields } from './template.js';
 
@@ -250,6 +250,9 @@ export const Job = z.object({
   throughput_per_minute: z.number().nonnegative().nullable().default(null),
   /** Seconds left at that pace; null until known, 0 once final. */
   eta_seconds: z.number().int().nonnegative().nullable().default(null),
+  /** Over the finished items: upstream attempts beyond the first (retries), and attempts answered 429. */
+  retries: z.number().int().nonnegative().default(0),
+  rate_limited: z.number().int().nonnegative().default(0),
   /** The operation's parameters as validated (what a retry reuses). */
   parameters: JsonObject.nullable().default(null),
   completion_window: z.string().default('24h'),

@@ -18,8 +18,9 @@ import type { Store } from './types.js';
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
  *
  * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
- * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired) | u32 input
- * tokens | u32 output tokens. Entries written before bits 2 and 3 existed count as failed.
+ * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired, bits
+ * 16–23: retries, bits 24–31: 429 answers) | u32 input tokens | u32 output tokens. Entries written
+ * before bits 2 and 3 existed count as failed; before the tallies, as no retries.
  */
 export const INDEX_ENTRY_BYTES = 24;
 export const INDEX_PAGE_ENTRIES = 1024;
@@ -30,14 +31,24 @@ const FLAG_CACHED = 2;
 /** A failed item that was never sent: its batch was cancelled (`batch_cancelled`) or expired (`batch_expired`). */
 const FLAG_CANCELLED = 4;
 const FLAG_EXPIRED = 8;
+/**
+ * The flags word's upper half counts an item's retries (bits 16–23) and its 429 answers (bits
+ * 24–31), each capped at 255: an index written before them reads as none.
+ */
+const RETRIES_SHIFT = 16;
+const RATE_LIMITED_SHIFT = 24;
+const COUNT_MAX = 0xff;
 
 /** The index flags of a result. */
 function flagsOf(result: ItemResultMessage): number {
   const cached = result.cached ? FLAG_CACHED : 0;
-  if (result.ok) return FLAG_OK | cached;
-  if (result.error?.code === 'batch_cancelled') return FLAG_CANCELLED;
-  if (result.error?.code === 'batch_expired') return FLAG_EXPIRED;
-  return cached;
+  const retries = Math.min(COUNT_MAX, Math.max(0, result.attempts - 1)) << RETRIES_SHIFT;
+  const rateLimited = Math.min(COUNT_MAX, result.rate_limited) * 2 ** RATE_LIMITED_SHIFT;
+  const tallies = retries + rateLimited;
+  if (result.ok) return FLAG_OK + cached + tallies;
+  if (result.error?.code === 'batch_cancelled') return FLAG_CANCELLED + tallies;
+  if (result.error?.code === 'batch_expired') return FLAG_EXPIRED + tallies;
+  return cached + tallies;
 }
 
 /** Adds one result's outcome to `counts`: exactly one of completed, failed, cancelled, expired. */
@@ -46,6 +57,8 @@ function countOutcome(counts: ResultCounts, flags: number): void {
   else if (flags & FLAG_CANCELLED) counts.cancelled++;
   else if (flags & FLAG_EXPIRED) counts.expired++;
   else counts.failed++;
+  counts.retries += (flags >>> RETRIES_SHIFT) & COUNT_MAX;
+  counts.rateLimited += (flags >>> RATE_LIMITED_SHIFT) & COUNT_MAX;
 }
 /** Index pages a writer keeps in memory (results arrive near their index, so recent pages are hit). */
 const PAGE_CACHE = 8;
@@ -63,6 +76,9 @@ export interface ResultCounts {
   /** Items answered from the dedup cache, and their input tokens. */
   cachedItems: number;
   cachedTokens: number;
+  /** Attempts beyond each item's first, and attempts the upstream answered 429, over all items. */
+  retries: number;
+  rateLimited: number;
 }
 
 interface PendingEntry {
@@ -106,6 +122,8 @@ export class ResultWriter {
       outputTokens: 0,
       cachedItems: 0,
       cachedTokens: 0,
+      retries: 0,
+      rateLimited: 0,
     };
     let present: Uint8Array = new Uint8Array(1024);
     let lastSegment = 0;

@@ -34,6 +34,7 @@ function result(index: number, ok = true): ItemResultMessage {
     error: ok ? null : { code: 'upstream_bad_request', message: 'no' },
     usage: { input_tokens: 10, output_tokens: index },
     attempts: 1,
+    rate_limited: 0,
     finished_at: 1,
     item: null,
     model: ok ? 'gpt-4o-mini' : null,
@@ -60,6 +61,8 @@ describe('ResultWriter', () => {
       outputTokens: 2,
       cachedItems: 0,
       cachedTokens: 0,
+      retries: 0,
+      rateLimited: 0,
     });
     expect(reopened.append(result(0))).toBe(false);
     expect(reopened.append(result(1))).toBe(true);
@@ -83,6 +86,20 @@ describe('ResultWriter', () => {
     await writer.flush();
     const reopened = await ResultWriter.open(store, 'batch_x');
     expect(reopened.counts).toMatchObject({ completed: 3, inputTokens: 27, cachedItems: 2, cachedTokens: 17 });
+  });
+
+  it('counts retries and 429 answers over the items, whatever their outcome, also after reopening', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append({ ...result(0), attempts: 3, rate_limited: 2 });
+    writer.append({ ...result(1, false), attempts: 5, rate_limited: 1 });
+    writer.append({ ...result(2, false), error: { code: 'batch_cancelled', message: 'x' }, attempts: 0 });
+    // Over the 255 an index entry holds: capped, not wrapped into the other bits.
+    writer.append({ ...result(3), attempts: 400, rate_limited: 300 });
+    const expected = { completed: 2, failed: 1, cancelled: 1, retries: 2 + 4 + 255, rateLimited: 2 + 1 + 255 };
+    expect(writer.counts).toMatchObject(expected);
+    await writer.flush();
+    const reopened = await ResultWriter.open(store, 'batch_x');
+    expect(reopened.counts).toMatchObject(expected);
   });
 
   it('ignores unflushed results after a crash (reopen without flush)', async () => {

@@ -104,6 +104,9 @@ export interface Batch {
   progress: number;
   throughput_per_minute?: number | null;
   eta_seconds?: number | null;
+  /** Upstream attempts beyond each finished item's first, and attempts answered 429. */
+  retries?: number;
+  rate_limited?: number;
   operation?: string;
 }
 

@@ -39,7 +39,10 @@ export function BatchPage({ id }: { id: string }) {
       setBatch(next);
       const counts = next.request_counts;
       const done = counts.completed + counts.failed + (counts.cancelled ?? 0) + (counts.expired ?? 0);
-      setSamples((previous) => [...previous, { at: Date.now() / 1000, done }]);
+      setSamples((previous) => [
+        ...previous,
+        { at: Date.now() / 1000, done, retries: next.retries ?? 0, rateLimited: next.rate_limited ?? 0 },
+      ]);
       const running = isRunning(next);
       if (!running || rows.length < FIRST_ROWS) setRows(await firstLines(outputPath(next, 'jsonl'), FIRST_ROWS));
       if (!running && next.error_file_id) {

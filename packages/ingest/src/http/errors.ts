@@ -118,6 +118,33 @@ const FRAMEWORK_ERRORS: Readonly<Record<string, { status: number; code: string; 
     FST_ERR_CTP_BODY_TIMEOUT: { status: 408, code: 'request_timeout', message: (e) => e.message },
   };
 
+/**
+ * Errors of the machine, not of the request: a store whose disk is full answers 507 naming that,
+ * so a client (or an operator reading the log) knows the request was fine and may be tried again
+ * once space is freed. Looked up along the error's `cause` chain (the store may wrap them).
+ */
+const SYSTEM_ERRORS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
+  ENOSPC: {
+    status: 507,
+    code: 'insufficient_storage',
+    message: "The server's storage is full: nothing of this request was kept. Try again once space is freed.",
+  },
+  EDQUOT: {
+    status: 507,
+    code: 'insufficient_storage',
+    message: "The server's storage quota is used up: nothing of this request was kept. Try again later.",
+  },
+};
+
+function systemError(error: unknown): (typeof SYSTEM_ERRORS)[string] | undefined {
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && SYSTEM_ERRORS[code]) return SYSTEM_ERRORS[code];
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export interface ErrorResponse {
   status: number;
   body: ErrorBody;
@@ -135,6 +162,10 @@ export function errorResponse(error: unknown): ErrorResponse {
   if (error instanceof ValidationError) {
     return { status: 400, body: validationErrorBody(error.issues, error.truncated), close: false };
   }
+  // A full disk is named whatever wrapped it (a store error, a 500 SluiceError).
+  const system = systemError(error);
+  if (system)
+    return { status: system.status, body: errorBody(system.status, system.code, system.message), close: true };
   if (error instanceof SluiceError) {
     const status = error.httpStatus;
     const message = status === 500 ? 'The server failed to handle the request.' : error.message;

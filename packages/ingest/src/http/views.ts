@@ -11,12 +11,14 @@ function paceOf(record: BatchRecord) {
   return {
     throughput_per_minute: record.throughput_per_minute,
     eta_seconds: isTerminal(record.status) ? 0 : record.eta_seconds,
+    retries: record.retries,
+    rate_limited: record.rate_limited,
   };
 }
 
 /**
  * The OpenAI Batch object, for OpenAI and domain batches alike (one batch model). Extra fields
- * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `request_counts.cancelled`
+ * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `retries`, `rate_limited`, `request_counts.cancelled`
  * and `request_counts.expired`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
  */
 export function publicBatch(record: BatchRecord) {

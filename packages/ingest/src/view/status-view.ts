@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   BatchRecord,
+  type BatchStatus,
   type Consumer,
   followStatusTopic,
   isTerminal,
@@ -28,6 +29,10 @@ export interface StatusViewOptions {
 
 const RECORD = 'r!';
 const LISTING = 'l!';
+/** The listing again, by status: `s!<tenant>!<scope>!<status>!<created_at>!<id>`. */
+const BY_STATUS = 's!';
+/** Set once the status index covers every record (a database from before it is indexed at start). */
+const STATUS_INDEXED = 'meta!status-index';
 const OFFSET = 'o!';
 const GROUP = 'meta!group';
 /** Scope of the listing index holding every API's batches (others: one per API, e.g. `operations`). */
@@ -42,6 +47,8 @@ const ALL_APIS = '*';
  *
  * - `r!<id>` → the batch record; `l!<tenant>!<scope>!<created_at>!<id>` → '' for listing a
  *   tenant's batches newest first (scope `*` or the API), sync batches not listed;
+ *   `s!<tenant>!<scope>!<status>!<created_at>!<id>` → '' for the same listing in one status (a
+ *   record's keys move when its status changes);
  *   `o!<partition>` → the next offset to read, written in the same atomic batch as the records.
  * - The view's consumer group is named by an id stored in the database and commits after each
  *   write, so a restarted ingest reads only what it missed; a new (empty) directory gets a new
@@ -76,6 +83,7 @@ export class StatusView {
       );
     }
     this.db = db;
+    await indexStatuses(db);
     let groupId = await db.get(GROUP);
     if (!groupId) {
       groupId = `${this.options.topics.status}.ingest-view.${randomUUID()}`;
@@ -143,22 +151,31 @@ export class StatusView {
    */
   async list(
     tenant: string,
-    options: { after?: string; limit: number; api?: string },
+    options: { after?: string; limit: number; api?: string; status?: BatchStatus },
   ): Promise<{ data: BatchRecord[]; hasMore: boolean }> {
     const db = this.open();
-    const prefix = `${LISTING}${tenantSegment(tenant)}!${options.api ?? ALL_APIS}!`;
+    const scope = options.api ?? ALL_APIS;
+    const keyOf = (record: Pick<BatchRecord, 'tenant' | 'created_at' | 'id'>) =>
+      options.status ? statusKey(record, scope, options.status) : listingKey(record, scope);
+    const prefix = options.status
+      ? `${BY_STATUS}${tenantSegment(tenant)}!${scope}!${options.status}!`
+      : `${LISTING}${tenantSegment(tenant)}!${scope}!`;
     let upper = `${prefix}~`;
     if (options.after) {
       const after = await this.stored(options.after);
       if (!after || after.tenant !== tenant) return { data: [], hasMore: false };
-      upper = listingKey(after, options.api ?? ALL_APIS);
+      // A position in the order, whatever the status of that batch is now.
+      upper = keyOf(after);
     }
     const ids = await db.keys({ gte: prefix, lt: upper, reverse: true, limit: options.limit + 1 }).all();
     const page = ids.slice(0, options.limit).map((key) => key.slice(key.lastIndexOf('!') + 1));
     const values = await db.getMany(page.map((id) => `${RECORD}${id}`));
     const data: BatchRecord[] = [];
     values.forEach((value) => {
-      if (value !== undefined) data.push(this.overlay(BatchRecord.parse(JSON.parse(value))));
+      if (value === undefined) return;
+      const record = this.overlay(BatchRecord.parse(JSON.parse(value)));
+      // A cancel requested here shows as `cancelling` before the sink confirms it: not the status asked for.
+      if (!options.status || record.status === options.status) data.push(record);
     });
     return { data, hasMore: ids.length > options.limit };
   }
@@ -235,20 +252,29 @@ export class StatusView {
     const run = async () => {
       const db = this.open();
       const operations: ({ type: 'put'; key: string; value: string } | { type: 'del'; key: string })[] = [];
+      // The record each change replaces: an earlier change of the same batch in this write, else the stored one.
+      const latest = new Map<string, BatchRecord | null>();
+      const previousOf = async (id: string) =>
+        latest.has(id) ? latest.get(id) : (this.cache.get(id) ?? parseOrNull(await db.get(`${RECORD}${id}`)));
       for (const { id, record } of changes) {
+        const previous = await previousOf(id);
+        latest.set(id, record);
         if (record) {
           operations.push({ type: 'put', key: `${RECORD}${id}`, value: JSON.stringify(record) });
           // The listing keys never change: tenant, api, created_at and sync are fixed for a batch.
           if (!record.sync) {
             operations.push({ type: 'put', key: listingKey(record, ALL_APIS), value: '' });
             operations.push({ type: 'put', key: listingKey(record, record.api), value: '' });
+            // The status keys move with the status.
+            if (previous && previous.status !== record.status) operations.push(...statusKeys(previous, 'del'));
+            operations.push(...statusKeys(record, 'put'));
           }
         } else {
-          const previous = this.cache.get(id) ?? parseOrNull(await db.get(`${RECORD}${id}`));
           operations.push({ type: 'del', key: `${RECORD}${id}` });
           if (previous) {
             operations.push({ type: 'del', key: listingKey(previous, ALL_APIS) });
             operations.push({ type: 'del', key: listingKey(previous, previous.api) });
+            operations.push(...statusKeys(previous, 'del'));
           }
         }
       }
@@ -283,8 +309,36 @@ export class StatusView {
   }
 }
 
-function listingKey(record: BatchRecord, scope: string): string {
+function listingKey(record: Pick<BatchRecord, 'tenant' | 'created_at' | 'id'>, scope: string): string {
   return `${LISTING}${tenantSegment(record.tenant)}!${scope}!${String(record.created_at).padStart(10, '0')}!${record.id}`;
+}
+
+function statusKey(record: Pick<BatchRecord, 'tenant' | 'created_at' | 'id'>, scope: string, status: string): string {
+  return `${BY_STATUS}${tenantSegment(record.tenant)}!${scope}!${status}!${String(record.created_at).padStart(10, '0')}!${record.id}`;
+}
+
+/** A listed record's two status keys (all APIs and its own), to put or delete. */
+function statusKeys<T extends 'put' | 'del'>(
+  record: BatchRecord,
+  type: T,
+): (T extends 'put' ? { type: 'put'; key: string; value: string } : { type: 'del'; key: string })[] {
+  if (record.sync) return [];
+  const keys = [statusKey(record, ALL_APIS, record.status), statusKey(record, record.api, record.status)];
+  return keys.map((key) => (type === 'put' ? { type, key, value: '' } : { type, key })) as never;
+}
+
+/** Builds the status index of a database written before it existed (once; later writes keep it). */
+async function indexStatuses(db: ClassicLevel<string, string>): Promise<void> {
+  if ((await db.get(STATUS_INDEXED)) !== undefined) return;
+  let operations: { type: 'put'; key: string; value: string }[] = [];
+  for await (const value of db.values({ gte: RECORD, lt: `${RECORD}~` })) {
+    operations.push(...statusKeys(BatchRecord.parse(JSON.parse(value)), 'put'));
+    if (operations.length >= 1000) {
+      await db.batch(operations);
+      operations = [];
+    }
+  }
+  await db.batch([...operations, { type: 'put', key: STATUS_INDEXED, value: '1' }]);
 }
 
 function parseOrNull(value: string | undefined): BatchRecord | null {

@@ -178,7 +178,7 @@ async function callInDialect<T>(
               throw error;
             }
           },
-          { guard: context.guard, lane: context.lane },
+          { guard: context.guard, lane: context.lane, tally: context.tally },
         ),
       );
       const { value } = answer.value;

@@ -2,7 +2,7 @@ import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
 import type { Answer } from '../dedup/answer-cache.js';
 import type { Lane } from '../fairness/fair-queue.js';
-import type { AttemptGuard, Upstream } from '../upstream/upstream.js';
+import type { AttemptGuard, CallTally, Upstream } from '../upstream/upstream.js';
 
 /**
  * Sends an upstream request once per identical request of the tenant (docs/deduplication.md):
@@ -26,6 +26,8 @@ export interface HandlerContext {
   dedupe: Dedupe;
   /** Whose work this is, for the fairness policy of every upstream wait (docs/fairness.md). */
   lane: Lane;
+  /** What the item's upstream calls met (429 answers), for its result: pass it to every call. */
+  tally: CallTally;
 }
 
 /** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */

@@ -63,6 +63,11 @@ export class UpstreamStoppedError extends SluiceError {
   }
 }
 
+/** What one item's upstream calls met, summed over its attempts (its result carries them). */
+export interface CallTally {
+  rateLimited: number;
+}
+
 /** The item's last error, after `attempts` attempts (one when the error was not retriable). */
 export class ItemFailedError extends SluiceError {
   constructor(
@@ -173,7 +178,11 @@ export class Upstream {
     route: string,
     estimatedTokens: number,
     attempt: (info: AttemptInfo) => Promise<AttemptResult<T>>,
-    { guard = () => undefined, lane = BATCH_LANE }: { guard?: AttemptGuard; lane?: Lane } = {},
+    {
+      guard = () => undefined,
+      lane = BATCH_LANE,
+      tally,
+    }: { guard?: AttemptGuard; lane?: Lane; tally?: CallTally } = {},
   ): Promise<{ value: T; attempts: number }> {
     let previousError: SluiceError | null = null;
     const signal = this.stopping.signal;
@@ -225,6 +234,7 @@ export class Upstream {
         this.metrics.upstreamCalls.inc({ route, outcome: error.code });
         if (error instanceof UpstreamError && error.status === 429) {
           this.metrics.rateLimited.inc();
+          if (tally) tally.rateLimited++;
           this.limiter.onRateLimited(error.retryAfterMs);
         }
         if (!error.retriable || number >= this.options.maxAttempts) throw new ItemFailedError(error, number);

@@ -5,6 +5,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
+  type BatchStatus,
   type ClassifyRequestBody,
   DryRun,
   type EnrichRequestBody,
@@ -154,8 +155,11 @@ export class Batches {
     return this.http.json({ method: 'GET', path: jobPath(id), ...options }, Job);
   }
 
-  /** Newest first; pass the last id of a page as `after` for the next one. */
-  list(query: { after?: string; limit?: number } = {}, options: RequestOptions = {}): Promise<JobList> {
+  /** Newest first; pass the last id of a page as `after` for the next one; `status` keeps only jobs in it. */
+  list(
+    query: { after?: string; limit?: number; status?: BatchStatus } = {},
+    options: RequestOptions = {},
+  ): Promise<JobList> {
     return this.http.json({ method: 'GET', path: '/v1/jobs', query, ...options }, JobListSchema);
   }
 

@@ -81,6 +81,8 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
     progress: 0,
     throughput_per_minute: null,
     eta_seconds: null,
+    retries: 0,
+    rate_limited: 0,
     parameters: null,
     completion_window: '24h',
     request_timeout_seconds: null,

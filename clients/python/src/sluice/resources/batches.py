@@ -36,7 +36,7 @@ from .._drive import (
 )
 from .._errors import ConfigurationError, WaitTimeoutError
 from .._http import RequestSpec
-from .._models import DryRun, Job, JobList, OperationRow, OutputPage
+from .._models import JOB_STATUSES, DryRun, Job, JobList, OperationRow, OutputPage
 from .completions import Item
 
 __all__ = ["AsyncBatches", "AsyncJobPage", "Batches", "JobOperation", "JobPage", "OutputFormat"]
@@ -161,10 +161,15 @@ def cancel(batch_id: str) -> Plan[Job]:
     return (yield from call(RequestSpec("POST", f"{_job_path(batch_id)}/cancel"), Job))
 
 
-def list_jobs(*, after: Optional[str] = None, limit: Optional[int] = None) -> Plan[JobList]:
+def list_jobs(
+    *, after: Optional[str] = None, limit: Optional[int] = None, status: Optional[str] = None
+) -> Plan[JobList]:
     if limit is not None:
         _check_int("limit", limit, 1, 100)
-    return (yield from call(RequestSpec("GET", "/v1/jobs", query={"after": after, "limit": limit}), JobList))
+    if status is not None and status not in JOB_STATUSES:
+        raise ConfigurationError(f"status: expected one of {', '.join(JOB_STATUSES)}, got {status!r}")
+    query = {"after": after, "limit": limit, "status": status}
+    return (yield from call(RequestSpec("GET", "/v1/jobs", query=query), JobList))
 
 
 def output_page(batch_id: str, offset: int = 0, limit: Optional[int] = None) -> Plan[OutputPage]:
@@ -252,14 +257,14 @@ def upload_file(
         return (yield from call(spec, Job))
 
 
-def jobs_from(page: JobList, limit: Optional[int]) -> Stream[Job]:
-    """The jobs of ``page`` and of every page after it."""
+def jobs_from(page: JobList, limit: Optional[int], status: Optional[str]) -> Stream[Job]:
+    """The jobs of ``page`` and of every page after it (in ``status`` only, when given)."""
     while True:
         for job in page.data:
             yield Emit(job)
         if not page.has_more or page.last_id is None:
             return
-        page = yield from list_jobs(after=page.last_id, limit=limit)
+        page = yield from list_jobs(after=page.last_id, limit=limit, status=status)
 
 
 def _wait(batch_id: str, deadline: "_Deadline", on_progress: Optional[ProgressCallback]) -> Plan[Job]:
@@ -382,10 +387,11 @@ class JobPage:
     """One page of :meth:`Batches.list`, newest first. Iterating it yields its jobs and those of every
     later page, fetched as needed; ``next_page()`` fetches the next page alone."""
 
-    def __init__(self, batches: "Batches", page: JobList, limit: Optional[int]) -> None:
+    def __init__(self, batches: "Batches", page: JobList, limit: Optional[int], status: Optional[str]) -> None:
         self._batches = batches
         self._page = page
         self._limit = limit
+        self._status = status
         self.data: list[Job] = page.data
         self.has_more = page.has_more
         self.first_id = page.first_id
@@ -394,19 +400,20 @@ class JobPage:
     def next_page(self) -> Optional["JobPage"]:
         if not self.has_more or self.last_id is None:
             return None
-        return self._batches.list(after=self.last_id, limit=self._limit)
+        return self._batches.list(after=self.last_id, limit=self._limit, status=self._status)
 
     def __iter__(self) -> Iterator[Job]:
-        return self._batches._jobs_from(self._page, self._limit)
+        return self._batches._jobs_from(self._page, self._limit, self._status)
 
 
 class AsyncJobPage:
     """One page of :meth:`AsyncBatches.list`; ``async for`` over it yields its jobs and those of every later page."""
 
-    def __init__(self, batches: "AsyncBatches", page: JobList, limit: Optional[int]) -> None:
+    def __init__(self, batches: "AsyncBatches", page: JobList, limit: Optional[int], status: Optional[str]) -> None:
         self._batches = batches
         self._page = page
         self._limit = limit
+        self._status = status
         self.data: list[Job] = page.data
         self.has_more = page.has_more
         self.first_id = page.first_id
@@ -415,24 +422,27 @@ class AsyncJobPage:
     async def next_page(self) -> Optional["AsyncJobPage"]:
         if not self.has_more or self.last_id is None:
             return None
-        return await self._batches.list(after=self.last_id, limit=self._limit)
+        return await self._batches.list(after=self.last_id, limit=self._limit, status=self._status)
 
     def __aiter__(self) -> AsyncIterator[Job]:
-        return self._batches._jobs_from(self._page, self._limit)
+        return self._batches._jobs_from(self._page, self._limit, self._status)
 
 
 class AsyncJobPager:
     """What :meth:`AsyncBatches.list` returns: ``await`` it for the first :class:`AsyncJobPage`, or
     ``async for job in client.batches.list()`` for every job, page after page."""
 
-    def __init__(self, batches: "AsyncBatches", after: Optional[str], limit: Optional[int]) -> None:
+    def __init__(
+        self, batches: "AsyncBatches", after: Optional[str], limit: Optional[int], status: Optional[str]
+    ) -> None:
         self._batches = batches
         self._after = after
         self._limit = limit
+        self._status = status
 
     async def _first(self) -> AsyncJobPage:
-        page = await self._batches._list(after=self._after, limit=self._limit)
-        return AsyncJobPage(self._batches, page, self._limit)
+        page = await self._batches._list(after=self._after, limit=self._limit, status=self._status)
+        return AsyncJobPage(self._batches, page, self._limit, self._status)
 
     def __await__(self) -> Generator[Any, None, AsyncJobPage]:
         return self._first().__await__()
@@ -464,10 +474,13 @@ class Batches:
     _output_text = sync_method(output_text)
     _jobs_from = sync_iterator(jobs_from)
 
-    def list(self, *, after: Optional[str] = None, limit: Optional[int] = None) -> JobPage:
-        """Jobs, newest first, ``limit`` (1–100, default 20) a page; ``after`` a job id to start after.
+    def list(
+        self, *, after: Optional[str] = None, limit: Optional[int] = None, status: Optional[str] = None
+    ) -> JobPage:
+        """Jobs, newest first, ``limit`` (1–100, default 20) a page; ``after`` a job id to start after;
+        ``status`` (e.g. ``"completed"``) the jobs in that status only.
         ``for job in client.batches.list()`` walks every page."""
-        return JobPage(self, self._list(after=after, limit=limit), limit)
+        return JobPage(self, self._list(after=after, limit=limit, status=status), limit, status)
 
     @overload
     def output(
@@ -510,9 +523,11 @@ class AsyncBatches:
     _output_text = async_method(output_text)
     _jobs_from = async_iterator(jobs_from)
 
-    def list(self, *, after: Optional[str] = None, limit: Optional[int] = None) -> AsyncJobPager:
+    def list(
+        self, *, after: Optional[str] = None, limit: Optional[int] = None, status: Optional[str] = None
+    ) -> AsyncJobPager:
         """See :meth:`Batches.list`: ``await`` it for one page, or ``async for`` over it for every job."""
-        return AsyncJobPager(self, after, limit)
+        return AsyncJobPager(self, after, limit, status)
 
     @overload
     async def output(

@@ -65,7 +65,7 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
               totalTokens: usage.input_tokens + usage.output_tokens || estimate,
             };
           },
-          { guard: context.guard, lane: context.lane },
+          { guard: context.guard, lane: context.lane, tally: context.tally },
         ),
       );
       // Any 200 answer is a success here (the body is not checked), so it is kept at once
