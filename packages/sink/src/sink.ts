@@ -259,7 +259,6 @@ export function createSink(options: SinkOptions): Sink {
       metrics.deadLettered.inc({ stage: 'sink' }, dead.length);
       await producer?.send(options.topics.deadLetter, dead);
     }
-    context.resolveOffset(last.offset);
     let buffered = 0;
     let full = false;
     for (const state of open.values()) {
@@ -275,9 +274,13 @@ export function createSink(options: SinkOptions): Sink {
       if (state.finalized) await publish([state.finalized]);
       else if (state.complete) await finalize(state);
     }
-    // Only now may this batch's offsets be committed: committed before the batches it completed
-    // were finalized, a crash in between would leave them finalizing forever, as no message of
-    // theirs would ever be consumed again. Redelivered, they find the batch final and re-publish it.
+    // Only now may this batch's offsets be resolved and committed: committed before the batches it
+    // completed were finalized, a crash in between would leave them finalizing forever, as no
+    // message of theirs would ever be consumed again. Likewise a flush or finalize that fails here
+    // (a full disk) throws before the offsets move, so the consumer delivers these messages again
+    // and the completion is retried; redelivered, results already buffered are dropped as duplicates
+    // and a batch already final re-publishes its record.
+    context.resolveOffset(last.offset);
     consumed.set(`${batch.topic}:${batch.partition}`, {
       topic: batch.topic,
       partition: batch.partition,
