@@ -266,15 +266,15 @@ export class StatusView {
             operations.push({ type: 'put', key: listingKey(record, ALL_APIS), value: '' });
             operations.push({ type: 'put', key: listingKey(record, record.api), value: '' });
             // The status keys move with the status.
-            if (previous && previous.status !== record.status) operations.push(...statusKeys(previous, 'del'));
-            operations.push(...statusKeys(record, 'put'));
+            if (previous && previous.status !== record.status) operations.push(...statusKeys(previous).map(del));
+            operations.push(...statusKeys(record).map(put));
           }
         } else {
           operations.push({ type: 'del', key: `${RECORD}${id}` });
           if (previous) {
             operations.push({ type: 'del', key: listingKey(previous, ALL_APIS) });
             operations.push({ type: 'del', key: listingKey(previous, previous.api) });
-            operations.push(...statusKeys(previous, 'del'));
+            operations.push(...statusKeys(previous).map(del));
           }
         }
       }
@@ -317,22 +317,21 @@ function statusKey(record: Pick<BatchRecord, 'tenant' | 'created_at' | 'id'>, sc
   return `${BY_STATUS}${tenantSegment(record.tenant)}!${scope}!${status}!${String(record.created_at).padStart(10, '0')}!${record.id}`;
 }
 
-/** A listed record's two status keys (all APIs and its own), to put or delete. */
-function statusKeys<T extends 'put' | 'del'>(
-  record: BatchRecord,
-  type: T,
-): (T extends 'put' ? { type: 'put'; key: string; value: string } : { type: 'del'; key: string })[] {
+/** A listed record's two status keys (all APIs and its own); none for a sync batch, which is not listed. */
+function statusKeys(record: BatchRecord): string[] {
   if (record.sync) return [];
-  const keys = [statusKey(record, ALL_APIS, record.status), statusKey(record, record.api, record.status)];
-  return keys.map((key) => (type === 'put' ? { type, key, value: '' } : { type, key })) as never;
+  return [statusKey(record, ALL_APIS, record.status), statusKey(record, record.api, record.status)];
 }
+
+const put = (key: string) => ({ type: 'put' as const, key, value: '' });
+const del = (key: string) => ({ type: 'del' as const, key });
 
 /** Builds the status index of a database written before it existed (once; later writes keep it). */
 async function indexStatuses(db: ClassicLevel<string, string>): Promise<void> {
   if ((await db.get(STATUS_INDEXED)) !== undefined) return;
   let operations: { type: 'put'; key: string; value: string }[] = [];
   for await (const value of db.values({ gte: RECORD, lt: `${RECORD}~` })) {
-    operations.push(...statusKeys(BatchRecord.parse(JSON.parse(value)), 'put'));
+    operations.push(...statusKeys(BatchRecord.parse(JSON.parse(value))).map(put));
     if (operations.length >= 1000) {
       await db.batch(operations);
       operations = [];
