@@ -34,3 +34,4 @@ export * from './storage/types.js';
 export * from './storage/local.js';
 export * from './storage/s3.js';
 export * from './storage/open.js';
+export * from './cache.js';
