@@ -26,7 +26,6 @@ import {
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { PartitionTracker } from './consume/partition-tracker.js';
-import { WorkPool } from './consume/work-pool.js';
 import { CancellationView } from './control/cancellations.js';
 import { HandlerRouter, HANDLERS } from './handlers/index.js';
 import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
@@ -42,7 +41,11 @@ export interface ProcessorOptions {
   topics: TopicNames;
   upstream: UpstreamOptions;
   models: UpstreamConfig['models'];
-  /** Items in flight at once, across partitions (`SLUICE_PROCESSOR_CONCURRENCY`). */
+  /**
+   * Upstream calls in flight at once (`SLUICE_PROCESSOR_CONCURRENCY`), and items read ahead per
+   * partition: a partition's items wait for their call in the upstream's one fair queue, so a
+   * tenant's backlog on many partitions does not crowd out another's on one (docs/fairness.md).
+   */
   concurrency: number;
   /** Partitions worked on at once (`SLUICE_PROCESSOR_PARTITIONS_CONCURRENCY`). */
   partitionsConcurrently: number;
@@ -99,7 +102,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
   const upstream = new Upstream({ maxSockets: concurrency, ...options.upstream }, metrics, logger);
   const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
-  const pool = new WorkPool(concurrency);
+  /** Items dispatched and not finished, per partition and in all; and who waits for room in a partition. */
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const roomWaiters = new Map<string, () => void>();
+  let idleWaiters: (() => void)[] = [];
   const answers = new AnswerCache({
     store: options.dedup?.store ?? null,
     ttlSeconds: options.dedup?.ttlSeconds ?? 0,
@@ -137,7 +144,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
         if (!running && attempt > 3) throw error;
         logger.warn({ err: error, attempt }, 'producing a result failed; retrying');
         // A stop ends the wait: the item stays uncommitted and is redelivered.
-        await sleep(backoffDelayMs(attempt - 1, { initialMs: 400, maxMs: 5000 }), upstream.signal);
+        const scope = upstream.stopScope();
+        try {
+          await sleep(backoffDelayMs(attempt - 1, { initialMs: 400, maxMs: 5000 }), scope.signal);
+        } finally {
+          scope.close();
+        }
       }
     }
   }
@@ -292,6 +304,42 @@ export function createProcessor(options: ProcessorOptions): Processor {
     });
   }
 
+  /** An item of partition `key` ended (finished, or released by the stop): room for the next. */
+  function finished(key: string): void {
+    inFlight--;
+    metrics.inFlight.set(inFlight);
+    roomWaiters.get(key)?.();
+    if (inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Waits until partition `key` may dispatch one more item: fewer than `concurrency` of its items
+   * unfinished and its uncommitted window under `maxWindow`. Keeps the group membership alive
+   * meanwhile; false when the role stops, the batch went stale, or `deadline` (epoch ms) passed.
+   */
+  async function waitForRoom(
+    key: string,
+    tracker: PartitionTracker,
+    context: BatchContext,
+    deadline: number,
+  ): Promise<boolean> {
+    for (;;) {
+      if (!running || !context.isRunning() || context.isStale()) return false;
+      if (tracker.inFlight < concurrency && tracker.window < maxWindow) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        roomWaiters.set(key, resolve);
+        // A window also shrinks by a commit, without a wake-up: look again each second.
+        timer = setTimeout(resolve, Math.min(1000, left));
+      });
+      clearTimeout(timer);
+      roomWaiters.delete(key);
+      await context.heartbeat();
+    }
+  }
+
   async function eachBatch(groupId: string, batch: MessageBatch, context: BatchContext): Promise<void> {
     const key = trackerKey(batch.topic, batch.partition);
     let tracker = trackers.get(key);
@@ -319,24 +367,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
         context.resolveOffset(message.offset);
         continue;
       }
-      // Slots go interactive items first, then tenant by tenant and batch by batch (docs/fairness.md):
-      // by partition instead, a tenant whose backlog is on seven partitions would get seven slots
-      // for another's one. The tenant comes from ingest's header (else the partition stands for it).
-      const acquired = await pool.acquire({
-        heartbeat: context.heartbeat,
-        isRunning: () => running && context.isRunning(),
-        ready: () => owned.window < maxWindow,
-        lane: {
-          interactive: isInteractive(message, options.topics.interactive),
-          tenant: message.headers[HEADERS.tenant] ?? `partition ${key}`,
-          batch: message.key ?? '',
-        },
-        deadline: sliceEnd,
-      });
-      if (!acquired) return;
+      // Read ahead while the partition has room: its items then wait for their upstream call in the
+      // upstream's one fair queue (interactive first, then tenant by tenant and batch by batch;
+      // docs/fairness.md), so what a tenant gets does not depend on how many partitions it fills.
+      const roomy = await waitForRoom(key, owned, context, sliceEnd);
+      if (!roomy) return;
       owned.dispatch(offset);
       context.resolveOffset(message.offset);
-      metrics.inFlight.set(pool.inUse);
+      inFlight++;
+      peakInFlight = Math.max(peakInFlight, inFlight);
+      metrics.inFlight.set(inFlight);
       if (owned.peakInFlight > (peaks.get(key) ?? 0)) {
         peaks.set(key, owned.peakInFlight);
         metrics.partitionInFlightPeak.set(
@@ -347,8 +387,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       handleMessage(message).then(
         () => {
           owned.complete(offset);
-          pool.release();
-          metrics.inFlight.set(pool.inUse);
+          finished(key);
         },
         (error: unknown) => {
           // Not completed: the offset stays uncommitted and the message is redelivered later. An
@@ -358,8 +397,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           } else {
             logger.error({ err: error, offset, partition: batch.partition }, 'request message not finished');
           }
-          pool.release();
-          metrics.inFlight.set(pool.inUse);
+          finished(key);
         },
       );
     }
@@ -434,12 +472,17 @@ export function createProcessor(options: ProcessorOptions): Processor {
       running = false;
       // Fetch nothing more while the items in flight drain (else each fetched batch returns at once and is fetched again).
       for (const consumer of consumers.values()) consumer.pause();
-      pool.signal();
+      for (const wake of roomWaiters.values()) wake();
+      // Items still waiting for their upstream call are released now (redelivered after the
+      // restart); only the calls already out get the grace period.
+      upstream.drain();
       // Items in flight get most of the bound to finish; then every wait they are in (rate limiter,
       // backoff, a slow or dead upstream) is aborted and they are released uncommitted, so the
       // commit, the consumer's leave and the producer's flush still fit in SLUICE_SHUTDOWN_TIMEOUT_MS.
       const graceMs = Math.max(0, timeoutMs - Math.min(5000, Math.floor(timeoutMs / 3)));
-      const idle = pool.idle().then(() => true);
+      const idle = (
+        inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))
+      ).then(() => true);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         idle,
@@ -447,7 +490,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       ]);
       clearTimeout(timer);
       if (!drained) {
-        logger.warn({ inFlight: pool.inUse }, 'stopping with items in flight; they will be redelivered');
+        logger.warn({ inFlight }, 'stopping with items in flight; they will be redelivered');
         upstream.stop();
         await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
         clearTimeout(timer);
@@ -465,8 +508,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
     stats() {
       return {
-        inFlight: pool.inUse,
-        peakInFlight: pool.peakInUse,
+        inFlight,
+        peakInFlight,
         peakInFlightByPartition: Object.fromEntries(peaks),
       };
     },

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WorkPool } from '../consume/work-pool.js';
+import { admissionOver } from '../upstream/admission.test-support.js';
 import { RateLimiter } from '../upstream/rate-limiter.js';
 import { FairQueue, type Lane } from './fair-queue.js';
 
@@ -8,10 +8,7 @@ const lane = (tenant: string, batch = 'b', interactive = false): Lane => ({ inte
 /** Serves every waiter of `queue` in policy order and returns their names. */
 function drain(queue: FairQueue<{ lane: Lane; name: string }>): string[] {
   const order: string[] = [];
-  for (let next = queue.next(); next; next = queue.next()) {
-    queue.take(next);
-    order.push(next.name);
-  }
+  for (let next = queue.shift(); next; next = queue.shift()) order.push(next.name);
   return order;
 }
 
@@ -30,7 +27,20 @@ describe('FairQueue', () => {
     const queue = new FairQueue<{ lane: Lane; name: string }>();
     for (let i = 0; i < 1000; i++) queue.push({ lane: lane(`t${i}`, `b${i}`), name: String(i) });
     expect(drain(queue)).toHaveLength(1000);
-    expect((queue as unknown as { servedAt: Map<string, number> }).servedAt.size).toBe(0);
+    expect((queue as unknown as { tenants: Map<string, unknown> }).tenants.size).toBe(0);
+  });
+
+  it('skips a waiter that stopped waiting, in any position', () => {
+    const queue = new FairQueue<{ lane: Lane; name: string }>();
+    const waiters = ['a', 'b', 'c'].map((name) => ({ lane: lane('t', 'x'), name }));
+    for (const waiter of waiters) queue.push(waiter);
+    const sync = { lane: lane('s', 'y', true), name: 'sync' };
+    queue.push(sync);
+    queue.remove(waiters[1] as (typeof waiters)[number]);
+    queue.remove(sync);
+    expect(queue.length).toBe(2);
+    expect(drain(queue)).toEqual(['a', 'c']);
+    expect(queue.length).toBe(0);
   });
 });
 
@@ -38,12 +48,15 @@ describe('fair waits', () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
   afterEach(() => vi.useRealTimers());
 
-  it('rate limiter: a synchronous call jumps a long batch queue, and a second tenant gets half the rate', async () => {
-    const limiter = new RateLimiter({ requestsPerMinute: 1200, tokensPerMinute: 0 }); // 20/s, burst 10
+  it('one queue for the upstream: a synchronous call jumps a long batch queue, and a second tenant gets half the rate', async () => {
+    const { acquire } = admissionOver({ rate: new RateLimiter({ requestsPerMinute: 1200, tokensPerMinute: 0 }) }); // 20/s, burst 10
     const start = Date.now();
     const granted: { who: string; at: number }[] = [];
     const wait = (who: string, l: Lane) =>
-      void limiter.acquire(1, undefined, l).then(() => granted.push({ who, at: Date.now() - start }));
+      void acquire(1, l).then((admitted) => {
+        granted.push({ who, at: Date.now() - start });
+        admitted.finish('answer', 1);
+      });
     for (let i = 0; i < 400; i++) wait('A', lane('a', 'big'));
     await vi.advanceTimersByTimeAsync(2000);
     for (let i = 0; i < 100; i++) wait('B', lane('b', 'job'));
@@ -61,41 +74,27 @@ describe('fair waits', () => {
     expect(Math.abs(a - b)).toBeLessThanOrEqual(2);
   });
 
-  it('work pool: slots freed go to the waiting lanes in turn, interactive first', async () => {
-    const pool = new WorkPool(2);
-    const isRunning = () => true;
-    const heartbeat = async () => undefined;
+  it('concurrency slots freed go to the waiting lanes in turn, interactive first', async () => {
+    const { acquire } = admissionOver({ max: 2 });
     const got: string[] = [];
+    const held: { finish: (o: 'answer', t: number) => void }[] = [];
     const take = (who: string, l: Lane) =>
-      void pool.acquire({ heartbeat, isRunning, lane: l }).then((ok) => ok && got.push(who));
+      void acquire(0, l).then((admitted) => {
+        got.push(who);
+        held.push(admitted);
+      });
     take('p0', lane('p0', ''));
     take('p0', lane('p0', ''));
     await vi.advanceTimersByTimeAsync(0);
     expect(got).toEqual(['p0', 'p0']);
-    // Partition 0 queues many more; partition 1 one at a time; then a synchronous item arrives.
     for (let i = 0; i < 5; i++) take('p0', lane('p0', ''));
     take('p1', lane('p1', ''));
     take('p1', lane('p1', ''));
     take('sync', lane('p2', '', true));
     for (let i = 0; i < 5; i++) {
-      pool.release();
+      held.shift()?.finish('answer', 0);
       await vi.advanceTimersByTimeAsync(0);
     }
     expect(got.slice(2)).toEqual(['sync', 'p0', 'p1', 'p0', 'p1']);
-  });
-
-  it('work pool: a waiter whose condition is not met is passed over, not waited on', async () => {
-    const pool = new WorkPool(1);
-    const heartbeat = async () => undefined;
-    expect(await pool.acquire({ heartbeat, isRunning: () => true })).toBe(true);
-    const got: string[] = [];
-    void pool
-      .acquire({ heartbeat, isRunning: () => true, ready: () => false, lane: lane('full', '', true) })
-      .then(() => got.push('full'));
-    void pool.acquire({ heartbeat, isRunning: () => true, lane: lane('free', '') }).then(() => got.push('free'));
-    pool.release();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(got).toEqual(['free']);
-    expect(pool.inUse).toBe(1);
   });
 });

@@ -1,7 +1,6 @@
 /**
- * Who a wait is for. Every scarce thing the processor hands out (its work slots, the upstream's
- * concurrency slots, the rate limiter's requests and tokens) is handed out by this policy
- * (docs/fairness.md):
+ * Who a wait is for. The one scarce thing the processor hands out, an upstream call, is handed out
+ * by this policy (docs/fairness.md):
  *
  * 1. interactive work (a synchronous call) before any batch work, in arrival order;
  * 2. batch work shared equally between tenants, and within a tenant between its batches: whoever
@@ -20,78 +19,151 @@ export interface LaneWaiter {
   readonly lane: Lane;
 }
 
-/**
- * The waiters of one resource, served by the policy of `Lane`. Waiting sets are small (bounded by
- * the processor's concurrency), so choosing is a scan. The serving history of a tenant or batch is
- * kept only while it has waiters: one that comes back after a pause is served like a new one.
- */
-export class FairQueue<W extends LaneWaiter> {
-  private readonly waiters: W[] = [];
-  /** Turn at which a tenant (`t:<tenant>`) or a batch (`b:<tenant>\0<batch>`) was last served. */
-  private readonly servedAt = new Map<string, number>();
-  /** Waiters per tenant and batch key, so history goes when they have none. */
-  private readonly waiting = new Map<string, number>();
-  private turn = 0;
+/** A first-in first-out list with O(1) push and shift (an array with a moving head). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
 
   get length(): number {
-    return this.waiters.length;
+    return this.items.length - this.head;
   }
 
-  push(waiter: W): void {
-    this.waiters.push(waiter);
-    for (const key of keysOf(waiter.lane)) this.waiting.set(key, (this.waiting.get(key) ?? 0) + 1);
+  push(item: T): void {
+    this.items.push(item);
   }
 
-  /** Removes a waiter that stopped waiting; false when it was not queued. */
-  remove(waiter: W): boolean {
-    const at = this.waiters.indexOf(waiter);
-    if (at === -1) return false;
-    this.waiters.splice(at, 1);
-    for (const key of keysOf(waiter.lane)) {
-      const left = (this.waiting.get(key) ?? 1) - 1;
-      if (left > 0) {
-        this.waiting.set(key, left);
-      } else {
-        this.waiting.delete(key);
-        this.servedAt.delete(key);
-      }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Drop the consumed prefix now and then, so the array stays as long as what waits.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
-    return true;
-  }
-
-  /** The waiter to serve next among those `eligible` accepts (all by default), without removing it. */
-  next(eligible: (waiter: W) => boolean = () => true): W | undefined {
-    let best: W | undefined;
-    let bestTenant = Infinity;
-    let bestBatch = Infinity;
-    for (const waiter of this.waiters) {
-      if (!eligible(waiter)) continue;
-      if (waiter.lane.interactive) return waiter;
-      const [tenantKey, batchKey] = keysOf(waiter.lane);
-      const tenant = this.servedAt.get(tenantKey) ?? -1;
-      const batch = this.servedAt.get(batchKey) ?? -1;
-      if (tenant < bestTenant || (tenant === bestTenant && batch < bestBatch)) {
-        best = waiter;
-        bestTenant = tenant;
-        bestBatch = batch;
-      }
-    }
-    return best;
-  }
-
-  /** Removes `waiter` as the one served now. */
-  take(waiter: W): void {
-    if (!this.remove(waiter)) return;
-    this.turn++;
-    for (const key of keysOf(waiter.lane)) if (this.waiting.has(key)) this.servedAt.set(key, this.turn);
-  }
-
-  /** Every waiter, in arrival order (e.g. to wake them all). */
-  all(): readonly W[] {
-    return this.waiters;
+    return item;
   }
 }
 
-function keysOf(lane: Lane): [string, string] {
-  return [`t:${lane.tenant}`, `b:${lane.tenant}\u0000${lane.batch}`];
+/** A tenant's waiting batches, each a FIFO, served in turn. */
+interface TenantLine<W> {
+  batches: Map<string, Fifo<W>>;
+  /** Batches with waiters, the one served longest ago first. */
+  turn: Fifo<string>;
+}
+
+/**
+ * The waiters of one resource, served by the policy of `Lane`, in O(1) per operation: interactive
+ * waiters in one FIFO; batch waiters per tenant and per batch, with a rotation of tenants and, in
+ * each tenant, a rotation of its batches. Serving takes the tenant at the front of the rotation and
+ * its front batch, then puts both at the back: whoever was served longest ago goes next. A tenant or
+ * batch is known only while it has waiters, so nothing is kept for lanes that went quiet (memory
+ * does not grow with the number of tenants or batches ever seen).
+ *
+ * A waiter that stops waiting (its call was aborted) is `remove`d in O(1): it is marked and
+ * skipped when its turn comes.
+ */
+export class FairQueue<W extends LaneWaiter> {
+  private readonly interactive = new Fifo<W>();
+  private readonly tenants = new Map<string, TenantLine<W>>();
+  /** Tenants with waiters, the one served longest ago first. */
+  private readonly tenantTurn = new Fifo<string>();
+  private readonly removed = new WeakSet<W>();
+  private count = 0;
+
+  /** Waiters still waiting. */
+  get length(): number {
+    return this.count;
+  }
+
+  push(waiter: W): void {
+    this.count++;
+    const lane = waiter.lane;
+    if (lane.interactive) {
+      this.interactive.push(waiter);
+      return;
+    }
+    let tenant = this.tenants.get(lane.tenant);
+    if (!tenant) {
+      tenant = { batches: new Map(), turn: new Fifo() };
+      this.tenants.set(lane.tenant, tenant);
+      this.tenantTurn.push(lane.tenant);
+    }
+    let batch = tenant.batches.get(lane.batch);
+    if (!batch) {
+      batch = new Fifo();
+      tenant.batches.set(lane.batch, batch);
+      tenant.turn.push(lane.batch);
+    }
+    batch.push(waiter);
+  }
+
+  /** A waiter that stopped waiting; it is skipped when its turn comes. */
+  remove(waiter: W): void {
+    if (this.removed.has(waiter)) return;
+    this.removed.add(waiter);
+    this.count--;
+  }
+
+  /** The waiter to serve next, without taking it. */
+  peek(): W | undefined {
+    return this.take(false);
+  }
+
+  /** Takes the waiter to serve next. */
+  shift(): W | undefined {
+    return this.take(true);
+  }
+
+  private take(consume: boolean): W | undefined {
+    for (;;) {
+      const head = this.interactive.peek();
+      if (head === undefined) break;
+      if (this.removed.has(head)) {
+        this.interactive.shift();
+        continue;
+      }
+      if (consume) {
+        this.interactive.shift();
+        this.count--;
+      }
+      return head;
+    }
+    for (;;) {
+      const tenantName = this.tenantTurn.peek();
+      if (tenantName === undefined) return undefined;
+      const tenant = this.tenants.get(tenantName) as TenantLine<W>;
+      const batchName = tenant.turn.peek();
+      if (batchName === undefined) {
+        this.tenantTurn.shift();
+        this.tenants.delete(tenantName);
+        continue;
+      }
+      const batch = tenant.batches.get(batchName) as Fifo<W>;
+      const waiter = batch.peek();
+      if (waiter === undefined || this.removed.has(waiter)) {
+        if (waiter !== undefined) batch.shift();
+        if (batch.length === 0) {
+          tenant.turn.shift();
+          tenant.batches.delete(batchName);
+        }
+        continue;
+      }
+      if (!consume) return waiter;
+      batch.shift();
+      this.count--;
+      // Served now: the batch goes to the back of its tenant's turn, the tenant to the back of all.
+      tenant.turn.shift();
+      if (batch.length > 0) tenant.turn.push(batchName);
+      else tenant.batches.delete(batchName);
+      this.tenantTurn.shift();
+      if (tenant.turn.length > 0) this.tenantTurn.push(tenantName);
+      else this.tenants.delete(tenantName);
+      return waiter;
+    }
+  }
 }

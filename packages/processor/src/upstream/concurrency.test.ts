@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { admissionOver } from './admission.test-support.js';
 import { AdaptiveConcurrency } from './concurrency.js';
 
 /**
@@ -8,7 +9,8 @@ import { AdaptiveConcurrency } from './concurrency.js';
  */
 function simulate(options: { slots: number; serviceMs: number; demand: number; max: number; durationMs: number }) {
   let now = 0;
-  const limiter = new AdaptiveConcurrency({ max: options.max, now: () => now });
+  const limiter = new AdaptiveConcurrency({ max: options.max, now: () => now, onChange: () => admission.pump() });
+  const { admission, acquire } = admissionOver({ concurrency: limiter });
   const inService: { endsAt: number; release: () => void }[] = [];
   const queue: (() => void)[] = [];
   let answers = 0;
@@ -21,7 +23,7 @@ function simulate(options: { slots: number; serviceMs: number; demand: number; m
   };
   const call = () => {
     pending++;
-    void limiter.acquire().then((permit) => {
+    void acquire(0).then((permit) => {
       const sentAt = now;
       queue.push(() =>
         inService.push({
@@ -29,7 +31,7 @@ function simulate(options: { slots: number; serviceMs: number; demand: number; m
           release: () => {
             answers++;
             latencies.push(now - sentAt);
-            permit.release('answer');
+            permit.finish('answer', 0);
             pending--;
           },
         }),
@@ -94,26 +96,37 @@ describe('AdaptiveConcurrency', () => {
 
   it('halves at once when a call times out: the upstream queue is longer than the timeout', async () => {
     const limiter = new AdaptiveConcurrency({ max: 64, initial: 32 });
-    const permits = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire()));
-    permits[0]?.release('timeout');
+    const { acquire } = admissionOver({ concurrency: limiter });
+    const permits = await Promise.all(Array.from({ length: 10 }, () => acquire(0)));
+    permits[0]?.finish('timeout', 0);
     expect(limiter.limit).toBe(16);
-    permits[1]?.release('timeout'); // the same moment's timeouts are one signal
+    permits[1]?.finish('timeout', 0); // the same moment's timeouts are one signal
     expect(limiter.limit).toBe(16);
   });
 
   it('hands slots out in order and lets an aborted waiter go', async () => {
     const limiter = new AdaptiveConcurrency({ max: 1, initial: 1 });
-    const first = await limiter.acquire();
+    const { admission, acquire } = admissionOver({ concurrency: limiter });
+    const first = await acquire(0);
     const controller = new AbortController();
-    const aborted = limiter.acquire(controller.signal);
-    const second = limiter.acquire();
+    const aborted = acquire(0, undefined, controller.signal);
+    const second = acquire(0);
     controller.abort(new Error('cancelled'));
     await expect(aborted).rejects.toThrow('cancelled');
-    expect(limiter.waiting).toBe(1);
-    first.release('ignore');
+    expect(admission.waiting).toBe(1);
+    first.finish('ignore', 0);
     const permit = await second;
     expect(limiter.inFlight).toBe(1);
-    permit.release('ignore');
+    permit.finish('ignore', 0);
     expect(limiter.inFlight).toBe(0);
+  });
+
+  it('refuses every waiter at once when closed (a stopping processor)', async () => {
+    const { admission, acquire } = admissionOver({ max: 1 });
+    await acquire(0);
+    const waiting = acquire(0);
+    admission.close(new Error('stopping'));
+    await expect(waiting).rejects.toThrow('stopping');
+    await expect(acquire(0)).rejects.toThrow('stopping');
   });
 });

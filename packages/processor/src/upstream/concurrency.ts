@@ -1,5 +1,3 @@
-import { BATCH_LANE, FairQueue, type Lane, type LaneWaiter } from '../fairness/fair-queue.js';
-
 export interface AdaptiveConcurrencyOptions {
   /** The cap: never more calls in flight than this (`SLUICE_UPSTREAM_CONCURRENCY`). */
   max: number;
@@ -32,12 +30,6 @@ interface Measurement {
   latencyMs: number;
 }
 
-interface Waiter extends LaneWaiter {
-  resolve: (permit: ConcurrencyPermit) => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-}
-
 /** How many windows the limit stays put after a probe found nothing better. */
 const HOLD_WINDOWS = 8;
 
@@ -59,7 +51,6 @@ export class AdaptiveConcurrency {
   private readonly minSamples: number;
   private readonly now: () => number;
   private inFlightCount = 0;
-  private readonly queue = new FairQueue<Waiter>();
   private phase: 'growing' | 'probing-down' | 'holding' = 'growing';
   /** The measurement the current window is compared with. */
   private base: Measurement | null = null;
@@ -92,25 +83,18 @@ export class AdaptiveConcurrency {
     return this.inFlightCount;
   }
 
-  get waiting(): number {
-    return this.queue.length;
+  /** Whether one more call may go now. */
+  get hasRoom(): boolean {
+    return this.inFlightCount < this.limitValue;
   }
 
-  /** A slot, waited for by the fairness policy of `lane` (interactive first, then equal shares). */
-  acquire(signal?: AbortSignal, lane: Lane = BATCH_LANE): Promise<ConcurrencyPermit> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length === 0 && this.inFlightCount < this.limitValue) return Promise.resolve(this.grant());
-    return new Promise<ConcurrencyPermit>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, lane };
-      this.queue.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          if (this.queue.remove(waiter)) reject(signal.reason);
-        },
-        { once: true },
-      );
-    });
+  /**
+   * Counts a call that goes now (the caller checked `hasRoom`). It keeps no queue: the upstream's
+   * one fair queue (`Admission`) decides who goes, and looks again when a permit is released or the
+   * limit changes (`onChange`).
+   */
+  start(): ConcurrencyPermit {
+    return this.grant();
   }
 
   private grant(): ConcurrencyPermit {
@@ -133,7 +117,6 @@ export class AdaptiveConcurrency {
           this.latencies.push(this.now() - started);
           this.maybeCloseWindow();
         }
-        this.pump();
       },
     };
   }
@@ -152,15 +135,6 @@ export class AdaptiveConcurrency {
     this.latencies = [];
     this.set(Math.max(1, Math.floor(this.limitValue / 2)), 'a call timed out');
     this.hold();
-  }
-
-  private pump(): void {
-    while (this.inFlightCount < this.limitValue) {
-      const waiter = this.queue.next();
-      if (!waiter) return;
-      this.queue.take(waiter);
-      waiter.resolve(this.grant());
-    }
   }
 
   /** Integrates calls in flight over time: the window's average concurrency. */
@@ -276,6 +250,5 @@ export class AdaptiveConcurrency {
     this.limitValue = limit;
     this.settling = true;
     this.options.onChange?.(limit, reason);
-    this.pump();
   }
 }

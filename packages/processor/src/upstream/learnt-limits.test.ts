@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { admissionOver } from './admission.test-support.js';
 import { LearntLimits, parseResetDuration, readRateLimitHeaders } from './learnt-limits.js';
 
 const headers = (values: Record<string, string>) => new Headers(values);
@@ -51,17 +52,23 @@ describe('rate-limit headers', () => {
 describe('LearntLimits', () => {
   it('lets four probes out until the first answer, then sets the limiter from its headers', async () => {
     const to = target();
-    const learnt = new LearntLimits({ requests: true, tokens: true, target: to, now: () => 1000 });
-    for (let i = 0; i < 4; i++) expect(await learnt.beforeCall()).toBe(true);
-    let second = false;
-    const waiting = learnt.beforeCall().then((probe) => {
-      second = true;
-      return probe;
+    const learnt = new LearntLimits({
+      requests: true,
+      tokens: true,
+      target: to,
+      now: () => 1000,
+      onKnown: () => admission.pump(),
     });
+    const { admission, acquire } = admissionOver({ learnt });
+    const probes = await Promise.all(Array.from({ length: 4 }, () => acquire(0)));
+    expect(probes).toHaveLength(4);
+    let second = false;
+    const waiting = acquire(0).then(() => (second = true));
     await Promise.resolve();
-    expect(second).toBe(false); // held while the probe is out
+    expect(second).toBe(false); // held while the probes are out
     learnt.observe(headers({ 'x-ratelimit-limit-requests': '1200', 'x-ratelimit-remaining-requests': '1199' }));
-    expect(await waiting).toBe(false);
+    await waiting;
+    expect(second).toBe(true);
     expect(to.calls.limits).toEqual([{ requestsPerMinute: 1200 }]);
     expect(learnt.learnt).toEqual({ requestsPerMinute: 1200, tokensPerMinute: null });
     // The same limit again changes nothing; a spent budget holds everyone until one request is
@@ -81,23 +88,23 @@ describe('LearntLimits', () => {
 
   it('passes the next call on as a probe when one got no answer', async () => {
     const learnt = new LearntLimits({ requests: true, tokens: false, target: target() });
-    for (let i = 0; i < 4; i++) expect(await learnt.beforeCall()).toBe(true);
-    const next = learnt.beforeCall();
-    learnt.probeEnded();
-    expect(await next).toBe(true);
+    const { acquire } = admissionOver({ learnt });
+    const probes = await Promise.all(Array.from({ length: 4 }, () => acquire(0)));
+    const next = acquire(0);
+    probes[0]?.finish('ignore', 0);
+    await expect(next).resolves.toBeDefined();
   });
 
-  it('limits nothing when the upstream sends no headers, and learns only the budgets not configured', async () => {
+  it('limits nothing when the upstream sends no headers, and learns only the budgets not configured', () => {
     const to = target();
     const learnt = new LearntLimits({ requests: false, tokens: true, target: to });
-    await learnt.beforeCall();
     learnt.observe(headers({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-limit-tokens': '90000' }));
     expect(to.calls.limits).toEqual([{ tokensPerMinute: 90000 }]);
     const silent = new LearntLimits({ requests: true, tokens: true, target: to });
-    expect(await silent.beforeCall()).toBe(true);
+    expect(silent.callCap).toBe(4);
     silent.observe(headers({}));
-    expect(await silent.beforeCall()).toBe(false);
+    expect(silent.callCap).toBe(Infinity);
     const configured = new LearntLimits({ requests: false, tokens: false, target: to });
-    expect(await configured.beforeCall()).toBe(false);
+    expect(configured.callCap).toBe(Infinity);
   });
 });

@@ -55,7 +55,7 @@ export function readRateLimitHeaders(headers: HeaderSource): RateLimitHeaders | 
 const spent = (budget: BudgetHeaders) => budget.remaining !== null && budget.remaining <= 0 && budget.resetMs !== null;
 
 /** Calls let out before the first answer: a few, not a burst of hundreds (nor one, which costs a latency). */
-const MAX_PROBES = 4;
+export const MAX_PROBES = 4;
 
 /** What the limits learnt from the headers ask the rate limiter to do. */
 export interface LearntLimitsTarget {
@@ -73,6 +73,8 @@ export interface LearntLimitsOptions {
   target: LearntLimitsTarget;
   now?: () => number;
   onLearnt?: (limits: { requestsPerMinute: number | null; tokensPerMinute: number | null }) => void;
+  /** The first answer came: calls held back until then may go. */
+  onKnown?: () => void;
 }
 
 /**
@@ -84,62 +86,38 @@ export interface LearntLimitsOptions {
  * headers is not limited, as before.
  */
 export class LearntLimits {
-  private known: boolean;
-  /** Calls out before the first answer; at most `MAX_PROBES`. */
-  private probesOut = 0;
-  private wake: (() => void)[] = [];
+  private knownValue: boolean;
   private requestsPerMinute: number | null = null;
   private tokensPerMinute: number | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: LearntLimitsOptions) {
     this.now = options.now ?? Date.now;
-    this.known = !options.requests && !options.tokens;
+    this.knownValue = !options.requests && !options.tokens;
   }
 
   get learnt(): { requestsPerMinute: number | null; tokensPerMinute: number | null } {
     return { requestsPerMinute: this.requestsPerMinute, tokensPerMinute: this.tokensPerMinute };
   }
 
-  /**
-   * Resolves when a call may go out. Returns whether this call is a probe (it must then call
-   * `probeEnded` when it ends, however it ends).
-   */
-  async beforeCall(signal?: AbortSignal): Promise<boolean> {
-    while (!this.known && this.probesOut >= MAX_PROBES) {
-      if (signal?.aborted) throw signal.reason as Error;
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          this.wake = this.wake.filter((wake) => wake !== woken);
-          reject(signal?.reason as Error);
-        };
-        const woken = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        this.wake.push(woken);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    }
-    if (this.known) return false;
-    this.probesOut++;
-    return true;
+  /** Whether an answer told the limits yet (or none were to be learnt). */
+  get known(): boolean {
+    return this.knownValue;
   }
 
-  /** A probe ended (answered or not): another call may probe. */
-  probeEnded(): void {
-    this.probesOut = Math.max(0, this.probesOut - 1);
-    this.wake.shift()?.();
+  /** Most calls in flight while the limits are not known: `MAX_PROBES` until the first answer. */
+  get callCap(): number {
+    return this.knownValue ? Infinity : MAX_PROBES;
   }
 
   /** Every upstream answer's headers, success or error. */
   observe(headers: HeaderSource): void {
     if (!this.options.requests && !this.options.tokens) return;
     const read = readRateLimitHeaders(headers);
-    const first = !this.known;
-    this.known = true;
+    const first = !this.knownValue;
+    this.knownValue = true;
     if (read) this.apply(read);
-    if (first) for (const wake of this.wake.splice(0)) wake();
+    if (first) this.options.onKnown?.();
   }
 
   private apply(read: RateLimitHeaders): void {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { admissionOver } from './admission.test-support.js';
 import { RateLimiter } from './rate-limiter.js';
 
 beforeEach(() => {
@@ -10,9 +11,10 @@ afterEach(() => {
 
 /** Acquires `count` slots and records when each was granted (fake ms since start). */
 async function grantTimes(limiter: RateLimiter, count: number, tokens = 0, untilMs = 120_000): Promise<number[]> {
+  const { acquire } = admissionOver({ rate: limiter });
   const start = Date.now();
   const times: number[] = [];
-  for (let i = 0; i < count; i++) void limiter.acquire(tokens).then(() => times.push(Date.now() - start));
+  for (let i = 0; i < count; i++) void acquire(tokens).then(() => times.push(Date.now() - start));
   await vi.advanceTimersByTimeAsync(untilMs);
   return times;
 }
@@ -32,8 +34,8 @@ describe('RateLimiter', () => {
 
   it('reserves estimated tokens and gives back what the answer did not use', async () => {
     const limiter = new RateLimiter({ requestsPerMinute: 0, tokensPerMinute: 12000 }); // 200 tokens/s, bucket 100
-    const first = await limiter.acquire(100);
-    first.settle(20); // used 20 of the 100 reserved: 80 come back at once
+    const first = await admissionOver({ rate: limiter }).acquire(100);
+    first.finish('answer', 20); // used 20 of the 100 reserved: 80 come back at once
     const times = await grantTimes(limiter, 1, 80, 10);
     expect(times).toEqual([0]);
     const blocked = await grantTimes(limiter, 1, 100, 300);

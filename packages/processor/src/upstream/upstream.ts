@@ -6,14 +6,15 @@ import {
   type StructuredOutputSetting,
   UpstreamError,
 } from '@sluice/core';
-import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
-import { AdaptiveConcurrency, type CallOutcome, type ConcurrencyPermit } from './concurrency.js';
+import { Admission, type Admitted } from './admission.js';
+import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';
 import { toSluiceError } from './errors.js';
 import { LearntLimits } from './learnt-limits.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { RateLimiter, type Reservation } from './rate-limiter.js';
+import { RateLimiter } from './rate-limiter.js';
+import { Stopper } from './stopper.js';
 import { BATCH_LANE, type Lane } from '../fairness/fair-queue.js';
 import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
 
@@ -43,7 +44,10 @@ export interface AttemptInfo {
   /** 1-based. */
   number: number;
   previousError: SluiceError | null;
-  /** Aborts when the role stops: hand it to the HTTP call so a slow or dead upstream does not hold the stop. */
+  /**
+   * This attempt's own signal, aborted when the role stops: hand it to the HTTP call so a slow or
+   * dead upstream does not hold the stop. It is the attempt's alone (see Stopper): never the role's.
+   */
   signal: AbortSignal;
 }
 
@@ -86,14 +90,17 @@ export class ItemFailedError extends SluiceError {
 export class Upstream {
   readonly client: OpenAI;
   /**
-   * The role's stop, threaded through every wait of a call: the concurrency slot, the learnt-limits
-   * probe, the rate limiter, the HTTP call itself and the backoff sleep. Issue 11: SIGTERM with a
-   * rate-limited backlog never finished because nothing a waiting item awaited could be interrupted.
+   * The role's stop, reaching every wait of a call: its place in the upstream's queue, the HTTP
+   * call itself and the backoff sleep (issue 11: SIGTERM with a rate-limited backlog never finished
+   * because nothing a waiting item awaited could be interrupted). Each attempt opens a scope of its
+   * own, so nothing is left on a shared signal (issues 22 and 25).
    */
-  private readonly stopping = stopSignalController();
+  private readonly stopping = new Stopper();
   readonly limiter: RateLimiter;
   readonly concurrency: AdaptiveConcurrency;
   readonly learntLimits: LearntLimits;
+  /** The one fair queue in front of this upstream: concurrency, learnt limits and rate budget decide together. */
+  readonly admission: Admission;
   readonly structuredOutput: StructuredOutputNegotiator;
 
   constructor(
@@ -117,11 +124,13 @@ export class Upstream {
     this.limiter = new RateLimiter({
       requestsPerMinute: options.requestsPerMinute,
       tokensPerMinute: options.tokensPerMinute,
+      onChange: () => this.admission.pump(),
     });
     this.learntLimits = new LearntLimits({
       requests: options.requestsPerMinute <= 0,
       tokens: options.tokensPerMinute <= 0,
       target: this.limiter,
+      onKnown: () => this.admission.pump(),
       onLearnt: (learnt) => {
         logger.info({ upstream: options.baseUrl, ...learnt }, 'rate limits learnt from the upstream');
         metrics.learntLimit.set({ budget: 'requests' }, learnt.requestsPerMinute ?? 0);
@@ -133,7 +142,13 @@ export class Upstream {
       onChange: (limit, reason) => {
         logger.info({ upstream: options.baseUrl, limit, reason }, 'upstream concurrency changed');
         metrics.concurrencyLimit.set(limit);
+        this.admission.pump();
       },
+    });
+    this.admission = new Admission({
+      concurrency: this.concurrency,
+      rate: this.limiter,
+      learnt: this.learntLimits,
     });
     metrics.concurrencyLimit.set(this.concurrency.limit);
     this.structuredOutput = new StructuredOutputNegotiator(
@@ -154,16 +169,28 @@ export class Upstream {
 
   /** Ends every wait and call in flight with {@link UpstreamStoppedError}; their items are released for redelivery. */
   stop(): void {
-    this.stopping.abort(new UpstreamStoppedError());
+    const reason = new UpstreamStoppedError();
+    this.admission.close(reason);
+    this.stopping.stop(reason);
   }
 
-  /** Aborts when {@link stop} is called. */
-  get signal(): AbortSignal {
-    return this.stopping.signal;
+  /** Sends no new call: calls still waiting to go are released with {@link UpstreamStoppedError}; those out finish. */
+  drain(): void {
+    this.admission.close(new UpstreamStoppedError());
   }
 
   get stopped(): boolean {
-    return this.stopping.signal.aborted;
+    return this.stopping.stopped;
+  }
+
+  /** A signal of its own for a wait outside a call (e.g. a result send's backoff); close it when done. */
+  stopScope() {
+    return this.stopping.scope();
+  }
+
+  /** Attempts open now; 0 when nothing is in flight (nothing is left behind by finished calls). */
+  get openScopes(): number {
+    return this.stopping.openScopes;
   }
 
   get maxAttempts(): number {
@@ -185,71 +212,67 @@ export class Upstream {
     }: { guard?: AttemptGuard; lane?: Lane; tally?: CallTally } = {},
   ): Promise<{ value: T; attempts: number }> {
     let previousError: SluiceError | null = null;
-    const signal = this.stopping.signal;
     for (let number = 1; ; number++) {
       guard();
-      if (signal.aborted) throw signal.reason as Error;
-      // Without configured limits, the first call learns them before the others go.
-      const probe = await this.learntLimits.beforeCall(signal);
-      let permit: ConcurrencyPermit | null = null;
+      const scope = this.stopping.scope();
+      const signal = scope.signal;
+      let admitted: Admitted | null = null;
       let started = 0;
-      /** Gives back the probe and the concurrency slot: before a backoff sleep, not after it. */
-      const finish = (outcome: CallOutcome) => {
-        if (probe) this.learntLimits.probeEnded();
-        if (!permit) return;
-        permit.release(outcome);
-        permit = null;
+      /** Gives back the slot and settles the tokens: before a backoff sleep, not after it. */
+      const finish = (outcome: CallOutcome, tokensUsed: number) => {
+        if (!admitted) return;
+        admitted.finish(outcome, tokensUsed);
+        admitted = null;
         if (!started) return;
         this.metrics.upstreamInFlight.dec();
         this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
       };
-      let reservation: Reservation | null = null;
       try {
-        // The concurrency slot first, the rate second: a call granted by the rate limiter goes out
-        // at once, so calls reach the upstream at the paced rate, never in a bunch released by a
-        // slot freeing up.
-        permit = await this.concurrency.acquire(signal, lane);
-        reservation = await this.limiter.acquire(estimatedTokens, signal, lane);
-        guard();
-        permit.begin();
-        started = performance.now();
-        this.metrics.upstreamInFlight.inc();
-        const result = await attempt({ number, previousError, signal });
-        finish('answer');
-        reservation.settle(result.totalTokens);
-        this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
-        return { value: result.value, attempts: number };
-      } catch (thrown) {
-        reservation?.settle(estimatedTokens);
-        if (signal.aborted) {
-          finish('ignore');
-          throw signal.reason as Error; // stopping: not a failure of the item, which is redelivered
+        try {
+          // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate):
+          // a call let through goes out at once, so calls reach the upstream at the paced rate.
+          admitted = await this.admission.acquire(estimatedTokens, signal, lane);
+          guard();
+          admitted.begin();
+          started = performance.now();
+          this.metrics.upstreamInFlight.inc();
+          const result = await attempt({ number, previousError, signal });
+          finish('answer', result.totalTokens);
+          this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
+          return { value: result.value, attempts: number };
+        } catch (thrown) {
+          if (signal.aborted) {
+            finish('ignore', estimatedTokens);
+            throw signal.reason as Error; // stopping: not a failure of the item, which is redelivered
+          }
+          if (!started) {
+            finish('ignore', estimatedTokens);
+            throw thrown; // cancelled or abandoned before the call
+          }
+          const error = toSluiceError(thrown);
+          finish(callOutcomeOf(error), estimatedTokens);
+          this.metrics.upstreamCalls.inc({ route, outcome: error.code });
+          if (error instanceof UpstreamError && error.status === 429) {
+            this.metrics.rateLimited.inc();
+            if (tally) tally.rateLimited++;
+            this.limiter.onRateLimited(error.retryAfterMs);
+          }
+          if (!error.retriable || number >= this.options.maxAttempts) throw new ItemFailedError(error, number);
+          previousError = error;
+          this.metrics.retries.inc({ reason: error.code });
+          const delay =
+            error instanceof UpstreamError && error.status === 429
+              ? 0 // the rate budget holds everyone until retry-after; no second wait here
+              : retryDelayMs(number - 1, error instanceof UpstreamError ? error.retryAfterMs : null, {
+                  initialMs: this.options.retryBaseMs,
+                  maxMs: this.options.retryMaxMs,
+                  maxServerDelayMs: 10 * 60_000,
+                });
+          this.logger.debug({ route, attempt: number, code: error.code, delayMs: delay }, 'retrying upstream call');
+          if (delay > 0) await sleep(delay, signal);
         }
-        if (!started) {
-          finish('ignore');
-          throw thrown; // cancelled or abandoned before the call
-        }
-        const error = toSluiceError(thrown);
-        finish(callOutcomeOf(error));
-        this.metrics.upstreamCalls.inc({ route, outcome: error.code });
-        if (error instanceof UpstreamError && error.status === 429) {
-          this.metrics.rateLimited.inc();
-          if (tally) tally.rateLimited++;
-          this.limiter.onRateLimited(error.retryAfterMs);
-        }
-        if (!error.retriable || number >= this.options.maxAttempts) throw new ItemFailedError(error, number);
-        previousError = error;
-        this.metrics.retries.inc({ reason: error.code });
-        const delay =
-          error instanceof UpstreamError && error.status === 429
-            ? 0 // the limiter holds everyone until retry-after; no second wait here
-            : retryDelayMs(number - 1, error instanceof UpstreamError ? error.retryAfterMs : null, {
-                initialMs: this.options.retryBaseMs,
-                maxMs: this.options.retryMaxMs,
-                maxServerDelayMs: 10 * 60_000,
-              });
-        this.logger.debug({ route, attempt: number, code: error.code, delayMs: delay }, 'retrying upstream call');
-        if (delay > 0) await sleep(delay, signal);
+      } finally {
+        scope.close();
       }
     }
   }
@@ -263,15 +286,4 @@ export class Upstream {
 function callOutcomeOf(error: SluiceError): CallOutcome {
   if (error instanceof UpstreamError && error.status !== null) return error.status === 429 ? 'ignore' : 'answer';
   return error.code === 'upstream_timeout' ? 'timeout' : 'ignore';
-}
-
-/**
- * One controller whose signal every in-flight call and wait listens to: with more than ten calls at
- * once Node warns of a listener leak (MaxListenersExceededWarning), though each wait removes its
- * listener when it ends. The number of listeners is bounded by the concurrency, so the warning is lifted.
- */
-function stopSignalController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }
