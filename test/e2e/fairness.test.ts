@@ -49,14 +49,21 @@ async function saturated(log: keyof typeof LOGS, label: string, env: Record<stri
     expect(response.status, JSON.stringify(parsed)).toBe(200);
     return parsed;
   };
-  const submit = async (key: string, tenant: string, count: number) =>
-    (
+  // Every job's items are its own: identical items would be answered once (deduplication) and
+  // finish without an upstream call, which is not what these tests measure.
+  let jobs = 0;
+  const submit = async (key: string, tenant: string, count: number) => {
+    const job = ++jobs;
+    return (
       (await call(key, 'POST', '/v1/jobs', {
         operation: 'label',
         categories: ['billing', 'bug', 'other'],
-        items: Array.from({ length: count }, (_, i) => ({ content: `${tenant} ticket ${i}: charged twice` })),
+        items: Array.from({ length: count }, (_, i) => ({
+          content: `${tenant} job ${job} ticket ${i}: charged twice`,
+        })),
       })) as unknown as JobView
     ).id;
+  };
   const job = async (key: string, id: string) => (await call(key, 'GET', `/v1/jobs/${id}`)) as unknown as JobView;
   const completed = (key: string, id: string) =>
     eventually(
