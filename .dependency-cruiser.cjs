@@ -6,7 +6,9 @@
  *   topics and core's contracts;
  * - ingest and sink keep data only through core's Store (a local directory or S3), never the
  *   file system: each may run on its own machine, and neither reads the other's files;
- * - core depends on no other Sluice package, the SDK only on core's contracts.
+ * - core depends on no other Sluice package, the SDK only on core's contracts;
+ * - inside ingest, routes depend on batches, never the reverse: batch behaviour lives in
+ *   `batches/`, and an HTTP route module is only one way in.
  */
 module.exports = {
   forbidden: [
@@ -40,6 +42,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/core/' },
       to: { path: '^packages/(?!core/)' },
+    },
+    {
+      name: 'ingest-batches-below-routes',
+      severity: 'error',
+      comment:
+        'Batch behaviour (submit, cancel, resubmit, OpenAI validation) lives in batches/; routes call it, it never calls a route module.',
+      from: { path: '^packages/ingest/src/batches/' },
+      to: { path: '^packages/ingest/src/routes/' },
     },
     {
       name: 'sdk-needs-contracts-and-retry-only',

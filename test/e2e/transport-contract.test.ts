@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -344,40 +344,6 @@ describe('the embedded log', () => {
       ),
     );
     expect(bytes.reduce((a, b) => a + b, 0)).toBeLessThan(60 * 60);
-    await reader.consumer.stop();
-  });
-
-  it('reads a log written before segments (one file per partition) after migrating it', async () => {
-    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
-    directories.push(directory);
-    // The old record format: u32 length | f64 timestamp | key | headers | value, no offset.
-    const record = (n: number) => {
-      const key = Buffer.from('old');
-      const headers = Buffer.from('{}');
-      const value = Buffer.from(JSON.stringify({ n }));
-      const body = Buffer.alloc(8 + 4 + key.length + 4 + headers.length + 4 + value.length);
-      let at = body.writeDoubleLE(Date.now(), 0);
-      at = body.writeUInt32LE(key.length, at);
-      at += key.copy(body, at);
-      at = body.writeUInt32LE(headers.length, at);
-      at += headers.copy(body, at);
-      at = body.writeUInt32LE(value.length, at);
-      value.copy(body, at);
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(body.length);
-      return Buffer.concat([length, body]);
-    };
-    await mkdtemp(join(directory, 'x')).then((d) => rm(d, { recursive: true }));
-    const topicDir = join(directory, 'legacy.t');
-    await import('node:fs/promises').then((fs) => fs.mkdir(topicDir, { recursive: true }));
-    await writeFile(join(topicDir, '0.log'), Buffer.concat([0, 1, 2].map(record)));
-    await writeFile(join(directory, 'topics.json'), JSON.stringify({ 'legacy.t': 1 }));
-    const transport = createEmbeddedTransport({ directory, ...LOG_DEFAULTS });
-    transports.push(transport);
-    const reader = await collect(transport, 'legacy', 'legacy.t');
-    await eventually(() => (reader.seen.length >= 3 ? true : undefined), { what: 'the migrated records' });
-    expect(values(reader.seen)).toEqual([0, 1, 2]);
-    expect(reader.seen.map((m) => m.offset)).toEqual(['0', '1', '2']);
     await reader.consumer.stop();
   });
 });

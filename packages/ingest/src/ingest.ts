@@ -134,17 +134,27 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     view,
     logger,
   });
+  const files = new FileStore(store, { uploadRetentionSeconds: options.retention.fileSeconds });
+  const deletion = { store, files, submitter, producer, topics: options.topics, view };
+  const sync = new SyncRunner({
+    submitter,
+    view,
+    store,
+    timeoutMs: options.limits.syncTimeoutMs,
+    forget: (batchId, tenant) => deleteBatch(deletion, batchId, tenant),
+    retentionSeconds: options.retention.syncSeconds,
+  });
   const context: IngestContext = {
     transport: options.transport,
     producer,
     serde: options.serde,
     topics: options.topics,
     store,
-    files: new FileStore(store, { uploadRetentionSeconds: options.retention.fileSeconds }),
+    files,
     retention: options.retention,
     view,
     submitter,
-    sync: null as unknown as SyncRunner,
+    sync,
     limits: options.limits,
     upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     logger,
@@ -152,14 +162,6 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     counters,
     readiness: options.readiness,
   };
-  context.sync = new SyncRunner({
-    submitter,
-    view,
-    store,
-    timeoutMs: options.limits.syncTimeoutMs,
-    forget: (batchId, tenant) => deleteBatch(context, batchId, tenant),
-    retentionSeconds: options.retention.syncSeconds,
-  });
   const sweeper = new Sweeper(context, options.retention.sweepIntervalMs);
 
   const dashboard = DashboardFiles.from(

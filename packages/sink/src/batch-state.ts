@@ -40,7 +40,7 @@ export interface SinkRetention {
 
 /**
  * One batch as the sink sees it: its spec and size (from the seal), its results (a ResultWriter,
- * which is also the dedup set), and a cancel request if one came. Only the sink that owns the
+ * which also drops an item's repeated results), and a cancel request if one came. Only the sink that owns the
  * batch's partition touches it. Everything it keeps is in the store, so any sink can take over.
  */
 export class BatchState {

@@ -47,7 +47,10 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-/** Batches kept open (dedup set, recent index pages) at once; others are reopened from the store on demand. */
+/**
+ * Batches kept open (recorded item indexes, recent index pages) beyond which the least recently
+ * used idle ones are closed; others are reopened from the store on demand.
+ */
 const MAX_OPEN_BATCHES = 256;
 /** Buffered results across all batches that force a flush at once. */
 const MAX_BUFFERED_SEGMENTS = 4;
@@ -66,6 +69,14 @@ export function createSink(options: SinkOptions): Sink {
   const { segmentBytes, flushIntervalMs, statusIntervalMs } = options;
   const metrics: SinkMetrics = createSinkMetrics(options.metricsRegistry ?? new Registry());
   const groupId = options.groupId ?? `${options.topics.results}.sink`;
+  /**
+   * Open batches, least recently used first (a Map keeps insertion order; `stateOf` re-inserts).
+   * Deliberately not core's BoundedCache: that one evicts at once when full, whereas a batch here
+   * may be closed only when nobody is using it and nothing of it is unwritten (buffered results, a
+   * status not yet published), and closing it is asynchronous. So MAX_OPEN_BATCHES is a soft
+   * bound that `evict` restores after each eachBatch; while every batch is busy or dirty it is
+   * exceeded (by at most the batches in flight).
+   */
   const open = new Map<string, BatchState>();
   let producer: Producer | null = null;
   let consumer: Consumer | null = null;
@@ -84,7 +95,7 @@ export function createSink(options: SinkOptions): Sink {
   async function stateOf(batchId: string): Promise<BatchState> {
     let state = open.get(batchId);
     if (state) {
-      // Re-insert: the map's order is the LRU order.
+      // Re-insert: the map's order is the order of use.
       open.delete(batchId);
       open.set(batchId, state);
       return state;

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import {
   type BatchRecord,
+  BoundedCache,
   type Consumer,
   isTerminal,
   type Logger,
@@ -73,7 +74,8 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
 export function createWebhookNotifier(options: WebhookOptions) {
   const maxBackoffMs = options.maxBackoffMs ?? 300_000;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const delivered = new Set<string>();
+  /** Events announced lately: a final record published twice (a sink crashed in between) is announced once. */
+  const delivered = new BoundedCache<true>({ maxEntries: 100_000 });
   const cutoffSeconds = (Date.now() - (options.replayWindowMs ?? 86_400_000)) / 1000;
   let consumer: Consumer | null = null;
   let running = false;
@@ -135,8 +137,7 @@ export function createWebhookNotifier(options: WebhookOptions) {
           const event = record ? batchEvent(record) : null;
           if (event && event.created_at >= cutoffSeconds && !delivered.has(event.id)) {
             if (!(await deliver(event))) return; // stopping: not committed, sent again after restart
-            delivered.add(event.id);
-            if (delivered.size > 100_000) delivered.clear();
+            delivered.set(event.id, true);
           }
           context.resolveOffset(message.offset);
           await consumer?.commit([

@@ -1,3 +1,4 @@
+import { BoundedCache } from '../cache.js';
 import type { ItemResultMessage } from '../contracts/messages.js';
 import { storeKeys } from './layout.js';
 import type { Store } from './types.js';
@@ -12,7 +13,8 @@ import type { Store } from './types.js';
  * - The index pages a flush touched are written after its segment, so an entry never points at
  *   bytes that are not there. A crash in between leaves an unreferenced segment (deleted with the
  *   batch) and uncommitted offsets (redelivered, recorded again).
- * - The index is the dedup set: an item index is recorded once, also after a restart.
+ * - The index drops duplicate results (delivery is at least once): an item index is recorded once,
+ *   also after a restart.
  * - Reading rows `[a, b)` takes the one or two index pages that cover them and one ranged read per
  *   segment they point into (results arrive roughly in order, so usually one): a page of 1,000 rows
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
@@ -60,7 +62,7 @@ function countOutcome(counts: ResultCounts, flags: number): void {
   counts.retries += (flags >>> RETRIES_SHIFT) & COUNT_MAX;
   counts.rateLimited += (flags >>> RATE_LIMITED_SHIFT) & COUNT_MAX;
 }
-/** Index pages a writer keeps in memory (results arrive near their index, so recent pages are hit). */
+/** Index pages a writer keeps in memory. */
 const PAGE_CACHE = 8;
 
 export interface ResultCounts {
@@ -73,7 +75,7 @@ export interface ResultCounts {
   expired: number;
   inputTokens: number;
   outputTokens: number;
-  /** Items answered from the dedup cache, and their input tokens. */
+  /** Items answered from an identical request's answer (the processor's request deduplication), and their input tokens. */
   cachedItems: number;
   cachedTokens: number;
   /** Attempts beyond each item's first, and attempts the upstream answered 429, over all items. */
@@ -97,8 +99,8 @@ export class ResultWriter {
   private pendingBytes = 0;
   private pendingEntries: PendingEntry[] = [];
   private firstPendingMs = 0;
-  /** Recently written index pages, newest last (a Map keeps insertion order). */
-  private readonly pages = new Map<number, Buffer>();
+  /** Recently written index pages (results arrive near their index, so recent pages are hit). */
+  private readonly pages = new BoundedCache<Buffer>({ maxEntries: PAGE_CACHE });
 
   private constructor(
     private readonly store: Store,
@@ -110,7 +112,7 @@ export class ResultWriter {
     this.present = present;
   }
 
-  /** Opens a batch's result log, rebuilding the dedup set and the counts from its index pages. */
+  /** Opens a batch's result log, rebuilding the recorded item indexes and the counts from its index pages. */
   static async open(store: Store, batchId: string): Promise<ResultWriter> {
     const counts: ResultCounts = {
       received: 0,
@@ -234,7 +236,7 @@ export class ResultWriter {
         this.store.put(storeKeys.resultIndexPage(this.batchId, page), trimPage(pageBytes)),
       );
       this.lastSegment = segment;
-      for (const [page, pageBytes] of touched) this.remember(page, pageBytes);
+      for (const [page, pageBytes] of touched) this.pages.set(String(page), pageBytes);
     } catch (error) {
       // Put the results back in front of what came meanwhile; the next flush writes them all.
       for (const entry of this.pendingEntries) entry.offset += bytes;
@@ -254,18 +256,12 @@ export class ResultWriter {
   }
 
   private async page(page: number): Promise<Buffer> {
-    const cached = this.pages.get(page);
+    const cached = this.pages.get(String(page));
     if (cached) return cached;
     const stored = await this.store.read(storeKeys.resultIndexPage(this.batchId, page));
     const bytes = Buffer.alloc(PAGE_BYTES);
     stored?.copy(bytes, 0, 0, Math.min(stored.length, PAGE_BYTES));
     return bytes;
-  }
-
-  private remember(page: number, bytes: Buffer): void {
-    this.pages.delete(page);
-    this.pages.set(page, bytes);
-    while (this.pages.size > PAGE_CACHE) this.pages.delete(this.pages.keys().next().value as number);
   }
 }
 

@@ -143,10 +143,9 @@ class EmbeddedLog {
     this.offsetsFile = join(directory, 'offsets.json');
     this.topicsFile = join(directory, 'topics.json');
     this.committed = readJson<Record<string, Record<string, number>>>(this.offsetsFile) ?? {};
-    type TopicEntry = number | { partitions: number; compact: boolean };
+    type TopicEntry = { partitions: number; compact: boolean };
     for (const [topic, entry] of Object.entries(readJson<Record<string, TopicEntry>>(this.topicsFile) ?? {})) {
-      if (typeof entry === 'number') this.open(topic, entry, false);
-      else this.open(topic, entry.partitions, entry.compact);
+      this.open(topic, entry.partitions, entry.compact);
     }
   }
 

@@ -63,7 +63,6 @@ export class PartitionLog {
   ) {
     this.directory = join(topicDirectory, String(partition));
     mkdirSync(this.directory, { recursive: true });
-    migrateSingleFile(join(topicDirectory, `${partition}.log`), this.directory);
     for (const name of readdirSync(this.directory)
       .filter((n) => /^\d{20}\.log$/.test(n))
       .sort()) {
@@ -251,39 +250,6 @@ function openSegment(path: string, base: number): Segment {
   }
   segment.size = at;
   return segment;
-}
-
-/**
- * Logs written before segments were introduced are one `<partition>.log` of records without
- * their offset (an offset was the record's position in the file): rewritten once as segment 0.
- */
-function migrateSingleFile(path: string, directory: string): void {
-  if (!existsSync(path)) return;
-  const fd = openSync(path, 'r');
-  const total = fstatSync(fd).size;
-  const target = join(directory, `${'0'.padStart(20, '0')}.log`);
-  const out = openSync(`${target}.migrating`, 'w');
-  const header = Buffer.alloc(4);
-  let at = 0;
-  let written = 0;
-  for (let offset = 0; at + 4 <= total; offset++) {
-    readSync(fd, header, 0, 4, at);
-    const length = header.readUInt32LE(0);
-    if (at + 4 + length > total) break;
-    const body = Buffer.alloc(length);
-    readSync(fd, body, 0, length, at + 4);
-    const record = Buffer.alloc(4 + 8 + length);
-    record.writeUInt32LE(8 + length, 0);
-    record.writeDoubleLE(offset, 4);
-    body.copy(record, 12);
-    writeAll(out, record, written);
-    written += record.length;
-    at += 4 + length;
-  }
-  closeSync(out);
-  closeSync(fd);
-  renameSync(`${target}.migrating`, target);
-  rmSync(path, { force: true });
 }
 
 function writeAll(fd: number, data: Buffer, position: number): void {

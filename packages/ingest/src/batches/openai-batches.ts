@@ -22,10 +22,10 @@ import { type IngestContext, intakeLimits } from '../context.js';
 import { intakeJsonl } from '../intake/jsonl-intake.js';
 import { openAILineValidator } from '../intake/openai.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
-import { fileFor } from '../routes/files.js';
-import { cancelBatch } from '../routes/batches.js';
+import { fileFor } from '../http/lookups.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
+import { cancelBatch } from './cancel.js';
 import { requestTimeoutSeconds } from './timeouts.js';
 
 const CreateBatch = z.object({

@@ -9,13 +9,19 @@ import type { IngestContext } from '../context.js';
 export const DELETED_MARK_SECONDS = 8 * 24 * 60 * 60;
 
 /**
+ * What deleting a batch touches: named, not the whole IngestContext, so the synchronous runner
+ * (itself part of the context) can be built with it before the context exists.
+ */
+export type BatchDeletionDeps = Pick<IngestContext, 'store' | 'files' | 'submitter' | 'producer' | 'topics' | 'view'>;
+
+/**
  * Deletes everything a batch left: its input copy, results, outputs and error file (bytes and
  * File records), then tombstones its status record. The batch is marked deleted first, so the
  * sink drops any late result for it; each step can be repeated, so a failure part-way is mended
  * by deleting again (or by the sweeper).
  */
-export async function deleteBatch(context: IngestContext, batchId: string, tenant: string): Promise<void> {
-  const { store } = context;
+export async function deleteBatch(deps: BatchDeletionDeps, batchId: string, tenant: string): Promise<void> {
+  const { store } = deps;
   await putJson(store, storeKeys.expiry(nowSeconds() + DELETED_MARK_SECONDS, 'deleted', batchId), {
     kind: 'deleted',
     id: batchId,
@@ -24,11 +30,11 @@ export async function deleteBatch(context: IngestContext, batchId: string, tenan
   await store.put(storeKeys.deleted(batchId), '');
   await store.deletePrefix(storeKeys.batchPrefix(batchId));
   for (const id of [outputFileId(batchId), errorFileId(batchId)]) {
-    const record = await context.files.get(tenant, id);
-    if (record) await context.files.delete(record);
+    const record = await deps.files.get(tenant, id);
+    if (record) await deps.files.delete(record);
   }
-  await context.submitter.release(batchId);
+  await deps.submitter.release(batchId);
   // A null value on the compacted topic: Kafka drops the key at the next compaction.
-  await context.producer.send(context.topics.status, [{ key: batchId, value: null }]);
-  await context.view.remove(batchId);
+  await deps.producer.send(deps.topics.status, [{ key: batchId, value: null }]);
+  await deps.view.remove(batchId);
 }

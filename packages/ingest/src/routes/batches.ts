@@ -6,7 +6,6 @@ import {
   BatchSpec,
   ConflictError,
   type DryRun,
-  HEADERS,
   type DomainModel,
   isTerminal,
   REALTIME_ENDPOINTS,
@@ -25,10 +24,12 @@ import { validateDomainLine } from '../intake/domain.js';
 import { intakeJsonl, type LineValidator } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
+import { batchFor } from '../http/lookups.js';
 import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 import { deleteBatch } from '../retention/deletion.js';
-import { retryBatch } from '../batches/retry.js';
+import { cancelBatch } from '../batches/cancel.js';
+import { resubmitIncompleteItems } from '../batches/resubmit.js';
 import { requestTimeoutSeconds } from '../batches/timeouts.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
@@ -54,16 +55,6 @@ export interface BatchRouteExtensions {
   ) => Promise<BatchRecord | DryRun | undefined>;
   /** Cancels a batch ingest still owns (e.g. OpenAI `validating`); returns undefined when the sink owns it. */
   cancelOwned?: (record: BatchRecord) => Promise<BatchRecord | undefined>;
-}
-
-/**
- * Looks a batch up for a tenant: another tenant's batch is as absent as a missing one. A
- * synchronous call's batch is found too (never listed): a call that timed out is polled here.
- */
-export async function batchFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
-  const record = await context.view.get(id);
-  if (!record || record.tenant !== tenant) throw new NotFoundError('batch', id);
-  return record;
 }
 
 /**
@@ -133,12 +124,12 @@ export function registerBatchRoutes(
 
   app.post<{ Params: { id: string } }>('/v1/batches/:id/cancel', async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
-    return publicBatch(await cancelBatch(context, record, extensions));
+    return publicBatch(await cancelBatch(context, record, extensions.cancelOwned));
   });
 
   app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
-    return publicBatch(await retryBatch(context, record, 'batches'));
+    return publicBatch(await resubmitIncompleteItems(context, record, 'batches'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/batches/:id', async (request) => {
@@ -229,28 +220,4 @@ export async function deleteFinished(
     );
   }
   await deleteBatch(context, record.id, record.tenant);
-}
-
-/** Asks the batch's sink to cancel it (through the results topic, so it arrives in order). */
-export async function cancelBatch(
-  context: IngestContext,
-  record: BatchRecord,
-  extensions: BatchRouteExtensions = {},
-): Promise<BatchRecord> {
-  if (record.status === 'cancelling' || record.status === 'cancelled') return record;
-  if (isTerminal(record.status)) {
-    throw new ConflictError(`Batch ${record.id} is already ${record.status} and cannot be cancelled.`);
-  }
-  const owned = await extensions.cancelOwned?.(record);
-  if (owned) return owned;
-  const requestedAt = nowSeconds();
-  await context.producer.send(context.topics.results, [
-    {
-      key: record.id,
-      value: await context.serde.results.encode({ type: 'cancel', batch_id: record.id, requested_at: requestedAt }),
-      headers: { [HEADERS.type]: 'cancel' },
-    },
-  ]);
-  context.view.markCancelRequested(record.id, requestedAt);
-  return (await context.view.get(record.id)) ?? record;
 }

@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IngestContext } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
+import { fileFor } from '../http/lookups.js';
 import { listPage } from '../http/views.js';
 
 import { issuesFromZod } from '../intake/zod-issues.js';
@@ -24,15 +25,6 @@ const FORM_LIMITS = { fields: 16, fieldSize: 64 * 1024 };
 
 /** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
 const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
-
-/** A tenant's file, or 404 (another tenant's file looks the same as a missing one; so does an expired one). */
-export async function fileFor(context: IngestContext, tenant: string, id: string): Promise<FileRecord> {
-  const record = await context.files.get(tenant, id);
-  if (!record || record.tenant !== tenant || (record.expires_at !== null && record.expires_at <= nowSeconds())) {
-    throw new NotFoundError('file', id);
-  }
-  return record;
-}
 
 /** The OpenAI Files API: upload (multipart, streamed into the store), list, retrieve, content, delete. */
 export async function registerFileRoutes(app: FastifyInstance, context: IngestContext) {

@@ -18,7 +18,8 @@ import {
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { retryBatch } from '../batches/retry.js';
+import { cancelBatch } from '../batches/cancel.js';
+import { resubmitIncompleteItems } from '../batches/resubmit.js';
 import { requestTimeoutSeconds } from '../batches/timeouts.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
@@ -26,6 +27,7 @@ import { isDryRun } from '../http/dry-run-query.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
+import { fileFor } from '../http/lookups.js';
 import { listPage, publicJob } from '../http/views.js';
 import {
   arrayEntries,
@@ -37,8 +39,8 @@ import {
 import { intakeOperationItems, paramsIssues, resultFieldsOf, type OperationParams } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { csvStream, jsonlStream, pageOfRows } from '../output/rows.js';
-import { cancelBatch, deleteFinished } from './batches.js';
-import { fileFor, receiveUpload } from './files.js';
+import { deleteFinished } from './batches.js';
+import { receiveUpload } from './files.js';
 
 /** A tenant's operations job (or a synchronous operations call that timed out, polled here), or 404. */
 export async function jobFor(context: IngestContext, tenant: string, id: string): Promise<BatchRecord> {
@@ -104,7 +106,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (request) => {
     const record = await jobFor(context, request.tenant, request.params.id);
-    return publicJob(await retryBatch(context, record, 'jobs'));
+    return publicJob(await resubmitIncompleteItems(context, record, 'jobs'));
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {

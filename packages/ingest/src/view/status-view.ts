@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   BatchRecord,
   type BatchStatus,
+  BoundedCache,
   type Consumer,
   followStatusTopic,
   isTerminal,
@@ -31,8 +32,6 @@ const RECORD = 'r!';
 const LISTING = 'l!';
 /** The listing again, by status: `s!<tenant>!<scope>!<status>!<created_at>!<id>`. */
 const BY_STATUS = 's!';
-/** Set once the status index covers every record (a database from before it is indexed at start). */
-const STATUS_INDEXED = 'meta!status-index';
 const OFFSET = 'o!';
 const GROUP = 'meta!group';
 /** Scope of the listing index holding every API's batches (others: one per API, e.g. `operations`). */
@@ -58,8 +57,8 @@ const ALL_APIS = '*';
  */
 export class StatusView {
   private db: ClassicLevel<string, string> | null = null;
-  private readonly cache = new Map<string, BatchRecord>();
-  private readonly cacheSize: number;
+  /** Recently read records (read-your-writes: ingest's own writes replace them at once). */
+  private readonly cache: BoundedCache<BatchRecord>;
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Cancels requested here that the sink has not confirmed yet: shown as `cancelling`. */
   private readonly cancelRequested = new Map<string, number>();
@@ -68,7 +67,7 @@ export class StatusView {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: StatusViewOptions) {
-    this.cacheSize = options.cacheSize ?? 5000;
+    this.cache = new BoundedCache({ maxEntries: options.cacheSize ?? 5000 });
   }
 
   /** Opens the database and starts reading; resolves once the view has caught up (or after `timeoutMs`). */
@@ -83,7 +82,6 @@ export class StatusView {
       );
     }
     this.db = db;
-    await indexStatuses(db);
     let groupId = await db.get(GROUP);
     if (!groupId) {
       groupId = `${this.options.topics.status}.ingest-view.${randomUUID()}`;
@@ -222,14 +220,11 @@ export class StatusView {
 
   private async stored(id: string): Promise<BatchRecord | undefined> {
     const cached = this.cache.get(id);
-    if (cached) {
-      this.remember(cached);
-      return cached;
-    }
+    if (cached) return cached;
     const value = await this.open().get(`${RECORD}${id}`);
     if (value === undefined) return undefined;
     const record = BatchRecord.parse(JSON.parse(value));
-    this.remember(record);
+    this.cache.set(id, record);
     return record;
   }
 
@@ -239,12 +234,6 @@ export class StatusView {
       return { ...record, status: 'cancelling', cancelling_at: cancelAt };
     }
     return record;
-  }
-
-  private remember(record: BatchRecord): void {
-    this.cache.delete(record.id);
-    this.cache.set(record.id, record);
-    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
   }
 
   /** Writes changes (and the topic offset they reach) in one atomic batch, then tells the waiters. */
@@ -287,7 +276,7 @@ export class StatusView {
           continue;
         }
         if (record.status !== 'in_progress' && record.status !== 'validating') this.cancelRequested.delete(id);
-        if (this.cache.has(id)) this.remember(record);
+        if (this.cache.has(id)) this.cache.set(id, record);
         this.notify(record);
       }
     };
@@ -325,20 +314,6 @@ function statusKeys(record: BatchRecord): string[] {
 
 const put = (key: string) => ({ type: 'put' as const, key, value: '' });
 const del = (key: string) => ({ type: 'del' as const, key });
-
-/** Builds the status index of a database written before it existed (once; later writes keep it). */
-async function indexStatuses(db: ClassicLevel<string, string>): Promise<void> {
-  if ((await db.get(STATUS_INDEXED)) !== undefined) return;
-  let operations: { type: 'put'; key: string; value: string }[] = [];
-  for await (const value of db.values({ gte: RECORD, lt: `${RECORD}~` })) {
-    operations.push(...statusKeys(BatchRecord.parse(JSON.parse(value))).map(put));
-    if (operations.length >= 1000) {
-      await db.batch(operations);
-      operations = [];
-    }
-  }
-  await db.batch([...operations, { type: 'put', key: STATUS_INDEXED, value: '1' }]);
-}
 
 function parseOrNull(value: string | undefined): BatchRecord | null {
   return value === undefined ? null : BatchRecord.parse(JSON.parse(value));

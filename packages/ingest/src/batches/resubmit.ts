@@ -13,15 +13,18 @@ import {
 import type { IngestContext } from '../context.js';
 
 /**
- * `POST /v1/batches/{id}/retry`, `POST /v1/jobs/{id}/retry`: a new batch of exactly the items of a
- * finished batch that did not complete (failed, expired or cancelled), with the same API,
+ * "Retry failed" (`POST /v1/batches/{id}/retry`, `POST /v1/jobs/{id}/retry`): resubmits, as a new
+ * batch, exactly the items of a finished batch that did not complete (failed, expired or cancelled), with the same API,
  * endpoint, operation, parameters, model, window and timeout, and `metadata.retry_of` = the old
  * id. The items keep their `custom_id`s (so outputs join back), not their indexes.
  *
  * One pass over the stored input beside the results in index order: memory stays flat whatever
  * the batch's size.
+ *
+ * Not to be confused with core's `retry` (backoff of one failed call): this runs nothing again by
+ * itself; it submits a new batch that goes through the pipeline like any other.
  */
-export async function retryBatch(
+export async function resubmitIncompleteItems(
   context: IngestContext,
   source: BatchRecord,
   resource: 'batches' | 'jobs',
@@ -39,7 +42,7 @@ export async function retryBatch(
   }
   const batchId = newBatchId();
   const out = context.store.writer(context.submitter.inputKey(batchId));
-  let retried = 0;
+  let resubmitted = 0;
   try {
     const results = readResults(context.store, source.id)[Symbol.asyncIterator]();
     let next = await results.next();
@@ -50,7 +53,7 @@ export async function retryBatch(
       const completed = !next.done && next.value.index === index && next.value.ok;
       if (!completed) {
         await out.write(Buffer.concat([line.bytes, Buffer.from('\n')]));
-        retried++;
+        resubmitted++;
       }
       index++;
     }
@@ -58,7 +61,7 @@ export async function retryBatch(
     await out.abort();
     throw error;
   }
-  if (retried === 0) {
+  if (resubmitted === 0) {
     await out.abort();
     await context.submitter.discard(batchId);
     throw new ValidationError(
@@ -98,5 +101,5 @@ export async function retryBatch(
     parameters: source.parameters,
     request_timeout_seconds: source.request_timeout_seconds,
   });
-  return context.submitter.submit(batchId, spec, retried);
+  return context.submitter.submit(batchId, spec, resubmitted);
 }
