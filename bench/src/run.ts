@@ -12,25 +12,70 @@ import { runB6 } from './b6-status-view.js';
 import { runB7 } from './b7-learnt-limits.js';
 import { runB8 } from './b8-dedup.js';
 import { runB9 } from './b9-fairness.js';
-import { infraFromEnv } from './common.js';
+import { type BenchInfra, infraFromEnv } from './common.js';
+import { CHECK_BUDGET, runFloor, TARGET_RATIO } from './cpu-floor.js';
 
 /**
- * `pnpm bench [--only B1,B4] [--scale 0.1]`: runs the benchmarks against the broker and registry in
+ * `pnpm bench [--only B1,B4,FLOOR] [--scale 0.1]`: runs the benchmarks against the broker and registry in
  * KAFKA_BROKERS / SCHEMA_REGISTRY_URL (`pnpm kafka:up`), prints a table with each figure against
  * its target, and writes everything to bench/results/<time>.json. `--scale` shrinks the item
- * counts for a quick look; the documented figures use the full sizes.
+ * counts for a quick look; the documented figures use the full sizes. FLOOR (Sluice's CPU per item
+ * against one bare upstream call, cpu-floor.ts) needs no broker.
+ *
+ * `pnpm bench --check [--processor-budget 4] [--embedded-budget 8]`: FLOOR alone, short (CI runs
+ * it), exiting 1 when a ratio passes its budget.
  */
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     scale: { type: 'string', default: '1' },
+    check: { type: 'boolean', default: false },
+    'processor-budget': { type: 'string', default: String(CHECK_BUDGET.processor) },
+    'embedded-budget': { type: 'string', default: String(CHECK_BUDGET.embedded) },
   },
 });
+if (values.check) process.exit(await check());
+
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
+const only = new Set((values.only ?? 'FLOOR,B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
-const infra = infraFromEnv();
+// Read only when a benchmark that needs the broker is asked for: FLOOR runs without one.
+const infra = [...only].some((name) => name !== 'FLOOR') ? infraFromEnv() : (null as unknown as BenchInfra);
+
+/** `--check`: the floor and the two ratios, exit code 1 when one passes its budget. */
+async function check(): Promise<number> {
+  const budget = {
+    processor: positive('--processor-budget', values['processor-budget']),
+    embedded: positive('--embedded-budget', values['embedded-budget']),
+  };
+  const result = await runFloor();
+  const verdicts = [
+    ['processor', result.processorMsPerItem, result.processorRatio, budget.processor],
+    ['embedded (sluice run)', result.embeddedMsPerItem, result.embeddedRatio, budget.embedded],
+  ] as const;
+  console.log(
+    `floor: ${result.floorMsPerCall} ms CPU per bare upstream call (${result.callBytes}-byte label call, ${result.floorConcurrency} in flight; rounds ${result.byRound.floor.join(', ')})`,
+  );
+  let failed = 0;
+  for (const [name, ms, ratio, limit] of verdicts) {
+    const ok = ratio <= limit;
+    if (!ok) failed++;
+    console.log(
+      `${name}: ${ms} ms CPU per item = ${ratio}× the floor (budget ${limit}×, target ${TARGET_RATIO[name === 'processor' ? 'processor' : 'embedded']}×): ${ok ? 'ok' : 'OVER BUDGET'}`,
+    );
+  }
+  console.log(
+    `rounds (ms per item): processor ${result.byRound.processor.join(', ')}; embedded ${result.byRound.embedded.join(', ')}; ${result.seconds} s`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+function positive(flag: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`${flag}: a positive number`);
+  return value;
+}
 
 interface Row {
   bench: string;
@@ -60,6 +105,24 @@ async function step<T>(name: string, run: () => Promise<T>): Promise<T | null> {
   }
 }
 
+const floor = await step('FLOOR', () => runFloor());
+if (floor) {
+  add('FLOOR', 'CPU ms per bare upstream call (the floor)', floor.floorMsPerCall);
+  add(
+    'FLOOR',
+    `processor CPU per item / floor (${floor.processorMsPerItem} ms)`,
+    floor.processorRatio,
+    `≤ ${TARGET_RATIO.processor}`,
+    floor.processorRatio <= TARGET_RATIO.processor,
+  );
+  add(
+    'FLOOR',
+    `embedded pipeline (sluice run) CPU per item / floor (${floor.embeddedMsPerItem} ms)`,
+    floor.embeddedRatio,
+    `≤ ${TARGET_RATIO.embedded}`,
+    floor.embeddedRatio <= TARGET_RATIO.embedded,
+  );
+}
 const b1 = await step('B1', () => runB1(infra, n(100_000)));
 if (b1) {
   add(
