@@ -1,7 +1,13 @@
 import { ClientRequest } from 'node:http';
 import { startSluice } from '@sluice/cli';
 import { ClassifyParams, compileConfig, createSerde, HEADERS, type OutgoingMessage, parseEnv } from '@sluice/core';
-import { type CapturedCall, LABEL_CATEGORIES, labelText, type ProcessorAnswer, type ProcessorAsk } from './cpu-floor.js';
+import {
+  type CapturedCall,
+  LABEL_CATEGORIES,
+  labelText,
+  type ProcessorAnswer,
+  type ProcessorAsk,
+} from './cpu-floor.js';
 
 /**
  * The processor of `pnpm bench --check` (cpu-floor.ts), in a process of its own so that only its

@@ -144,7 +144,9 @@ export async function runFloor(options: FloorOptions = FLOOR_DEFAULTS): Promise<
         await client.calls(options.floorWarmupCalls);
         // In turns, so that a change in the machine's load falls on both sides of a ratio.
         for (let i = 0; i < options.rounds; i++) {
-          processorRounds.push((await processor.ask({ type: 'round', items: options.roundItems }, 'round')).cpuMsPerItem);
+          processorRounds.push(
+            (await processor.ask({ type: 'round', items: options.roundItems }, 'round')).cpuMsPerItem,
+          );
           floor.push(await client.cpuMsPerCall(options.floorRoundCalls));
         }
       } finally {
