@@ -67,9 +67,8 @@ const cpuMicros = () => {
 /** CPU µs of this process while the processor works `messages` off, without the producing. */
 async function work(messages: OutgoingMessage[]): Promise<number> {
   const target = (await resultsWritten()) + messages.length;
-  const started = cpuMicros();
   // The embedded log appends and wakes its consumers synchronously inside send(): the CPU until
-  // send() returns is the producer's, before the processor's first step (a microtask) runs.
+  // send() returns is the producer's, and the processor's first step (a microtask) runs after.
   const sending = producer.send(config.topics.requests, messages);
   const produced = cpuMicros();
   await sending;
@@ -81,30 +80,37 @@ async function work(messages: OutgoingMessage[]): Promise<number> {
     await sleep(SETTLE_WINDOW_MS);
     if (cpuMicros() - before < SETTLE_WINDOW_MS * 1000 * IDLE_SHARE) break;
   }
-  return cpuMicros() - started - (produced - started);
+  return cpuMicros() - produced;
 }
 
 /**
- * The first chat completion the processor sends, captured while warming up (then the hook is
- * removed): the floor repeats exactly this call, so the two compare the same bytes on the wire.
+ * Records the first chat completion the processor sends, while it warms up (then the hook is
+ * removed): the floor repeats exactly this call, so both sides put the same bytes on the wire.
  */
-function captureFirstCall(): Promise<CapturedCall> {
+function captureFirstCall(): { remove(): void; call(): CapturedCall } {
   const end = ClientRequest.prototype.end;
-  return new Promise((resolve) => {
-    ClientRequest.prototype.end = function (this: ClientRequest, ...args: unknown[]) {
-      const [chunk] = args;
-      if (this.method === 'POST' && this.path.endsWith('/chat/completions') && chunk !== undefined) {
-        ClientRequest.prototype.end = end;
-        const headers = Object.fromEntries(
-          Object.entries(this.getHeaders())
-            .filter(([name]) => name !== 'host' && name !== 'connection')
-            .map(([name, value]) => [name, String(value)]),
-        );
-        resolve({ path: this.path, headers, body: Buffer.from(chunk as string | Uint8Array).toString('utf8') });
-      }
-      return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
-    } as typeof end;
-  });
+  let captured: CapturedCall | null = null;
+  ClientRequest.prototype.end = function (this: ClientRequest, ...args: unknown[]) {
+    const [chunk] = args;
+    if (!captured && this.method === 'POST' && this.path.endsWith('/chat/completions') && chunk !== undefined) {
+      const headers = Object.fromEntries(
+        Object.entries(this.getHeaders())
+          .filter(([name]) => name !== 'host' && name !== 'connection')
+          .map(([name, value]) => [name, String(value)]),
+      );
+      captured = { path: this.path, headers, body: Buffer.from(chunk as string | Uint8Array).toString('utf8') };
+    }
+    return (end as (...a: unknown[]) => ClientRequest).apply(this, args);
+  } as typeof end;
+  return {
+    remove() {
+      ClientRequest.prototype.end = end;
+    },
+    call() {
+      if (!captured) throw new Error('the processor sent no chat completion (with its body in end())');
+      return captured;
+    },
+  };
 }
 
 async function itemsOk(): Promise<number> {
@@ -116,9 +122,13 @@ async function itemsOk(): Promise<number> {
 async function answer(ask: ProcessorAsk): Promise<ProcessorAnswer> {
   switch (ask.type) {
     case 'warm-up': {
-      const captured = captureFirstCall();
-      await work(await encodeItems(ask.items));
-      return { type: 'warmed-up', call: await captured };
+      const capture = captureFirstCall();
+      try {
+        await work(await encodeItems(ask.items));
+      } finally {
+        capture.remove();
+      }
+      return { type: 'warmed-up', call: capture.call() };
     }
     case 'round': {
       const micros = await work(await encodeItems(ask.items));
