@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs pnpm and the packages, builds, lints, starts the
-# local Kafka broker and schema registry (unless KAFKA_BROKERS is already set), runs the unit and
-# end-to-end tests, the real-model tests against llama-cpp-python (unless SLUICE_LLAMA_URL is
-# already set), and the chaos tests, and stops what it started, even when tests fail. Exit code:
+# Runs every test on a fresh machine: installs pnpm and the packages, builds, lints, checks Sluice's
+# CPU per item against the floor (`pnpm bench --check`), starts the local Kafka broker and schema
+# registry (unless KAFKA_BROKERS is already set), runs the unit and end-to-end tests, the
+# real-model tests against llama-cpp-python (unless SLUICE_LLAMA_URL is already set), and the
+# chaos tests, and stops what it started, even when tests fail. Exit code:
 # the tests'.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,8 +49,16 @@ run_llama_tests() {
   if [ "$started_llama" = true ]; then bash scripts/infra/llama.sh down; fi
 }
 
+# Sluice's own CPU per item against one bare upstream call (docs/benchmarks.md): about a minute at
+# most, no broker; fails when the processor or the embedded pipeline passes its budget.
+bench_check() {
+  echo "[test-all] pnpm bench --check (Node $(node -v))" >&2
+  pnpm bench --check
+}
+
 if [ -n "${KAFKA_BROKERS:-}" ]; then
   # A broker given by the caller: the whole suite once, on this Node, against it.
+  bench_check
   echo "[test-all] unit and end-to-end tests (broker $KAFKA_BROKERS, registry ${SCHEMA_REGISTRY_URL:-none})" >&2
   pnpm exec vitest run --project unit --project e2e "$@"
   if [ -n "${SLUICE_KAFKA_SECURE_DIR:-}" ]; then
@@ -67,7 +76,7 @@ fi
 
 # --- Kafka and Node matrix ----------------------------------------------------------------------
 # Leg 1: the current Node LTS (installed by scripts/infra/node.sh) and Kafka 4.x with its secured
-#        listeners: unit, end-to-end, secured-broker and chaos tests.
+#        listeners: `pnpm bench --check`, unit, end-to-end, secured-broker and chaos tests.
 # Leg 2: this machine's Node (20 on CI) and Kafka 3.9, the last 3.x line: the end-to-end tests.
 # Each leg has its own state dir and stops its broker before the next starts (same ports).
 LEG1_KAFKA=${SLUICE_TEST_KAFKA_VERSION:-4.4.0}
@@ -103,6 +112,8 @@ timed() {
 LTS_BIN=$(bash scripts/infra/node.sh)
 (
   export PATH="$LTS_BIN:$PATH"
+  # Before the broker starts: it needs none, and measures CPU time best on a quieter machine.
+  timed "bench --check" bench_check
   start_leg_infra "$LEG1_KAFKA" --secure
   echo "[test-all] Node $(node -v), Kafka $LEG1_KAFKA: unit and end-to-end tests" >&2
   timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e "$@"

@@ -12,25 +12,81 @@ import { runB6 } from './b6-status-view.js';
 import { runB7 } from './b7-learnt-limits.js';
 import { runB8 } from './b8-dedup.js';
 import { runB9 } from './b9-fairness.js';
-import { infraFromEnv } from './common.js';
+import { type BenchInfra, infraFromEnv } from './common.js';
+import { CHECK_BUDGET, runFloor, TARGET_RATIO } from './cpu-floor.js';
 
 /**
- * `pnpm bench [--only B1,B4] [--scale 0.1]`: runs the benchmarks against the broker and registry in
+ * `pnpm bench [--only B1,B4,FLOOR] [--scale 0.1]`: runs the benchmarks against the broker and registry in
  * KAFKA_BROKERS / SCHEMA_REGISTRY_URL (`pnpm kafka:up`), prints a table with each figure against
  * its target, and writes everything to bench/results/<time>.json. `--scale` shrinks the item
- * counts for a quick look; the documented figures use the full sizes.
+ * counts for a quick look; the documented figures use the full sizes. FLOOR (Sluice's CPU per item
+ * against one bare upstream call, cpu-floor.ts) needs no broker.
+ *
+ * `pnpm bench --check [--processor-budget 4] [--embedded-budget 8]`: FLOOR alone, short (CI runs
+ * it), exiting 1 when a ratio passes its budget.
  */
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     scale: { type: 'string', default: '1' },
+    check: { type: 'boolean', default: false },
+    'processor-budget': { type: 'string', default: String(CHECK_BUDGET.processor) },
+    'embedded-budget': { type: 'string', default: String(CHECK_BUDGET.embedded) },
   },
 });
+if (values.check) process.exit(await check());
+
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
+const only = new Set((values.only ?? 'FLOOR,B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
-const infra = infraFromEnv();
+let infraOnce: BenchInfra | null = null;
+/** The broker and registry, read when a benchmark needs them: FLOOR runs without. */
+const infra = () => (infraOnce ??= infraFromEnv());
+if ([...only].some((name) => name !== 'FLOOR')) infra(); // fails now, not after FLOOR's minute
+
+/** `--check`: the floor and the two ratios; 1 when a ratio passes its budget. */
+async function check(): Promise<number> {
+  const budget = {
+    processor: positive('--processor-budget', values['processor-budget']),
+    embedded: positive('--embedded-budget', values['embedded-budget']),
+  };
+  const result = await runFloor();
+  console.log(
+    `floor: ${result.floorMsPerCall} ms CPU per bare upstream call (the ${result.callBytes}-byte label call, ${result.floorConcurrency} in flight; rounds ${result.byRound.floor.join(', ')})`,
+  );
+  const verdicts = [
+    {
+      name: 'processor',
+      ms: result.processorMsPerItem,
+      ratio: result.processorRatio,
+      rounds: result.byRound.processor,
+      budget: budget.processor,
+      target: TARGET_RATIO.processor,
+    },
+    {
+      name: 'embedded pipeline (sluice run)',
+      ms: result.embeddedMsPerItem,
+      ratio: result.embeddedRatio,
+      rounds: result.byRound.embedded,
+      budget: budget.embedded,
+      target: TARGET_RATIO.embedded,
+    },
+  ];
+  for (const v of verdicts) {
+    console.log(
+      `${v.name}: ${v.ms} ms CPU per item (rounds ${v.rounds.join(', ')}) = ${v.ratio}× the floor; budget ${v.budget}×, target ${v.target}×: ${v.ratio <= v.budget ? 'ok' : 'OVER BUDGET'}`,
+    );
+  }
+  console.log(`(${result.seconds} s)`);
+  return verdicts.every((v) => v.ratio <= v.budget) ? 0 : 1;
+}
+
+function positive(flag: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`${flag}: a positive number`);
+  return value;
+}
 
 interface Row {
   bench: string;
@@ -60,7 +116,25 @@ async function step<T>(name: string, run: () => Promise<T>): Promise<T | null> {
   }
 }
 
-const b1 = await step('B1', () => runB1(infra, n(100_000)));
+const floor = await step('FLOOR', () => runFloor());
+if (floor) {
+  add('FLOOR', 'CPU ms per bare upstream call (the floor)', floor.floorMsPerCall);
+  add(
+    'FLOOR',
+    `processor CPU per item / floor (${floor.processorMsPerItem} ms)`,
+    floor.processorRatio,
+    `≤ ${TARGET_RATIO.processor}`,
+    floor.processorRatio <= TARGET_RATIO.processor,
+  );
+  add(
+    'FLOOR',
+    `embedded pipeline (sluice run) CPU per item / floor (${floor.embeddedMsPerItem} ms)`,
+    floor.embeddedRatio,
+    `≤ ${TARGET_RATIO.embedded}`,
+    floor.embeddedRatio <= TARGET_RATIO.embedded,
+  );
+}
+const b1 = await step('B1', () => runB1(infra(), n(100_000)));
 if (b1) {
   add(
     'B1',
@@ -79,7 +153,7 @@ if (b1) {
       .join(', '),
   );
 }
-const b2 = await step('B2', () => runB2(infra, n(10_000), 6000));
+const b2 = await step('B2', () => runB2(infra(), n(10_000), 6000));
 if (b2) {
   add(
     'B2',
@@ -97,7 +171,7 @@ if (b2) {
   );
   add('B2', 'wall time / ideal', `${b2.wallSeconds} s / ${b2.idealSeconds} s = ${b2.wallOverIdeal}`);
 }
-const b3 = await step('B3', () => runB3(infra, n(1_000_000), 4096, 30));
+const b3 = await step('B3', () => runB3(infra(), n(1_000_000), 4096, 30));
 if (b3) {
   add('B3', 'lines/s through validation and produce', b3.linesPerSecond, '≥ 50,000', b3.linesPerSecond >= 50_000);
   add(
@@ -134,7 +208,7 @@ for (const [name, storeEnv] of [
   const b4 = await step('B4', async () => {
     if (!storeEnv)
       throw new Error('no S3 endpoint: run `pnpm infra:up` and export AWS_ENDPOINT_URL and the AWS_* keys');
-    return runB4(infra, n(1_000_000), storeEnv);
+    return runB4(infra(), n(1_000_000), storeEnv);
   });
   if (b4) {
     results[`B4-${name}`] = b4;
@@ -151,7 +225,7 @@ for (const [name, storeEnv] of [
     results[`B4-${name}`] = results.B4;
   }
 }
-const b5 = await step('B5', () => runB5(infra, 256, n(64), 200, 32));
+const b5 = await step('B5', () => runB5(infra(), 256, n(64), 200, 32));
 if (b5) {
   for (const run of b5.runs) {
     add(
@@ -164,7 +238,7 @@ if (b5) {
   add('B5', 'throughput 2 / 1 (processing)', b5.processingRatio2, '≥ 1.8', b5.processingRatio2 >= 1.8);
   add('B5', 'throughput 4 / 1 (whole workload; processing)', `${b5.ratio4}; ${b5.processingRatio4}`);
 }
-const b6 = await step('B6', () => runB6(infra, n(200_000)));
+const b6 = await step('B6', () => runB6(infra(), n(200_000)));
 if (b6) {
   add('B6', `terminal batches in the status topic (${b6.tenants} tenants)`, b6.batches);
   add('B6', 'new ingest: seconds until the newest is served', b6.catchUpSeconds);
@@ -186,7 +260,7 @@ if (b6) {
   );
 }
 
-const b7 = await step('B7', () => runB7(infra, n(1000), 1200));
+const b7 = await step('B7', () => runB7(infra(), n(1000), 1200));
 if (b7) {
   add(
     'B7',
@@ -203,7 +277,7 @@ if (b7) {
     b7.wallOverIdeal <= 1.15,
   );
 }
-const b8 = await step('B8', () => runB8(infra, n(10_000), Math.round(n(10_000) * 0.6)));
+const b8 = await step('B8', () => runB8(infra(), n(10_000), Math.round(n(10_000) * 0.6)));
 if (b8) {
   add(
     'B8',
@@ -223,8 +297,8 @@ if (b8) {
 
 const b9 = await step('B9', async () => ({
   // A's items in one job, then in 16 jobs: twice the 8 requests partitions, so every partition could hold A's backlog.
-  one: await runB9(infra, { bigItems: n(20_000), bigJobs: 1, smallItems: n(500), rpm: 1200 }),
-  many: await runB9(infra, { bigItems: n(20_000), bigJobs: 16, smallItems: n(500), rpm: 1200 }),
+  one: await runB9(infra(), { bigItems: n(20_000), bigJobs: 1, smallItems: n(500), rpm: 1200 }),
+  many: await runB9(infra(), { bigItems: n(20_000), bigJobs: 16, smallItems: n(500), rpm: 1200 }),
 }));
 for (const run of b9 ? [b9.one, b9.many] : []) {
   const a =
