@@ -141,7 +141,7 @@ describe('steady load on an embedded server with a capped heap', () => {
       // The lowest heap of each stretch (after a GC the heap is at its floor): flat after warm-up.
       const third = (SECONDS - WARMUP_SECONDS) / 3;
       const floorOf = (from: number, to: number) =>
-        Math.min(...after.filter((s) => s.at >= from && s.at < to).map((s) => s.bytes));
+        Math.min(...heap.filter((s) => s.at >= from && s.at < to).map((s) => s.bytes));
       const early = floorOf(WARMUP_SECONDS, WARMUP_SECONDS + third);
       const late = floorOf(SECONDS - third, SECONDS + 60);
       const growthMb = (late - early) / 2 ** 20;
