@@ -1,14 +1,15 @@
 /**
  * The one retry module (as kafkajs has `src/retry/`): what is retriable, how long to wait, an
- * abortable sleep, and the one retry loop, `retrying(policy, fn)`. Every retry in Sluice goes
- * through that loop, each site with its own named policy declared where it is used: registry
+ * abortable sleep, and the one retry loop, `retrying(policy, fn)`. Sluice's retries go through
+ * that loop, each site with its own named policy declared where it is used: registry
  * calls (`REGISTRY_RETRY`), the Kafka first connect (`KAFKA_CONNECT_RETRY`) and offset reads
  * (`OFFSETS_RETRY`), the embedded log's redelivery (`REDELIVERY_RETRY`), the local store's publish
  * (`PUBLISH_RETRY`), webhooks (`WEBHOOK_RETRY`) and the TypeScript SDK (`REQUEST_RETRY`), which
  * compiles this file in (it imports `@sluice/core/retry`, so this file imports nothing). The
  * processor's upstream calls and result sends take their delays from here and are moving onto
- * `retrying` too. kafkajs keeps its own retrier for the calls it makes (`KAFKAJS_RETRY`). The
- * Python SDK mirrors the rules and checks itself against `retriable-statuses.json`.
+ * `retrying` too. Not loops of ours: kafkajs's retrier for the calls it makes (`KAFKAJS_RETRY`) and
+ * the timer that restarts a crashed Kafka consumer (`REJOIN_BACKOFF`, backoff only). The Python SDK
+ * mirrors the rules and checks itself against `retriable-statuses.json`.
  *
  * The rules are openai-node's: the server's word first (`retry-after-ms`, then `retry-after` in
  * seconds or as an HTTP date), otherwise capped exponential backoff with jitter.
