@@ -6,7 +6,7 @@ import {
   ResponseValidationError,
   SluiceAPIError,
 } from './errors.js';
-import type { CompiledClientOptions, RequestOptions } from './options.js';
+import { checkMaxRetries, type CompiledClientOptions, type RequestOptions } from './options.js';
 import { REQUEST_RETRY, retrying, sleep } from './retry.js';
 
 export { sleep };
@@ -83,7 +83,12 @@ export class HttpClient {
   }
 
   private async requestWithRetries(spec: RequestSpec): Promise<Response> {
-    const maxRetries = spec.body instanceof ReadableStream ? 0 : (spec.maxRetries ?? this.options.maxRetries);
+    const maxRetries =
+      spec.body instanceof ReadableStream
+        ? 0
+        : spec.maxRetries === undefined
+          ? this.options.maxRetries
+          : checkMaxRetries('maxRetries', spec.maxRetries);
     // What is retried, and after how long, the errors say: `retriable` and `retryAfterMs` (the defaults of `retrying`).
     const policy = { ...REQUEST_RETRY, maxAttempts: maxRetries + 1, signal: spec.signal };
     return retrying(policy, () => this.attempt(spec));
