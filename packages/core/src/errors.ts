@@ -14,10 +14,11 @@ export interface SluiceErrorOptions {
 
 /**
  * Sluice's error taxonomy. Every error says whether retrying may help (`retriable`) and keeps
- * its `cause`; the one retry owner in the processor decides from that flag alone. Every error also
- * carries the HTTP status it answers with (`httpStatus`), so the HTTP layer maps errors to answers
- * with one table (`HTTP_ERROR_TYPES`) and no `instanceof` chain that a new class could slip past:
- * openai-node's `APIError.generate` (status → class), done in reverse (class → status).
+ * its `cause`; the one retry loop (`retrying`, in the retry module) decides from that flag unless
+ * a site says otherwise. Every error also carries the HTTP status it answers with (`httpStatus`),
+ * so the HTTP layer maps errors to answers with one table (`HTTP_ERROR_TYPES`) and no
+ * `instanceof` chain that a new class could slip past: openai-node's `APIError.generate`
+ * (status → class), done in reverse (class → status).
  */
 export class SluiceError extends Error {
   readonly code: string;

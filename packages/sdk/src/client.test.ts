@@ -8,6 +8,7 @@ import {
   AuthenticationError,
   BadRequestError,
   ClientClosedError,
+  ConfigurationError,
   ConflictError,
   InternalServerError,
   NotFoundError,
@@ -114,6 +115,19 @@ describe('retries', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InternalServerError);
     expect(api.seen).toHaveLength(3);
+  });
+
+  it("takes a call's own maxRetries over the client's, and refuses one that is not a count", async () => {
+    const api = await server((_request, response) =>
+      sendJson(response, 503, errorJson('down', 'unavailable'), { 'retry-after-ms': '10' }),
+    );
+    const client = new Sluice({ baseURL: api.url, maxRetries: 0 });
+    await expect(client.batches.retrieve('batch_test', { maxRetries: 1 })).rejects.toBeInstanceOf(InternalServerError);
+    expect(api.seen).toHaveLength(2);
+    for (const maxRetries of [-1, Number.NaN, 1.5]) {
+      await expect(client.batches.retrieve('batch_test', { maxRetries })).rejects.toBeInstanceOf(ConfigurationError);
+    }
+    expect(api.seen).toHaveLength(2);
   });
 
   it('never retries a 400', async () => {

@@ -5,10 +5,9 @@ import {
   errorFromResponse,
   ResponseValidationError,
   SluiceAPIError,
-  SluiceClientError,
 } from './errors.js';
-import type { CompiledClientOptions, RequestOptions } from './options.js';
-import { retryDelayMs, sleep } from './retry.js';
+import { checkMaxRetries, type CompiledClientOptions, type RequestOptions } from './options.js';
+import { REQUEST_RETRY, retrying, sleep } from './retry.js';
 
 export { sleep };
 
@@ -84,16 +83,15 @@ export class HttpClient {
   }
 
   private async requestWithRetries(spec: RequestSpec): Promise<Response> {
-    const maxRetries = spec.body instanceof ReadableStream ? 0 : (spec.maxRetries ?? this.options.maxRetries);
-    for (let retry = 0; ; retry++) {
-      try {
-        return await this.attempt(spec);
-      } catch (error) {
-        if (!(error instanceof SluiceClientError) || !error.retriable || retry >= maxRetries) throw error;
-        const askedMs = error instanceof SluiceAPIError ? error.retryAfterMs : null;
-        await sleep(retryDelayMs(retry, askedMs), spec.signal);
-      }
-    }
+    const maxRetries =
+      spec.body instanceof ReadableStream
+        ? 0
+        : spec.maxRetries === undefined
+          ? this.options.maxRetries
+          : checkMaxRetries('maxRetries', spec.maxRetries);
+    // What is retried, and after how long, the errors say: `retriable` and `retryAfterMs` (the defaults of `retrying`).
+    const policy = { ...REQUEST_RETRY, maxAttempts: maxRetries + 1, signal: spec.signal };
+    return retrying(policy, () => this.attempt(spec));
   }
 
   /** The JSON body of a 2xx answer, checked against `schema`. */

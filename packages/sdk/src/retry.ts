@@ -1,29 +1,26 @@
 /**
- * The SDK's retry timing: Sluice's one retry module (`@sluice/core/retry`, compiled into the published
+ * The SDK's retry policy: Sluice's one retry module (`@sluice/core/retry`, compiled into the published
  * bundle, as the contracts are) with the client's own numbers: 0.5 s doubling, capped at 8 s, each
  * delay shortened by up to a quarter; the server's `retry-after-ms` / `retry-after` first, unless it
  * asks for more than a minute (taken as a mistake, as openai-node does). What is retried is the same
- * rule as the processor's: `isRetriableStatus` (408, 409, 429, 5xx) and lost connections.
+ * rule as the processor's: `isRetriableStatus` (408, 409, 429, 5xx) and lost connections, as each
+ * error's `retriable` flag says; the server's delay is the error's `retryAfterMs`.
  */
-import { parseRetryAfter, retryDelayMs as delayFor } from '@sluice/core/retry';
+import { parseRetryAfter, retryDelayMs as delayFor, type RetryPolicy } from '@sluice/core/retry';
 
-export { isRetriableStatus, sleep } from '@sluice/core/retry';
+export { isRetriableStatus, retrying, sleep } from '@sluice/core/retry';
 
-export const BACKOFF = {
-  initialDelayMs: 500,
-  maxDelayMs: 8_000,
+/** One call: `maxAttempts` is the caller's `maxRetries` + 1 (see `HttpClient.request`). */
+export const REQUEST_RETRY = {
+  initialMs: 500,
+  maxMs: 8_000,
   /** A server delay longer than this is taken as a mistake (as openai-node does), and backoff is used. */
   maxServerDelayMs: 60_000,
-} as const;
+} as const satisfies Omit<RetryPolicy, 'maxAttempts'>;
 
 /** `retry` is 0 for the first retry; `askedMs` is the server's delay ({@link serverDelayMs}), if any. */
 export function retryDelayMs(retry: number, askedMs: number | null, random = Math.random): number {
-  return delayFor(retry, askedMs, {
-    initialMs: BACKOFF.initialDelayMs,
-    maxMs: BACKOFF.maxDelayMs,
-    maxServerDelayMs: BACKOFF.maxServerDelayMs,
-    random,
-  });
+  return delayFor(retry, askedMs, { ...REQUEST_RETRY, random });
 }
 
 /** The delay the server asked for, in ms, or null when it asked for none (or said nonsense). */

@@ -6,9 +6,9 @@ import {
   isTerminal,
   type Logger,
   parseRetryAfter,
-  retryDelayMs,
+  retrying,
+  type RetryPolicy,
   type Serde,
-  sleep,
   type TopicNames,
   type Transport,
 } from '@sluice/core';
@@ -21,7 +21,7 @@ export interface WebhookOptions {
   serde: Serde;
   topics: TopicNames;
   logger: Logger;
-  /** @defaultValue 300000 */
+  /** Cap on the pause between deliveries of one event, in ms. @defaultValue 300000 */
   maxBackoffMs?: number;
   /** @defaultValue 10000 */
   requestTimeoutMs?: number;
@@ -67,56 +67,70 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
 }
 
 /**
+ * Delivering an event: every failure is retried until the receiver acknowledges it (or the notifier
+ * stops), after the receiver's retry-after if it sent one, else 1 s doubling to `maxBackoffMs`.
+ */
+const WEBHOOK_RETRY: RetryPolicy = { maxAttempts: Infinity, initialMs: 1000, maxMs: 300_000, retriable: () => true };
+
+/** The receiver answered, but not with a 2xx. */
+class WebhookNotAcknowledged extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(`the webhook receiver answered HTTP ${status}`);
+  }
+}
+
+/**
  * Posts `batch.completed | failed | expired | cancelled` events to `SLUICE_WEBHOOK_URL`. It reads
  * the status topic with its own consumer group and commits only after the receiver acknowledged
  * (2xx), retrying with backoff until then: every final batch is announced at least once.
  */
 export function createWebhookNotifier(options: WebhookOptions) {
-  const maxBackoffMs = options.maxBackoffMs ?? 300_000;
+  const maxBackoffMs = options.maxBackoffMs ?? WEBHOOK_RETRY.maxMs;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   /** Events announced lately: a final record published twice (a sink crashed in between) is announced once. */
   const delivered = new BoundedCache<true>({ maxEntries: 100_000 });
   const cutoffSeconds = (Date.now() - (options.replayWindowMs ?? 86_400_000)) / 1000;
   let consumer: Consumer | null = null;
-  let running = false;
   /** Ends a delivery's backoff sleep and HTTP call at once on stop (the consumer's stop waits for them). */
   let stopping = new AbortController();
 
   async function deliver(event: BatchEvent): Promise<boolean> {
+    if (stopping.signal.aborted) return false;
     const body = JSON.stringify(event);
-    for (let attempt = 1; running; attempt++) {
-      let serverDelayMs: number | null = null;
-      const headers = signWebhook(options.secret, event.id, Math.floor(Date.now() / 1000), body);
-      try {
+    const policy: RetryPolicy = {
+      ...WEBHOOK_RETRY,
+      maxMs: maxBackoffMs,
+      signal: stopping.signal,
+      onRetry: (error, attempt) => {
+        if (error instanceof WebhookNotAcknowledged) {
+          options.logger.warn({ event: event.id, status: error.status, attempt }, 'webhook not acknowledged; retrying');
+        } else {
+          options.logger.warn({ event: event.id, err: error, attempt }, 'webhook delivery failed; retrying');
+        }
+      },
+    };
+    try {
+      await retrying(policy, async () => {
+        const headers = signWebhook(options.secret, event.id, Math.floor(Date.now() / 1000), body);
         const response = await fetch(options.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': 'sluice-webhooks', ...headers },
           body,
           signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
         });
-        if (response.ok) return true;
-        serverDelayMs = parseRetryAfter(response.headers);
-        options.logger.warn(
-          { event: event.id, status: response.status, attempt },
-          'webhook not acknowledged; retrying',
-        );
-      } catch (error) {
-        options.logger.warn({ event: event.id, err: error, attempt }, 'webhook delivery failed; retrying');
-      }
-      // Every failure is retried (the event must be acknowledged), after the receiver's retry-after if it sent one.
-      const delay = retryDelayMs(attempt - 1, serverDelayMs, { initialMs: 1000, maxMs: maxBackoffMs });
-      try {
-        await sleep(delay, stopping.signal);
-      } catch {
-        return false; // stopping
-      }
+        if (!response.ok) throw new WebhookNotAcknowledged(response.status, parseRetryAfter(response.headers));
+      });
+      return true;
+    } catch {
+      return false; // stopping: the only way out of WEBHOOK_RETRY but an acknowledgement
     }
-    return false;
   }
 
   return {
     async start() {
-      running = true;
       stopping = new AbortController();
       consumer = options.transport.consumer({
         groupId: `${options.topics.status}.webhooks`,
@@ -147,7 +161,6 @@ export function createWebhookNotifier(options: WebhookOptions) {
       });
     },
     async stop() {
-      running = false;
       stopping.abort();
       await consumer?.stop();
       consumer = null;

@@ -1,9 +1,15 @@
 /**
- * The one retry module (as kafkajs has `src/retry/`): what is retriable, how long to wait, and an
- * abortable sleep. Every retry loop in Sluice takes its delays from here (processor upstream calls
- * and result sends, webhooks, registry calls, the file-backed log, the Kafka first connect) and so
- * does the TypeScript SDK, which compiles this file in (it imports `@sluice/core/retry`, which has no
- * dependencies). The Python SDK mirrors it and checks itself against `retriable-statuses.json`.
+ * The one retry module (as kafkajs has `src/retry/`): what is retriable, how long to wait, an
+ * abortable sleep, and the one retry loop, `retrying(policy, fn)`. Sluice's retries go through
+ * that loop, each site with its own named policy declared where it is used: registry
+ * calls (`REGISTRY_RETRY`), the Kafka first connect (`KAFKA_CONNECT_RETRY`) and offset reads
+ * (`OFFSETS_RETRY`), the embedded log's redelivery (`REDELIVERY_RETRY`), the local store's publish
+ * (`PUBLISH_RETRY`), webhooks (`WEBHOOK_RETRY`) and the TypeScript SDK (`REQUEST_RETRY`), which
+ * compiles this file in (it imports `@sluice/core/retry`, so this file imports nothing). The
+ * processor's upstream calls and result sends take their delays from here and are moving onto
+ * `retrying` too. Not loops of ours: kafkajs's retrier for the calls it makes (`KAFKAJS_RETRY`) and
+ * the timer that restarts a crashed Kafka consumer (`REJOIN_BACKOFF`, backoff only). The Python SDK
+ * mirrors the rules and checks itself against `retriable-statuses.json`.
  *
  * The rules are openai-node's: the server's word first (`retry-after-ms`, then `retry-after` in
  * seconds or as an HTTP date), otherwise capped exponential backoff with jitter.
@@ -87,4 +93,86 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * How one call site retries. Declared once as a named constant where it is used
+ * (`WEBHOOK_RETRY`); the per-call parts (`signal`, `onRetry`) are spread in at the call.
+ */
+export interface RetryPolicy extends RetryDelayOptions {
+  /** Attempts in all, the first included; `Infinity` retries until `signal` aborts (or `giveUpAfterMs`). */
+  maxAttempts: number;
+  /**
+   * Whether another attempt may help after `error`.
+   * @defaultValue {@link isRetriableError}: the error's own `retriable` flag, as SluiceError and the SDK's errors carry it
+   */
+  retriable?: (error: unknown) => boolean;
+  /**
+   * The delay the server asked for after `error`, in ms, or null; used instead of backoff when sane
+   * (see `maxServerDelayMs`).
+   * @defaultValue {@link retryAfterMsOf}: the error's own `retryAfterMs`, as UpstreamError and the SDK's SluiceAPIError carry it
+   */
+  retryAfterMs?: (error: unknown) => number | null;
+  /**
+   * Give up (throwing the last error) rather than start a wait that would end more than this many
+   * ms after the first attempt began: a deadline for sites bounded by time, not by attempts.
+   * @defaultValue no deadline
+   */
+  giveUpAfterMs?: number;
+  /** Ends any wait at once, rejecting with the signal's reason. It does not cut short an attempt in flight: hand it to `fn` for that. */
+  signal?: AbortSignal;
+  /** Told before each wait: the error, the attempt that failed (1-based) and the wait ahead. For logging. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/** The default of {@link RetryPolicy.retriable}: true when the error says `retriable: true` (SluiceError's flag). */
+export function isRetriableError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
+}
+
+/** The default of {@link RetryPolicy.retryAfterMs}: the error's `retryAfterMs` when it is a delay, else null. */
+export function retryAfterMsOf(error: unknown): number | null {
+  const value = typeof error === 'object' && error !== null ? (error as { retryAfterMs?: unknown }).retryAfterMs : null;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/**
+ * How many attempts `retrying` made before it threw `error`. Kept beside the error, not on it: the
+ * error `fn` threw is rethrown as it is (callers and the SDK's users match on its class), and an
+ * error that is not ours is not written on.
+ */
+const attemptsByError = new WeakMap<object, number>();
+
+/** The attempts `retrying` made before giving up with `error` (its last attempt's number), or null if it did not come from `retrying`. */
+export function attemptsOf(error: unknown): number | null {
+  return typeof error === 'object' && error !== null ? (attemptsByError.get(error) ?? null) : null;
+}
+
+/**
+ * Calls `fn` (with the attempt number, 1-based) until it returns, retrying what `policy` deems
+ * retriable after the server's delay or a backoff, up to `policy.maxAttempts` attempts. Returns
+ * `fn`'s value, or throws its last error unchanged ({@link attemptsOf} tells how many attempts it
+ * took); an aborted `policy.signal` ends the wait at once with the signal's reason.
+ */
+export async function retrying<T>(policy: RetryPolicy, fn: (attempt: number) => T | Promise<T>): Promise<T> {
+  if (!(policy.maxAttempts >= 1)) throw new RangeError(`maxAttempts must be at least 1, not ${policy.maxAttempts}`);
+  const retriable = policy.retriable ?? isRetriableError;
+  const serverDelayOf = policy.retryAfterMs ?? retryAfterMsOf;
+  const giveUpAt = policy.giveUpAfterMs === undefined ? Infinity : Date.now() + policy.giveUpAfterMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      const delayMs =
+        attempt < policy.maxAttempts && retriable(error)
+          ? retryDelayMs(attempt - 1, serverDelayOf(error), policy)
+          : null;
+      if (delayMs === null || Date.now() + delayMs > giveUpAt) {
+        if (typeof error === 'object' && error !== null) attemptsByError.set(error, attempt);
+        throw error;
+      }
+      policy.onRetry?.(error, attempt, delayMs);
+      await sleep(delayMs, policy.signal);
+    }
+  }
 }

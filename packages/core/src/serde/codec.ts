@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BatchRecord } from '../contracts/batch.js';
 import { RequestMessage, ResultMessage } from '../contracts/messages.js';
 import { MessageDecodeError, SluiceError } from '../errors.js';
-import { backoffDelayMs, sleep } from '../retry/index.js';
+import { retrying, type RetryPolicy } from '../retry/index.js';
 import type { TopicNames } from '../topics.js';
 import type { IncomingMessage } from '../transport/types.js';
 import {
@@ -12,6 +12,7 @@ import {
   OPEN_REGISTRY,
   registryAgent,
   type RegistryAccess,
+  RegistryAccessError,
 } from './registry-access.js';
 
 /** Encodes and decodes one topic's values. Decoding never returns an unvalidated value. */
@@ -47,8 +48,13 @@ export interface SerdeOptions {
   registryAccess?: RegistryAccess;
 }
 
-const REGISTER_ATTEMPTS = 6;
 const REGISTER_TIMEOUT_MS = 10_000;
+
+/**
+ * Registering a schema: six tries, 0.5 s doubling to 8 s between them, for anything but a refused
+ * login or certificate (that stops start-up at once, naming the setting).
+ */
+const REGISTRY_RETRY: RetryPolicy = { maxAttempts: 6, initialMs: 500, maxMs: 8000 };
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -101,25 +107,27 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
   const register = async <S extends z.ZodType>(topic: string, schema: S): Promise<Codec<S>> => {
     const subject = `${topic}-value`;
     const body = { type: SchemaType.JSON, schema: JSON.stringify(jsonSchemaOf(schema)) } as const;
-    let lastError: unknown;
     // Several processes start at once and register the same schemas; a registry under concurrent
     // writes may leave a request hanging (seen with Apicurio on H2), so each try has a deadline.
-    for (let attempt = 1; attempt <= REGISTER_ATTEMPTS; attempt++) {
-      try {
-        const { id } = await withDeadline(registry.register(body, { subject }), REGISTER_TIMEOUT_MS);
-        return registryCodec(topic, schema, registry, id);
-      } catch (error) {
-        const refused = diagnoseRegistryError(error, registryUrl, access);
-        if (refused) throw refused;
-        lastError = error;
-        await sleep(backoffDelayMs(attempt, { initialMs: 250, maxMs: 8000 }));
-      }
+    const retriable = (error: unknown) => !(error instanceof RegistryAccessError);
+    let registered: { id: number };
+    try {
+      registered = await retrying({ ...REGISTRY_RETRY, retriable }, async () => {
+        try {
+          return await withDeadline(registry.register(body, { subject }), REGISTER_TIMEOUT_MS);
+        } catch (error) {
+          throw diagnoseRegistryError(error, registryUrl, access) ?? error;
+        }
+      });
+    } catch (error) {
+      if (!retriable(error)) throw error;
+      throw new SluiceError(
+        'schema_registry_unavailable',
+        `could not register the schema of ${topic} in the registry at ${registryUrl}: ${errorText(error)}`,
+        { retriable: true, cause: error },
+      );
     }
-    throw new SluiceError(
-      'schema_registry_unavailable',
-      `could not register the schema of ${topic} in the registry at ${registryUrl}: ${errorText(lastError)}`,
-      { retriable: true, cause: lastError },
-    );
+    return registryCodec(topic, schema, registry, registered.id);
   };
   // One subject at a time: fewer concurrent writes for the registry.
   const requests = await register(topics.requests, RequestMessage);

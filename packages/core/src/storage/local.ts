@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { retrying, type RetryPolicy } from '../retry/index.js';
 import { checkKey, checkPrefix, type ObjectWriter, type Store, type StoredObject } from './types.js';
 
 export interface LocalStoreOptions {
@@ -12,6 +13,17 @@ export interface LocalStoreOptions {
 /** Temporary files of unfinished writes, invisible to listings; left-overs of a crash older than this are removed. */
 const TEMP_DIR = '.tmp';
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Publishing a written object (mkdir, rename) races the pruning of empty directories: ten tries,
+ * without a pause beyond a turn of the event loop, on ENOENT alone (see `publish`).
+ */
+const PUBLISH_RETRY: RetryPolicy = {
+  maxAttempts: 10,
+  initialMs: 0,
+  maxMs: 0,
+  retriable: (error) => (error as NodeJS.ErrnoException | null)?.code === 'ENOENT',
+};
 
 /**
  * The store as a directory tree: a key is a path below `directory`. Whole objects are written to a
@@ -50,15 +62,10 @@ export function createLocalStore(options: LocalStoreOptions): Store {
    */
   const publish = async (temp: string, key: string) => {
     const target = pathOf(key);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await mkdir(dirname(target), { recursive: true });
-        await rename(temp, target);
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 10) throw error;
-      }
-    }
+    await retrying(PUBLISH_RETRY, async () => {
+      await mkdir(dirname(target), { recursive: true });
+      await rename(temp, target);
+    });
   };
 
   return {

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backoffDelayMs, sleep } from '../retry/index.js';
+import { retrying, sleep, type RetryPolicy } from '../retry/index.js';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
@@ -260,6 +260,19 @@ class EmbeddedLog {
   }
 }
 
+/** Where a partition's fetch loop reads next, and the group generation that position belongs to. */
+interface FetchCursor {
+  position: number;
+  seenGeneration: number;
+}
+
+/**
+ * A batch whose handler failed is fetched and handed over again, as kafkajs does: 200 ms doubling
+ * to 5 s between deliveries, for as long as the partition stays assigned (the loop stops retrying
+ * when it is not).
+ */
+const REDELIVERY_RETRY: RetryPolicy = { maxAttempts: Infinity, initialMs: 200, maxMs: 5000, retriable: () => true };
+
 class EmbeddedConsumer implements Consumer {
   readonly topics: string[];
   private assignmentNow: TopicPartition[] = [];
@@ -350,63 +363,71 @@ class EmbeddedConsumer implements Consumer {
   private async work(tp: TopicPartition): Promise<void> {
     const partitionLog = this.log.partitionsOf(tp.topic)[tp.partition] as PartitionLog;
     const committed = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition);
-    let position = committed ?? (this.options.fromBeginning ? 0 : partitionLog.end);
+    const cursor: FetchCursor = {
+      position: committed ?? (this.options.fromBeginning ? 0 : partitionLog.end),
+      seenGeneration: this.generation,
+    };
+    const policy: RetryPolicy = {
+      ...REDELIVERY_RETRY,
+      onRetry: (error) => {
+        if (error instanceof RebalanceInProgressError) return;
+        this.log.logger.warn(
+          { err: error, topic: tp.topic, partition: tp.partition },
+          'batch handler failed; redelivering',
+        );
+      },
+    };
+    while (this.stillAssigned(tp)) await retrying(policy, () => this.fetchAndHand(tp, partitionLog, cursor));
+  }
+
+  /**
+   * One fetch from `cursor.position` and one hand-over to the handler. Throws what the handler
+   * threw, once the resolved part is skipped: REDELIVERY_RETRY then pauses, and the next call
+   * fetches the unresolved rest again.
+   */
+  private async fetchAndHand(tp: TopicPartition, partitionLog: PartitionLog, cursor: FetchCursor): Promise<void> {
+    if (!this.stillAssigned(tp)) return;
+    if (this.paused) {
+      await new Promise<void>((resolve) => this.pauseWaiters.push(resolve));
+      return;
+    }
     const maxWait = this.options.maxWaitTimeMs ?? CONSUMER_DEFAULTS.maxWaitTimeMs;
     const maxBytes = this.options.maxBytesPerPartition ?? CONSUMER_DEFAULTS.maxBytesPerPartition;
-    let failures = 0;
-    let seenGeneration = this.generation;
-    while (this.stillAssigned(tp)) {
-      if (this.paused) {
-        await new Promise<void>((resolve) => this.pauseWaiters.push(resolve));
-        continue;
-      }
-      if (this.generation !== seenGeneration) {
-        // As after a Kafka rebalance: fetching resumes from the committed offset.
-        seenGeneration = this.generation;
-        position = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition) ?? position;
-      }
-      const messages = partitionLog.read(position, 1000, maxBytes);
-      if (messages.length === 0) {
-        await this.log.waitForData(tp.topic, tp.partition, maxWait);
-        continue;
-      }
-      await this.takeSlot();
-      if (!this.stillAssigned(tp)) {
-        this.releaseSlot();
-        break;
-      }
-      const generation = this.generation;
-      let resolved = -1;
-      const context: BatchContext = {
-        resolveOffset: (offset) => {
-          resolved = Math.max(resolved, Number(offset));
-        },
-        heartbeat: async () => {
-          if (!this.owns(tp, generation)) throw new RebalanceInProgressError();
-        },
-        isRunning: () => this.running,
-        isStale: () => !this.owns(tp, generation),
-      };
-      try {
-        await (this.eachBatch as EachBatch)(
-          { topic: tp.topic, partition: tp.partition, messages, highWatermark: String(partitionLog.end) },
-          context,
-        );
-        failures = 0;
-      } catch (error) {
-        // As kafkajs: the unresolved rest of the batch is fetched again after a pause.
-        failures++;
-        if (!(error instanceof RebalanceInProgressError)) {
-          this.log.logger.warn(
-            { err: error, topic: tp.topic, partition: tp.partition },
-            'batch handler failed; redelivering',
-          );
-        }
-        await sleep(backoffDelayMs(failures, { initialMs: 100, maxMs: 5000 }));
-      } finally {
-        this.releaseSlot();
-      }
-      if (resolved >= position) position = resolved + 1;
+    if (this.generation !== cursor.seenGeneration) {
+      // As after a Kafka rebalance: fetching resumes from the committed offset.
+      cursor.seenGeneration = this.generation;
+      cursor.position = this.log.committedOffset(this.options.groupId, tp.topic, tp.partition) ?? cursor.position;
+    }
+    const messages = partitionLog.read(cursor.position, 1000, maxBytes);
+    if (messages.length === 0) {
+      await this.log.waitForData(tp.topic, tp.partition, maxWait);
+      return;
+    }
+    await this.takeSlot();
+    if (!this.stillAssigned(tp)) {
+      this.releaseSlot();
+      return;
+    }
+    const generation = this.generation;
+    let resolved = -1;
+    const context: BatchContext = {
+      resolveOffset: (offset) => {
+        resolved = Math.max(resolved, Number(offset));
+      },
+      heartbeat: async () => {
+        if (!this.owns(tp, generation)) throw new RebalanceInProgressError();
+      },
+      isRunning: () => this.running,
+      isStale: () => !this.owns(tp, generation),
+    };
+    try {
+      await (this.eachBatch as EachBatch)(
+        { topic: tp.topic, partition: tp.partition, messages, highWatermark: String(partitionLog.end) },
+        context,
+      );
+    } finally {
+      this.releaseSlot();
+      if (resolved >= cursor.position) cursor.position = resolved + 1;
       // A handler that returned without taking anything is not asked again at once: the loop has
       // no I/O of its own, so retrying immediately would run on microtasks alone and starve the
       // timers of the whole process (a stop's own deadline among them).

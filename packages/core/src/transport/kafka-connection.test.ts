@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { diagnoseKafkaError, type KafkaSecurity } from './kafka-connection.js';
+import { createServer } from 'node:net';
+import {
+  checkKafkaConnection,
+  diagnoseKafkaError,
+  KafkaConnectionError,
+  type KafkaSecurity,
+} from './kafka-connection.js';
 
 const mtlsWithoutClient: KafkaSecurity = {
   protocol: 'SSL',
@@ -35,5 +41,31 @@ describe('diagnoseKafkaError: a broker that wants a client certificate', () => {
       mtlsWithoutClient,
     );
     expect(diagnosis.error.message).toMatch(/^KAFKA_SECURITY_PROTOCOL: SSL, but the TLS handshake/);
+  });
+});
+
+describe('checkKafkaConnection: a broker that does not answer yet', () => {
+  it('tries again with growing pauses until its deadline, then names KAFKA_BROKERS', async () => {
+    // A port that was just free: connecting to it is refused, as with a broker still starting.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+
+    const pauses: number[] = [];
+    const started = Date.now();
+    const error = await checkKafkaConnection({
+      brokers: [`127.0.0.1:${port}`],
+      deadlineMs: 2000,
+      connectionTimeoutMs: 500,
+      onRetry: (_error, delayMs) => pauses.push(delayMs),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KafkaConnectionError);
+    expect((error as KafkaConnectionError).variable).toBe('KAFKA_BROKERS');
+    // 250 ms doubling (less up to a quarter): 3 pauses fit in 2 s, a 4th (up to 2 s) does not.
+    expect(pauses.length).toBeGreaterThanOrEqual(2);
+    expect(pauses.length).toBeLessThanOrEqual(3);
+    expect(pauses[1]).toBeGreaterThan(pauses[0] as number);
+    expect(Date.now() - started).toBeLessThan(2000 + 1000);
   });
 });

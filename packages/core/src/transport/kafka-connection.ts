@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import type { Secret } from '../config/secret.js';
-import { backoffDelayMs, sleep } from '../retry/index.js';
+import { retrying, type RetryPolicy } from '../retry/index.js';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 
@@ -338,23 +338,39 @@ export interface CheckKafkaOptions {
 const SUSPECT_LIMIT = 3;
 
 /**
+ * How long a connection attempt may take. kafkajs's own 1 s is too short for a TLS handshake to a
+ * managed cluster across a region; 3 s is what Sluice's clients use everywhere.
+ */
+export const KAFKA_CONNECTION_TIMEOUT_MS = 3000;
+
+/**
+ * The first connect: 250 ms doubling to 5 s between tries, until the check's deadline
+ * (`deadlineMs`, 60 s by default) would pass; only transient failures are retried (the
+ * KafkaConnectionError's own `retriable` flag).
+ */
+const KAFKA_CONNECT_RETRY: RetryPolicy = {
+  maxAttempts: Infinity,
+  initialMs: 250,
+  maxMs: 5000,
+  giveUpAfterMs: 60_000,
+};
+
+/**
  * Opens one connection with the given settings and asks for the cluster's metadata. A setting the
  * broker refuses (login, certificate, protocol) fails at once with a KafkaConnectionError naming
  * it; a broker that is not reachable yet is retried, with growing pauses, until the deadline.
  * Start-up calls this before anything else, so a wrong setting stops a role in seconds instead of
  * leaving kafkajs to reconnect for a minute and fail with a bare "Closed connection".
  */
-/**
- * How long a connection attempt may take. kafkajs's own 1 s is too short for a TLS handshake to a
- * managed cluster across a region; 3 s is what Sluice's clients use everywhere.
- */
-export const KAFKA_CONNECTION_TIMEOUT_MS = 3000;
-
 export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<void> {
   const security = options.security ?? PLAINTEXT;
-  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
   let suspects = 0;
-  for (let retry = 0; ; retry++) {
+  const policy: RetryPolicy = {
+    ...KAFKA_CONNECT_RETRY,
+    ...(options.deadlineMs === undefined ? {} : { giveUpAfterMs: options.deadlineMs }),
+    onRetry: (error, _attempt, delayMs) => options.onRetry?.(error as KafkaConnectionError, delayMs),
+  };
+  await retrying(policy, async () => {
     const admin = new Kafka({
       clientId: options.clientId ?? 'sluice-connection-check',
       ...kafkajsConnectionConfig(options.brokers, security),
@@ -365,20 +381,16 @@ export async function checkKafkaConnection(options: CheckKafkaOptions): Promise<
     try {
       await admin.connect();
       await admin.describeCluster();
-      return;
     } catch (error) {
       const diagnosis = diagnoseKafkaError(error, options.brokers, security);
-      if (!diagnosis.transient) throw diagnosis.error;
       suspects = diagnosis.suspectProtocol ? suspects + 1 : 0;
+      // Not retriable: a hang-up that keeps happening is taken for a wrong protocol setting.
       if (suspects >= SUSPECT_LIMIT) {
         throw new KafkaConnectionError(diagnosis.error.variable, diagnosis.error.reason, error);
       }
-      const delayMs = backoffDelayMs(retry, { initialMs: 250, maxMs: 5000 });
-      if (Date.now() + delayMs > deadline) throw diagnosis.error;
-      options.onRetry?.(diagnosis.error, delayMs);
-      await sleep(delayMs);
+      throw diagnosis.error;
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-  }
+  });
 }

@@ -8,7 +8,7 @@ import {
   type LogEntry,
   type Producer as KafkaProducer,
 } from 'kafkajs';
-import { backoffDelayMs, sleep } from '../retry/index.js';
+import { backoffDelayMs, type BackoffOptions, retrying, type RetryPolicy } from '../retry/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TopicSpec } from '../topics.js';
 import {
@@ -45,6 +45,27 @@ export interface KafkaTransportOptions {
   connectionTimeoutMs?: number;
 }
 
+/**
+ * kafkajs's own retrier, for the calls kafkajs makes (it cannot take `retrying`): the broker may be
+ * restarting, so keep trying for about a minute before a call fails.
+ */
+const KAFKAJS_RETRY = { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 };
+
+/** Reading a topic's offsets: six tries, 200 ms doubling to 2 s, on kafkajs's TypeError alone (see `offsets`). */
+const OFFSETS_RETRY: RetryPolicy = {
+  maxAttempts: 6,
+  initialMs: 200,
+  maxMs: 2000,
+  retriable: (error) => error instanceof TypeError,
+};
+
+/**
+ * Restarting a consumer after a crash kafkajs will not restart from: 0.5 s doubling to 30 s before
+ * each restart, reset once the group is joined. Not a `retrying` loop: the wait comes before the
+ * first try, and a try ends with a group join or a crash, events rather than a call's outcome.
+ */
+const REJOIN_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+
 export function createKafkaTransport(options: KafkaTransportOptions): Transport {
   const logger = options.logger ?? silentLogger;
   const security = options.security ?? PLAINTEXT;
@@ -55,8 +76,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     connectionTimeout: options.connectionTimeoutMs ?? KAFKA_CONNECTION_TIMEOUT_MS,
     logLevel: KafkaLogLevel.INFO,
     logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry),
-    // The broker may be restarting: keep trying for about a minute before a call fails.
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 },
+    retry: KAFKAJS_RETRY,
   });
   const maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
   const admin = kafka.admin();
@@ -184,16 +204,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
       // kafkajs 2.2 throws a TypeError ("Cannot destructure property 'partitions' of 'high.pop(...)'")
       // when the broker's answer momentarily lacks the topic, e.g. while a restarted member rejoins:
       // refresh the metadata and ask again rather than fail the role's start.
-      let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
-      for (let retry = 0; ; retry++) {
-        try {
-          offsets = await admin.fetchTopicOffsets(topic);
-          break;
-        } catch (error) {
-          if (!(error instanceof TypeError) || retry >= 5) throw error;
-          await sleep(backoffDelayMs(retry, { initialMs: 200, maxMs: 2000 }));
-        }
-      }
+      const offsets = await retrying(OFFSETS_RETRY, () => admin.fetchTopicOffsets(topic));
       return offsets
         .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
         .sort((a, b) => a.partition - b.partition);
@@ -243,7 +254,7 @@ function createKafkaConsumer(
     maxWaitTimeInMs: options.maxWaitTimeMs ?? CONSUMER_DEFAULTS.maxWaitTimeMs,
     maxBytesPerPartition: options.maxBytesPerPartition ?? CONSUMER_DEFAULTS.maxBytesPerPartition,
     allowAutoTopicCreation: false,
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 },
+    retry: KAFKAJS_RETRY,
   });
   registry.add(consumer);
   let assignment: TopicPartition[] = [];
@@ -267,7 +278,7 @@ function createKafkaConsumer(
   let restarts = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   const scheduleRestart = () => {
-    const delayMs = backoffDelayMs(restarts, { initialMs: 500, maxMs: 30_000 });
+    const delayMs = backoffDelayMs(restarts, REJOIN_BACKOFF);
     restarts += 1;
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
