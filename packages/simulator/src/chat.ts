@@ -13,7 +13,6 @@ export type StructuredDialect = (typeof STRUCTURED_DIALECTS)[number];
 export interface Plan {
   /** The last user message, scanned for `sim:` directives. */
   directiveText: string;
-  promptTokens: number;
   /** Charged to the TPM limit: the prompt plus `max_tokens`, or plus the actual completion. */
   tokenCost: number;
   render(malformed: boolean): object;
@@ -72,7 +71,6 @@ export function planChatCompletion(input: unknown, structured: StructuredDialect
 
   return {
     directiveText: userText,
-    promptTokens,
     tokenCost: promptTokens + (maxTokens ?? estimateTokens(content)),
     render(malformed) {
       const text = malformed ? malform(content) : content;

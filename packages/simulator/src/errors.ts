@@ -33,14 +33,14 @@ export function rateLimited(message: string): ApiError {
 }
 
 /** A server-side failure as OpenAI reports it. */
-export function serverError(status: number, message = `The server had an error processing your request.`): ApiError {
-  return new ApiError(status, `${message} (simulated ${status})`, 'server_error');
+export function serverError(status: number): ApiError {
+  return new ApiError(status, `The server had an error processing your request. (simulated ${status})`, 'server_error');
 }
 
 /** The error for a `sim:status=NNN` directive. */
 export function directedError(status: number): ApiError {
   const message = `Simulated ${status} error requested by the sim:status directive.`;
   if (status === 429) return rateLimited(message);
-  if (status >= 500) return serverError(status, message);
+  if (status >= 500) return new ApiError(status, message, 'server_error');
   return new ApiError(status, message, 'invalid_request_error', 'simulated_error');
 }
