@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { generateContent, readPrompt } from './content.js';
-import { readInstructions } from './instructions.js';
 import { estimateTokens } from './text.js';
 
 const words = (text: string): number => text.split(/\s+/u).filter(Boolean).length;
 const LONG =
   'The customer called because the nightly sync failed three times this week. Support found an expired API token, rotated it, and the sync completed.';
 
-describe('instructions', () => {
+describe('instructions in the system message', () => {
+  const maxWords = (system: string): number | undefined => readPrompt('', system).maxWords;
+
   it('reads word limits, case-insensitively, keeping the smallest', () => {
-    expect(readInstructions('Use at most 25 words.').maxWords).toBe(25);
-    expect(readInstructions('Keep it UNDER 10 words').maxWords).toBe(10);
-    expect(readInstructions('Reply in 12 words or fewer. Never more than at most 30 words.').maxWords).toBe(12);
-    expect(readInstructions('Keep the summary under 60 tokens.').maxWords).toBeUndefined();
+    expect(maxWords('Use at most 25 words.')).toBe(25);
+    expect(maxWords('Keep it UNDER 10 words')).toBe(10);
+    expect(maxWords('Reply in 12 words or fewer. Never more than at most 30 words.')).toBe(12);
+    expect(maxWords('Keep the summary under 60 tokens.')).toBeUndefined();
   });
 
   it('reads the fields of an extraction request as snake_case keys', () => {
-    const keys = (system: string): string[] | undefined => readInstructions(system).extractKeys;
+    const keys = (system: string): string[] | undefined => readPrompt('', system).extractKeys;
     expect(keys('Extract contact, title, company, seat_count, and timeline.')).toEqual([
       'contact',
       'title',
@@ -57,23 +58,17 @@ describe('json_object extraction', () => {
     });
     expect(
       extract(
-        'Maria Garcia (VP Sales, Initech) wants 120 licenses, starting next month. Budget is $48,000.',
-        ['Extract the contact, company, license count, budget and start date.'].join(''),
+        'Maria Garcia wants 120 licenses for 3 teams, starting next month. Budget is $48,000.',
+        'Extract the contact, team count, budget, license count and start date.',
       ),
-    ).toEqual({
-      contact: 'Maria Garcia',
-      company: 'Initech',
-      license_count: 120,
-      budget: 48000,
-      start_date: 'next month',
-    });
+    ).toEqual({ contact: 'Maria Garcia', team_count: 3, budget: 48000, license_count: 120, start_date: 'next month' });
   });
 
   it('uses null when nothing fits', () => {
     expect(extract('hello')).toEqual({ contact: null, title: null, company: null, seat_count: null, timeline: null });
   });
 
-  it('finds dates, amounts and companies in contract language', () => {
+  it('finds written dates and amounts of money', () => {
     const text = 'Northwind Traders agrees to deliver 500 units to Contoso GmbH by June 30, 2026 for 48,500 EUR.';
     expect(extract(text, 'Extract supplier, amount, and delivery date.')).toEqual({
       supplier: 'Northwind Traders',

@@ -1,84 +1,57 @@
 import { stripDirectives } from './directives.js';
-import { extractFields } from './extraction.js';
-import { readInstructions, type Instructions } from './instructions.js';
+import { extractFields, extractionKeys } from './extraction.js';
 import { schemaAnswer } from './schema-answer.js';
-import {
-  analyzeText,
-  codePointLength,
-  estimateTokens,
-  leadSentences,
-  limitWords,
-  truncateText,
-  type TextFacts,
-} from './text.js';
+import { analyzeText, estimateTokens, leadSentences, limitWords, truncateText, type TextFacts } from './text.js';
 
-/** The answer format requested by `response_format` (chat) or `text.format` (responses). */
-export type OutputFormat =
-  { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name: string; schema: unknown };
+/** The answer format a request asks for, whatever the dialect it was asked in. */
+export type OutputFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; schema: unknown };
 
-/** What answers are derived from: facts about the user's text, and what the system message asks for. */
+/** What answers come from: the user's text, and what the system message asks for. */
 export interface Prompt {
   facts: TextFacts;
-  instructions: Instructions;
+  /** "At most 20 words", "under 20 words", "in 20 words or fewer": a cap on summaries and plain answers. */
+  maxWords?: number;
+  /** "Extract contact, title and company.": the keys a json_object answer has. */
+  extractKeys?: string[];
 }
 
-export const PLAIN_PREFIX = '[simulated] ';
+const WORD_LIMIT = /\b(?:at most|under|no more than)\s+(\d+)\s+words?\b|\b(\d+)\s+words?\s+or\s+(?:fewer|less)\b/giu;
 
-/** The prompt of a request: directives leave the user text, the system text is read for instructions. */
 export function readPrompt(userText: string, systemText = ''): Prompt {
-  return { facts: analyzeText(stripDirectives(userText)), instructions: readInstructions(systemText) };
+  const limits = [...systemText.matchAll(WORD_LIMIT)].map((m) => Number(m[1] ?? m[2])).filter((n) => n >= 1);
+  return {
+    facts: analyzeText(stripDirectives(userText)),
+    maxWords: limits.length > 0 ? Math.min(...limits) : undefined,
+    extractKeys: extractionKeys(systemText),
+  };
 }
 
-/** The assistant content for a prompt: deterministic, and within `maxTokens` when given. */
+/** The assistant content: deterministic, and within `maxTokens` when given. */
 export function generateContent(format: OutputFormat, prompt: Prompt, maxTokens?: number): string {
-  const { facts, instructions } = prompt;
-  switch (format.type) {
-    case 'json_schema':
-      return schemaAnswer(format.schema, facts, maxTokens, instructions.maxWords);
-    case 'json_object':
-      return instructions.extractKeys === undefined
-        ? jsonObjectAnswer(prompt, maxTokens)
-        : extractionAnswer(instructions.extractKeys, facts, maxTokens);
-    default:
-      return plainAnswer(prompt, maxTokens);
+  const { facts, maxWords, extractKeys } = prompt;
+  if (format.type === 'json_schema') return schemaAnswer(format.schema, facts, maxTokens, maxWords);
+  const lead = truncateText(leadSentences(facts), 400) || 'OK';
+  if (format.type === 'text') {
+    // The prefix labels the answer as simulated, and counts as a word, as a word-count check would count it.
+    const text = `[simulated] ${maxWords === undefined ? lead : limitWords(lead, maxWords - 1)}`.trimEnd();
+    return maxTokens === undefined ? text : text.slice(0, maxTokens * 4).replace(/[\uD800-\uDBFF]$/u, '');
   }
-}
-
-/** `[simulated] <lead sentences>`; a word limit counts the prefix as a word, as a word-count check would. */
-export function plainAnswer(prompt: Prompt, maxTokens?: number): string {
-  const { maxWords } = prompt.instructions;
-  let body = truncateText(leadSentences(prompt.facts), 400) || 'OK';
-  if (maxWords !== undefined) body = limitWords(body, maxWords - 1);
-  const text = (PLAIN_PREFIX + body).trimEnd();
-  return maxTokens === undefined ? text : fitUnits(text, maxTokens * 4);
-}
-
-function jsonObjectAnswer(prompt: Prompt, maxTokens?: number): string {
+  if (extractKeys !== undefined) {
+    // Over the budget, values turn null from the last key back.
+    const values = extractFields(extractKeys, facts);
+    for (
+      let i = extractKeys.length - 1;
+      i >= 0 && estimateTokens(JSON.stringify(values)) > (maxTokens ?? Infinity);
+      i--
+    ) {
+      values[extractKeys[i] ?? ''] = null;
+    }
+    return JSON.stringify(values);
+  }
   const render = (result: string): string => JSON.stringify({ result, simulated: true });
-  let result = truncateText(leadSentences(prompt.facts), 400) || 'OK';
-  if (prompt.instructions.maxWords !== undefined) result = limitWords(result, prompt.instructions.maxWords);
-  if (maxTokens === undefined) return render(result);
-  while (result !== '' && estimateTokens(render(result)) > maxTokens) {
-    result = truncateText(result, Math.floor(codePointLength(result) * 0.8));
+  let result = maxWords === undefined ? lead : limitWords(lead, maxWords);
+  while (result !== '' && estimateTokens(render(result)) > (maxTokens ?? Infinity)) {
+    result = truncateText(result, Math.floor(Array.from(result).length * 0.8));
   }
   return render(result);
-}
-
-/** Exactly the requested keys; over a token budget, values become null from the last key back. */
-function extractionAnswer(keys: string[], facts: TextFacts, maxTokens?: number): string {
-  const values = extractFields(keys, facts);
-  let text = JSON.stringify(values);
-  for (let i = keys.length - 1; i >= 0 && maxTokens !== undefined && estimateTokens(text) > maxTokens; i--) {
-    values[keys[i] ?? ''] = null;
-    text = JSON.stringify(values);
-  }
-  return text;
-}
-
-/** At most `units` UTF-16 code units (what token estimates count), without splitting a surrogate pair. */
-function fitUnits(text: string, units: number): string {
-  if (text.length <= units) return text;
-  const cut = text.slice(0, Math.max(0, units));
-  const last = cut.charCodeAt(cut.length - 1);
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }

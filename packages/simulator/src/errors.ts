@@ -27,27 +27,20 @@ export function retryHeaders(waitMs: number): Record<string, string> {
   return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))), 'retry-after-ms': String(ms) };
 }
 
-const SERVER_MESSAGES: Record<number, string> = {
-  500: 'The server had an error while processing your request. Sorry about that! (simulated)',
-  502: 'Bad gateway. (simulated)',
-  503: 'The engine is currently overloaded, please try again later. (simulated)',
-};
+/** A 429 that is not the rpm/tpm budgets' (a random fault or a directive): try again in a second. */
+export function rateLimited(message: string): ApiError {
+  return new ApiError(429, message, 'requests', 'rate_limit_exceeded', null, retryHeaders(1000));
+}
 
 /** A server-side failure as OpenAI reports it. */
 export function serverError(status: number): ApiError {
-  return new ApiError(status, SERVER_MESSAGES[status] ?? `Simulated server error ${status}.`, 'server_error');
+  return new ApiError(status, `The server had an error processing your request. (simulated ${status})`, 'server_error');
 }
 
 /** The error for a `sim:status=NNN` directive. */
 export function directedError(status: number): ApiError {
   const message = `Simulated ${status} error requested by the sim:status directive.`;
-  if (status === 429) return new ApiError(429, message, 'requests', 'rate_limit_exceeded', null, retryHeaders(1000));
+  if (status === 429) return rateLimited(message);
   if (status >= 500) return new ApiError(status, message, 'server_error');
-  const codes: Record<number, string> = {
-    401: 'invalid_api_key',
-    403: 'permission_denied',
-    404: 'not_found',
-    409: 'conflict',
-  };
-  return new ApiError(status, message, 'invalid_request_error', codes[status] ?? 'simulated_error');
+  return new ApiError(status, message, 'invalid_request_error', 'simulated_error');
 }

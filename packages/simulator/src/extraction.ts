@@ -1,241 +1,116 @@
-import { type Json } from './json-schema.js';
-import { hasStem, hasWord, isStopword, nameTokens, type TextFacts } from './text.js';
+import type { Json } from './schema-answer.js';
+import { hasStem, nameTokens, type TextFacts } from './text.js';
+
+/** "Extract" and what follows, up to the end of the sentence (or of the line). */
+const EXTRACT = /\bextract\b([^.!?\n]*)/giu;
+
+/** Items like these name no field ("Extract structured data from the message.", "Extract the following fields:"). */
+const GENERIC_ITEM =
+  /^(?:following|key|relevant|important|structured|main|all|any|some)?\s*(?:data|information|info|details|fields|entities|values|keys|facts|json|everything|it|them)?$/iu;
 
 /**
- * Values for the fields a system message asks to extract ("Extract contact, title and company."), taken from
- * the prompt text by what each field's name suggests; null when the text has nothing that fits.
+ * The snake_case fields of the last "Extract contact, title and company." in the system message, or of a
+ * bulleted list after "Extract the following fields:"; undefined when no request names fields.
  */
-export function extractFields(keys: string[], facts: TextFacts): Record<string, Json> {
-  const text = facts.text;
-  const dates = dateTokens(text);
-  const numbers = numberTokens(text).filter((n) => !dates.some((d) => n.start < d.end && d.start < n.end));
-  const phrases = capitalisedPhrases(text).filter((p) => !dates.some((d) => p.start < d.end && d.start < p.end));
-  const used = new Set<number>(); // start offsets of the numbers and phrases already given to a field
-  const unused = <T extends { start: number }>(items: T[]): T[] => items.filter((item) => !used.has(item.start));
-  const take = <T extends { start: number }>(item: T | undefined): T | undefined => {
-    if (item !== undefined) used.add(item.start);
-    return item;
-  };
-
-  const values = new Map<string, Json>();
-  const kinds = keys.map((key) => ({ key, kind: fieldKind(key) }));
-  // Fields that want a particular kind of phrase choose before generic ones take the first phrase left.
-  kinds.sort((a, b) => Number(a.kind === 'generic') - Number(b.kind === 'generic'));
-  for (const { key, kind } of kinds) {
-    const tokens = nameTokens(key);
-    switch (kind) {
-      case 'email':
-        values.set(key, /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/u.exec(text)?.[0] ?? null);
-        break;
-      case 'phone':
-        values.set(key, /\+?\d[\d\s().-]{6,}\d/u.exec(text)?.[0] ?? null);
-        break;
-      case 'url':
-        values.set(key, /\bhttps?:\/\/[^\s"'<>)]+/u.exec(text)?.[0]?.replace(/[.,;:!?]+$/u, '') ?? null);
-        break;
-      case 'date':
-        values.set(key, dates[0]?.text ?? null);
-        break;
-      case 'number': {
-        const nouns = tokens.filter((t) => !COUNT_WORDS.includes(t) && !MONEY_WORDS.includes(t));
-        const free = unused(numbers);
-        const chosen =
-          free.find((n) => nouns.some((noun) => n.nearWords.some((w) => w.startsWith(noun.replace(/s$/u, ''))))) ??
-          (hasWord(tokens, MONEY_WORDS) ? free.find((n) => n.money) : undefined) ??
-          free.find((n) => !n.year && (hasWord(tokens, MONEY_WORDS) || !n.money));
-        values.set(key, take(chosen)?.value ?? null);
-        break;
+export function extractionKeys(system: string): string[] | undefined {
+  let found: string[] | undefined;
+  for (const match of system.matchAll(EXTRACT)) {
+    let list = match[1] ?? '';
+    const colon = list.lastIndexOf(':');
+    if (colon >= 0) list = list.slice(colon + 1);
+    // "Extract the name and email from the message": the fields end where the source begins.
+    list = list.replace(/\s(?:from|in|out of|within)\s.*$/iu, '');
+    if (list.trim() === '' && colon >= 0) {
+      const bullets: string[] = [];
+      for (const line of system
+        .slice(match.index + match[0].length)
+        .split('\n')
+        .slice(1)) {
+        const bullet = /^\s*(?:[-*•]|\d+[.)])\s+([^:(\n]+)/u.exec(line)?.[1];
+        if (bullet === undefined) break;
+        bullets.push(bullet.trim());
       }
-      case 'title':
-        values.set(key, take(unused(phrases).find((p) => p.role))?.text ?? null);
-        break;
-      case 'company': {
-        const free = unused(phrases).filter((p) => !p.role);
-        values.set(key, take(free.find((p) => p.corporate) ?? free.find((p) => p.afterAt) ?? free[0])?.text ?? null);
-        break;
-      }
-      case 'person': {
-        const free = unused(phrases).filter((p) => !p.role && !p.corporate);
-        const name = free.find((p) => p.words >= 2 && p.words <= 3 && !p.afterAt) ?? free.find((p) => !p.afterAt);
-        values.set(key, take(name)?.text ?? null);
-        break;
-      }
-      default: {
-        const free = unused(phrases);
-        values.set(
-          key,
-          take(free.find((p) => !p.weak && !p.role) ?? free.find((p) => !p.weak) ?? free[0])?.text ?? null,
-        );
-      }
+      list = bullets.join(', ');
     }
+    const items = list
+      .split(/\s*(?:[,;&]|\band\b)\s*/iu)
+      .map((item) => item.trim().replace(/^(?:the|a|an|any|all|their|its)\s+/iu, ''))
+      .filter((item) => item !== '');
+    if (
+      items.length === 0 ||
+      items.some((item) => !/^\p{L}[\p{L}\p{N}_' -]*$/u.test(item) || item.split(' ').length > 4)
+    ) {
+      continue;
+    }
+    if (items.every((item) => GENERIC_ITEM.test(item))) continue;
+    found = [...new Set(items.map(snakeCase).filter((key) => key !== ''))];
   }
-  return Object.fromEntries(keys.map((key) => [key, values.get(key) ?? null])) as Record<string, Json>;
+  return found;
 }
 
-type FieldKind = 'email' | 'phone' | 'url' | 'date' | 'number' | 'title' | 'company' | 'person' | 'generic';
-
-const COUNT_WORDS = ['count', 'number', 'num', 'qty', 'quantity', 'total', 'size', 'amount'];
-const COUNTED_WORDS = ['seat', 'seats', 'license', 'licenses', 'licence', 'licences', 'unit', 'units', 'user', 'users'];
-const MONEY_WORDS = ['amount', 'price', 'cost', 'budget', 'value', 'revenue', 'fee', 'spend', 'salary', 'arr', 'mrr'];
-
-function fieldKind(key: string): FieldKind {
-  const t = nameTokens(key);
-  if (hasStem(t, ['email']) || hasWord(t, ['mail'])) return 'email';
-  if (hasStem(t, ['phone', 'mobile']) || hasWord(t, ['tel'])) return 'phone';
-  if (hasStem(t, ['url', 'website', 'link', 'homepage'])) return 'url';
-  if (
-    hasStem(t, ['date', 'timeline', 'deadline', 'timeframe', 'quarter', 'schedule', 'period']) ||
-    hasWord(t, ['due', 'when', 'eta', 'time', 'start', 'end', 'launch', 'day', 'month', 'year', 'by'])
-  ) {
-    return 'date';
-  }
-  if (hasWord(t, [...COUNT_WORDS, ...MONEY_WORDS, ...COUNTED_WORDS])) {
-    return 'number';
-  }
-  if (hasWord(t, ['title', 'role', 'position', 'job', 'designation'])) return 'title';
-  if (hasStem(t, ['company', 'organization', 'organisation', 'org', 'employer', 'business', 'vendor', 'firm'])) {
-    return 'company';
-  }
-  const nameOfPerson = t[t.length - 1] === 'name' && t.every((w) => ['name', 'full', 'first', 'contact'].includes(w));
-  if (nameOfPerson || hasStem(t, ['contact', 'person', 'buyer', 'requester', 'requestor', 'sender', 'author'])) {
-    return 'person';
-  }
-  return 'generic';
-}
-
-interface Span {
-  text: string;
-  start: number;
-  end: number;
+/** "Seat count" / "seatCount" / "seat-count" → "seat_count". */
+function snakeCase(name: string): string {
+  return name
+    .replace(/['’]/gu, '')
+    .replace(/([a-z0-9])([A-Z])/gu, '$1_$2')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, '_')
+    .replace(/^_+|_+$/gu, '');
 }
 
 const MONTH =
   '(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)';
-const PART_OF = '(?:(?:the\\s+)?(?:end|start|beginning|middle)\\s+of\\s+)?';
-/** Month and weekday names must be capitalised ("may" is a verb); the other patterns ignore case. */
-const DATE_PATTERNS = [
-  new RegExp(`\\b${PART_OF}(?:Q[1-4]|H[12])(?:\\s*(?:FY)?['’]?\\d{2,4})?\\b`, 'giu'),
-  /\bFY\s?\d{2,4}\b/gu,
-  /\b\d{4}-\d{2}-\d{2}\b/gu,
-  /\b\d{1,2}\/\d{1,2}\/\d{2,4}\b/gu,
-  new RegExp(`\\b${PART_OF}${MONTH}\\.?(?:\\s+\\d{1,2}(?:st|nd|rd|th)?)?(?:,?\\s+\\d{4})?\\b`, 'gu'),
-  new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th)?\\s+${MONTH}(?:\\s+\\d{4})?\\b`, 'gu'),
-  /\b(?:(?:by\s+)?(?:the\s+)?(?:end|start)\s+of\s+(?:the\s+)?|next\s+|this\s+)(?:week|month|quarter|year)\b/giu,
-  /\bin\s+\d+\s+(?:days|weeks|months|years)\b/giu,
-  /\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b/gu,
-];
-
-/** Quarters, dates and date-like phrases, in order of appearance. */
-function dateTokens(text: string): Span[] {
-  const spans = DATE_PATTERNS.flatMap((pattern) =>
-    [...text.matchAll(pattern)]
-      .filter((m) => m[0] !== 'May') // without a day or year, "May" is more likely the verb
-      .map((m) => ({ text: m[0], start: m.index, end: m.index + m[0].length })),
-  );
-  // Of overlapping matches the longest wins ("June 30, 2026" over "June 30").
-  return spans
-    .filter(
-      (s) => !spans.some((o) => o !== s && o.start <= s.start && o.end >= s.end && o.end - o.start > s.end - s.start),
-    )
-    .filter((s, i, all) => all.findIndex((o) => o.start === s.start && o.end === s.end) === i)
-    .sort((a, b) => a.start - b.start);
-}
-
-interface NumberToken {
-  value: number;
-  start: number;
-  end: number;
-  money: boolean;
-  year: boolean;
-  /** Lowercase words just before and after, to match a field's noun ("50 seats" for seat_count). */
-  nearWords: string[];
-}
-
-const NUMBER =
-  /(?<![\p{L}\p{N}.,])([$€£¥]\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m|million|thousand)\b)?(?:\s?(usd|eur|gbp|dollars|euros|pounds)\b)?/giu;
-
-function numberTokens(text: string): NumberToken[] {
-  return [...text.matchAll(NUMBER)].map((m) => {
-    const scale = { k: 1e3, thousand: 1e3, m: 1e6, million: 1e6 }[(m[4] ?? '').toLowerCase()] ?? 1;
-    const value = Number(`${(m[2] ?? '0').replace(/,/gu, '')}${m[3] ?? ''}`) * scale;
-    const start = m.index;
-    const end = start + m[0].length;
-    const before =
-      text
-        .slice(Math.max(0, start - 40), start)
-        .toLowerCase()
-        .match(/[\p{L}]+/gu) ?? [];
-    const after =
-      text
-        .slice(end, end + 40)
-        .toLowerCase()
-        .match(/[\p{L}]+/gu) ?? [];
-    return {
-      value,
-      start,
-      end,
-      money: m[1] !== undefined || m[5] !== undefined,
-      year: m[1] === undefined && m[3] === undefined && scale === 1 && value >= 1900 && value <= 2100,
-      nearWords: [...before.slice(-2), ...after.slice(0, 2)],
-    };
-  });
-}
-
-interface Phrase extends Span {
-  words: number;
-  /** Names a role ("Head of IT", "VP Sales"). */
-  role: boolean;
-  /** Looks like an organisation ("Globex Corp", "Contoso GmbH"). */
-  corporate: boolean;
-  /** Follows "at", "from" or "with": more often a company than a person. */
-  afterAt: boolean;
-  /** One capitalised word starting a sentence: capitalised only by position. */
-  weak: boolean;
-}
-
-const ROLE_WORDS = new Set(
-  (
-    'head vp svp evp vice president director manager chief officer ceo cto cfo coo cio ciso cmo founder cofounder ' +
-    'co-founder owner partner lead engineer developer analyst consultant architect administrator admin specialist ' +
-    'coordinator executive principal procurement buyer recruiter designer'
-  ).split(' '),
+/** Quarters, ISO and written dates, and relative ones ("next month"). */
+const DATE = new RegExp(
+  [
+    '\\b(?:Q[1-4]|H[12])(?:\\s+\\d{4})?\\b',
+    '\\b\\d{4}-\\d{2}-\\d{2}\\b',
+    `\\b${MONTH}\\b(?:\\s+\\d{1,2}(?:st|nd|rd|th)?\\b)?(?:,?\\s+\\d{4}\\b)?`,
+    '\\b(?:next|this|end of(?: the)?)\\s+(?:week|month|quarter|year)\\b',
+  ].join('|'),
+  'gu',
 );
-const CORPORATE_WORDS = new Set(
-  'inc inc. corp corp. corporation gmbh ltd ltd. llc ag sa plc co co. group labs technologies systems solutions traders'.split(
-    ' ',
-  ),
-);
-const NOT_NAMES = new Set(['i', "i'm", 'i’m', "i've", "i'd", "i'll", 'eur', 'usd', 'gbp']);
+const NUMBER = /(?<![\p{L}\p{N}.,])([$€£]\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m)\b)?/giu;
 
-/** Runs of capitalised words, joined across "of", "and", "&" ("Head of IT", "Bank of America"). */
-function capitalisedPhrases(text: string): Phrase[] {
-  const word = "\\p{Lu}[\\p{L}\\p{N}&'’-]*";
-  const pattern = new RegExp(`${word}(?:\\s+(?:(?:of|and|&|de|von|van)\\s+)?${word})*`, 'gu');
-  const phrases: Phrase[] = [];
-  for (const match of text.matchAll(pattern)) {
-    let words = match[0].replace(/['’-]+$/u, '').split(/\s+/u);
-    let start = match.index;
-    // Drop leading words that are capitalised only because they start a sentence ("We", "Hi", "I'm").
-    while (words.length > 0 && (isStopword(words[0] ?? '') || NOT_NAMES.has((words[0] ?? '').toLowerCase()))) {
-      start = text.indexOf(words[1] ?? '', start + (words[0]?.length ?? 0));
-      words = words.slice(1);
-    }
-    while (words.length > 0 && /^(?:of|and|&|de|von|van)$/u.test(words[words.length - 1] ?? '')) words.pop();
-    if (words.length === 0 || start < 0) continue;
-    const phraseText = words.join(' ');
-    const lower = words.map((w) => w.toLowerCase());
-    const previous = /([\p{L}]+)[^\p{L}]*$/u.exec(text.slice(Math.max(0, start - 20), start))?.[1]?.toLowerCase();
-    const sentenceStart = /(?:^|[.!?:;]\s*|\n\s*)$/u.test(text.slice(0, start));
-    phrases.push({
-      text: phraseText,
-      start,
-      end: start + phraseText.length,
-      words: words.length,
-      role: lower.some((w) => ROLE_WORDS.has(w)),
-      corporate: lower.some((w) => CORPORATE_WORDS.has(w)),
-      afterAt: previous !== undefined && ['at', 'from', 'with', 'for', 'by', 'joined'].includes(previous),
-      weak: words.length === 1 && sentenceStart,
+/**
+ * Values for the requested fields from the text, by what each name suggests: an email, phone or URL; a date
+ * (`timeline`, `deadline`, `due`); a number (`seat_count`, `budget`), the one before the name's noun ("50
+ * seats") first, then an amount of money for a money field; otherwise the next capitalised phrase not given to another field, in order of appearance
+ * ("Dana Lee, Head of IT at Globex Corp" → contact, title, company). Null when nothing fits.
+ */
+export function extractFields(keys: string[], facts: TextFacts): Record<string, Json> {
+  const text = facts.text;
+  const dates = [...text.matchAll(DATE)].filter((m) => m[0] !== 'May');
+  const inDate = (at: number): boolean => dates.some((d) => at >= d.index && at < d.index + d[0].length);
+  const numbers = [...text.matchAll(NUMBER)]
+    .filter((m) => !inDate(m.index + m[0].search(/\d/u)))
+    .map((m) => {
+      const after = text
+        .slice(m.index + m[0].length)
+        .trimStart()
+        .toLowerCase();
+      const scale = { k: 1e3, m: 1e6 }[(m[4] ?? '').toLowerCase()] ?? 1;
+      const value = Number(`${(m[2] ?? '0').replace(/,/gu, '')}${m[3] ?? ''}`) * scale;
+      return { value, after, money: m[1] !== undefined || /^(?:usd|eur|gbp|dollars?|euros?|pounds?)\b/u.test(after) };
     });
+  const phrases = facts.phrases.filter((p) => !inDate(p.start)).map((p) => p.text);
+  const values: Record<string, Json> = {};
+  for (const key of keys) {
+    const tokens = nameTokens(key);
+    let value: Json = null;
+    if (hasStem(tokens, 'email mail')) value = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/u.exec(text)?.[0] ?? null;
+    else if (hasStem(tokens, 'phone mobile tel')) value = /\+?\d[\d\s().-]{6,}\d/u.exec(text)?.[0] ?? null;
+    else if (hasStem(tokens, 'url website link homepage')) value = /\bhttps?:\/\/[^\s"'<>)]+/u.exec(text)?.[0] ?? null;
+    else if (hasStem(tokens, 'date timeline deadline timeframe quarter due when eta')) {
+      value = dates[0]?.[0] ?? null;
+    } else if (hasStem(tokens, 'count number qty quantity total amount price cost budget seat licen')) {
+      const noun = tokens.find((t) => !/^(?:count|number|num|qty|quantity|total|amount)$/u.test(t))?.slice(0, 4);
+      const money = hasStem(tokens, 'amount price cost budget fee') ? numbers.find((n) => n.money) : undefined;
+      const chosen = numbers.find((n) => noun !== undefined && n.after.startsWith(noun)) ?? money ?? numbers[0];
+      value = chosen?.value ?? null;
+      if (chosen) numbers.splice(numbers.indexOf(chosen), 1);
+    } else value = phrases.shift() ?? null;
+    Object.defineProperty(values, key, { value, enumerable: true, writable: true, configurable: true });
   }
-  return phrases;
+  return values;
 }

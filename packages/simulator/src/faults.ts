@@ -1,4 +1,4 @@
-import type { Rng } from './random.js';
+import type { Rng } from './latency.js';
 
 export interface FaultRates {
   rate429?: number;
@@ -7,40 +7,40 @@ export interface FaultRates {
   malformedRate?: number;
 }
 
-export type Fault =
-  { kind: 'none' } | { kind: 'rate_limit' } | { kind: 'server_error'; status: number } | { kind: 'timeout' };
-
-const SERVER_STATUSES = [500, 502, 503] as const;
+export type Fault = 'none' | 'rate_limit' | 500 | 502 | 503 | 'timeout';
 
 /** Random faults: each kind is drawn independently, in the order 429, 5xx, timeout; the first hit wins. */
 export class FaultInjector {
-  private readonly rate429: number;
-  private readonly errorRate: number;
-  private readonly timeoutRate: number;
-  private readonly malformedRate: number;
+  private readonly rates: Required<FaultRates>;
 
   constructor(
     rates: FaultRates,
     private readonly rng: Rng,
   ) {
-    this.rate429 = probability('rate429', rates.rate429);
-    this.errorRate = probability('errorRate', rates.errorRate);
-    this.timeoutRate = probability('timeoutRate', rates.timeoutRate);
-    this.malformedRate = probability('malformedRate', rates.malformedRate);
+    const probability = (name: keyof FaultRates): number => {
+      const value = rates[name] ?? 0;
+      if (!Number.isFinite(value) || value < 0 || value > 1) {
+        throw new Error(`Invalid ${name} ${value}: expected a probability between 0 and 1.`);
+      }
+      return value;
+    };
+    this.rates = {
+      rate429: probability('rate429'),
+      errorRate: probability('errorRate'),
+      timeoutRate: probability('timeoutRate'),
+      malformedRate: probability('malformedRate'),
+    };
   }
 
   draw(): Fault {
-    if (this.hit(this.rate429)) return { kind: 'rate_limit' };
-    if (this.hit(this.errorRate)) {
-      const status = SERVER_STATUSES[Math.floor(this.rng() * SERVER_STATUSES.length)] ?? 500;
-      return { kind: 'server_error', status };
-    }
-    if (this.hit(this.timeoutRate)) return { kind: 'timeout' };
-    return { kind: 'none' };
+    if (this.hit(this.rates.rate429)) return 'rate_limit';
+    if (this.hit(this.rates.errorRate)) return ([500, 502, 503] as const)[Math.floor(this.rng() * 3)] ?? 500;
+    if (this.hit(this.rates.timeoutRate)) return 'timeout';
+    return 'none';
   }
 
   drawMalformed(): boolean {
-    return this.hit(this.malformedRate);
+    return this.hit(this.rates.malformedRate);
   }
 
   private hit(rate: number): boolean {
@@ -49,17 +49,7 @@ export class FaultInjector {
   }
 }
 
-function probability(name: string, value: number | undefined): number {
-  if (value === undefined) return 0;
-  if (!Number.isFinite(value) || value < 0 || value > 1) {
-    throw new Error(`Invalid ${name} ${value}: expected a probability between 0 and 1.`);
-  }
-  return value;
-}
-
-/**
- * Truncated content, as when a model stops mid-answer: cut about halfway, and guaranteed not to parse as JSON.
- */
+/** Truncated content, as when a model stops mid-answer: cut about halfway, and never valid JSON. */
 export function malform(content: string): string {
   const cut = content.slice(0, Math.max(1, Math.floor(content.length / 2)));
   try {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { latencySampler, parseLatencySpec } from './latency.js';
-import { mulberry32 } from './random.js';
+import { latencySampler, mulberry32, parseLatencySpec } from './latency.js';
 
 describe('parseLatencySpec', () => {
   it('reads a median, defaulting the p99 to three times the median', () => {

@@ -2,17 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { planChatCompletion, STRUCTURED_DIALECTS, type StructuredDialect } from './chat.js';
-import { planCompletion } from './completions.js';
 import { parseDirectives } from './directives.js';
-import { planEmbeddings } from './embeddings.js';
-import { ApiError, directedError, invalidRequest, retryHeaders, serverError } from './errors.js';
+import { ApiError, directedError, invalidRequest, rateLimited, retryHeaders, serverError } from './errors.js';
 import { FaultInjector } from './faults.js';
-import { INSTANT, latencySampler, type LatencySpec } from './latency.js';
+import { latencySampler, mulberry32, type LatencySpec } from './latency.js';
 import { BudgetLimits } from './limits.js';
-import { planModeration } from './moderations.js';
-import { mulberry32 } from './random.js';
-import type { Plan } from './request.js';
-import { planResponse } from './responses.js';
 import { StatsRecorder, type SimulatorStats } from './stats.js';
 import { Waits } from './waits.js';
 
@@ -45,7 +39,7 @@ export interface SimulatorOptions {
   timeoutRate?: number;
   /** Default 600_000. */
   hangMs?: number;
-  /** Probability that a chat completion's (or response's) content is truncated, invalid JSON. */
+  /** Probability that a chat completion's content is truncated, invalid JSON. */
   malformedRate?: number;
   /** Seed of the fault and latency draws (default 1). Answers depend only on the request content. */
   seed?: number;
@@ -62,22 +56,8 @@ export interface Simulator {
 }
 
 const BODY_LIMIT = 32 * 1024 * 1024;
-const MODELS = [
-  'gpt-4o-mini',
-  'gpt-4o',
-  'gpt-4.1-mini',
-  'gpt-4.1-nano',
-  'text-embedding-3-small',
-  'omni-moderation-latest',
-];
-
-const ENDPOINTS: Record<string, (body: unknown, structured: StructuredDialect) => Plan> = {
-  '/v1/chat/completions': planChatCompletion,
-  '/v1/completions': planCompletion,
-  '/v1/embeddings': planEmbeddings,
-  '/v1/moderations': planModeration,
-  '/v1/responses': planResponse,
-};
+/** A few ids for GET /v1/models, the readiness probe; the chat route takes any model name. */
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini'];
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
@@ -92,7 +72,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid simulator port ${port}.`);
 
   const rng = mulberry32(options.seed ?? 1);
-  const sampleLatency = latencySampler(options.latency ?? INSTANT, rng);
+  const sampleLatency = latencySampler(options.latency ?? { medianMs: 0, p99Ms: 0 }, rng);
   const faults = new FaultInjector(options, rng);
   const limits = new BudgetLimits({ rpm: options.rpm, tpm: options.tpm, burstMs: (burstSeconds || 1) * 1000 });
   const structured = options.structured ?? 'json_schema';
@@ -151,17 +131,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const error = new ApiError(
-      404,
-      `Unknown request URL: ${request.method} ${request.url}.`,
-      'invalid_request_error',
-      'unknown_url',
-    );
-    return reply.code(404).send(error.body());
+    const message = `Unknown request URL: ${request.method} ${request.url}. (The simulator serves /v1/chat/completions.)`;
+    return reply.code(404).send(new ApiError(404, message, 'invalid_request_error', 'unknown_url').body());
   });
 
   /** Order: validate, directives, limits, random faults, latency, answer. */
-  const serve = async (plan: Plan, request: FastifyRequest, reply: FastifyReply): Promise<object | undefined> => {
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const plan = planChatCompletion(request.body, structured);
     const directives = parseDirectives(plan.directiveText);
     if (directives.status !== undefined) {
       if (directives.latencyMs && !(await waits.sleep(directives.latencyMs, reply.raw))) return abandon(request, reply);
@@ -170,20 +146,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     const admission = limits.tryAdmit(plan.tokenCost);
     if (!admission.ok) {
-      const type = admission.kind === 'requests' ? 'requests' : 'tokens';
       const headers = { ...admission.headers, ...retryHeaders(admission.waitMs) };
-      throw new ApiError(429, admission.message, type, 'rate_limit_exceeded', null, headers);
+      throw new ApiError(429, admission.message, admission.kind, 'rate_limit_exceeded', null, headers);
     }
 
     const fault = faults.draw();
-    if (fault.kind !== 'none') stats.fault();
-    if (fault.kind === 'rate_limit') {
+    if (fault !== 'none') stats.fault();
+    if (fault === 'rate_limit') {
       admission.refund();
-      const message = 'Rate limit reached for requests. Please try again in 1s. (simulated fault)';
-      throw new ApiError(429, message, 'requests', 'rate_limit_exceeded', null, retryHeaders(1000));
+      throw rateLimited('Rate limit reached for requests. Please try again in 1s. (simulated fault)');
     }
-    if (fault.kind === 'server_error') throw serverError(fault.status);
-    if (fault.kind === 'timeout') {
+    if (typeof fault === 'number') throw serverError(fault);
+    if (fault === 'timeout') {
       await waits.sleep(hangMs, reply.raw);
       return abandon(request, reply);
     }
@@ -192,35 +166,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (latencyMs > 0 && !(await waits.sleep(latencyMs, reply.raw))) return abandon(request, reply);
 
     let malformed = directives.malformed;
-    if (plan.malformable && !malformed && faults.drawMalformed()) {
+    if (!malformed && faults.drawMalformed()) {
       malformed = true;
       stats.fault();
     }
-    const { body, completionTokens } = plan.render(malformed);
-    stats.tokens(plan.promptTokens, completionTokens);
     void reply.headers(admission.headers);
-    return body;
-  };
-
-  for (const [path, planFor] of Object.entries(ENDPOINTS)) {
-    app.post(path, async (request, reply) => serve(planFor(request.body, structured), request, reply));
-  }
+    return plan.render(malformed);
+  });
 
   app.get('/v1/models', async () => ({
     object: 'list',
     data: MODELS.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'sluice-simulator' })),
   }));
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
-    if (!MODELS.includes(request.params.id)) {
-      throw new ApiError(
-        404,
-        `The model '${request.params.id}' does not exist.`,
-        'invalid_request_error',
-        'model_not_found',
-      );
-    }
-    return { id: request.params.id, object: 'model', created: 1_700_000_000, owned_by: 'sluice-simulator' };
-  });
   app.get('/sim/stats', async () => stats.snapshot());
   app.post('/sim/reset', async () => {
     stats.reset();
@@ -261,17 +218,9 @@ function abandon(request: FastifyRequest, reply: FastifyReply): undefined {
   return undefined;
 }
 
+/** Fastify's own errors (a body too large, a bad content length) in OpenAI's shape. */
 function fromFastifyError(error: FastifyError): ApiError {
   const status = error.statusCode ?? 500;
-  if (status === 413) {
-    return new ApiError(
-      413,
-      `Request body too large (limit ${BODY_LIMIT} bytes).`,
-      'invalid_request_error',
-      'request_too_large',
-    );
-  }
-  if (status >= 400 && status < 500)
-    return new ApiError(status, error.message, 'invalid_request_error', error.code ?? null);
+  if (status < 500) return new ApiError(status, error.message, 'invalid_request_error', error.code ?? null);
   return new ApiError(500, `Simulator internal error: ${error.message}`, 'server_error');
 }

@@ -1,6 +1,6 @@
-/** Text helpers: hashing for deterministic choices, token estimates, and facts extracted from a prompt. */
+/** Text helpers: hashing for deterministic choices, token estimates, and facts read from a prompt. */
 
-/** cyrb53: a fast 53-bit string hash. Deterministic across runs and platforms. */
+/** cyrb53: a fast 53-bit string hash, the same on every run and platform. */
 export function hashString(text: string, seed = 0): number {
   let h1 = 0xdeadbeef ^ seed;
   let h2 = 0x41c6ce57 ^ seed;
@@ -38,31 +38,23 @@ export function codePointLength(text: string): number {
   return n;
 }
 
-export function codePointSlice(text: string, end: number): string {
-  if (text.length <= end) return text; // a UTF-16 length never undercounts code points
-  return Array.from(text).slice(0, Math.max(0, end)).join('');
-}
-
-/** Shortens to at most `max` code points, preferring a word boundary, without trailing punctuation. */
+/** At most `max` code points, preferring a word boundary, without trailing punctuation. */
 export function truncateText(text: string, max: number): string {
   if (codePointLength(text) <= max) return text;
   if (max <= 0) return '';
-  const cut = codePointSlice(text, max);
+  const cut = Array.from(text).slice(0, max).join('');
   const lastSpace = cut.lastIndexOf(' ');
   const atWord = lastSpace >= max * 0.6 ? cut.slice(0, lastSpace) : cut;
-  const trimmed = atWord.replace(/[\s,;:–—-]+$/u, '');
-  return trimmed === '' ? cut : trimmed;
+  return atWord.replace(/[\s,;:–—-]+$/u, '') || cut;
 }
 
 const STOPWORDS = new Set(
   (
-    'a an the and or but nor so yet for of to in on at by from with without into onto over under about above below ' +
-    'as is are was were be been being am do does did done have has had having can could would should will shall may ' +
-    'might must not no yes i me my mine we us our ours you your yours he him his she her hers it its they them their ' +
-    'theirs this that these those there here what which who whom whose why how when where while if then than also ' +
-    'just very too only please hello hi hey dear thanks thank regards however therefore today yesterday tomorrow ' +
-    'all any some each every both either neither one two few many much more most other such own same again once ' +
-    'up down out off still even ever never always now new via per let lets get got okay ok'
+    'a an the and or but so for of to in on at by from with into over under about as is are was were be been am do ' +
+    'does did have has had can could would should will may might must not no yes i me my we us our you your he him ' +
+    'his she her it its they them their this that these those there here what which who why how when where if then ' +
+    'than also just very too only please hello hi hey dear thanks thank regards all any some each every one two ' +
+    'more most other such again once up out off still even never always now new via per get got ok'
   ).split(' '),
 );
 
@@ -70,110 +62,66 @@ export function isStopword(word: string): boolean {
   return STOPWORDS.has(word.toLowerCase());
 }
 
-/** Everything the content generators derive from the prompt, computed once per request. */
+/** What answers are derived from, computed once per request. */
 export interface TextFacts {
-  /** The prompt text the answer is about (directives removed), trimmed. */
+  /** The user's text (directives removed), whitespace collapsed. */
   text: string;
   sentences: string[];
   words: string[];
-  /** Non-stopwords of 3+ letters, deduplicated case-insensitively, in order of appearance. */
+  /** Words of 3+ letters that are not stopwords, deduplicated case-insensitively, in order. */
   contentWords: string[];
-  /** Runs of capitalized words (names, organisations, places), deduplicated, in order of appearance. */
-  phrases: string[];
+  /** Capitalised phrases (names, organisations, places, roles such as "Head of IT"), deduplicated, in order. */
+  phrases: Phrase[];
 }
 
-const WORD = /[\p{L}\p{N}][\p{L}\p{N}&'’.-]*/gu;
+export interface Phrase {
+  text: string;
+  start: number;
+}
+
+const CAPITALISED = /\p{Lu}[\p{L}\p{N}&'’-]*(?:\s+(?:(?:of|and|&|de|von|van)\s+)?\p{Lu}[\p{L}\p{N}&'’-]*)*/gu;
+/** Capitalised only because they start a sentence, or not names at all. */
+const NOT_NAMES = /^(?:I|I'm|I’m|I've|I'd|I'll)$/u;
 
 export function analyzeText(raw: string): TextFacts {
   const text = raw.replace(/\s+/gu, ' ').trim();
-  const sentences = text
-    .split(/(?<=[.!?])\s+(?=\S)/u)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const tokens = [...text.matchAll(WORD)].map((m) => ({
-    word: m[0].replace(/[.'’-]+$/u, ''),
-    start: m.index,
-    end: m.index + m[0].length,
-  }));
-  const words = tokens.map((t) => t.word).filter((w) => w !== '');
-
+  const sentences = text.split(/(?<=[.!?])\s+(?=\S)/u).filter((s) => s !== '');
+  const words = (text.match(/[\p{L}\p{N}][\p{L}\p{N}&'’-]*/gu) ?? []).map((w) => w.replace(/['’-]+$/u, ''));
   const contentWords = dedupe(words.filter((w) => codePointLength(w) >= 3 && !isStopword(w) && /\p{L}/u.test(w)));
-
-  const phrases: string[] = [];
-  let run: string[] = [];
-  const flush = (): void => {
-    while (run.length > 0 && isStopword(run[0] ?? '')) run.shift();
-    while (run.length > 0 && isStopword(run[run.length - 1] ?? '')) run.pop();
-    if (run.length > 0) phrases.push(run.join(' '));
-    run = [];
-  };
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i];
-    if (token === undefined || token.word === '') continue;
-    const capitalized = /^\p{Lu}/u.test(token.word);
-    const previous = tokens[i - 1];
-    // A run continues only across plain whitespace: punctuation separates names.
-    const adjacent = previous !== undefined && /^\s+$/u.test(text.slice(previous.end, token.start));
-    if (!capitalized || !adjacent) flush();
-    if (capitalized) run.push(token.word);
+  const phrases: Phrase[] = [];
+  for (const match of text.matchAll(CAPITALISED)) {
+    const parts = match[0].replace(/['’-]+$/u, '').split(/\s+/u);
+    let start = match.index;
+    while (parts.length > 0 && (isStopword(parts[0] ?? '') || NOT_NAMES.test(parts[0] ?? ''))) {
+      start += (parts.shift() ?? '').length + 1;
+    }
+    while (parts.length > 0 && /^(?:of|and|&|de|von|van)$/u.test(parts[parts.length - 1] ?? '')) parts.pop();
+    const phrase = parts.join(' ');
+    if (phrase !== '' && !phrases.some((p) => p.text.toLowerCase() === phrase.toLowerCase())) {
+      phrases.push({ text: phrase, start });
+    }
   }
-  flush();
-
-  return { text, sentences, words, contentWords, phrases: dedupe(phrases) };
+  return { text, sentences, words, contentWords, phrases };
 }
 
 function dedupe(values: string[]): string[] {
   const seen = new Set<string>();
-  const out: string[] = [];
-  for (const value of values) {
-    const key = value.toLowerCase();
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(value);
-  }
-  return out;
+  return values.filter((value) => !seen.has(value.toLowerCase()) && seen.add(value.toLowerCase()));
 }
 
 /** The first sentence, or the first two when the first is short; the whole text when there are no sentences. */
 export function leadSentences(facts: TextFacts): string {
   const [first, second] = facts.sentences;
   if (first === undefined) return facts.text;
-  if (second !== undefined && codePointLength(first) < 80) return `${first} ${second}`;
-  return first;
+  return second !== undefined && codePointLength(first) < 80 ? `${first} ${second}` : first;
 }
 
-/** `count` consecutive words of the text starting at a position chosen by `key`. */
+/** `count` consecutive content words of the text, starting where `key` says. */
 export function phraseFromText(facts: TextFacts, key: string, count: number): string {
   const words = facts.contentWords.length >= count ? facts.contentWords : facts.words;
   if (words.length === 0) return 'simulated answer';
-  if (words.length <= count) return words.join(' ');
-  const start = hashIndex(`${key}|${facts.text}`, words.length - count + 1);
+  const start = hashIndex(`${key}|${facts.text}`, Math.max(1, words.length - count + 1));
   return words.slice(start, start + count).join(' ');
-}
-
-const mentionPatterns = new Map<string, RegExp | null>();
-
-/** The compiled pattern for a value; compiling a Unicode regex per call dominated the simulator's CPU. */
-function mentionPattern(value: string): RegExp | null {
-  let pattern = mentionPatterns.get(value);
-  if (pattern !== undefined) return pattern;
-  const parts = value
-    .trim()
-    .split(/[\s_-]+/u)
-    .filter((p) => p !== '')
-    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&'));
-  pattern =
-    parts.length === 0 ? null : new RegExp(`(?<![\\p{L}\\p{N}_])${parts.join('[\\s_-]+')}(?![\\p{L}\\p{N}_])`, 'giu');
-  if (mentionPatterns.size >= 4096) mentionPatterns.clear();
-  mentionPatterns.set(value, pattern);
-  return pattern;
-}
-
-/** Whole-word, case-insensitive occurrences of `value` in `text`; `_` and `-` in the value also match spaces. */
-export function findMentions(text: string, value: string): { start: number; end: number }[] {
-  const pattern = mentionPattern(value);
-  if (!pattern) return [];
-  return [...text.matchAll(pattern)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
 }
 
 /** Words as a reader (or a word-count check) sees them: runs of non-whitespace. */
@@ -205,10 +153,7 @@ export function nameTokens(name: string): string[] {
     .filter((t) => t !== '');
 }
 
-export function hasStem(tokens: string[], stems: string[]): boolean {
-  return tokens.some((token) => stems.some((stem) => token.startsWith(stem)));
-}
-
-export function hasWord(tokens: string[], words: string[]): boolean {
-  return tokens.some((token) => words.includes(token));
+/** Whether a token of the name starts with one of the stems (`summar` matches "summary", "summarized"). */
+export function hasStem(tokens: string[], stems: string): boolean {
+  return stems.split(' ').some((stem) => tokens.some((token) => token.startsWith(stem)));
 }
