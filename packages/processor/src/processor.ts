@@ -1,5 +1,4 @@
 import {
-  backoffDelayMs,
   BatchingSender,
   deadLetter,
   HEADERS,
@@ -7,7 +6,7 @@ import {
   interactiveGroupId,
   processorGroupId,
   requestLineId,
-  sleep,
+  retrying,
   UpstreamError,
   type Consumer,
   type IncomingMessage,
@@ -89,6 +88,9 @@ function operationItemOf(item: RequestItemMessage): Record<string, unknown> | nu
   return echoed && typeof echoed === 'object' && !Array.isArray(echoed) ? (echoed as Record<string, unknown>) : null;
 }
 
+/** Result sends: an item's offset may only be committed after its result is in the log. */
+const RESULT_SEND_RETRY = { maxAttempts: Infinity, initialMs: 400, maxMs: 5000 } as const;
+
 /** Longest one fetched batch is worked on before the consumer fetches again (see eachBatch). */
 const BATCH_SLICE_MS = 1000;
 
@@ -136,21 +138,22 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   /** Sends until acknowledged: an item's offset may only be committed after its result is in the log. */
   async function sendReliably(sender: BatchingSender, message: OutgoingMessage): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sender.send(message);
-        return;
-      } catch (error) {
-        if (!running && attempt > 3) throw error;
-        logger.warn({ err: error, attempt }, 'producing a result failed; retrying');
-        // A stop ends the wait: the item stays uncommitted and is redelivered.
-        const scope = upstream.stopScope();
-        try {
-          await sleep(backoffDelayMs(attempt - 1, { initialMs: 400, maxMs: 5000 }), scope.signal);
-        } finally {
-          scope.close();
-        }
-      }
+    // A stop ends the wait: the item stays uncommitted and is redelivered.
+    const scope = upstream.stopScope();
+    let triesWhileStopping = 0;
+    try {
+      await retrying(
+        {
+          ...RESULT_SEND_RETRY,
+          signal: scope.signal,
+          // While running, until acknowledged; once stopping, a few attempts, then the item is redelivered.
+          retriable: () => running || ++triesWhileStopping <= 3,
+          onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'producing a result failed; retrying'),
+        },
+        () => sender.send(message),
+      );
+    } finally {
+      scope.close();
     }
   }
 

@@ -1,13 +1,6 @@
-import {
-  type Logger,
-  retryDelayMs,
-  sleep,
-  SluiceError,
-  type StructuredOutputSetting,
-  UpstreamError,
-} from '@sluice/core';
+import { type Logger, retrying, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
 import OpenAI from 'openai';
-import { Admission, type Admitted } from './admission.js';
+import { Admission } from './admission.js';
 import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
 import { createKeepAliveFetch } from './keep-alive-fetch.js';
 import { toSluiceError } from './errors.js';
@@ -211,70 +204,110 @@ export class Upstream {
       tally,
     }: { guard?: AttemptGuard; lane?: Lane; tally?: CallTally } = {},
   ): Promise<{ value: T; attempts: number }> {
+    // One stop scope for the item's whole call, attempts and backoff waits included (see Stopper).
+    const scope = this.stopping.scope();
+    const signal = scope.signal;
     let previousError: SluiceError | null = null;
-    for (let number = 1; ; number++) {
-      guard();
-      const scope = this.stopping.scope();
-      const signal = scope.signal;
-      let admitted: Admitted | null = null;
-      let started = 0;
-      /** Gives back the slot and settles the tokens: before a backoff sleep, not after it. */
-      const finish = (outcome: CallOutcome, tokensUsed: number) => {
-        if (!admitted) return;
-        admitted.finish(outcome, tokensUsed);
-        admitted = null;
-        if (!started) return;
-        this.metrics.upstreamInFlight.dec();
-        this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
-      };
-      try {
-        try {
-          // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate):
-          // a call let through goes out at once, so calls reach the upstream at the paced rate.
-          admitted = await this.admission.acquire(estimatedTokens, signal, lane);
-          guard();
-          admitted.begin();
-          started = performance.now();
-          this.metrics.upstreamInFlight.inc();
-          const result = await attempt({ number, previousError, signal });
-          finish('answer', result.totalTokens);
-          this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
-          return { value: result.value, attempts: number };
-        } catch (thrown) {
-          if (signal.aborted) {
-            finish('ignore', estimatedTokens);
-            throw signal.reason as Error; // stopping: not a failure of the item, which is redelivered
-          }
-          if (!started) {
-            finish('ignore', estimatedTokens);
-            throw thrown; // cancelled or abandoned before the call
-          }
-          const error = toSluiceError(thrown);
-          finish(callOutcomeOf(error), estimatedTokens);
-          this.metrics.upstreamCalls.inc({ route, outcome: error.code });
-          if (error instanceof UpstreamError && error.status === 429) {
-            this.metrics.rateLimited.inc();
-            if (tally) tally.rateLimited++;
-            this.limiter.onRateLimited(error.retryAfterMs);
-          }
-          if (!error.retriable || number >= this.options.maxAttempts) throw new ItemFailedError(error, number);
-          previousError = error;
-          this.metrics.retries.inc({ reason: error.code });
-          const delay =
-            error instanceof UpstreamError && error.status === 429
-              ? 0 // the rate budget holds everyone until retry-after; no second wait here
-              : retryDelayMs(number - 1, error instanceof UpstreamError ? error.retryAfterMs : null, {
-                  initialMs: this.options.retryBaseMs,
-                  maxMs: this.options.retryMaxMs,
-                  maxServerDelayMs: 10 * 60_000,
-                });
-          this.logger.debug({ route, attempt: number, code: error.code, delayMs: delay }, 'retrying upstream call');
-          if (delay > 0) await sleep(delay, signal);
-        }
-      } finally {
-        scope.close();
-      }
+    let attempts = 0;
+    try {
+      const value = await retrying(
+        {
+          maxAttempts: this.options.maxAttempts,
+          initialMs: this.options.retryBaseMs,
+          maxMs: this.options.retryMaxMs,
+          maxServerDelayMs: 10 * 60_000,
+          signal,
+          // The role's stop and an abandoned item end the call; everything else says for itself.
+          retriable: (error) =>
+            error instanceof SluiceError &&
+            error.retriable &&
+            !(error instanceof UpstreamStoppedError) &&
+            !signal.aborted,
+          // After a 429 the rate budget holds every call until retry-after: no second wait here.
+          retryAfterMs: (failed) => {
+            const error = failed instanceof CallFailed ? failed.error : failed;
+            return error instanceof UpstreamError ? (error.status === 429 ? 0 : error.retryAfterMs) : null;
+          },
+          onRetry: (failed, number, delayMs) => {
+            previousError = failed instanceof CallFailed ? failed.error : (failed as SluiceError);
+            this.metrics.retries.inc({ reason: previousError.code });
+            this.logger.debug({ route, attempt: number, code: previousError.code, delayMs }, 'retrying upstream call');
+          },
+        },
+        async (number) => {
+          attempts = number;
+          return this.attemptOnce(route, estimatedTokens, signal, lane, guard, tally, () =>
+            attempt({ number, previousError, signal }),
+          );
+        },
+      );
+      return { value, attempts };
+    } catch (error) {
+      // Stopping, or the item was cancelled or expired before a call: not a failure of the call.
+      if (signal.aborted) throw signal.reason as Error;
+      if (!(error instanceof CallFailed)) throw error;
+      throw new ItemFailedError(error.error, attempts);
+    } finally {
+      scope.close();
     }
+  }
+
+  /** One attempt: its place in the upstream's queue, the call, and what its outcome tells the policies. */
+  private async attemptOnce<T>(
+    route: string,
+    estimatedTokens: number,
+    signal: AbortSignal,
+    lane: Lane,
+    guard: AttemptGuard,
+    tally: CallTally | undefined,
+    call: () => Promise<AttemptResult<T>>,
+  ): Promise<T> {
+    guard();
+    // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate): a call
+    // let through goes out at once, so calls reach the upstream at the paced rate.
+    const admitted = await this.admission.acquire(estimatedTokens, signal, lane);
+    try {
+      guard();
+    } catch (error) {
+      admitted.finish('ignore', estimatedTokens);
+      throw error;
+    }
+    admitted.begin();
+    const started = performance.now();
+    this.metrics.upstreamInFlight.inc();
+    const settle = (outcome: CallOutcome, tokens: number) => {
+      admitted.finish(outcome, tokens);
+      this.metrics.upstreamInFlight.dec();
+      this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
+    };
+    let result: AttemptResult<T>;
+    try {
+      result = await call();
+    } catch (thrown) {
+      if (signal.aborted) {
+        settle('ignore', estimatedTokens);
+        throw signal.reason as Error;
+      }
+      const error = toSluiceError(thrown);
+      settle(callOutcomeOf(error), estimatedTokens);
+      this.metrics.upstreamCalls.inc({ route, outcome: error.code });
+      if (error instanceof UpstreamError && error.status === 429) {
+        this.metrics.rateLimited.inc();
+        if (tally) tally.rateLimited++;
+        this.limiter.onRateLimited(error.retryAfterMs);
+      }
+      throw new CallFailed(error);
+    }
+    settle('answer', result.totalTokens);
+    this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
+    return result.value;
+  }
+}
+
+/** A call the upstream (or the way to it) failed: retriable as its error says. */
+class CallFailed extends SluiceError {
+  constructor(readonly error: SluiceError) {
+    super(error.code, error.message, { retriable: error.retriable, cause: error });
   }
 }
 
