@@ -91,7 +91,6 @@ describe('steady load on an embedded server with a capped heap', () => {
       const finishedAt: number[] = [];
       const pending = new Set<Promise<void>>();
       const errors: string[] = [];
-      const errors: string[] = [];
       const started = Date.now();
       const heap: { at: number; bytes: number }[] = [];
       const sampler = setInterval(() => {
@@ -156,7 +155,6 @@ describe('steady load on an embedded server with a capped heap', () => {
           soakSeconds: SECONDS,
           jobs: finishedAt.length,
           errors: errors.slice(0, 3),
-          errors: errors.slice(0, 3),
           heapFloorEarlyMb: +(early / 2 ** 20).toFixed(1),
           heapFloorLateMb: +(late / 2 ** 20).toFixed(1),
           growthMb: +growthMb.toFixed(1),
@@ -165,10 +163,6 @@ describe('steady load on an embedded server with a capped heap', () => {
           metricsP99Ms: Math.round(p99),
         }),
       );
-      // Alive to the end, and every job it accepted completed.
-      expect(server.child.exitCode).toBeNull();
-      expect(errors).toEqual([]);
-      expect(finishedAt).toHaveLength(round * 2);
       // Alive to the end, and every job it accepted completed.
       expect(server.child.exitCode).toBeNull();
       expect(errors).toEqual([]);
