@@ -36,7 +36,11 @@ const field = (name: string, value: string) =>
 const line = '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[]}}\n';
 
 /** Sends a raw request and resolves with the status line's code and body; `null` if the server never answered. */
-function raw(head: string, body: string, options: { contentLength?: number; abortAfterMs?: number } = {}) {
+function raw(
+  head: string,
+  body: string,
+  options: { contentLength?: number; abortAfterMs?: number; halfClose?: boolean } = {},
+) {
   return new Promise<{ status: number | null; body: string }>((resolve) => {
     const { hostname, port } = host();
     const socket = connect(Number(port), hostname);
@@ -49,6 +53,8 @@ function raw(head: string, body: string, options: { contentLength?: number; abor
     });
     const length = options.contentLength ?? Buffer.byteLength(body);
     socket.write(`${head}Content-Length: ${length}\r\nConnection: close\r\n\r\n${body}`);
+    // Half-closing says "nothing more is coming" while the client still waits for the answer.
+    if (options.halfClose) socket.end();
     if (options.abortAfterMs !== undefined) setTimeout(() => socket.destroy(), options.abortAfterMs);
     // A request the server never answers would hang the test; give up after a while and report it.
     setTimeout(() => socket.destroy(), 10_000).unref();
@@ -69,6 +75,20 @@ const CASES: BadUpload[] = [
   {
     name: 'body ends before the closing boundary',
     send: (path) => raw(post(path), field('purpose', 'batch') + fileHead() + line.repeat(50)),
+    expect: 400,
+  },
+  {
+    name: 'body ends before the closing boundary, and the client half-closes its side',
+    send: (path) => raw(post(path), field('purpose', 'batch') + fileHead() + line.repeat(50), { halfClose: true }),
+    expect: 400,
+  },
+  {
+    name: 'a declared length longer than the body, and the client half-closes its side',
+    send: (path) =>
+      raw(post(path), field('purpose', 'batch') + fileHead() + line.repeat(20), {
+        contentLength: 1_000_000,
+        halfClose: true,
+      }),
     expect: 400,
   },
   {

@@ -78,11 +78,21 @@ export class AuthenticationError extends SluiceError {
   }
 }
 
-/** The request body or a file is over a size limit (HTTP 413). */
+/** The request body or a file is over a size limit (HTTP 413); the message says the limit. */
 export class PayloadTooLargeError extends SluiceError {
   constructor(limit: number, what = 'request body') {
-    super('payload_too_large', `The ${what} is larger than the limit of ${limit} bytes.`, { httpStatus: 413 });
+    super('payload_too_large', `The ${what} is larger than the limit of ${describeBytes(limit)}.`, {
+      httpStatus: 413,
+    });
   }
+}
+
+/** A size for a message: exact bytes, and in KiB or MiB when that reads better (`16777216 bytes (16 MiB)`). */
+export function describeBytes(bytes: number): string {
+  const round = (value: number) => Math.round(value * 100) / 100;
+  if (bytes >= 1024 * 1024) return `${bytes} bytes (${round(bytes / (1024 * 1024))} MiB)`;
+  if (bytes >= 1024) return `${bytes} bytes (${round(bytes / 1024)} KiB)`;
+  return `${bytes} bytes`;
 }
 
 /** The body's Content-Type is not one the route takes (HTTP 415); the message says which it takes. */

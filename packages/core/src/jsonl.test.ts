@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeUtf8, jsonDepthExceeds, splitLines, type RawLine } from './jsonl.js';
+import { decodeUtf8, invalidUtf8Offset, jsonDepthExceeds, splitLines, type RawLine } from './jsonl.js';
 
 async function collect(chunks: (string | Buffer)[], maxLineBytes = 1024): Promise<RawLine[]> {
   const lines: RawLine[] = [];
@@ -41,6 +41,23 @@ describe('decodeUtf8 and jsonDepthExceeds', () => {
   it('rejects invalid UTF-8 instead of replacing it', () => {
     expect(decodeUtf8(Buffer.from([0x7b, 0xff, 0x7d]))).toBeNull();
     expect(decodeUtf8(Buffer.from('é'))).toBe('é');
+  });
+
+  it('names the offset of the first byte that is not well-formed UTF-8, as the strict decoder judges it', () => {
+    const cases: [number[], number | null][] = [
+      [[...Buffer.from('aé€😀')], null],
+      [[0x61, 0xff], 1],
+      [[0x61, 0xc0, 0xaf], 1], // overlong '/'
+      [[0xe0, 0x80, 0x80], 0], // overlong
+      [[0xed, 0xa0, 0x80], 0], // a surrogate
+      [[0xf4, 0x90, 0x80, 0x80], 0], // above U+10FFFF
+      [[0x61, 0x62, 0xe2, 0x82], 2], // truncated at the end
+      [[0xc3, 0x41], 0], // a lead without its continuation
+    ];
+    for (const [bytes, offset] of cases) {
+      expect(invalidUtf8Offset(Uint8Array.from(bytes)), JSON.stringify(bytes)).toBe(offset);
+      expect(decodeUtf8(Buffer.from(bytes)) === null, JSON.stringify(bytes)).toBe(offset !== null);
+    }
   });
 
   it('counts nesting outside strings only', () => {

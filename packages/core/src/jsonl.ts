@@ -103,6 +103,45 @@ export function decodeUtf8(bytes: Buffer): string | null {
   }
 }
 
+/**
+ * Where UTF-8 decoding fails: the offset of the first byte that does not begin or continue a
+ * well-formed sequence (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF);
+ * null when every byte is well formed. For messages only: `decodeUtf8` is the fast check.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number | null {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i] as number;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    // The sequence's length and the range of its second byte (the others are 80..BF).
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) low = 0xa0;
+      if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) low = 0x90;
+      if (lead === 0xf4) high = 0x8f;
+    } else return i;
+    if (i + length > bytes.length) return i;
+    const second = bytes[i + 1] as number;
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k++) {
+      const next = bytes[i + k] as number;
+      if (next < 0x80 || next > 0xbf) return i;
+    }
+    i += length;
+  }
+  return null;
+}
+
 export function startsWithBom(bytes: Buffer): boolean {
   return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }

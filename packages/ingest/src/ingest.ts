@@ -1,7 +1,9 @@
 import {
   AuthenticationError,
   BadRequestError,
+  decodeUtf8,
   DEFAULT_PRICES,
+  invalidUtf8Offset,
   jsonDepthExceeds,
   interactiveGroupId,
   processorGroupId,
@@ -25,8 +27,9 @@ import { BatchSubmitter } from './batches/submitter.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
-import { errorBody, handleClientError, handleError } from './http/errors.js';
+import { errorBody, handleClientError, handleError, JSON_BODY_LIMIT_BYTES } from './http/errors.js';
 import { mediaType } from './http/media.js';
+import { refuseUnknownQueryParameters } from './http/query-parameters.js';
 import { DashboardFiles, registerDashboardRoutes } from './routes/dashboard.js';
 import { JSONL_TYPES, registerBatchRoutes } from './routes/batches.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -171,7 +174,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const app = Fastify({
     // Per-request lines only at warn and above: a batch system's access log is its metrics.
     loggerInstance: logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: 16 * 1024 * 1024,
+    bodyLimit: JSON_BODY_LIMIT_BYTES,
     keepAliveTimeout: 65_000,
     // On shutdown, idle keep-alive connections are closed at once; requests in flight finish.
     forceCloseConnections: 'idle',
@@ -188,8 +191,19 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   // JSONL bodies are streamed to the intake, never buffered.
   app.addContentTypeParser(JSONL_TYPES, (_request, payload, done) => done(null, payload));
   // OpenAI's clients send POSTs without a body (cancel) with Content-Type application/json.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const bytes = body as Buffer;
+    // The same rule as a JSONL line: bytes that are not UTF-8 are refused, never replaced by U+FFFD.
+    const text = decodeUtf8(bytes);
+    if (text === null) {
+      return done(
+        new BadRequestError(
+          'invalid_encoding',
+          `The request body is not valid UTF-8 (at byte offset ${invalidUtf8Offset(bytes) ?? 0}); send JSON encoded as UTF-8.`,
+        ),
+        undefined,
+      );
+    }
     if (text.trim() === '') return done(null, {});
     if (jsonDepthExceeds(text, options.limits.maxDepth)) {
       return done(
@@ -247,6 +261,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     }
     request.tenant = tenant;
   });
+  // After authentication (a wrong key is a 401 whatever the query), before the body is read.
+  app.addHook('onRequest', async (request) => refuseUnknownQueryParameters(request));
 
   const openai = new OpenAIBatches(context);
   let takeOverTimer: NodeJS.Timeout | null = null;
@@ -325,6 +341,12 @@ function createHttpServer(
     },
     handler,
   );
+  // A client that half-closes its side after sending a request (socket.end()) still waits for the
+  // answer (RFC 9112 §9.6: a half-closed connection does not delimit a request, nor mean the client
+  // has lost interest). Node's default ends our side at once, so a body the client ended early (a
+  // multipart form without its closing boundary) got no answer at all; with this, it gets its 400,
+  // and the connection closes after the answer.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Sockets receiving a request (head or body) and sockets waiting for our answer: only the first
   // kind is the client's silence; the second is a long synchronous call, which is ours.
   const receiving = new WeakSet<object>();

@@ -102,7 +102,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
-  const upstream = new Upstream({ maxSockets: concurrency, ...options.upstream }, metrics, logger);
+  const upstream = new Upstream(
+    { maxSockets: concurrency, configuredModels: Object.values(options.models), ...options.upstream },
+    metrics,
+    logger,
+  );
   const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
   /** Items dispatched and not finished, per partition and in all; and who waits for room in a partition. */
   let inFlight = 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CustomId } from './common.js';
+import { atMostCharacters, TEXT_LIMITS } from './fields.js';
 
 /**
  * The domain Batch API: the same bodies as the realtime endpoints, with `model` as the
@@ -8,9 +9,15 @@ import { CustomId } from './common.js';
  */
 
 /** An entity to extract: a name, or a name with a description that guides the model. */
+const entityName = z.string().min(1, 'must not be empty').max(TEXT_LIMITS.label, atMostCharacters(TEXT_LIMITS.label));
 export const EntitySpec = z.union([
-  z.string().min(1, 'must not be empty'),
-  z.object({ name: z.string().min(1, 'must not be empty'), description: z.string().optional() }).strict(),
+  entityName,
+  z
+    .object({
+      name: entityName,
+      description: z.string().max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)).optional(),
+    })
+    .strict(),
 ]);
 export type EntitySpec = z.infer<typeof EntitySpec>;
 
@@ -19,7 +26,7 @@ export const ExtractRequest = z
     model: z.literal('extract'),
     text: z.string().min(1, 'must not be empty'),
     entities: z.array(EntitySpec).min(1, 'must list at least one entity').max(100, 'at most 100 entities'),
-    instruction: z.string().optional(),
+    instruction: z.string().max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)).optional(),
   })
   .strict();
 export type ExtractRequest = z.infer<typeof ExtractRequest>;
@@ -28,7 +35,7 @@ export const SummarizeRequest = z
   .object({
     model: z.literal('summarize'),
     text: z.string().min(1, 'must not be empty'),
-    instructions: z.string().optional(),
+    instructions: z.string().max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)).optional(),
     max_tokens: z.number().int().min(1).max(16_384).optional(),
   })
   .strict();
@@ -39,11 +46,11 @@ export const ClassifyRequest = z
     model: z.literal('classify'),
     text: z.string().min(1, 'must not be empty'),
     labels: z
-      .array(z.string().min(1, 'must not be empty'))
+      .array(z.string().min(1, 'must not be empty').max(TEXT_LIMITS.label, atMostCharacters(TEXT_LIMITS.label)))
       .min(2, 'must list at least two labels')
       .max(1000, 'at most 1000 labels')
       .refine((labels) => new Set(labels).size === labels.length, 'must not repeat a label'),
-    system_prompt: z.string().optional(),
+    system_prompt: z.string().max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)).optional(),
   })
   .strict();
 export type ClassifyRequest = z.infer<typeof ClassifyRequest>;

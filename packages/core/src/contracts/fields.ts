@@ -11,9 +11,19 @@ import { ApiKind, BatchStatus } from './common.js';
 export const METADATA_LIMITS = { maxKeys: 16, maxKeyLength: 64, maxValueLength: 512 } as const;
 
 /**
- * `metadata`: at most 16 string keys of at most 64 characters, each with a string value of at
- * most 512 characters (OpenAI's limits). Without a bound, one request could make every later list
- * call carry megabytes.
+ * Metadata keys Sluice writes itself: a retry's `retry_of` (the id of the batch it retries, which
+ * the dashboard links to). A client may not set them (a tenant could otherwise point at another
+ * tenant's batch), and they do not use one of the caller's 16 keys.
+ */
+export const SLUICE_METADATA_KEYS: ReadonlySet<string> = new Set(['retry_of']);
+
+const callerKeyCount = (metadata: Record<string, string>): number =>
+  Object.keys(metadata).filter((key) => !SLUICE_METADATA_KEYS.has(key)).length;
+
+/**
+ * `metadata` as stored and shown: at most 16 string keys of at most 64 characters, each with a
+ * string value of at most 512 characters (OpenAI's limits), plus Sluice's own keys. Without a
+ * bound, one request could make every later list call carry megabytes.
  */
 export const Metadata = z
   .record(
@@ -23,11 +33,52 @@ export const Metadata = z
     z
       .string({ error: 'metadata values must be strings' })
       .max(METADATA_LIMITS.maxValueLength, `metadata values are at most ${METADATA_LIMITS.maxValueLength} characters`),
-    { error: 'metadata must be an object of string keys and string values' },
+    {
+      // Only for a value that is not an object at all: a bad key or value says its own limit.
+      error: (issue) =>
+        issue.code === 'invalid_type' ? 'metadata must be an object of string keys and string values' : undefined,
+    },
   )
-  .refine((value) => Object.keys(value).length <= METADATA_LIMITS.maxKeys, {
+  .refine((value) => callerKeyCount(value) <= METADATA_LIMITS.maxKeys, {
     message: `metadata has at most ${METADATA_LIMITS.maxKeys} keys`,
   });
+
+/** `metadata` as a client sends it: without Sluice's own keys. */
+export const ClientMetadata = Metadata.superRefine((value, context) => {
+  for (const key of Object.keys(value)) {
+    if (SLUICE_METADATA_KEYS.has(key)) {
+      context.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `metadata.${key} is set by Sluice (a retry's ${key} is the batch it retries); use another key`,
+      });
+    }
+  }
+});
+
+/**
+ * Bounds of the free-text fields the APIs take, declared once. Each value is kept with its batch,
+ * shown back by every read of it, and most reach the upstream's prompt: unbounded, one request
+ * could make every later read carry megabytes. Items' own text (`content`, `text`) is bounded by
+ * the line and body limits instead (SLUICE_MAX_LINE_BYTES, SLUICE_MAX_BODY_BYTES).
+ */
+export const TEXT_LIMITS = {
+  /** An upstream model name. */
+  model: 256,
+  /** A category, label, valid value or entity name. */
+  label: 256,
+  /** A field's, entity's or schema's description. */
+  description: 4096,
+  /** Instructions, system prompts and prompt templates. */
+  prompt: 65_536,
+  /** A reference to a stored object (`input_file_id`). */
+  reference: 256,
+  /** An uploaded file's name. */
+  filename: 255,
+} as const;
+
+/** The message of a text bound: `must be at most 256 characters`. */
+export const atMostCharacters = (limit: number): string => `must be at most ${limit} characters`;
 export type Metadata = z.infer<typeof Metadata>;
 
 const HOUR_SECONDS = 3600;

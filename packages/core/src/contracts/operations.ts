@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BatchUsage } from './batch.js';
 import { BatchStatus, DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
-import { CompletionWindow, Metadata } from './fields.js';
+import { atMostCharacters, ClientMetadata, CompletionWindow, Metadata, TEXT_LIMITS } from './fields.js';
 import { reservedTemplateFields } from './template.js';
 
 /**
@@ -19,7 +19,7 @@ export type OperationItem = z.infer<typeof OperationItem>;
 
 const items = z.array(OperationItem).min(1, 'items must not be empty');
 /** The upstream model; default from configuration. */
-const model = z.string().min(1).optional();
+const model = z.string().min(1).max(TEXT_LIMITS.model, atMostCharacters(TEXT_LIMITS.model)).optional();
 
 const distinct = (values: string[]) => new Set(values).size === values.length;
 
@@ -27,11 +27,13 @@ const distinct = (values: string[]) => new Set(values).size === values.length;
 export const ClassifyParams = z.strictObject({
   model,
   categories: z
-    .array(z.string().min(1, 'a category must not be empty'))
+    .array(
+      z.string().min(1, 'a category must not be empty').max(TEXT_LIMITS.label, atMostCharacters(TEXT_LIMITS.label)),
+    )
     .min(2, 'categories needs at least 2 entries')
     .max(1000, 'at most 1000 categories')
     .refine(distinct, 'categories must not repeat'),
-  system_prompt: z.string().optional(),
+  system_prompt: z.string().max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)).optional(),
   /** Also return every category that applies (`labels`), not only the best one. */
   multi_label: z.boolean().default(false),
 });
@@ -41,12 +43,15 @@ export type ClassifyParams = z.infer<typeof ClassifyParams>;
 export const ExtractField = z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
   type: z.enum(['string', 'number', 'boolean', 'list']).default('string'),
-  description: z.string().optional(),
+  description: z.string().max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)).optional(),
 });
 
 export const ExtractParams = z.strictObject({
   model,
-  extraction_instructions: z.string().min(1, 'extraction_instructions must not be empty'),
+  extraction_instructions: z
+    .string()
+    .min(1, 'extraction_instructions must not be empty')
+    .max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)),
   /** The fields to extract. Without it the model chooses the fields the instructions name. */
   fields: z
     .array(ExtractField)
@@ -59,7 +64,10 @@ export type ExtractParams = z.infer<typeof ExtractParams>;
 
 export const SummarizeParams = z.strictObject({
   model,
-  summary_instructions: z.string().min(1, 'summary_instructions must not be empty'),
+  summary_instructions: z
+    .string()
+    .min(1, 'summary_instructions must not be empty')
+    .max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)),
   max_words: z.number().int().min(1).max(5000).optional(),
 });
 export type SummarizeParams = z.infer<typeof SummarizeParams>;
@@ -69,12 +77,15 @@ export const EnrichField = z
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
     type: z.enum(['categorical', 'string', 'number', 'boolean', 'list']),
     valid_values: z
-      .array(z.string().min(1))
+      .array(z.string().min(1).max(TEXT_LIMITS.label, atMostCharacters(TEXT_LIMITS.label)))
       .min(1)
       .max(1000)
       .refine(distinct, 'valid_values must not repeat')
       .optional(),
-    description: z.string().min(1, 'description must not be empty'),
+    description: z
+      .string()
+      .min(1, 'description must not be empty')
+      .max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)),
   })
   .refine((field) => field.type !== 'categorical' || field.valid_values !== undefined, {
     message: 'a categorical field needs valid_values',
@@ -104,7 +115,7 @@ export const RunResponseFormat = z.discriminatedUnion('type', [
       name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
       schema: z.record(z.string(), z.unknown()),
       strict: z.boolean().optional(),
-      description: z.string().optional(),
+      description: z.string().max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)).optional(),
     }),
   }),
 ]);
@@ -114,11 +125,12 @@ export const RunParams = z.strictObject({
   model,
   /** A free name for the run (reporting only), e.g. `feedback_analysis`. */
   operation: z.string().min(1).max(64).optional(),
-  system_prompt: z.string().optional(),
+  system_prompt: z.string().max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)).optional(),
   /** `{content}` and `{any_item_field}` are replaced by the item's values (`template.ts`). */
   user_prompt_template: z
     .string()
     .min(1)
+    .max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt))
     .refine((template) => reservedTemplateFields(template).length === 0, {
       error: (issue) =>
         `user_prompt_template uses ${reservedTemplateFields(String(issue.input))
@@ -165,7 +177,7 @@ export type RunRequestBody = z.input<typeof RunRequestBody>;
 export const JobFields = z.object({
   /** A free name for the job (reporting only), e.g. `feedback_analysis`; for `run`, its run name. */
   name: z.string().min(1).max(64).optional(),
-  metadata: Metadata.optional(),
+  metadata: ClientMetadata.optional(),
   /** How long the job may run, `"1h"` to `"7d"`. @defaultValue `"24h"` */
   completion_window: CompletionWindow.optional(),
   /** Answer identical requests once (see docs/deduplication.md). */
@@ -182,7 +194,7 @@ export type JobFields = z.input<typeof JobFields>;
 export const JobRequestBody = z.looseObject({
   operation: z.enum(JOB_OPERATIONS, { error: `operation must be one of ${JOB_OPERATIONS.join(', ')}` }),
   items: items.optional(),
-  input_file_id: z.string().min(1).optional(),
+  input_file_id: z.string().min(1).max(TEXT_LIMITS.reference, atMostCharacters(TEXT_LIMITS.reference)).optional(),
   ...JobFields.shape,
 });
 export type JobRequestBody = z.input<typeof JobRequestBody>;

@@ -5,7 +5,9 @@ import {
   CompletionWindow,
   completionWindowSeconds,
   ExpiresAfter,
-  Metadata,
+  ClientMetadata,
+  TEXT_LIMITS,
+  atMostCharacters,
   type DryRun,
   type FileRecord,
   NotFoundError,
@@ -29,10 +31,13 @@ import { cancelBatch } from './cancel.js';
 import { requestTimeoutSeconds } from './timeouts.js';
 
 const CreateBatch = z.object({
-  input_file_id: z.string({ error: 'input_file_id is required' }).min(1),
+  input_file_id: z
+    .string({ error: 'input_file_id is required' })
+    .min(1)
+    .max(TEXT_LIMITS.reference, atMostCharacters(TEXT_LIMITS.reference)),
   endpoint: z.enum(OPENAI_BATCH_ENDPOINTS, { error: `endpoint must be one of ${OPENAI_BATCH_ENDPOINTS.join(', ')}` }),
   completion_window: CompletionWindow,
-  metadata: Metadata.nullable().optional(),
+  metadata: ClientMetadata.nullable().optional(),
   output_expires_after: ExpiresAfter.optional(),
   /** Sluice's extension: the upstream timeout per request (bounded by the server's). */
   request_timeout_seconds: z.unknown().optional(),

@@ -9,8 +9,12 @@ import {
   splitLines,
   storeKeys,
   ValidationError,
+  type DryRun,
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
+import { DryRunMeter } from '../estimate/dry-run.js';
+import { tokenCounters } from '../estimate/tokenizer.js';
+import type { StoredItem } from '../intake/jsonl-intake.js';
 
 /**
  * "Retry failed" (`POST /v1/batches/{id}/retry`, `POST /v1/jobs/{id}/retry`): resubmits, as a new
@@ -18,8 +22,7 @@ import type { IngestContext } from '../context.js';
  * endpoint, operation, parameters, model, window and timeout, and `metadata.retry_of` = the old
  * id. The items keep their `custom_id`s (so outputs join back), not their indexes.
  *
- * One pass over the stored input beside the results in index order: memory stays flat whatever
- * the batch's size.
+ * With `?dry_run=true` (`estimateRetry`), the same items are estimated and nothing is created.
  *
  * Not to be confused with core's `retry` (backoff of one failed call): this runs nothing again by
  * itself; it submits a new batch that goes through the pipeline like any other.
@@ -29,33 +32,14 @@ export async function resubmitIncompleteItems(
   source: BatchRecord,
   resource: 'batches' | 'jobs',
 ): Promise<BatchRecord> {
-  if (!isTerminal(source.status)) {
-    throw new ConflictError(
-      `${source.id} is ${source.status}; only a finished batch can be retried. Wait for it to finish (or cancel it: POST /v1/${resource}/${source.id}/cancel), then retry.`,
-    );
-  }
-  const input = await context.store.stream(storeKeys.input(source.id));
-  if (!input) {
-    throw new ConflictError(
-      `${source.id} cannot be retried: its input is not kept (it was produced straight to Kafka, or it was deleted).`,
-    );
-  }
+  const lines = await incompleteItems(context, source, resource);
   const batchId = newBatchId();
   const out = context.store.writer(context.submitter.inputKey(batchId));
   let resubmitted = 0;
   try {
-    const results = readResults(context.store, source.id)[Symbol.asyncIterator]();
-    let next = await results.next();
-    let index = 0;
-    for await (const line of splitLines(input as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
-      while (!next.done && next.value.index < index) next = await results.next();
-      // No result at all counts as not done: it cannot happen to a final batch, but must not be lost.
-      const completed = !next.done && next.value.index === index && next.value.ok;
-      if (!completed) {
-        await out.write(Buffer.concat([line.bytes, Buffer.from('\n')]));
-        resubmitted++;
-      }
-      index++;
+    for await (const line of lines) {
+      await out.write(Buffer.concat([line, Buffer.from('\n')]));
+      resubmitted++;
     }
   } catch (error) {
     await out.abort();
@@ -64,11 +48,7 @@ export async function resubmitIncompleteItems(
   if (resubmitted === 0) {
     await out.abort();
     await context.submitter.discard(batchId);
-    throw new ValidationError(
-      [{ line: null, param: 'id', code: 'nothing_to_retry', message: `every item of ${source.id} completed` }],
-      false,
-      `Nothing to retry: every item of ${source.id} completed.`,
-    );
+    throw nothingToRetry(source);
   }
   try {
     await out.complete();
@@ -93,6 +73,8 @@ export async function resubmitIncompleteItems(
     created_at: now,
     in_progress_at: now,
     expires_at: now + windowSeconds,
+    // Sluice's own key (SLUICE_METADATA_KEYS): never one of the caller's 16, and a retry of a
+    // retry points at the batch it retries.
     metadata: { ...(source.metadata ?? {}), retry_of: source.id },
     output_expires_after_seconds: source.output_expires_after_seconds,
     item_fields: source.item_fields,
@@ -102,4 +84,69 @@ export async function resubmitIncompleteItems(
     request_timeout_seconds: source.request_timeout_seconds,
   });
   return context.submitter.submit(batchId, spec, resubmitted);
+}
+
+/**
+ * `?dry_run=true` on a retry: what resubmitting would send (the same items, model and prices as a
+ * create's dry run estimates them), and nothing created. The same refusals as the retry itself.
+ */
+export async function estimateRetry(
+  context: IngestContext,
+  source: BatchRecord,
+  resource: 'batches' | 'jobs',
+): Promise<DryRun> {
+  const lines = await incompleteItems(context, source, resource);
+  // As at create: OpenAI lines name their model; the others run on the batch's, else the configured one.
+  const model = source.api === 'openai' ? null : (source.model ?? context.upstream.models.default);
+  const meter = new DryRunMeter(source.api, await tokenCounters(), model);
+  for await (const line of lines) meter.add(JSON.parse(line.toString('utf8')) as StoredItem);
+  if (meter.items === 0) throw nothingToRetry(source);
+  return meter.result(context.upstream);
+}
+
+/**
+ * The stored input lines of a finished batch's items that did not complete, in order: one pass
+ * over the input beside the results in index order, so memory stays flat whatever the batch's
+ * size. Refuses a batch still running (409) and one whose input is not kept (409).
+ */
+async function incompleteItems(
+  context: IngestContext,
+  source: BatchRecord,
+  resource: 'batches' | 'jobs',
+): Promise<AsyncGenerator<Buffer>> {
+  if (!isTerminal(source.status)) {
+    throw new ConflictError(
+      `${source.id} is ${source.status}; only a finished batch can be retried. Wait for it to finish (or cancel it: POST /v1/${resource}/${source.id}/cancel), then retry.`,
+    );
+  }
+  const input = await context.store.stream(storeKeys.input(source.id));
+  if (!input) {
+    throw new ConflictError(
+      `${source.id} cannot be retried: its input is not kept (it was produced straight to Kafka, or it was deleted).`,
+    );
+  }
+  return (async function* () {
+    const results = readResults(context.store, source.id)[Symbol.asyncIterator]();
+    try {
+      let next = await results.next();
+      let index = 0;
+      for await (const line of splitLines(input as AsyncIterable<Buffer>, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
+        while (!next.done && next.value.index < index) next = await results.next();
+        // No result at all counts as not done: it cannot happen to a final batch, but must not be lost.
+        const completed = !next.done && next.value.index === index && next.value.ok;
+        if (!completed) yield line.bytes;
+        index++;
+      }
+    } finally {
+      await results.return?.(undefined);
+    }
+  })();
+}
+
+function nothingToRetry(source: BatchRecord): ValidationError {
+  return new ValidationError(
+    [{ line: null, param: 'id', code: 'nothing_to_retry', message: `every item of ${source.id} completed` }],
+    false,
+    `Nothing to retry: every item of ${source.id} completed.`,
+  );
 }

@@ -1,4 +1,5 @@
 import {
+  describeBytes,
   describeIssues,
   httpErrorType,
   SluiceError,
@@ -49,6 +50,12 @@ export function validationErrorBody(issues: ValidationIssue[], truncated: boolea
 }
 
 /**
+ * The most a JSON body may be (Fastify's `bodyLimit`). JSONL bodies and uploads are streamed and
+ * bounded by their own limits (SLUICE_MAX_BODY_BYTES, SLUICE_MAX_FILE_BYTES).
+ */
+export const JSON_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
  * Fastify's and its plugins' own errors (the ones raised before a route runs), each mapped once to
  * Sluice's status, code and wording. Their `statusCode` alone would give the right status but not
  * an OpenAI-shaped body naming what is wrong.
@@ -58,7 +65,8 @@ const FRAMEWORK_ERRORS: Readonly<Record<string, { status: number; code: string; 
     FST_ERR_CTP_BODY_TOO_LARGE: {
       status: 413,
       code: 'payload_too_large',
-      message: (e) => `The request body is too large: ${e.message}.`,
+      message: () =>
+        `The JSON request body is larger than the limit of ${describeBytes(JSON_BODY_LIMIT_BYTES)}. Send many items as a JSONL body (Content-Type: application/jsonl) or upload them as a file.`,
     },
     FST_ERR_CTP_INVALID_MEDIA_TYPE: {
       status: 415,

@@ -1,5 +1,6 @@
 import {
   decodeUtf8,
+  invalidUtf8Offset,
   jsonDepthExceeds,
   PayloadTooLargeError,
   splitLines,
@@ -70,7 +71,9 @@ type Bytes = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
 export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncGenerator<IntakeEntry> {
   let pendingBlank: number[] = [];
   for await (const raw of splitLines(source, { maxLineBytes: limits.maxLineBytes })) {
-    if (raw.offset + raw.length > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes);
+    if (raw.offset + raw.length > limits.maxBytes) {
+      throw new PayloadTooLargeError(limits.maxBytes, 'request body (SLUICE_MAX_BODY_BYTES)');
+    }
     const line = raw.number;
     const issue = (code: string, message: string): IntakeEntry => ({
       line,
@@ -81,16 +84,19 @@ export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncG
       continue;
     }
     let bytes = raw.bytes;
+    let bomBytes = 0;
     if (line === 1 && startsWithBom(bytes)) {
       yield issue(
         'invalid_encoding',
         'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM',
       );
       bytes = bytes.subarray(3);
+      bomBytes = 3;
     }
     const text = decodeUtf8(bytes);
     if (text === null) {
-      yield issue('invalid_encoding', 'the line is not valid UTF-8');
+      const offset = (invalidUtf8Offset(bytes) ?? 0) + bomBytes;
+      yield issue('invalid_encoding', `the line is not valid UTF-8 (at byte offset ${offset} of the line)`);
       continue;
     }
     if (text.trim() === '') {

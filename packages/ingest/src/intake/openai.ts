@@ -1,4 +1,4 @@
-import type { ValidationIssue } from '@sluice/core';
+import { atMostCharacters, TEXT_LIMITS, type ValidationIssue } from '@sluice/core';
 import type { LineValidator } from './jsonl-intake.js';
 import { describeType } from './zod-issues.js';
 
@@ -36,6 +36,8 @@ export function openAILineValidator(endpoint: string, models: { first: string | 
       if (request.model === undefined) issue('body.model', 'missing_required_parameter', 'body.model is required');
       else if (typeof request.model !== 'string' || request.model.length === 0)
         issue('body.model', 'invalid_value', 'body.model must be a string');
+      else if (request.model.length > TEXT_LIMITS.model)
+        issue('body.model', 'invalid_value', `body.model ${atMostCharacters(TEXT_LIMITS.model)}`);
       else if (models.first === null) {
         models.first = request.model;
         models.line = line;

@@ -29,11 +29,12 @@ import { listPage, publicBatch } from '../http/views.js';
 import { mediaType } from '../http/media.js';
 import { deleteBatch } from '../retention/deletion.js';
 import { cancelBatch } from '../batches/cancel.js';
-import { resubmitIncompleteItems } from '../batches/resubmit.js';
+import { estimateRetry, resubmitIncompleteItems } from '../batches/resubmit.js';
 import { requestTimeoutSeconds } from '../batches/timeouts.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
 import { isDryRun } from '../http/dry-run-query.js';
+import { DRY_RUN, takesQuery } from '../http/query-parameters.js';
 
 /** Content types that mean "a JSONL body, one request per line". */
 export const JSONL_TYPES = [
@@ -66,7 +67,7 @@ export function registerBatchRoutes(
   context: IngestContext,
   extensions: BatchRouteExtensions = {},
 ) {
-  app.post('/v1/batches', async (request, reply) => {
+  app.post('/v1/batches', takesQuery(DRY_RUN, 'request_timeout_seconds', DedupQuery), async (request, reply) => {
     const type = mediaType(request);
     const query = DedupQuery.safeParse(request.query ?? {});
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
@@ -111,7 +112,7 @@ export function registerBatchRoutes(
     );
   });
 
-  app.get('/v1/batches', async (request) => {
+  app.get('/v1/batches', takesQuery(BatchListQuery), async (request) => {
     const query = BatchListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = await context.view.list(request.tenant, query.data);
@@ -127,8 +128,9 @@ export function registerBatchRoutes(
     return publicBatch(await cancelBatch(context, record, extensions.cancelOwned));
   });
 
-  app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', async (request) => {
+  app.post<{ Params: { id: string } }>('/v1/batches/:id/retry', takesQuery(DRY_RUN), async (request) => {
     const record = await batchFor(context, request.tenant, request.params.id);
+    if (isDryRun(request)) return estimateRetry(context, record, 'batches');
     return publicBatch(await resubmitIncompleteItems(context, record, 'batches'));
   });
 

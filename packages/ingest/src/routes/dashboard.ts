@@ -73,7 +73,10 @@ function pathOf(url: string): string {
  * build it rather than answering a bare 404.
  */
 export function registerDashboardRoutes(app: FastifyInstance, dashboard: DashboardFiles) {
-  app.get('/', async (request, reply) => {
+  // A page's address may carry whatever a browser, a link or a tracker adds (`?utm_source=`): the
+  // files read no query, so none changes what they are.
+  const anyQuery = { config: { queryParameters: 'any' as const } };
+  app.get('/', anyQuery, async (request, reply) => {
     if (!dashboard.built) {
       return reply
         .code(404)
@@ -87,5 +90,5 @@ export function registerDashboardRoutes(app: FastifyInstance, dashboard: Dashboa
     }
     return dashboard.send(request, reply);
   });
-  app.get('/assets/*', async (request, reply) => dashboard.send(request, reply));
+  app.get('/assets/*', anyQuery, async (request, reply) => dashboard.send(request, reply));
 }

@@ -8,6 +8,8 @@ import {
   nowSeconds,
   publicFile,
   SluiceError,
+  TEXT_LIMITS,
+  atMostCharacters,
   ValidationError,
   type ValidationIssue,
 } from '@sluice/core';
@@ -17,11 +19,23 @@ import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
 import { fileFor } from '../http/lookups.js';
 import { listPage } from '../http/views.js';
+import { takesQuery } from '../http/query-parameters.js';
 
 import { issuesFromZod } from '../intake/zod-issues.js';
 
 /** The form limits of `registerFileRoutes`, named in the errors that enforce them. */
 const FORM_LIMITS = { fields: 16, fieldSize: 64 * 1024 };
+
+/**
+ * An uploaded file's name as Sluice keeps it: without control characters (C0, DEL, C1) and
+ * without bidirectional formatting characters (U+202E and kin), which would make the name shown
+ * in listings, the dashboard and `Content-Disposition` read otherwise than it is
+ * (`invoice\u202Egpj.exe` shows as `invoiceexe.jpg`). Stripped at upload, so every place that
+ * shows a name shows it clean.
+ */
+export function cleanFilename(name: string): string {
+  return name.replace(/[\p{Cc}\p{Bidi_Control}]/gu, '').trim();
+}
 
 /** Files a client may upload: batch input as JSONL, or operations items as CSV. `batch_output` files are Sluice's own. */
 const UPLOAD_EXTENSIONS = ['.jsonl', '.ndjson', '.csv'];
@@ -62,7 +76,7 @@ export async function registerFileRoutes(app: FastifyInstance, context: IngestCo
     return reply.code(200).send(publicFile(file));
   });
 
-  app.get('/v1/files', async (request) => {
+  app.get('/v1/files', takesQuery(FileListQuery), async (request) => {
     const query = FileListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const now = nowSeconds();
@@ -113,7 +127,7 @@ export async function receiveUpload(
           part.file.resume();
           continue;
         }
-        filename = part.filename || 'upload.jsonl';
+        filename = cleanFilename(part.filename ?? '') || 'upload.jsonl';
         await upload.write(part.file);
       } else {
         fields[part.fieldname] = String(part.value);
@@ -122,7 +136,14 @@ export async function receiveUpload(
     const issues: ValidationIssue[] = [];
     if (filename === null)
       issues.push({ line: null, param: 'file', code: 'missing_required_parameter', message: 'file is required' });
-    else if (!extensions.some((ext) => filename?.toLowerCase().endsWith(ext))) {
+    else if (filename.length > TEXT_LIMITS.filename) {
+      issues.push({
+        line: null,
+        param: 'file',
+        code: 'invalid_file_name',
+        message: `the file name is ${filename.length} characters; it ${atMostCharacters(TEXT_LIMITS.filename)}`,
+      });
+    } else if (!extensions.some((ext) => filename?.toLowerCase().endsWith(ext))) {
       issues.push({
         line: null,
         param: 'file',

@@ -19,11 +19,12 @@ import {
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { cancelBatch } from '../batches/cancel.js';
-import { resubmitIncompleteItems } from '../batches/resubmit.js';
+import { estimateRetry, resubmitIncompleteItems } from '../batches/resubmit.js';
 import { requestTimeoutSeconds } from '../batches/timeouts.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
 import { isDryRun } from '../http/dry-run-query.js';
+import { DRY_RUN, takesQuery } from '../http/query-parameters.js';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { attachment } from '../http/content-disposition.js';
@@ -55,11 +56,11 @@ export async function jobFor(context: IngestContext, tenant: string, id: string)
  * CSV). A job is the same batch underneath: `GET /v1/batches/{id}` shows it too.
  */
 export function registerJobRoutes(app: FastifyInstance, context: IngestContext) {
-  app.post('/v1/jobs', async (request) => {
+  app.post('/v1/jobs', takesQuery(DRY_RUN), async (request) => {
     return jobAnswer(await createJob(context, request, request.body, null, isDryRun(request)));
   });
 
-  app.post('/v1/jobs/upload', async (request) => {
+  app.post('/v1/jobs/upload', takesQuery(DRY_RUN), async (request) => {
     if (!request.isMultipart()) {
       throw unsupportedMediaType(
         request.headers['content-type'] ?? '',
@@ -89,7 +90,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     }
   });
 
-  app.get('/v1/jobs', async (request) => {
+  app.get('/v1/jobs', takesQuery(ListQuery), async (request) => {
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const { data, hasMore } = await context.view.list(request.tenant, { ...query.data, api: 'operations' });
@@ -104,8 +105,9 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     return publicJob(await cancelBatch(context, await jobFor(context, request.tenant, request.params.id)));
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (request) => {
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', takesQuery(DRY_RUN), async (request) => {
     const record = await jobFor(context, request.tenant, request.params.id);
+    if (isDryRun(request)) return estimateRetry(context, record, 'jobs');
     return publicJob(await resubmitIncompleteItems(context, record, 'jobs'));
   });
 
@@ -115,7 +117,7 @@ export function registerJobRoutes(app: FastifyInstance, context: IngestContext) 
     return { id: record.id, object: 'job.deleted', deleted: true };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/output', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/output', takesQuery(OutputQuery), async (request, reply) => {
     const record = await jobFor(context, request.tenant, request.params.id);
     const query = OutputQuery.safeParse(request.query);
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));

@@ -30,6 +30,21 @@ export interface UpstreamOptions {
   concurrency?: number;
   /** Structured-output dialects allowed, per model. @defaultValue auto for every model */
   structuredOutput?: StructuredOutputSetting;
+  /**
+   * The models the configuration names (SLUICE_MODEL and its per-operation kin): the only ones a
+   * metric label shows as themselves (see `modelLabel`). @defaultValue none
+   */
+  configuredModels?: readonly string[];
+}
+
+/**
+ * A model as a metric label: itself when the configuration names it (`configuredModels`, or a
+ * per-model SLUICE_STRUCTURED_OUTPUT entry), else `other`. A request's `model` is the tenant's
+ * choice and /metrics is every tenant's to read: as a label it would show one tenant's names to
+ * the others and add series without bound (a 100 KB name became a 100 KB label).
+ */
+export function modelLabel(model: string, configured: ReadonlySet<string>): string {
+  return configured.has(model) ? model : 'other';
 }
 
 /** What one attempt is told about the ones before it. */
@@ -144,13 +159,19 @@ export class Upstream {
       learnt: this.learntLimits,
     });
     metrics.concurrencyLimit.set(this.concurrency.limit);
+    const labelled = new Set([
+      ...(options.configuredModels ?? []),
+      ...Object.keys(options.structuredOutput?.perModel ?? {}),
+    ]);
     this.structuredOutput = new StructuredOutputNegotiator(
       options.baseUrl,
       options.structuredOutput ?? { default: 'auto', perModel: {} },
       logger,
       (model, dialect, settled) => {
+        // Models the configuration does not name share `other`: it shows the last one settled.
+        const label = modelLabel(model, labelled);
         for (const each of DIALECTS)
-          metrics.structuredDialect.set({ model, dialect: each }, settled && each === dialect ? 1 : 0);
+          metrics.structuredDialect.set({ model: label, dialect: each }, settled && each === dialect ? 1 : 0);
       },
     );
   }
