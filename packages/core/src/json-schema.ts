@@ -2,15 +2,15 @@ import { Ajv, type ValidateFunction } from 'ajv';
 
 /**
  * Callers' JSON Schemas (`run`'s `response_format.json_schema.schema`): checked once at intake,
- * compiled and cached in the processor, with the same Ajv settings in both places, so a schema
- * that would fail every item is refused with a 400 before any item is accepted.
+ * compiled once per job in the processor (its per-job cache keeps the validator), with the same
+ * Ajv settings in both places, so a schema that would fail every item is refused with a 400
+ * before any item is accepted.
  */
 
 /** Deeper schemas are refused: Ajv compiles recursively, and no answer format needs this many levels. */
 export const MAX_JSON_SCHEMA_DEPTH = 32;
 
 const ajv = new Ajv({ strict: false, allErrors: false });
-const validators = new Map<string, ValidateFunction>();
 
 /** Nesting depth of a JSON value, counted without recursion (a hostile schema may be deep). */
 function depthExceeds(value: unknown, max: number): boolean {
@@ -37,16 +37,17 @@ export function jsonSchemaProblem(schema: Record<string, unknown>): string | nul
   }
 }
 
-/** A compiled validator, kept per schema text (every item of a job shares one schema). */
+/**
+ * A compiled validator of a caller's schema. Nothing is kept here: Ajv itself would keep every
+ * schema it compiled (by object, and by `$id`, refusing a second schema with the same `$id`), so
+ * the schema is removed from it once compiled; the validator works on without it.
+ */
 export function compileJsonSchema(schema: Record<string, unknown>): ValidateFunction {
-  const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (!validate) {
-    if (validators.size > 256) validators.clear();
-    validate = ajv.compile(schema);
-    validators.set(key, validate);
+  try {
+    return ajv.compile(schema);
+  } finally {
+    ajv.removeSchema(schema);
   }
-  return validate;
 }
 
 /** Ajv's errors of the last validation, as one line. */

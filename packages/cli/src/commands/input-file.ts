@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import { DOMAIN_MODELS } from '@sluice/core';
+import { DOMAIN_OPERATIONS } from '@sluice/core';
 import { CliError, EXIT } from '../cli-errors.js';
 
 /** A file to upload, and what to do once it is uploaded. */
@@ -68,9 +68,9 @@ export function detectInputKind(line: string | undefined, label: string): InputK
   // OpenAI lines name their endpoint; domain lines never have `method` or `url`.
   if (typeof method === 'string' && typeof url === 'string') return { api: 'openai', endpoint: url };
   const model = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
-  if ((DOMAIN_MODELS as readonly unknown[]).includes(model)) return { api: 'domain' };
+  if ((DOMAIN_OPERATIONS as readonly unknown[]).includes(model)) return { api: 'domain' };
   throw new CliError(
-    `${label}: the first line is neither a domain request ({"custom_id", "body": {"model": ${DOMAIN_MODELS.join('|')}, ...}}) nor an OpenAI one ({"custom_id", "method", "url", "body"}); ${hint}`,
+    `${label}: the first line is neither a domain request ({"custom_id", "body": {"model": ${DOMAIN_OPERATIONS.join('|')}, ...}}) nor an OpenAI one ({"custom_id", "method", "url", "body"}); ${hint}`,
     EXIT.usage,
   );
 }

@@ -4,8 +4,9 @@ import { atMostCharacters, TEXT_LIMITS } from './fields.js';
 
 /**
  * The domain Batch API: the same bodies as the realtime endpoints, with `model` as the
- * discriminator (extract | summarize | classify). One request schema and one result schema per
- * model; the processor derives per-request result schemas (e.g. `label` ∈ `labels`) from these.
+ * discriminator (extract | summarize | classify). Its `model` names an operation, not an upstream
+ * model: each line runs as that operation of the operations API (contracts/domain-operations.ts).
+ * One request schema and one result schema per operation.
  */
 
 /** An entity to extract: a name, or a name with a description that guides the model. */
@@ -55,11 +56,19 @@ export const ClassifyRequest = z
   .strict();
 export type ClassifyRequest = z.infer<typeof ClassifyRequest>;
 
-export const DOMAIN_MODELS = ['extract', 'summarize', 'classify'] as const;
-export type DomainModel = (typeof DOMAIN_MODELS)[number];
+/** The operations a domain line's `model` may name. */
+export const DOMAIN_OPERATIONS = ['extract', 'summarize', 'classify'] as const;
+export type DomainOperation = (typeof DOMAIN_OPERATIONS)[number];
 
 export const DomainRequest = z.discriminatedUnion('model', [ExtractRequest, SummarizeRequest, ClassifyRequest]);
 export type DomainRequest = z.infer<typeof DomainRequest>;
+
+/** Each operation's domain body. */
+export const DOMAIN_REQUESTS = {
+  extract: ExtractRequest,
+  summarize: SummarizeRequest,
+  classify: ClassifyRequest,
+} as const satisfies Record<DomainOperation, z.ZodType>;
 
 /** One line of a domain batch. */
 export const DomainBatchLine = z
@@ -96,7 +105,7 @@ export const ClassifyResult = z.object({
 export type ClassifyResult = z.infer<typeof ClassifyResult>;
 
 /** The realtime endpoints take the same bodies with `model` optional (the path says it). */
-export const REALTIME_ENDPOINTS: Record<DomainModel, string> = {
+export const REALTIME_ENDPOINTS: Record<DomainOperation, string> = {
   extract: '/extract',
   summarize: '/summarization/abstractive',
   classify: '/classify',

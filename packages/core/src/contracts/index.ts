@@ -12,3 +12,4 @@ export * from './openai.js';
 export * from './operations.js';
 export * from './template.js';
 export * from './dry-run.js';
+export * from './domain-operations.js';

@@ -39,12 +39,28 @@ export const ClassifyParams = z.strictObject({
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
 
+/** An identifier: what the operations API takes as a field name (it is also a CSV column). */
+const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _');
+
+/** A field of an extraction schema, named by `name`. */
+const extractField = (name: z.ZodString) =>
+  z.strictObject({
+    name,
+    type: z.enum(['string', 'number', 'boolean', 'list']).default('string'),
+    description: z.string().max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)).optional(),
+  });
+
+/** The fields to extract. Without them the model chooses the fields the instructions name. */
+const extractFields = (name: z.ZodString) =>
+  z
+    .array(extractField(name))
+    .min(1)
+    .max(200)
+    .refine((fields) => distinct(fields.map((f) => f.name)), 'field names must not repeat')
+    .optional();
+
 /** A field of an extraction schema. */
-export const ExtractField = z.strictObject({
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'field names are identifiers: letters, digits, _'),
-  type: z.enum(['string', 'number', 'boolean', 'list']).default('string'),
-  description: z.string().max(TEXT_LIMITS.description, atMostCharacters(TEXT_LIMITS.description)).optional(),
-});
+export const ExtractField = extractField(fieldName);
 
 export const ExtractParams = z.strictObject({
   model,
@@ -52,13 +68,7 @@ export const ExtractParams = z.strictObject({
     .string()
     .min(1, 'extraction_instructions must not be empty')
     .max(TEXT_LIMITS.prompt, atMostCharacters(TEXT_LIMITS.prompt)),
-  /** The fields to extract. Without it the model chooses the fields the instructions name. */
-  fields: z
-    .array(ExtractField)
-    .min(1)
-    .max(200)
-    .refine((fields) => distinct(fields.map((f) => f.name)), 'field names must not repeat')
-    .optional(),
+  fields: extractFields(fieldName),
 });
 export type ExtractParams = z.infer<typeof ExtractParams>;
 
@@ -156,6 +166,40 @@ export const OPERATION_PARAMS = {
   enrich: EnrichParams,
   run: RunParams,
 } as const;
+
+/**
+ * What an operation's request message may carry as `params`: the public parameters above, plus
+ * what the domain Batch API's semantics need when its lines run as operations
+ * (contracts/domain-operations.ts). The HTTP operations API does not take these additions; a
+ * producer writing operations messages to the requests topic may.
+ * - extract: a field's `name` may be any text (a domain entity name such as `date of birth`), not
+ *   only an identifier;
+ * - summarize: `max_tokens`, a bound on the summary's tokens (estimated as the processor counts
+ *   them), also sent upstream as the answer's bound.
+ */
+export const ExtractItemParams = ExtractParams.extend({
+  fields: extractFields(z.string().min(1, 'a field name must not be empty')),
+});
+export type ExtractItemParams = z.infer<typeof ExtractItemParams>;
+export type ExtractItemParamsInput = z.input<typeof ExtractItemParams>;
+
+export const SummarizeItemParams = SummarizeParams.extend({
+  max_tokens: z.number().int().min(1).max(16_384).optional(),
+});
+export type SummarizeItemParams = z.infer<typeof SummarizeItemParams>;
+export type SummarizeItemParamsInput = z.input<typeof SummarizeItemParams>;
+
+/** Each operation's `params` as a request message carries them (see ExtractItemParams). */
+export const OPERATION_ITEM_PARAMS = {
+  classify: ClassifyParams,
+  extract: ExtractItemParams,
+  summarize: SummarizeItemParams,
+  enrich: EnrichParams,
+  run: RunParams,
+} as const;
+
+/** An operations request message's body: the job's parameters and one item. */
+export const operationItemBody = <P extends z.ZodType>(params: P) => z.object({ params, item: OperationItem });
 
 /** Synchronous requests: the operation's parameters plus `items` (and the call's `dedup` setting). */
 const syncFields = { items, dedup: DedupSetting.optional() };

@@ -68,10 +68,9 @@ export class DryRunMeter {
     if (this.api === 'openai') {
       this.model ??= typeof item.body.model === 'string' ? item.body.model : null;
       this.addOpenAI(item.discriminator, item.body);
-    } else if (this.api === 'operations') {
-      this.addOperation(item.discriminator, item.body);
     } else {
-      this.addDomain(item.discriminator, item.body);
+      // A domain line is stored as its operation's `{params, item}`, as an operations item is.
+      this.addOperation(item.discriminator, item.body);
     }
   }
 
@@ -135,23 +134,21 @@ export class DryRunMeter {
     }
     this.maxOutputTokens += outputBound(operation, params);
   }
-
-  private addDomain(model: string, body: Record<string, unknown>): void {
-    const { model: _model, ...rest } = body;
-    this.inputTokens += OPERATION_SCAFFOLD_TOKENS + this.count(Object.values(rest));
-    this.maxOutputTokens += outputBound(model, rest);
-  }
 }
 
 /** The output bound the processor sends (or reserves) for an operation's item. */
 function outputBound(operation: string, params: Record<string, unknown>): number {
   if (operation === 'classify' || operation === 'label') {
-    const categories = (params.categories ?? params.labels) as unknown[] | undefined;
+    const categories = params.categories as unknown[] | undefined;
     return 64 + (Array.isArray(categories) ? categories.length : 0) * 16;
   }
   if (operation === 'summarize') {
-    if (typeof params.max_words === 'number') return params.max_words * 2 + 32;
-    if (typeof params.max_tokens === 'number') return params.max_tokens + 32;
+    // The tighter of `max_words` and (a domain line's) `max_tokens`, with room for the JSON around the summary.
+    const bounds = [
+      typeof params.max_words === 'number' ? params.max_words * 2 + 32 : null,
+      typeof params.max_tokens === 'number' ? params.max_tokens + 16 : null,
+    ].filter((bound): bound is number => bound !== null);
+    if (bounds.length > 0) return Math.min(...bounds);
   }
   return UNBOUNDED_OUTPUT_TOKENS;
 }

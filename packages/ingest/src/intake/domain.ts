@@ -1,13 +1,15 @@
-import { DOMAIN_MODELS, DomainBatchLine, type ValidationIssue } from '@sluice/core';
+import { DOMAIN_OPERATIONS, DomainBatchLine, domainAsOperation, type ValidationIssue } from '@sluice/core';
 import type { LineVerdict } from './jsonl-intake.js';
 import { describeType, issuesFromZod } from './zod-issues.js';
 
-const MODELS = DOMAIN_MODELS.join(', ');
+const OPERATIONS = DOMAIN_OPERATIONS.join(', ');
 
 /**
  * One line of a domain batch: `{custom_id, body}` with `body.model` ∈ extract | summarize |
- * classify and the fields of that model's realtime endpoint. The common mistakes get their own
- * messages; the rest come from the zod schemas.
+ * classify (the operation it runs) and the fields of that operation's realtime endpoint. The
+ * common mistakes get their own messages; the rest come from the zod schemas. A valid line is
+ * kept as its operation's `{params, item}` (core's `domainAsOperation`): the processor runs it
+ * with the operations API's handler.
  */
 export function validateDomainLine(value: unknown, line: number): LineVerdict {
   const issue = (param: string | null, code: string, message: string): ValidationIssue => ({
@@ -33,10 +35,10 @@ export function validateDomainLine(value: unknown, line: number): LineVerdict {
     } else {
       const model = (body as Record<string, unknown>).model;
       if (model === undefined) {
-        early.push(issue('body.model', 'missing_required_parameter', `body.model is required: one of ${MODELS}`));
-      } else if (typeof model !== 'string' || !(DOMAIN_MODELS as readonly string[]).includes(model)) {
+        early.push(issue('body.model', 'missing_required_parameter', `body.model is required: one of ${OPERATIONS}`));
+      } else if (typeof model !== 'string' || !(DOMAIN_OPERATIONS as readonly string[]).includes(model)) {
         early.push(
-          issue('body.model', 'unknown_model', `unknown model ${JSON.stringify(model)}; expected one of ${MODELS}`),
+          issue('body.model', 'unknown_model', `unknown model ${JSON.stringify(model)}; expected one of ${OPERATIONS}`),
         );
       }
     }
@@ -45,5 +47,6 @@ export function validateDomainLine(value: unknown, line: number): LineVerdict {
   const parsed = DomainBatchLine.safeParse(value);
   if (!parsed.success) return { issues: issuesFromZod(parsed.error, line) };
   const { custom_id, body } = parsed.data;
-  return { item: { custom_id, discriminator: body.model, body } };
+  const { operation, params, item } = domainAsOperation(body);
+  return { item: { custom_id, discriminator: operation, body: { params, item } } };
 }

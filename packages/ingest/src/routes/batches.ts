@@ -6,7 +6,8 @@ import {
   BatchSpec,
   ConflictError,
   type DryRun,
-  type DomainModel,
+  HEADERS,
+  type DomainOperation,
   isTerminal,
   REALTIME_ENDPOINTS,
   BatchListQuery,
@@ -170,12 +171,12 @@ async function submitDomain(
 ): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
-  // The batch's endpoint is the realtime endpoint its lines' model answers on (`/classify`); a
-  // batch that mixes models names each, in order of first use (`/classify,/extract`).
+  // The batch's endpoint is the realtime endpoint its lines' operation answers on (`/classify`); a
+  // batch that mixes operations names each, in order of first use (`/classify,/extract`).
   const endpoints = new Set<string>();
   const validate: LineValidator = (value, line) => {
     const verdict = validateDomainLine(value, line);
-    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainModel]);
+    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainOperation]);
     return verdict;
   };
   // Domain lines name an operation; its configured model prices and tokenizes the whole batch.

@@ -1,32 +1,25 @@
 import {
-  ClassifyRequest,
-  type DomainModel,
-  ExtractRequest,
+  DOMAIN_REQUESTS,
+  domainAsOperation,
+  type DomainOperation,
   type ItemResultMessage,
   REALTIME_ENDPOINTS,
   storeKeys,
-  SummarizeRequest,
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { z } from 'zod';
 import type { IngestContext } from '../context.js';
 import { errorBody } from '../http/errors.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
-const SCHEMAS: Record<DomainModel, z.ZodType<Record<string, unknown>>> = {
-  extract: ExtractRequest,
-  summarize: SummarizeRequest,
-  classify: ClassifyRequest,
-};
-
 /**
  * The realtime domain endpoints (`POST /extract`, `/summarization/abstractive`, `/classify`, also
- * under `/v1`): the same body as a batch line's `body`, `model` optional; the answer is the domain
- * result itself. Each call runs as a one-item batch through the pipeline.
+ * under `/v1`): the same body as a batch line's `body`, `model` (the operation) optional; the
+ * answer is the domain result itself. Each call runs as a one-item batch through the pipeline, as
+ * its operation's `{params, item}` (core's `domainAsOperation`, as a batch line is).
  */
 export function registerRealtimeRoutes(app: FastifyInstance, context: IngestContext) {
-  for (const [model, path] of Object.entries(REALTIME_ENDPOINTS) as [DomainModel, string][]) {
+  for (const [operation, path] of Object.entries(REALTIME_ENDPOINTS) as [DomainOperation, string][]) {
     const handler = async (request: { body: unknown; tenant: string }, reply: FastifyReply) => {
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -35,23 +28,24 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
         ]);
       }
       const given = (body as Record<string, unknown>).model;
-      if (given !== undefined && given !== model) {
+      if (given !== undefined && given !== operation) {
         throw new ValidationError([
           {
             line: null,
             param: 'model',
             code: 'invalid_value',
-            message: `this endpoint is for model '${model}', got ${JSON.stringify(given)}`,
+            message: `this endpoint is for model '${operation}', got ${JSON.stringify(given)}`,
           },
         ]);
       }
-      const parsed = SCHEMAS[model].safeParse({ ...body, model });
+      const parsed = DOMAIN_REQUESTS[operation].safeParse({ ...body, model: operation });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
-      const item = { custom_id: 'realtime', discriminator: model, body: parsed.data };
+      const { params, item } = domainAsOperation(parsed.data);
+      const stored = { custom_id: 'realtime', discriminator: operation, body: { params, item } };
       const { results } = await context.sync.run(
         { api: 'domain', tenant: request.tenant, endpoint: path },
         async (id) => {
-          await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
+          await context.store.put(storeKeys.input(id), `${JSON.stringify(stored)}\n`);
           return 1;
         },
       );

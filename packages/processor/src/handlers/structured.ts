@@ -1,4 +1,4 @@
-import { type ChatCompletion, estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
+import { estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { InvalidModelOutputError, toSluiceError } from '../upstream/errors.js';
@@ -38,7 +38,7 @@ export type AnswerFormat<T> =
   | { kind: 'text' };
 
 export interface ChatRequest<T> {
-  /** For metrics, e.g. `domain.classify`. */
+  /** For metrics: the operation, e.g. `classify`. */
   route: string;
   model: string;
   system: string | null;
@@ -258,35 +258,4 @@ export function openAISchema(schema: z.ZodType): Record<string, unknown> {
   const json = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
   return json;
-}
-
-/**
- * The domain API's output body: the domain result, JSON-serialized into an OpenAI ChatCompletion
- * (`choices[0].message.content`), with the usage of every attempt.
- */
-export function asChatCompletion(
-  domainModel: string,
-  result: unknown,
-  answer: Pick<ChatAnswer<unknown>, 'completion' | 'usage' | 'cached'>,
-): ChatCompletion {
-  return {
-    id: answer.completion.id,
-    object: 'chat.completion' as const,
-    created: answer.completion.created,
-    model: domainModel,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant' as const, content: JSON.stringify(result) },
-        finish_reason: 'stop',
-      },
-    ],
-    usage: {
-      prompt_tokens: answer.usage.input_tokens,
-      completion_tokens: answer.usage.output_tokens,
-      total_tokens: answer.usage.input_tokens + answer.usage.output_tokens,
-      // As OpenAI reports prompt caching: the prompt tokens that were not processed again.
-      ...(answer.cached ? { prompt_tokens_details: { cached_tokens: answer.usage.input_tokens } } : {}),
-    },
-  };
 }

@@ -30,7 +30,7 @@ export interface HandlerContext {
   tally: CallTally;
 }
 
-/** What a handler produced for one item: the line's `response`, the usage and the attempts spent. */
+/** What the processor writes for one item: the line's `response`, the usage and the attempts spent. */
 export interface HandlerOutcome {
   response: { status_code: number; request_id: string | null; body: unknown };
   usage: TokenUsage;
@@ -43,18 +43,45 @@ export interface HandlerOutcome {
   model?: string | null;
 }
 
+/** What a handler's upstream calls answered, before it is presented in the words of the message's API. */
+export interface HandlerAnswer {
+  /** The operation's result; a passthrough's: the upstream's body as it is. */
+  value: unknown;
+  /** The chat completion that answered (its id, time and model); null for a passthrough. */
+  completion: { id: string; created: number; model: string } | null;
+  requestId: string | null;
+  /** Summed over all attempts: each one was billed. */
+  usage: TokenUsage;
+  attempts: number;
+  /** Every call was answered from an identical request's answer (deduplication). */
+  cached: boolean;
+}
+
 /**
- * One operation. Every handler has this shape and lives in a file of its own; the router picks one
- * by the message's (api, discriminator). `request` validates the item body before `handle` runs.
+ * One operation (or, for the OpenAI API, one endpoint), for every API that runs it. Every handler
+ * has this shape and lives in a file of its own; the router binds it to each of its `apis`, whose
+ * presenter (presenters.ts) turns its answer into that API's output. `request` validates the item
+ * body before `handle` runs.
  */
 export interface Handler<Body = unknown> {
-  readonly api: ApiKind;
-  readonly discriminator: string;
+  /** The message discriminator it serves: an operation name, or an OpenAI endpoint. */
+  readonly operation: string;
+  readonly apis: readonly ApiKind[];
   readonly request: z.ZodType<Body>;
-  handle(body: Body, context: HandlerContext): Promise<HandlerOutcome>;
+  /**
+   * `job` names the items that share this item's parameters: what the parameters compile to is
+   * kept under it (compiled.ts), once for all of them.
+   */
+  handle(body: Body, context: HandlerContext, job: string): Promise<HandlerAnswer>;
 }
 
 /** Erases a handler's body type for the registry (the router validates with `request` first). */
 export function defineHandler<Body>(handler: Handler<Body>): Handler<unknown> {
   return handler as unknown as Handler<unknown>;
+}
+
+/** A handler bound to one API, with that API's presentation: what the processor routes an item message to. */
+export interface Route {
+  readonly request: z.ZodType<unknown>;
+  handle(body: unknown, context: HandlerContext): Promise<HandlerOutcome>;
 }

@@ -1,9 +1,8 @@
-import { type EnrichField, EnrichParams } from '@sluice/core';
+import { type EnrichField, EnrichParams, operationItemBody } from '@sluice/core';
 import { z } from 'zod';
-import { perJob } from '../per-job.js';
-import { completeChat, openAISchema } from '../structured.js';
-import { defineHandler } from '../types.js';
-import { operationBody, operationOutcome } from './common.js';
+import { COMPILED } from './compiled.js';
+import { completeChat, openAISchema } from './structured.js';
+import { defineHandler } from './types.js';
 
 function valueSchema(field: EnrichField): z.ZodType {
   switch (field.type) {
@@ -21,7 +20,7 @@ function valueSchema(field: EnrichField): z.ZodType {
 }
 
 /** What an enrich job's parameters determine, compiled once per job. */
-export const enrichJob = perJob((params: EnrichParams) => {
+export const enrichCompiled = COMPILED.of('enrich', (params: EnrichParams) => {
   const values = Object.fromEntries(params.fields.map((field) => [field.name, valueSchema(field)]));
   const schema = params.include_context
     ? z.strictObject({
@@ -47,22 +46,21 @@ export const enrichJob = perJob((params: EnrichParams) => {
 });
 
 /**
- * Operations `enrich`: one validated value per field (a categorical value is always one of its
+ * `enrich`: one validated value per field (a categorical value is always one of its
  * `valid_values`), and with `include_context` the reasoning or evidence behind each value.
  */
-export const operationEnrich = defineHandler({
-  api: 'operations',
-  discriminator: 'enrich',
-  request: operationBody(EnrichParams),
-  async handle({ params, item }, context) {
-    const { schema, json, system } = enrichJob(context.batchId, params);
-    const answer = await completeChat(context, {
-      route: 'operations.enrich',
+export const enrich = defineHandler({
+  operation: 'enrich',
+  apis: ['operations'],
+  request: operationItemBody(EnrichParams),
+  handle({ params, item }, context, job) {
+    const { schema, json, system } = enrichCompiled(job, params);
+    return completeChat(context, {
+      route: 'enrich',
       model: params.model ?? context.models.default,
       system,
       user: item.content,
       format: { kind: 'zod', schema, json, name: 'enrichment' },
     });
-    return operationOutcome(answer.value, answer, item);
   },
 });

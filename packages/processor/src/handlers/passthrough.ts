@@ -1,6 +1,6 @@
 import { estimateTokens, OPENAI_BATCH_ENDPOINTS, type TokenUsage } from '@sluice/core';
 import { z } from 'zod';
-import { defineHandler, type Handler } from '../types.js';
+import { defineHandler, type Handler } from './types.js';
 
 /** An OpenAI batch line's body: sent upstream as it is. */
 const PassthroughBody = z.looseObject({ model: z.string().min(1) });
@@ -18,33 +18,16 @@ function usageOf(body: unknown): TokenUsage {
 }
 
 /**
- * A reused answer reports its input as cached, where OpenAI reports prompt caching:
- * `prompt_tokens_details.cached_tokens` (chat, completions, embeddings) or
- * `input_tokens_details.cached_tokens` (responses).
- */
-function markCached(body: unknown): unknown {
-  const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
-  if (!usage || typeof usage !== 'object') return body;
-  if (typeof usage.prompt_tokens === 'number') {
-    const details = (usage.prompt_tokens_details as Record<string, unknown> | undefined) ?? {};
-    usage.prompt_tokens_details = { ...details, cached_tokens: usage.prompt_tokens };
-  } else if (typeof usage.input_tokens === 'number') {
-    const details = (usage.input_tokens_details as Record<string, unknown> | undefined) ?? {};
-    usage.input_tokens_details = { ...details, cached_tokens: usage.input_tokens };
-  }
-  return body;
-}
-
-/**
  * OpenAI batches: each line's body goes to the upstream's endpoint (`url`) unchanged, and the
- * upstream's answer is kept unchanged as the line's `response.body`. One handler per endpoint.
+ * upstream's answer is kept unchanged as the line's `response.body` (presenters.ts marks a reused
+ * one's input tokens as cached). One handler per endpoint.
  */
 function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler {
   // The upstream base URL ends in /v1 already.
   const path = endpoint.replace(/^\/v1/, '');
   return defineHandler<PassthroughBody>({
-    api: 'openai',
-    discriminator: endpoint,
+    operation: endpoint,
+    apis: ['openai'],
     request: PassthroughBody,
     async handle(body, context) {
       const maxTokens = [body.max_tokens, body.max_completion_tokens, body.max_output_tokens].find(
@@ -73,11 +56,9 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
       void answer.remember();
       const { value, attempts } = answer.value;
       return {
-        response: {
-          status_code: 200,
-          request_id: value.requestId,
-          body: answer.cached ? markCached(value.data) : value.data,
-        },
+        value: value.data,
+        completion: null,
+        requestId: value.requestId,
         usage: value.usage,
         attempts: answer.cached ? 0 : attempts,
         cached: answer.cached,

@@ -2,23 +2,23 @@ import {
   compileJsonSchema,
   jsonSchemaErrorsText,
   jsonSchemaProblem,
+  operationItemBody,
   renderTemplate,
   RunParams,
   SluiceError,
 } from '@sluice/core';
-import { ItemFailedError } from '../../upstream/upstream.js';
-import { perJob } from '../per-job.js';
-import { completeChat } from '../structured.js';
-import { defineHandler } from '../types.js';
-import { operationBody, operationOutcome } from './common.js';
+import { ItemFailedError } from '../upstream/upstream.js';
+import { COMPILED } from './compiled.js';
+import { completeChat } from './structured.js';
+import { defineHandler } from './types.js';
 
 /**
  * What a run job's `response_format` determines, compiled once per job: whether its JSON Schema is
  * usable (ingest refuses a bad one at intake; an outside producer's item may still carry one) and
- * its validator. Per item, checking and looking the schema up again cost as much as the call's own
+ * its validator. Per item, checking and compiling the schema again cost as much as the call's own
  * overhead.
  */
-export const runJob = perJob((params: RunParams) => {
+export const runCompiled = COMPILED.of('run', (params: RunParams) => {
   const format = params.response_format;
   if (format.type !== 'json_schema') return { problem: null, validate: null };
   const problem = jsonSchemaProblem(format.json_schema.schema);
@@ -26,16 +26,16 @@ export const runJob = perJob((params: RunParams) => {
 });
 
 /**
- * Operations `run`: the caller's prompt (`user_prompt_template` filled from the item) and system
- * prompt; the answer is parsed and validated when a JSON format was asked, else kept as text.
+ * `run`: the caller's prompt (`user_prompt_template` filled from the item) and system prompt; the
+ * answer is parsed and validated when a JSON format was asked, else kept as text.
  */
-export const operationRun = defineHandler({
-  api: 'operations',
-  discriminator: 'run',
-  request: operationBody(RunParams),
-  async handle({ params, item }, context) {
+export const run = defineHandler({
+  operation: 'run',
+  apis: ['operations'],
+  request: operationItemBody(RunParams),
+  handle({ params, item }, context, job) {
     const common = {
-      route: 'operations.run',
+      route: 'run',
       model: params.model ?? context.models.default,
       system: params.system_prompt ?? null,
       user: renderTemplate(params.user_prompt_template, item),
@@ -45,11 +45,11 @@ export const operationRun = defineHandler({
       const { name, schema, strict } = responseFormat.json_schema;
       // Ingest refuses such a schema at intake; an outside producer's item gets a named error,
       // before any upstream call, instead of an internal one.
-      const { problem, validate } = runJob(context.batchId, params);
+      const { problem, validate } = runCompiled(job, params);
       if (problem || !validate) {
         throw new ItemFailedError(new SluiceError('invalid_json_schema', problem ?? 'unusable JSON Schema'), 0);
       }
-      const answer = await completeChat<unknown>(context, {
+      return completeChat<unknown>(context, {
         ...common,
         format: {
           kind: 'json_schema',
@@ -59,16 +59,10 @@ export const operationRun = defineHandler({
           validate: (value) => (validate(value) ? null : jsonSchemaErrorsText(validate)),
         },
       });
-      return operationOutcome(answer.value, answer, item);
     }
     if (responseFormat.type === 'json_object') {
-      const answer = await completeChat<Record<string, unknown>>(context, {
-        ...common,
-        format: { kind: 'json_object' },
-      });
-      return operationOutcome(answer.value, answer, item);
+      return completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });
     }
-    const answer = await completeChat<string>(context, { ...common, format: { kind: 'text' } });
-    return operationOutcome(answer.value, answer, item);
+    return completeChat<string>(context, { ...common, format: { kind: 'text' } });
   },
 });

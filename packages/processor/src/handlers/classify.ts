@@ -1,12 +1,11 @@
-import { ClassifyParams, type ClassifyOperationResult } from '@sluice/core';
+import { ClassifyParams, type ClassifyOperationResult, operationItemBody } from '@sluice/core';
 import { z } from 'zod';
-import { perJob } from '../per-job.js';
-import { completeChat, openAISchema } from '../structured.js';
-import { defineHandler } from '../types.js';
-import { operationBody, operationOutcome } from './common.js';
+import { COMPILED } from './compiled.js';
+import { completeChat, openAISchema } from './structured.js';
+import { defineHandler } from './types.js';
 
 /** What a classify job's parameters determine, compiled once per job. */
-export const classifyJob = perJob((params: ClassifyParams) => {
+export const classifyCompiled = COMPILED.of('classify', (params: ClassifyParams) => {
   const categories = params.categories as [string, ...string[]];
   const category = z.enum(categories);
   const scores = z.strictObject(Object.fromEntries(categories.map((c) => [c, z.number().min(0).max(1)])));
@@ -30,22 +29,23 @@ export const classifyJob = perJob((params: ClassifyParams) => {
   return { schema, json: openAISchema(schema), system, maxTokens: 64 + categories.length * 16 };
 });
 
-/** Operations `classify` (job name `label`): one of `categories` per item, or all that apply with `multi_label`. */
-export const operationClassify = defineHandler({
-  api: 'operations',
-  discriminator: 'classify',
-  request: operationBody(ClassifyParams),
-  async handle({ params, item }, context) {
-    const { schema, json, system, maxTokens } = classifyJob(context.batchId, params);
-    const answer = await completeChat(context, {
-      route: 'operations.classify',
+/**
+ * `classify` (job name `label`; a domain line's `labels` are its categories): one of `categories`
+ * per item, or all that apply with `multi_label`.
+ */
+export const classify = defineHandler({
+  operation: 'classify',
+  apis: ['operations', 'domain'],
+  request: operationItemBody(ClassifyParams),
+  handle({ params, item }, context, job) {
+    const { schema, json, system, maxTokens } = classifyCompiled(job, params);
+    return completeChat(context, {
+      route: 'classify',
       model: params.model ?? context.models.classify,
       system,
       user: item.content,
       format: { kind: 'zod', schema, json, name: 'classification' },
       maxTokens,
     });
-    const result: ClassifyOperationResult = answer.value;
-    return operationOutcome(result, answer, item);
   },
 });
