@@ -48,7 +48,7 @@ export async function runB8(infra: BenchInfra, items: number, distinct: number):
   const run = async (): Promise<B8Run> => {
     await fetch(`${simulator.url}/sim/reset`, { method: 'POST' });
     const fromStoreBefore = await Promise.all(
-      processors.map((p) => p.metric('sluice_processor_dedup_lookups_total', { source: 'store' })),
+      processors.map((p) => p.metric('sluice_processor_dedup_lookups_total', { source: 'log' })),
     );
     const started = performance.now();
     const response = await fetch(`${ingest.url}/v1/jobs`, {
@@ -71,7 +71,7 @@ export async function runB8(infra: BenchInfra, items: number, distinct: number):
     const wallSeconds = round((performance.now() - started) / 1000, 1);
     const stats = (await (await fetch(`${simulator.url}/sim/stats`)).json()) as { requests: number };
     const fromStoreAfter = await Promise.all(
-      processors.map((p) => p.metric('sluice_processor_dedup_lookups_total', { source: 'store' })),
+      processors.map((p) => p.metric('sluice_processor_dedup_lookups_total', { source: 'log' })),
     );
     return {
       upstreamCalls: stats.requests,

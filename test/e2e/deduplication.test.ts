@@ -138,6 +138,26 @@ describe('deduplication of identical upstream requests', () => {
     expect(batch?.usage.input_tokens_details.cached_tokens).toBe(batch?.usage.input_tokens);
   });
 
+  it('keeps answers without a store object per item: what a batch leaves in the store does not grow with its items', async () => {
+    const objects = async () => {
+      const keys: string[] = [];
+      for await (const object of pipeline.sluice.store.list('')) keys.push(object.key);
+      return keys;
+    };
+    const newObjects = async (jsonl: string) => {
+      const before = new Set(await objects());
+      await domainBatch(A, jsonl);
+      return (await objects()).filter((key) => !before.has(key));
+    };
+    // 4 new distinct requests in 12 items, then 40 in 120: ten times the answers, the same objects.
+    const small = await newObjects(classifyJsonl('objects-small', 4, 12).replaceAll('Ticket', 'Small ticket'));
+    const large = await newObjects(classifyJsonl('objects-large', 40, 120).replaceAll('Ticket', 'Large ticket'));
+    // The sink writes a results segment per flush (an interval of time, not of items): not compared.
+    const withoutSegments = (keys: string[]) => keys.filter((key) => !/\/results\/\d+\.seg$/.test(key));
+    expect(withoutSegments(large)).toHaveLength(withoutSegments(small).length);
+    expect([...small, ...large].filter((key) => key.startsWith('answers/'))).toEqual([]);
+  });
+
   it('never shares answers between tenants', async () => {
     const calls = await upstreamCalls(pipeline.simulator, async () => {
       const batch = await domainBatch(B, classifyJsonl('other-tenant'));

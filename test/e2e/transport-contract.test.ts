@@ -346,4 +346,45 @@ describe('the embedded log', () => {
     expect(bytes.reduce((a, b) => a + b, 0)).toBeLessThan(60 * 60);
     await reader.consumer.stop();
   });
+
+  it("honours compact,delete with the topic's own retention.ms and segment.ms (the answers topic), across a restart", async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+    directories.push(directory);
+    // The log's own retention is an hour and its segments 1 MiB: only the topics' configs can act here.
+    const options = { directory, segmentBytes: 1024 * 1024, retentionMs: 3_600_000, cleanIntervalMs: 100 };
+    const before = createEmbeddedTransport(options);
+    const policy = (retentionMs: number) => ({
+      'cleanup.policy': 'compact,delete',
+      'retention.ms': String(retentionMs),
+      'segment.ms': '200',
+    });
+    await before.ensureTopics([
+      { topic: 'expiring.t', numPartitions: 1, configs: policy(300) },
+      { topic: 'kept.t', numPartitions: 1, configs: policy(3_600_000) },
+    ]);
+    await before.close();
+    // The policies are remembered with the topics.
+    const transport = createEmbeddedTransport(options);
+    transports.push(transport);
+    const producer = await transport.producer();
+    const record = (key: string, n: number) => ({ key, value: Buffer.from(String(n)) });
+    for (const topic of ['expiring.t', 'kept.t'])
+      await producer.send(topic, [record('a', 1), record('a', 2), record('b', 3)]);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    // A quiet partition's segment is 250 ms old: this record goes into a new one (segment.ms), so the
+    // cleaner may act on the first.
+    for (const topic of ['expiring.t', 'kept.t']) await producer.send(topic, [record('c', 4)]);
+    // Past its retention, the closed segment is deleted whole.
+    await eventually(async () => ((await transport.offsets('expiring.t'))[0]?.low === '3' ? true : undefined), {
+      what: 'the expired segment deleted',
+    });
+    // Within its retention, it is compacted: the newest record per key stays.
+    const kept = await collect(transport, 'compacted', 'kept.t');
+    await eventually(() => (kept.seen.some((m) => m.key === 'c') ? true : undefined), { what: 'the kept log' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = await collect(transport, 'compacted-later', 'kept.t');
+    await eventually(() => (again.seen.some((m) => m.key === 'c') ? true : undefined), { what: 'the kept log' });
+    expect(again.seen.map((m) => `${m.key}=${m.value?.toString()}`)).toEqual(['a=2', 'b=3', 'c=4']);
+    await Promise.all([kept.consumer.stop(), again.consumer.stop()]);
+  });
 });

@@ -65,7 +65,9 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
   const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
   // Settings the broker or registry refuse stop start-up here, before any role starts.
   await transport.connect();
-  await transport.ensureTopics(topicSpecs(config.topics, config.partitions));
+  await transport.ensureTopics(
+    topicSpecs(config.topics, config.partitions, { answersRetentionMs: config.dedup.ttlSeconds * 1000 }),
+  );
   const store = await openStore(config.storage, logger.child({ component: 'store' }));
   logger.info({ store: store.location }, 'store');
   // The embedded log needs no registry: its messages never leave the process.
@@ -109,6 +111,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     }
   }
   if (roles.has('processor')) {
+    // The processor keeps the answers topic in a database of its own under the data directory.
+    await mkdir(config.dataDir, { recursive: true });
     processor = createProcessor({
       transport,
       serde,
@@ -130,7 +134,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       partitionsConcurrently: config.processor.partitionsConcurrently,
       commitIntervalMs: config.processor.commitIntervalMs,
       sessionTimeoutMs: config.sessionTimeoutMs,
-      dedup: { store, ttlSeconds: config.dedup.ttlSeconds },
+      dedup: { ttlSeconds: config.dedup.ttlSeconds, directory: config.dataDir },
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
     });

@@ -1,4 +1,4 @@
-/** The five topics Sluice uses, named from one prefix so several deployments can share a cluster. */
+/** The six topics Sluice uses, named from one prefix so several deployments can share a cluster. */
 export interface TopicNames {
   /** Per-item request messages and seals of batches; key = batch id. */
   requests: string;
@@ -13,6 +13,12 @@ export interface TopicNames {
   status: string;
   /** Messages a consumer could not decode or validate, with the reason in headers. */
   deadLetter: string;
+  /**
+   * Upstream answers kept for identical requests (docs/deduplication.md): written and read by the
+   * processors only, each of which keeps the whole topic in a local database; compacted and
+   * deleted after the dedup TTL; key = `<tenant>\0<request hash>`.
+   */
+  answers: string;
 }
 
 export function topicNames(prefix: string): TopicNames {
@@ -22,6 +28,7 @@ export function topicNames(prefix: string): TopicNames {
     results: `${prefix}.results`,
     status: `${prefix}.status`,
     deadLetter: `${prefix}.dead-letter`,
+    answers: `${prefix}.answers`,
   };
 }
 
@@ -42,7 +49,23 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
-export function topicSpecs(names: TopicNames, partitions: number): TopicSpec[] {
+export interface TopicSpecOptions {
+  /**
+   * How long the answers topic keeps an answer: the dedup TTL (`SLUICE_DEDUP_TTL_SECONDS`), at
+   * least a minute. An answer is never served past its own `expires_at_ms` whatever the topic
+   * keeps, so a topic created with another TTL costs log space, never a wrong answer.
+   * @defaultValue one day
+   */
+  answersRetentionMs?: number;
+}
+
+/** The smallest retention and segment age of the answers topic (a TTL of 0 keeps no answer at all). */
+const MIN_ANSWERS_RETENTION_MS = 60_000;
+
+export function topicSpecs(names: TopicNames, partitions: number, options: TopicSpecOptions = {}): TopicSpec[] {
+  const answersRetentionMs = String(
+    Math.max(MIN_ANSWERS_RETENTION_MS, Math.floor(options.answersRetentionMs ?? 86_400_000)),
+  );
   return [
     { topic: names.requests, numPartitions: partitions },
     { topic: names.interactive, numPartitions: partitions },
@@ -53,6 +76,19 @@ export function topicSpecs(names: TopicNames, partitions: number): TopicSpec[] {
       configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
     },
     { topic: names.deadLetter, numPartitions: 1 },
+    {
+      topic: names.answers,
+      // Every processor reads every partition: a few are plenty.
+      numPartitions: Math.max(1, Math.min(partitions, 3)),
+      configs: {
+        // Compaction keeps one answer per request; deletion drops answers past the TTL. Segments
+        // roll once a TTL old (Kafka's default is a week), since only closed segments are deleted:
+        // an answer stays in the log at most about two TTLs.
+        'cleanup.policy': 'compact,delete',
+        'retention.ms': answersRetentionMs,
+        'segment.ms': answersRetentionMs,
+      },
+    },
   ];
 }
 

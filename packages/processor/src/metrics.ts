@@ -20,7 +20,7 @@ export function createProcessorMetrics(registry: Registry) {
     }),
     dedupLookups: new Counter({
       name: 'sluice_processor_dedup_lookups_total',
-      help: 'Deduplicated upstream requests, by where the answer came from: upstream (a call), in_flight, memory or store.',
+      help: 'Deduplicated upstream requests, by where the answer came from: upstream (a call), in_flight, memory or log (the answers topic, kept in a local database).',
       labelNames: ['source'] as const,
       registers,
     }),

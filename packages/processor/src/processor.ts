@@ -18,7 +18,6 @@ import {
   type Producer,
   type RequestItemMessage,
   type Serde,
-  type Store,
   type TopicNames,
   type Transport,
   type UpstreamConfig,
@@ -28,8 +27,8 @@ import { PartitionTracker } from './consume/partition-tracker.js';
 import { CancellationView } from './control/cancellations.js';
 import { HandlerRouter, HANDLERS } from './handlers/index.js';
 import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
-import { AnswerCache } from './dedup/answer-cache.js';
-import { requestHash, shouldDedup } from './dedup/request-key.js';
+import { AnswerCache } from './answers/answer-cache.js';
+import { requestHash, shouldDedup } from './answers/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
 import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
@@ -60,11 +59,13 @@ export interface ProcessorOptions {
   sessionTimeoutMs: number;
   handlers?: readonly Handler[];
   /**
-   * Deduplication of identical upstream requests (docs/deduplication.md): answers are shared
-   * through `store` (null: in this process only) for `ttlSeconds` (0: only requests in flight at once).
-   * @defaultValue no store, 0 seconds
+   * Deduplication of identical upstream requests (docs/deduplication.md): answers are reused for
+   * `ttlSeconds` (0: only requests in flight at once), shared with every processor through the
+   * answers topic, which this one keeps in a local database under `directory` (its own scratch
+   * directory; it must exist). `directory` null: answers stay in this process's memory.
+   * @defaultValue 0 seconds, no directory
    */
-  dedup?: { store: Store | null; ttlSeconds: number };
+  dedup?: { ttlSeconds: number; directory: string | null };
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -114,8 +115,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const roomWaiters = new Map<string, () => void>();
   const idleWaiters: (() => void)[] = [];
   const answers = new AnswerCache({
-    store: options.dedup?.store ?? null,
     ttlSeconds: options.dedup?.ttlSeconds ?? 0,
+    log: options.dedup?.directory
+      ? { transport: options.transport, topic: options.topics.answers, directory: options.dedup.directory }
+      : null,
     logger,
     onLookup: (source) => metrics.dedupLookups.inc({ source }),
   });
@@ -448,7 +451,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       producer = await options.transport.producer();
       results = new BatchingSender(producer, options.topics.results);
       await cancellations.start();
-      answers.start();
+      await answers.start();
       for (const lane of lanes) {
         const consumer = options.transport.consumer({
           groupId: lane.groupId,

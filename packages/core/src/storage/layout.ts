@@ -20,13 +20,13 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   ingest/work/<batch>.json                 a batch ingest is validating or producing, with a lease (ingest only; key in ingest)
  *   deleted/<batch>                          a deleted batch, so late results do not bring it back (ingest, sink)
  *   expiry/<unix seconds>/<kind>.<id>        what to delete when (ingest sweeps it)
- *   answers/<window>/<tenant>/<hash>.json    an upstream answer reused for identical requests;
- *                                            a whole window is deleted once it is past (processor)
+ *
+ * Answers reused for identical requests are not here: they live in the answers topic and each
+ * processor's local database (docs/deduplication.md), never one store object per answer.
  */
 export const BATCHES = 'batches/';
 export const EXPIRY = 'expiry/';
 export const WORK = 'ingest/work/';
-export const ANSWERS = 'answers/';
 
 /** Batch ids come from messages too; the schema keeps them to a safe alphabet. */
 const batch = (batchId: string) => `${BATCHES}${BatchId.parse(batchId)}/`;
@@ -52,11 +52,6 @@ export const storeKeys = {
   fileListing: (tenant: string, createdMs: number, fileId: string) =>
     `files/${tenantSegment(tenant)}/by-time/${String(9_999_999_999_999 - createdMs).padStart(13, '0')}-${FileId.parse(fileId)}.json`,
   fileContent: (tenant: string, fileId: string) => `files/${tenantSegment(tenant)}/content/${FileId.parse(fileId)}`,
-
-  /** Windows sort by time: the window number is the time divided by the window's length, zero-padded. */
-  answersWindow: (window: number) => `${ANSWERS}${String(window).padStart(12, '0')}/`,
-  answer: (window: number, tenant: string, hash: string) =>
-    `${ANSWERS}${String(window).padStart(12, '0')}/${tenantSegment(tenant)}/${hash}.json`,
 
   expiry: (atSeconds: number, kind: ExpiryKind, id: string) =>
     `${EXPIRY}${String(Math.max(0, Math.floor(atSeconds))).padStart(10, '0')}/${kind}.${id}`,

@@ -55,6 +55,7 @@ export function createEmbeddedTransport(options: EmbeddedTransportOptions): Tran
     segmentBytes: options.segmentBytes,
     retentionMs: options.retentionMs,
     compact: false,
+    delete: true,
     deleteRetentionMs: TOMBSTONE_RETENTION_MS,
   });
   // Retention like Kafka's log cleaner: closed segments are deleted or compacted now and then.
@@ -66,8 +67,7 @@ export function createEmbeddedTransport(options: EmbeddedTransportOptions): Tran
       // The embedded log is in this process: nothing to reach.
     },
     async ensureTopics(specs: TopicSpec[]) {
-      for (const spec of specs)
-        log.ensureTopic(spec.topic, spec.numPartitions, spec.configs?.['cleanup.policy'] === 'compact');
+      for (const spec of specs) log.ensureTopic(spec.topic, spec.numPartitions, topicPolicyOf(spec));
     },
     async producer(): Promise<Producer> {
       return {
@@ -132,7 +132,7 @@ class EmbeddedLog {
   private readonly offsetsFile: string;
   private readonly topicsFile: string;
 
-  private readonly compacted = new Set<string>();
+  private readonly policies = new Map<string, TopicPolicy>();
 
   constructor(
     private readonly directory: string,
@@ -143,19 +143,23 @@ class EmbeddedLog {
     this.offsetsFile = join(directory, 'offsets.json');
     this.topicsFile = join(directory, 'topics.json');
     this.committed = readJson<Record<string, Record<string, number>>>(this.offsetsFile) ?? {};
-    type TopicEntry = { partitions: number; compact: boolean };
+    type TopicEntry = { partitions: number; compact: boolean } & Partial<TopicPolicy>;
     for (const [topic, entry] of Object.entries(readJson<Record<string, TopicEntry>>(this.topicsFile) ?? {})) {
-      this.open(topic, entry.partitions, entry.compact);
+      const { partitions, ...policy } = entry;
+      this.open(topic, partitions, { delete: !policy.compact, ...policy });
     }
   }
 
-  ensureTopic(topic: string, partitions: number, compact: boolean): void {
+  ensureTopic(topic: string, partitions: number, policy: TopicPolicy): void {
     if (this.topics.has(topic)) return;
-    this.open(topic, partitions, compact);
+    this.open(topic, partitions, policy);
     writeJsonAtomic(
       this.topicsFile,
       Object.fromEntries(
-        [...this.topics].map(([name, logs]) => [name, { partitions: logs.length, compact: this.compacted.has(name) }]),
+        [...this.topics].map(([name, logs]) => [
+          name,
+          { partitions: logs.length, ...(this.policies.get(name) ?? DELETE_POLICY) },
+        ]),
       ),
     );
   }
@@ -244,10 +248,16 @@ class EmbeddedLog {
     this.topics.clear();
   }
 
-  private open(topic: string, partitions: number, compact: boolean): void {
+  private open(topic: string, partitions: number, policy: TopicPolicy): void {
     const directory = join(this.directory, encodeURIComponent(topic));
-    if (compact) this.compacted.add(topic);
-    const options = { ...this.logOptions, compact };
+    this.policies.set(topic, policy);
+    const options: PartitionLogOptions = {
+      ...this.logOptions,
+      compact: policy.compact,
+      delete: policy.delete,
+      retentionMs: policy.retentionMs ?? this.logOptions.retentionMs,
+      segmentMs: policy.segmentMs,
+    };
     this.topics.set(
       topic,
       Array.from({ length: partitions }, (_, partition) => new PartitionLog(topic, partition, directory, options)),
@@ -444,6 +454,30 @@ class EmbeddedConsumer implements Consumer {
     this.slots++;
     this.slotWaiters.shift()?.();
   }
+}
+
+/**
+ * The part of a topic's Kafka configs the embedded log honours: `cleanup.policy` (`delete`,
+ * `compact` or both), and per topic `retention.ms` and `segment.ms` (else the log's own retention,
+ * and segments rolled by size only).
+ */
+interface TopicPolicy {
+  compact: boolean;
+  delete: boolean;
+  retentionMs?: number;
+  segmentMs?: number;
+}
+
+const DELETE_POLICY: TopicPolicy = { compact: false, delete: true };
+
+function topicPolicyOf(spec: TopicSpec): TopicPolicy {
+  const policies = (spec.configs?.['cleanup.policy'] ?? 'delete').split(',').map((each) => each.trim());
+  const policy: TopicPolicy = { compact: policies.includes('compact'), delete: policies.includes('delete') };
+  const retentionMs = Number(spec.configs?.['retention.ms']);
+  if (retentionMs > 0) policy.retentionMs = retentionMs;
+  const segmentMs = Number(spec.configs?.['segment.ms']);
+  if (segmentMs > 0) policy.segmentMs = segmentMs;
+  return policy;
 }
 
 function readJson<T>(path: string): T | null {

@@ -19,8 +19,15 @@ export interface PartitionLogOptions {
   segmentBytes: number;
   /** Closed segments whose newest record is older than this are deleted (`retention.ms`); delete policy only. */
   retentionMs: number;
+  /**
+   * The active segment is closed once its first record is this old (`segment.ms`), so retention
+   * reaches a quiet partition too. Absent: segments are closed by size only.
+   */
+  segmentMs?: number;
   /** `cleanup.policy=compact`: closed segments keep only the newest record of each key. */
   compact: boolean;
+  /** `cleanup.policy=delete` (alone, or with compact): closed segments past `retentionMs` are deleted. */
+  delete: boolean;
   /** Compacted topics: how long a tombstone (null value) is kept (`delete.retention.ms`). */
   deleteRetentionMs: number;
 }
@@ -36,6 +43,7 @@ interface Segment {
   offsets: number[];
   positions: number[];
   size: number;
+  oldestTimestamp: number;
   newestTimestamp: number;
 }
 
@@ -93,7 +101,13 @@ export class PartitionLog {
 
   append(messages: OutgoingMessage[], now = Date.now()): void {
     let active = this.segments[this.segments.length - 1] as Segment;
-    if (active.size >= this.options.segmentBytes) active = this.roll();
+    const segmentMs = this.options.segmentMs;
+    if (
+      active.size >= this.options.segmentBytes ||
+      (segmentMs !== undefined && active.size > 0 && now - active.oldestTimestamp >= segmentMs)
+    )
+      active = this.roll();
+    if (active.size === 0) active.oldestTimestamp = now;
     const buffers: Buffer[] = [];
     let bytes = 0;
     for (const message of messages) {
@@ -144,13 +158,12 @@ export class PartitionLog {
     const closed = this.segments.slice(0, -1);
     if (closed.length === 0) return 0;
     const before = closed.reduce((sum, s) => sum + s.size, 0);
-    if (!this.options.compact) {
+    if (this.options.delete) {
       const expired = closed.filter((s) => now - s.newestTimestamp > this.options.retentionMs);
       for (const segment of expired) this.drop(segment);
       this.segments = this.segments.filter((s) => !expired.includes(s));
-    } else {
-      this.compact(closed, now);
     }
+    if (this.options.compact) this.compact(this.segments.slice(0, -1), now);
     return before - this.segments.slice(0, -1).reduce((sum, s) => sum + s.size, 0);
   }
 
@@ -193,6 +206,7 @@ export class PartitionLog {
       const positions: number[] = [];
       let size = 0;
       let newestTimestamp = 0;
+      let oldestTimestamp = Number.MAX_SAFE_INTEGER;
       let dropped = 0;
       for (const record of this.recordsOf(segment)) {
         const offset = Number(record.offset);
@@ -208,6 +222,7 @@ export class PartitionLog {
         kept.push(bytes);
         size += bytes.length;
         newestTimestamp = Math.max(newestTimestamp, Number(record.timestamp));
+        oldestTimestamp = Math.min(oldestTimestamp, Number(record.timestamp));
       }
       if (dropped === 0) continue;
       const cleaned = `${segment.path}.cleaned`;
@@ -216,7 +231,14 @@ export class PartitionLog {
       closeSync(fd);
       closeSync(segment.fd);
       renameSync(cleaned, segment.path);
-      Object.assign(segment, { fd: openSync(segment.path, 'r+'), offsets, positions, size, newestTimestamp });
+      Object.assign(segment, {
+        fd: openSync(segment.path, 'r+'),
+        offsets,
+        positions,
+        size,
+        oldestTimestamp: offsets.length > 0 ? oldestTimestamp : 0,
+        newestTimestamp,
+      });
     }
   }
 
@@ -237,7 +259,16 @@ function openSegment(path: string, base: number): Segment {
   const fd = openSync(path, 'r+');
   const total = fstatSync(fd).size;
   const header = Buffer.alloc(20);
-  const segment: Segment = { base, path, fd, offsets: [], positions: [], size: 0, newestTimestamp: 0 };
+  const segment: Segment = {
+    base,
+    path,
+    fd,
+    offsets: [],
+    positions: [],
+    size: 0,
+    oldestTimestamp: 0,
+    newestTimestamp: 0,
+  };
   let at = 0;
   while (at + 20 <= total) {
     readSync(fd, header, 0, 20, at);
@@ -246,6 +277,7 @@ function openSegment(path: string, base: number): Segment {
     segment.offsets.push(header.readDoubleLE(4));
     segment.positions.push(at);
     segment.newestTimestamp = header.readDoubleLE(12);
+    if (at === 0) segment.oldestTimestamp = segment.newestTimestamp;
     at += 4 + length;
   }
   segment.size = at;

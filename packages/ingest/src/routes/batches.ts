@@ -6,7 +6,6 @@ import {
   BatchSpec,
   ConflictError,
   type DryRun,
-  HEADERS,
   type DomainOperation,
   isTerminal,
   REALTIME_ENDPOINTS,

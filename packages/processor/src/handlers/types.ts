@@ -1,6 +1,6 @@
 import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
-import type { Answer } from '../dedup/answer-cache.js';
+import type { Answer } from '../answers/answer-cache.js';
 import type { Lane } from '../fairness/fair-queue.js';
 import type { AttemptGuard, CallTally, Upstream } from '../upstream/upstream.js';
 
