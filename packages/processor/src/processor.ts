@@ -512,6 +512,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await cancellations.stop();
       await answers.stop();
       await producer?.disconnect();
+      upstream.close();
       consumers.clear();
       logger.info('processor stopped');
     },

@@ -39,12 +39,13 @@ function passthrough(endpoint: (typeof OPENAI_BATCH_ENDPOINTS)[number]): Handler
           endpoint,
           estimate,
           async ({ signal }) => {
-            const { data, response } = await context.upstream.client
-              .post<unknown>(path, { body, signal, timeout: context.timeoutMs })
-              .withResponse();
+            const { data, requestId } = await context.upstream.http.post(path, body, {
+              signal,
+              timeoutMs: context.timeoutMs,
+            });
             const usage = usageOf(data);
             return {
-              value: { data, requestId: response.headers.get('x-request-id'), usage },
+              value: { data, requestId, usage },
               totalTokens: usage.input_tokens + usage.output_tokens || estimate,
             };
           },

@@ -156,19 +156,18 @@ async function callInDialect<T>(
           estimate,
           async ({ signal }) => {
             try {
-              const { data, response } = await context.upstream.client.chat.completions
-                .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, {
-                  signal,
-                  timeout: context.timeoutMs,
-                })
-                .withResponse();
+              const { data, requestId } = await context.upstream.http.post('chat/completions', body, {
+                signal,
+                timeoutMs: context.timeoutMs,
+              });
+              const completion = data as OpenAI.ChatCompletion;
               return {
                 value: {
-                  content: data.choices[0]?.message.content ?? null,
-                  completion: data,
-                  requestId: response.headers.get('x-request-id'),
+                  content: completion.choices?.[0]?.message?.content ?? null,
+                  completion,
+                  requestId,
                 },
-                totalTokens: data.usage?.total_tokens ?? estimate,
+                totalTokens: completion.usage?.total_tokens ?? estimate,
               };
             } catch (thrown) {
               const error = toSluiceError(thrown);

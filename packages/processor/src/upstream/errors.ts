@@ -1,5 +1,4 @@
-import { SluiceError, UpstreamError, upstreamErrorFromResponse } from '@sluice/core';
-import OpenAI from 'openai';
+import { SluiceError } from '@sluice/core';
 
 /**
  * The model answered, but not with JSON that fits the requested schema. Not a transient fault: the
@@ -22,40 +21,11 @@ export class ItemAbandonedError extends SluiceError {
 }
 
 /**
- * Maps whatever the `openai` SDK threw to Sluice's taxonomy. HTTP answers go through core's one
- * status → error function; no answer at all (timeout, refused connection) is retriable.
+ * Maps whatever an upstream call threw to Sluice's taxonomy: the HTTP client (UpstreamHttp) throws
+ * UpstreamErrors already; anything else is an internal error.
  */
 export function toSluiceError(error: unknown): SluiceError {
   if (error instanceof SluiceError) return error;
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new UpstreamError('upstream_timeout', 'the upstream did not answer in time', null, null, {
-      retriable: true,
-      cause: error,
-    });
-  }
-  if (error instanceof OpenAI.APIConnectionError) {
-    return new UpstreamError('upstream_unreachable', `could not reach the upstream: ${error.message}`, null, null, {
-      retriable: true,
-      cause: error,
-    });
-  }
-  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
-    const body = error.error === undefined ? null : { error: error.error };
-    return upstreamErrorFromResponse(error.status, body, error.headers ?? undefined, error.requestID ?? null);
-  }
-  if (error instanceof SyntaxError) {
-    // The upstream's HTTP body was not JSON: a broken answer, worth another try.
-    return new UpstreamError(
-      'upstream_malformed_response',
-      `the upstream's answer was not JSON: ${error.message}`,
-      null,
-      null,
-      {
-        retriable: true,
-        cause: error,
-      },
-    );
-  }
   const message = error instanceof Error ? error.message : String(error);
   return new SluiceError('internal_error', message, { retriable: false, cause: error });
 }

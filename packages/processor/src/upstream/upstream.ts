@@ -1,8 +1,7 @@
 import { type Logger, retrying, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
-import OpenAI from 'openai';
 import { Admission } from './admission.js';
 import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
-import { createKeepAliveFetch } from './keep-alive-fetch.js';
+import { UpstreamHttp } from './http.js';
 import { toSluiceError } from './errors.js';
 import { LearntLimits } from './learnt-limits.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -96,7 +95,8 @@ export class ItemFailedError extends SluiceError {
  * and retried here with backoff, up to the attempt cap.
  */
 export class Upstream {
-  readonly client: OpenAI;
+  /** The upstream's OpenAI-compatible HTTP API (see UpstreamHttp: why not the `openai` client). */
+  readonly http: UpstreamHttp;
   /**
    * The role's stop, reaching every wait of a call: its place in the upstream's queue, the HTTP
    * call itself and the backoff sleep (issue 11: SIGTERM with a rate-limited backlog never finished
@@ -116,18 +116,12 @@ export class Upstream {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
   ) {
-    const keepAliveFetch = createKeepAliveFetch(options.maxSockets ?? 256);
-    this.client = new OpenAI({
-      baseURL: options.baseUrl,
+    this.http = new UpstreamHttp({
+      baseUrl: options.baseUrl,
       apiKey: options.apiKey,
-      maxRetries: 0,
-      timeout: options.timeoutMs,
+      maxSockets: options.maxSockets ?? 256,
       // Every answer, success or error, passes here: its rate-limit headers are read once.
-      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
-        const response = await keepAliveFetch(input, init);
-        this.learntLimits.observe(response.headers);
-        return response;
-      }) as typeof fetch,
+      onHeaders: (headers) => this.learntLimits.observe(headers),
     });
     this.limiter = new RateLimiter({
       requestsPerMinute: options.requestsPerMinute,
@@ -186,6 +180,11 @@ export class Upstream {
     const reason = new UpstreamStoppedError();
     this.admission.close(reason);
     this.stopping.stop(reason);
+  }
+
+  /** Closes the keep-alive connections (after the stop). */
+  close(): void {
+    this.http.close();
   }
 
   /** Sends no new call: calls still waiting to go are released with {@link UpstreamStoppedError}; those out finish. */
