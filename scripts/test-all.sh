@@ -77,10 +77,26 @@ fi
 # --- Kafka and Node matrix ----------------------------------------------------------------------
 # Leg 1: the current Node LTS (installed by scripts/infra/node.sh) and Kafka 4.x with its secured
 #        listeners: `pnpm bench --check`, unit, end-to-end, secured-broker and chaos tests.
-# Leg 2: this machine's Node (20 on CI) and Kafka 3.9, the last 3.x line: the end-to-end tests.
+# Leg 2: this machine's Node (20 on CI) and Kafka 3.9, the last 3.x line: the unit tests and the
+#        end-to-end files that exercise the broker (LEG2_E2E).
 # Each leg has its own state dir and stops its broker before the next starts (same ports).
 LEG1_KAFKA=${SLUICE_TEST_KAFKA_VERSION:-4.4.0}
 LEG2_KAFKA=${SLUICE_TEST_KAFKA_VERSION_2:-3.9.2}
+# End-to-end files run side by side (they wait on the broker and the simulator more than they
+# compute, and each has its own topics); vitest's default on 2 cores is one at a time.
+E2E_WORKERS=${SLUICE_TEST_E2E_WORKERS:-2}
+LEG2_E2E=(
+  packages/
+  test/harness/
+  test/e2e/transport-contract.test.ts
+  test/e2e/outside-kafka-clients.test.ts
+  test/e2e/dead-letters.test.ts
+  test/e2e/several-machines.test.ts
+  test/e2e/foundation.test.ts
+  test/e2e/operations.test.ts
+  test/e2e/openai-api.test.ts
+  test/e2e/domain-batches.test.ts
+)
 leg_dir() { echo "${SLUICE_TEST_INFRA_ROOT:-$ROOT/.infra}/ci-kafka-$1"; }
 # The legs run in subshells; the trap above stops both state dirs whatever happens in them.
 started_infra=("$(leg_dir "$LEG1_KAFKA")" "$(leg_dir "$LEG2_KAFKA")")
@@ -116,7 +132,7 @@ LTS_BIN=$(bash scripts/infra/node.sh)
   timed "bench --check" bench_check
   start_leg_infra "$LEG1_KAFKA" --secure
   echo "[test-all] Node $(node -v), Kafka $LEG1_KAFKA: unit and end-to-end tests" >&2
-  timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e "$@"
+  timed "unit + e2e (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project unit --project e2e --maxWorkers="$E2E_WORKERS" "$@"
   timed "secured broker (Node $(node -v), Kafka $LEG1_KAFKA)" pnpm exec vitest run --project secure "$@"
   timed "real model" run_llama_tests "$@"
   # The Python SDK against real servers (embedded, and one test on this broker); before the chaos
@@ -128,7 +144,11 @@ LTS_BIN=$(bash scripts/infra/node.sh)
 )
 (
   start_leg_infra "$LEG2_KAFKA"
-  timed "e2e (Node $(node -v), Kafka $LEG2_KAFKA)" pnpm exec vitest run --project e2e "$@"
+  # What differs between the legs is the Kafka line and the Node runtime: the unit tests, and the
+  # end-to-end files that exercise the broker's protocol (the transport contract, outside Kafka
+  # clients, dead letters, several processes on one cluster) and one whole pipeline of each API.
+  timed "unit + Kafka e2e (Node $(node -v), Kafka $LEG2_KAFKA)" pnpm exec vitest run --project unit --project e2e \
+    --maxWorkers="$E2E_WORKERS" "${LEG2_E2E[@]}" "$@"
   stop_leg_infra
 )
 # ------------------------------------------------------------------------------------------------
