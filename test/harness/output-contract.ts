@@ -19,7 +19,10 @@ export const CATEGORIES = ['billing', 'bug', 'feature_request', 'account'] as co
 const SEGMENTS = ['enterprise', 'mid-market', 'smb'] as const;
 const SENTIMENTS = ['positive', 'negative', 'neutral'] as const;
 
-/** label ∈ categories, confidence ∈ [0, 1], one score ∈ [0, 1] per category and nothing else. */
+/**
+ * label ∈ categories, confidence ∈ [0, 1], one score ∈ [0, 1] per category and nothing else; and
+ * the row agrees with itself: the label has the highest score and the confidence is that score.
+ */
 export function classificationProblem(result: unknown, categories: readonly string[]): string | null {
   if (!isRecord(result)) return 'not an object';
   if (!categories.includes(result.label as string)) return `label ${JSON.stringify(result.label)} not in categories`;
@@ -28,6 +31,13 @@ export function classificationProblem(result: unknown, categories: readonly stri
   for (const [name, score] of Object.entries(result.scores)) {
     if (!inUnit(score)) return `score of ${name} ${JSON.stringify(score)} not in [0, 1]`;
   }
+  const scores = result.scores as Record<string, number>;
+  const labelScore = scores[result.label as string] as number;
+  const highest = Math.max(...Object.values(scores));
+  if (labelScore < highest)
+    return `label ${JSON.stringify(result.label)} scores ${labelScore}, below the highest ${highest}`;
+  if (result.confidence !== labelScore)
+    return `confidence ${JSON.stringify(result.confidence)} is not the label's score ${labelScore}`;
   return null;
 }
 
