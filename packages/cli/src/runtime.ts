@@ -128,6 +128,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         tokensPerMinute: config.upstream.tokensPerMinute,
         concurrency: config.upstream.concurrency || config.processor.concurrency,
         structuredOutput: config.upstream.structuredOutput,
+        learntState: store,
       },
       models: config.upstream.models,
       concurrency: config.processor.concurrency,

@@ -448,6 +448,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   return {
     async start() {
       running = true;
+      await upstream.resumeLearnt();
       producer = await options.transport.producer();
       results = new BatchingSender(producer, options.topics.results);
       await cancellations.start();
@@ -512,7 +513,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await cancellations.stop();
       await answers.stop();
       await producer?.disconnect();
-      upstream.close();
+      await upstream.close();
       consumers.clear();
       logger.info('processor stopped');
     },

@@ -245,6 +245,15 @@ export class AdaptiveConcurrency {
     this.base = null;
   }
 
+  /**
+   * Starts from a limit learnt before (by this upstream's earlier measurements, e.g. before a
+   * restart) instead of the initial guess; the climb goes on from there.
+   */
+  resume(limit: number): void {
+    this.grownOnce = true;
+    this.set(Math.max(1, Math.min(this.max, Math.floor(limit))), 'resumed from what was learnt before');
+  }
+
   private set(limit: number, reason: string): void {
     if (limit === this.limitValue) return;
     this.limitValue = limit;

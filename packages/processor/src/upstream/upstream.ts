@@ -1,4 +1,11 @@
-import { type Logger, retrying, SluiceError, type StructuredOutputSetting, UpstreamError } from '@sluice/core';
+import {
+  type Logger,
+  retrying,
+  SluiceError,
+  type Store,
+  type StructuredOutputSetting,
+  UpstreamError,
+} from '@sluice/core';
 import { Admission } from './admission.js';
 import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
 import { UpstreamHttp } from './http.js';
@@ -7,6 +14,7 @@ import { LearntLimits } from './learnt-limits.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Stopper } from './stopper.js';
+import { LearntState } from './learnt-state.js';
 import { BATCH_LANE, type Lane } from '../fairness/fair-queue.js';
 import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
 
@@ -27,6 +35,11 @@ export interface UpstreamOptions {
    * @defaultValue maxSockets
    */
   concurrency?: number;
+  /**
+   * Where what was learnt of the upstream (its concurrency) is kept across restarts; null keeps
+   * nothing. @defaultValue null
+   */
+  learntState?: Store | null;
   /** Structured-output dialects allowed, per model. @defaultValue auto for every model */
   structuredOutput?: StructuredOutputSetting;
   /**
@@ -109,6 +122,7 @@ export class Upstream {
   readonly learntLimits: LearntLimits;
   /** The one fair queue in front of this upstream: concurrency, learnt limits and rate budget decide together. */
   readonly admission: Admission;
+  private readonly learntState: LearntState | null;
   readonly structuredOutput: StructuredOutputNegotiator;
 
   constructor(
@@ -116,6 +130,7 @@ export class Upstream {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
   ) {
+    this.learntState = options.learntState ? new LearntState(options.learntState, options.baseUrl, logger) : null;
     this.http = new UpstreamHttp({
       baseUrl: options.baseUrl,
       apiKey: options.apiKey,
@@ -144,6 +159,7 @@ export class Upstream {
       onChange: (limit, reason) => {
         logger.info({ upstream: options.baseUrl, limit, reason }, 'upstream concurrency changed');
         metrics.concurrencyLimit.set(limit);
+        this.learntState?.remember(limit);
         this.admission.pump();
       },
     });
@@ -182,8 +198,15 @@ export class Upstream {
     this.stopping.stop(reason);
   }
 
-  /** Closes the keep-alive connections (after the stop). */
-  close(): void {
+  /** Starts from what was learnt of this upstream before (its concurrency), when it was kept. */
+  async resumeLearnt(): Promise<void> {
+    const concurrency = await this.learntState?.concurrency();
+    if (concurrency) this.concurrency.resume(concurrency);
+  }
+
+  /** Keeps what was learnt, and closes the keep-alive connections (after the stop). */
+  async close(): Promise<void> {
+    await this.learntState?.flush();
     this.http.close();
   }
 
