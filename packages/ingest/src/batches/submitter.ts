@@ -96,16 +96,18 @@ export class BatchSubmitter {
     api: ApiKind,
     runIntake: () => Promise<IntakeResult>,
     nameIssues: (issues: ValidationIssue[]) => ValidationIssue[] = (issues) => issues,
+    /** `stored: false`: the intake kept its items in memory, and there is nothing to discard. */
+    options: { stored: boolean } = { stored: true },
   ): Promise<number> {
     let result: IntakeResult;
     try {
       result = await runIntake();
     } catch (error) {
-      await this.discard(batchId);
+      if (options.stored) await this.discard(batchId);
       throw error;
     }
     if (result.issues.length > 0) {
-      await this.discard(batchId);
+      if (options.stored) await this.discard(batchId);
       this.deps.counters.batches.inc({ api, outcome: 'refused' });
       throw new ValidationError(nameIssues(result.issues), result.truncated);
     }

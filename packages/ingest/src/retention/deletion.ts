@@ -8,10 +8,7 @@ import type { IngestContext } from '../context.js';
  */
 export const DELETED_MARK_SECONDS = 8 * 24 * 60 * 60;
 
-/**
- * What deleting a batch touches: named, not the whole IngestContext, so the synchronous runner
- * (itself part of the context) can be built with it before the context exists.
- */
+/** What deleting a batch touches: named, not the whole IngestContext. */
 export type BatchDeletionDeps = Pick<IngestContext, 'store' | 'files' | 'submitter' | 'producer' | 'topics' | 'view'>;
 
 /**

@@ -4,7 +4,6 @@ import {
   ExtractRequest,
   type ItemResultMessage,
   REALTIME_ENDPOINTS,
-  storeKeys,
   SummarizeRequest,
   ValidationError,
 } from '@sluice/core';
@@ -50,10 +49,7 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       const item = { custom_id: 'realtime', discriminator: model, body: parsed.data };
       const { results } = await context.sync.run(
         { api: 'domain', tenant: request.tenant, endpoint: path },
-        async (id) => {
-          await context.store.put(storeKeys.input(id), `${JSON.stringify(item)}\n`);
-          return 1;
-        },
+        async () => [item],
       );
       return sendDomainResult(reply, results[0]);
     };
