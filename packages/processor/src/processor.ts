@@ -113,7 +113,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   let inFlight = 0;
   let peakInFlight = 0;
   const roomWaiters = new Map<string, () => void>();
-  let idleWaiters: (() => void)[] = [];
+  const idleWaiters: (() => void)[] = [];
   const answers = new AnswerCache({
     store: options.dedup?.store ?? null,
     ttlSeconds: options.dedup?.ttlSeconds ?? 0,
