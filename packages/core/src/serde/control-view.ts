@@ -66,8 +66,8 @@ export class ControlView {
       groupId: `${topics.control}.${this.options.reader}.${randomUUID()}`,
       topics: [topics.control],
       fromBeginning: true,
-      // A cancel should stop upstream calls within a fraction of a second.
-      maxWaitTimeMs: 100,
+      // The default fetch wait (0.5 s at most, less when a cancel arrives): every processor and
+      // sink polls this topic, mostly idle.
     });
     this.consumer = consumer;
     await consumer.run(async (batch, context) => {

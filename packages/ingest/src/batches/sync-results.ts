@@ -66,8 +66,9 @@ export class SyncResultsFollower {
       groupId: `${topics.results}.ingest-sync.${randomUUID()}`,
       topics: [topics.results],
       fromBeginning: false,
-      // A call's answer waits for this reader: fetch as soon as a result is there.
-      maxWaitTimeMs: 50,
+      // A call's answer waits for this reader: as short a wait as the status view's, and no shorter
+      // (every ingest polls the whole results topic; a fetch returns at once when data is there).
+      maxWaitTimeMs: 100,
     });
     this.consumer = consumer;
     await consumer.run(async (batch, context) => {
