@@ -14,8 +14,7 @@ export interface StatusChange {
 
 /**
  * Reads the status topic into this process, from the beginning. By default as a consumer group of
- * its own that never commits, so every reader (a processor's view of cancellations, the webhook
- * notifier) sees every record. With `groupId` the reader keeps its place: offsets are committed
+ * its own that never commits, so every such reader sees every record. With `groupId` the reader keeps its place: offsets are committed
  * after `onBatch` has made a fetched batch durable (ingest's view, persisted on local disk, resumes
  * where it stopped instead of reading the whole topic again). A record with a null value is a
  * deleted batch. Undecodable records are skipped with a warning, and so is an intake record that
