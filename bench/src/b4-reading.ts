@@ -122,6 +122,7 @@ export async function runB4(
     },
     rows,
     'completed',
+    'sink',
   );
   record.request_counts = { total: rows, completed: rows, failed: 0, cancelled: 0, expired: 0 };
   record.completed_at = now;

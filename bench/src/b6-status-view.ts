@@ -78,6 +78,7 @@ export async function runB6(infra: BenchInfra, batches: number): Promise<B6Resul
       },
       1000,
       'completed',
+      'sink',
     );
     record.request_counts = { total: 1000, completed: 990, failed: 10, cancelled: 0, expired: 0 };
     record.output_file_id = `file-${id.slice(6)}-output`;

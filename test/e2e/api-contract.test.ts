@@ -551,8 +551,13 @@ describe('an outside producer bypassing intake', () => {
       params: { response_format: { type: 'json_schema', json_schema: { name: 'answer', schema } } },
       item: { content: 'x' },
     });
+    const seal = {
+      type: 'seal',
+      batch_id: batchId,
+      total: 1,
+      spec: { api: 'operations', tenant: 'tenant-a', created_at: now },
+    };
     const messages = [
-      { type: 'seal', batch_id: batchId, total: 1, spec: { api: 'operations', tenant: 'tenant-a', created_at: now } },
       {
         type: 'item',
         batch_id: batchId,
@@ -563,6 +568,10 @@ describe('an outside producer bypassing intake', () => {
         body: body({ type: 'nonsense' }),
       },
     ];
+    await producer.send({
+      topic: pipeline.config.topics.results,
+      messages: [{ key: batchId, value: JSON.stringify(seal) }],
+    });
     await producer.send({
       topic: pipeline.config.topics.requests,
       messages: messages.map((value) => ({ key: batchId, value: JSON.stringify(value) })),

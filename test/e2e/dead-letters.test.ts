@@ -27,6 +27,13 @@ describe('bad messages', () => {
         { key: 'batch_bad_1', value: Buffer.from('this is not json') },
         { key: 'batch_bad_2', value: Buffer.from(JSON.stringify({ type: 'item', batch_id: 'batch_bad_2' })) },
         { key: 'batch_bad_3', value: unknownSchema },
+        // A seal belongs on the results topic now: one written here is refused, naming where it goes.
+        {
+          key: 'batch_bad_5',
+          value: Buffer.from(
+            JSON.stringify({ type: 'seal', batch_id: 'batch_bad_5', total: 1, spec: { created_at: 1_795_299_520 } }),
+          ),
+        },
       ],
     });
     await producer.send({
@@ -51,13 +58,15 @@ describe('bad messages', () => {
         dead.push({ key: message.key?.toString() ?? '', headers });
       },
     });
-    await eventually(() => (dead.length >= 4 ? true : undefined), { what: 'four dead letters' });
+    await eventually(() => (dead.length >= 5 ? true : undefined), { what: 'five dead letters' });
     await consumer.disconnect();
     const byKey = Object.fromEntries(dead.map((d) => [d.key, d.headers]));
     expect(byKey.batch_bad_1).toMatchObject({ 'sluice-dlq-stage': 'processor', 'sluice-dlq-topic': requests });
     expect(byKey.batch_bad_1?.['sluice-dlq-reason']).toMatch(/neither registry-encoded nor JSON/);
     expect(byKey.batch_bad_2?.['sluice-dlq-reason']).toMatch(/does not match the .*requests schema/);
     expect(byKey.batch_bad_3?.['sluice-dlq-reason']).toMatch(/registry decode failed/);
+    expect(byKey.batch_bad_5).toMatchObject({ 'sluice-dlq-stage': 'processor', 'sluice-dlq-topic': requests });
+    expect(byKey.batch_bad_5?.['sluice-dlq-reason']).toContain(`a seal belongs on the results topic (${results})`);
     expect(byKey.batch_bad_4).toMatchObject({ 'sluice-dlq-stage': 'sink', 'sluice-dlq-topic': results });
     for (const headers of Object.values(byKey)) expect(Number(headers['sluice-dlq-offset'])).toBeGreaterThanOrEqual(0);
   });

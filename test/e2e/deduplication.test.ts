@@ -278,8 +278,12 @@ describe('outside producers', () => {
       spec: { api: 'domain', tenant: 'tenant-b', created_at: Math.floor(Date.now() / 1000) },
     };
     await producer.send({
+      topic: pipeline.config.topics.results,
+      messages: [{ key: batchId, value: JSON.stringify(seal), headers: { 'sluice-type': 'seal' } }],
+    });
+    await producer.send({
       topic: pipeline.config.topics.requests,
-      messages: [...items, seal].map((message) => ({
+      messages: items.map((message) => ({
         key: batchId,
         value: JSON.stringify(message),
         headers: { 'sluice-type': message.type },

@@ -65,10 +65,17 @@ describe('batch lifecycle', () => {
       body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `slow sim:latency=1000 ${index}` }] },
       expires_at: expiresAt,
     }));
+    // The seal goes to the results topic, ahead of the items (docs/topics.md).
+    const resultsTopic = pipeline.config.topics.results;
+    const resultsSchemaId = await registry.getLatestSchemaId(`${resultsTopic}-value`);
+    await producer.send({
+      topic: resultsTopic,
+      messages: [{ key: batchId, value: await registry.encode(resultsSchemaId, seal) }],
+    });
     await producer.send({
       topic,
       messages: await Promise.all(
-        [seal, ...items].map(async (value) => ({ key: batchId, value: await registry.encode(schemaId, value) })),
+        items.map(async (value) => ({ key: batchId, value: await registry.encode(schemaId, value) })),
       ),
     });
     await producer.disconnect();

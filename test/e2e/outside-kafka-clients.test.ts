@@ -23,9 +23,10 @@ afterAll(async () => {
 });
 
 describe('outside Kafka clients', () => {
-  it('a plain producer writing items and a seal to the requests topic gets the same processing as an HTTP submit', async () => {
+  it('a plain producer writing a seal to the results topic and items to the requests topic gets the same processing as an HTTP submit', async () => {
     const topics = pipeline.config.topics;
     const schemaId = await registry.getLatestSchemaId(`${topics.requests}-value`);
+    const resultsSchemaId = await registry.getLatestSchemaId(`${topics.results}-value`);
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const batchId = 'batch_from_outside_producer_1';
@@ -49,17 +50,20 @@ describe('outside Kafka clients', () => {
         headers: { 'sluice-type': 'item' },
       })),
     );
-    await producer.send({ topic: topics.requests, messages });
     const seal = {
       type: 'seal',
       batch_id: batchId,
       total: items.length,
       spec: { api: 'domain', created_at: Math.floor(Date.now() / 1000) },
     };
+    // The seal first, on the results topic: the sink knows the batch before its first result.
     await producer.send({
-      topic: topics.requests,
-      messages: [{ key: batchId, value: await registry.encode(schemaId, seal), headers: { 'sluice-type': 'seal' } }],
+      topic: topics.results,
+      messages: [
+        { key: batchId, value: await registry.encode(resultsSchemaId, seal), headers: { 'sluice-type': 'seal' } },
+      ],
     });
+    await producer.send({ topic: topics.requests, messages });
     await producer.disconnect();
 
     const batch = await waitForStatus(pipeline.url, batchId);

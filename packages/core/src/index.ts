@@ -30,6 +30,8 @@ export * from './transport/embedded.js';
 export * from './csv.js';
 export * from './json-schema.js';
 export * from './serde/status-follower.js';
+export * from './serde/control-view.js';
+export * from './status-writers.js';
 export * from './storage/types.js';
 export * from './storage/local.js';
 export * from './storage/s3.js';

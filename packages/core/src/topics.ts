@@ -1,16 +1,24 @@
 /** The six topics Sluice uses, named from one prefix so several deployments can share a cluster. */
 export interface TopicNames {
-  /** Per-item request messages and seals of batches; key = batch id. */
+  /** Per-item request messages of batches; key = batch id. */
   requests: string;
   /**
    * The same messages for synchronous calls (interactive work): a topic of their own, read by a
    * consumer of its own, so a call never waits behind a batch backlog in the log (docs/fairness.md).
    */
   interactive: string;
-  /** Per-item results, forwarded seals and cancel requests; key = batch id. */
+  /**
+   * Seals (written by ingest before a batch's items, so the sink knows the batch before its first
+   * result) and per-item results; key = batch id.
+   */
   results: string;
   /** One batch record per batch; compacted; key = batch id. */
   status: string;
+  /**
+   * Control facts about batches (a cancel), written by ingest and read whole by every processor
+   * and sink (ControlView); compacted; key = batch id.
+   */
+  control: string;
   /** Messages a consumer could not decode or validate, with the reason in headers. */
   deadLetter: string;
   /**
@@ -27,6 +35,7 @@ export function topicNames(prefix: string): TopicNames {
     interactive: `${prefix}.requests.interactive`,
     results: `${prefix}.results`,
     status: `${prefix}.status`,
+    control: `${prefix}.control`,
     deadLetter: `${prefix}.dead-letter`,
     answers: `${prefix}.answers`,
   };
@@ -75,6 +84,12 @@ export function topicSpecs(names: TopicNames, partitions: number, options: Topic
       numPartitions: Math.max(1, Math.min(partitions, 3)),
       configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
     },
+    // One partition: every reader reads all of it, and it holds one small message per cancelled batch.
+    {
+      topic: names.control,
+      numPartitions: 1,
+      configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+    },
     { topic: names.deadLetter, numPartitions: 1 },
     {
       topic: names.answers,
@@ -94,8 +109,14 @@ export function topicSpecs(names: TopicNames, partitions: number, options: Topic
 
 /** Header names Sluice sets on its messages. */
 export const HEADERS = {
-  /** `item`, `seal` or `cancel`: lets consumers filter without decoding. */
+  /** `item` or `seal` (requests, results), `cancel` (control): lets consumers filter without decoding. */
   type: 'sluice-type',
+  /**
+   * `true` on the request messages of a synchronous call, copied by the processor onto their
+   * results: the sink drops such a result while it has no seal for its batch (a call answered in
+   * time keeps nothing), and ingest reads it off the results topic to answer the call.
+   */
+  sync: 'sluice-sync',
   /**
    * `interactive` on the request messages of a synchronous call: the processor serves them before
    * batch work (docs/fairness.md). Absent: batch work.

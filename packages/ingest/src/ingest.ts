@@ -24,6 +24,7 @@ import { Registry } from 'prom-client';
 import { OpenAIBatches } from './batches/openai-batches.js';
 import { PartitionPlacer } from './batches/placement.js';
 import { BatchSubmitter } from './batches/submitter.js';
+import { SyncResultsFollower } from './batches/sync-results.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
@@ -38,7 +39,6 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
 import { createIngestMetrics } from './metrics.js';
-import { deleteBatch } from './retention/deletion.js';
 import { Sweeper } from './retention/sweeper.js';
 import { StatusView } from './view/status-view.js';
 
@@ -114,22 +114,23 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
   const registry = options.metricsRegistry ?? new Registry();
   const counters = createIngestMetrics(registry);
+  const placers = {
+    requests: new PartitionPlacer({
+      transport: options.transport,
+      topic: options.topics.requests,
+      groupId: processorGroupId(options.topics),
+      logger,
+    }),
+    interactive: new PartitionPlacer({
+      transport: options.transport,
+      topic: options.topics.interactive,
+      groupId: interactiveGroupId(options.topics),
+      logger,
+    }),
+  };
   const submitter = new BatchSubmitter({
     counters,
-    placers: {
-      requests: new PartitionPlacer({
-        transport: options.transport,
-        topic: options.topics.requests,
-        groupId: processorGroupId(options.topics),
-        logger,
-      }),
-      interactive: new PartitionPlacer({
-        transport: options.transport,
-        topic: options.topics.interactive,
-        groupId: interactiveGroupId(options.topics),
-        logger,
-      }),
-    },
+    placers,
     producer,
     serde: options.serde,
     topics: options.topics,
@@ -138,14 +139,23 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     logger,
   });
   const files = new FileStore(store, { uploadRetentionSeconds: options.retention.fileSeconds });
-  const deletion = { store, files, submitter, producer, topics: options.topics, view };
+  const syncResults = new SyncResultsFollower({
+    transport: options.transport,
+    serde: options.serde,
+    topics: options.topics,
+    logger,
+  });
   const sync = new SyncRunner({
+    producer,
+    serde: options.serde,
+    topics: options.topics,
     submitter,
-    view,
-    store,
+    results: syncResults,
+    placer: placers.interactive,
     timeoutMs: options.limits.syncTimeoutMs,
-    forget: (batchId, tenant) => deleteBatch(deletion, batchId, tenant),
     retentionSeconds: options.retention.syncSeconds,
+    logger,
+    counters,
   });
   const context: IngestContext = {
     transport: options.transport,
@@ -282,6 +292,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     sweep: (now) => sweeper.sweep(now),
     async start() {
       await view.start();
+      await syncResults.start();
       submitter.startLeases();
       // Work another ingest (or this one, before a restart) left half-done: taken over once its
       // lease lapses; looked for now and then, since any ingest may die at any time.
@@ -306,6 +317,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       await app.close();
       await sweeper.stop();
       submitter.stopLeases();
+      await syncResults.stop();
       await view.stop();
       await producer.disconnect();
     },

@@ -1,5 +1,6 @@
 import {
   BatchingSender,
+  ControlView,
   deadLetter,
   HEADERS,
   MessageDecodeError,
@@ -24,7 +25,6 @@ import {
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { PartitionTracker } from './consume/partition-tracker.js';
-import { CancellationView } from './control/cancellations.js';
 import { HandlerRouter, HANDLERS } from './handlers/index.js';
 import type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
 import { AnswerCache } from './answers/answer-cache.js';
@@ -108,7 +108,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
     metrics,
     logger,
   );
-  const cancellations = new CancellationView(options.transport, options.serde, options.topics, logger);
+  /** Cancelled batches, from the control topic: their items are not sent upstream. */
+  const control = new ControlView({
+    transport: options.transport,
+    serde: options.serde,
+    topics: options.topics,
+    reader: 'processor',
+    logger,
+  });
   /** Items dispatched and not finished, per partition and in all; and who waits for room in a partition. */
   let inFlight = 0;
   let peakInFlight = 0;
@@ -213,7 +220,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     if (!handler) {
       return failed(item, 'unknown_operation', `no handler for ${item.api} '${item.discriminator}'`);
     }
-    if (cancellations.has(item.batch_id)) return failed(item, 'batch_cancelled', 'the batch was cancelled');
+    if (control.isCancelled(item.batch_id)) return failed(item, 'batch_cancelled', 'the batch was cancelled');
     if (isExpired(item)) return failed(item, 'batch_expired', 'the batch expired before this request was sent');
     const body = handler.request.safeParse(item.body);
     if (!body.success) {
@@ -235,7 +242,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
           : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {
-        if (cancellations.has(item.batch_id))
+        if (control.isCancelled(item.batch_id))
           throw new ItemAbandonedError('batch_cancelled', 'the batch was cancelled');
         if (isExpired(item))
           throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
@@ -287,30 +294,27 @@ export function createProcessor(options: ProcessorOptions): Processor {
       ).decode(message);
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
-      logger.warn(
-        { reason: error.reason, offset: message.offset, partition: message.partition },
-        'dead-lettering a request',
-      );
+      // Seals go to the results topic (where the sink reads them); one written here is a
+      // producer's mistake, named as such rather than as a schema mismatch.
+      const reason = isSeal(message)
+        ? `a seal belongs on the results topic (${options.topics.results}), not on ${message.topic}`
+        : error.reason;
+      logger.warn({ reason, offset: message.offset, partition: message.partition }, 'dead-lettering a request');
       metrics.deadLettered.inc({ stage: 'processor' });
-      await (producer as Producer).send(options.topics.deadLetter, [deadLetter(message, error.reason, 'processor')]);
+      await (producer as Producer).send(options.topics.deadLetter, [deadLetter(message, reason, 'processor')]);
       return;
     }
     metrics.itemsIn.inc({ type: decoded.type });
-    if (decoded.type === 'seal') {
-      // The sink learns the batch's size and description from the forwarded seal.
-      await sendReliably(sender, {
-        key: decoded.batch_id,
-        value: await options.serde.results.encode(decoded),
-        headers: { [HEADERS.type]: 'seal' },
-      });
-      return;
-    }
     const outcome = await processItem(decoded, isInteractive(message, options.topics.interactive));
     metrics.itemsOut.inc({ outcome: outcome.ok ? 'ok' : (outcome.error?.code ?? 'error') });
+    const headers: Record<string, string> = { [HEADERS.type]: 'item' };
+    // A synchronous call's result stays marked: the sink keeps it only once the call is sealed.
+    const sync = message.headers[HEADERS.sync];
+    if (sync !== undefined) headers[HEADERS.sync] = sync;
     await sendReliably(sender, {
       key: decoded.batch_id,
       value: await options.serde.results.encode(outcome),
-      headers: { [HEADERS.type]: 'item' },
+      headers,
     });
   }
 
@@ -451,7 +455,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await upstream.resumeLearnt();
       producer = await options.transport.producer();
       results = new BatchingSender(producer, options.topics.results);
-      await cancellations.start();
+      await control.start();
       await answers.start();
       for (const lane of lanes) {
         const consumer = options.transport.consumer({
@@ -510,7 +514,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       results?.flush();
       await scheduleCommit();
       await Promise.all([...consumers.values()].map((consumer) => consumer.stop()));
-      await cancellations.stop();
+      await control.stop();
       await answers.stop();
       await producer?.disconnect();
       await upstream.close();
@@ -534,6 +538,20 @@ export function createProcessor(options: ProcessorOptions): Processor {
  */
 function isInteractive(message: IncomingMessage, interactiveTopic: string): boolean {
   return message.topic === interactiveTopic || message.headers[HEADERS.priority] === 'interactive';
+}
+
+/** A message that is a seal, by its header or its value's `type` (read only for a message that did not decode). */
+function isSeal(message: IncomingMessage): boolean {
+  if (message.headers[HEADERS.type] === 'seal') return true;
+  const value = message.value;
+  if (!value || value.length === 0) return false;
+  try {
+    // The Confluent wire format puts 5 bytes (magic byte 0, schema id) before the JSON.
+    const parsed: unknown = JSON.parse(value.toString('utf8', value[0] === 0 ? 5 : 0));
+    return typeof parsed === 'object' && parsed !== null && (parsed as { type?: unknown }).type === 'seal';
+  } catch {
+    return false;
+  }
 }
 
 /** The `model` an OpenAI-shaped answer names (chat completions, embeddings, responses...). */

@@ -2,7 +2,6 @@ import {
   BatchRecord,
   BatchSpec,
   type BatchStatus,
-  type CancelMessage,
   emptyUsage,
   errorFileId,
   type FileStore,
@@ -28,7 +27,7 @@ interface SinkBatchFile {
   /** From the seal; null until it arrives. */
   spec: BatchSpec | null;
   total: number | null;
-  /** A cancel request may come before the seal (outside producers seal last). */
+  /** From the control topic (ControlView); persisted so a restart finalizes the batch `cancelled` even if the view forgot it. */
   cancellingAt: number | null;
 }
 
@@ -40,7 +39,7 @@ export interface SinkRetention {
 
 /**
  * One batch as the sink sees it: its spec and size (from the seal), its results (a ResultWriter,
- * which also drops an item's repeated results), and a cancel request if one came. Only the sink that owns the
+ * which also drops an item's repeated results), and a cancel if the control topic has one. Only the sink that owns the
  * batch's partition touches it. Everything it keeps is in the store, so any sink can take over.
  */
 export class BatchState {
@@ -52,6 +51,8 @@ export class BatchState {
   changedSincePublish = true;
   /** The batch's pace while this sink has it (see ThroughputWindow). */
   private readonly pace = new ThroughputWindow();
+  /** Writes of the batch file, one after the other, so the last one written holds the latest state. */
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly batchId: string,
@@ -84,6 +85,15 @@ export class BatchState {
     return new BatchState(batchId, store, await ResultWriter.open(store, batchId), meta, null, false);
   }
 
+  /**
+   * Whether a seal of the batch was recorded (by any sink, at any time): a synchronous call's
+   * result is kept only then (a call answered in time is never sealed, and keeps nothing).
+   */
+  static async isSealed(store: Store, batchId: string): Promise<boolean> {
+    const raw = await readJson<{ spec: unknown }>(store, sinkSpecKey(batchId));
+    return raw !== null && raw.spec !== null;
+  }
+
   get total(): number | null {
     return this.meta.total;
   }
@@ -114,17 +124,29 @@ export class BatchState {
   async seal(message: SealMessage): Promise<void> {
     if (this.meta.spec || this.deleted || this.finalRecord) return; // a redelivered seal
     this.meta = { ...this.meta, spec: message.spec, total: message.total };
-    await putJson(this.store, sinkSpecKey(this.batchId), this.meta);
+    await this.save();
     this.changedSincePublish = true;
   }
 
-  /** Records a cancel request; returns false when it came too late (the batch is final) or twice. */
-  async cancel(message: CancelMessage): Promise<boolean> {
+  /** Records a cancel (requested at `requestedAt`, unix seconds); false when it came too late (the batch is final) or twice. */
+  async cancel(requestedAt: number): Promise<boolean> {
     if (this.finalRecord || this.deleted || this.meta.cancellingAt !== null) return false;
-    this.meta = { ...this.meta, cancellingAt: message.requested_at };
-    await putJson(this.store, sinkSpecKey(this.batchId), this.meta);
+    this.meta = { ...this.meta, cancellingAt: requestedAt };
+    // Only a sealed batch's file is written: a cancel known before the seal is found again in the
+    // control view when the seal comes (and an unsealed synchronous call must leave nothing).
+    if (this.meta.spec) await this.save();
     this.changedSincePublish = true;
     return true;
+  }
+
+  get cancelling(): boolean {
+    return this.meta.cancellingAt !== null;
+  }
+
+  private save(): Promise<void> {
+    const next = this.saving.then(() => putJson(this.store, sinkSpecKey(this.batchId), this.meta));
+    this.saving = next.catch(() => undefined);
+    return next;
   }
 
   /** The batch record now, or null before the seal (the sink does not know what the batch is yet). */
@@ -135,7 +157,7 @@ export class BatchState {
     const counts = this.results.counts;
     const status: BatchStatus =
       this.finalizingAt !== null ? 'finalizing' : cancellingAt !== null ? 'cancelling' : 'in_progress';
-    const record = newBatchRecord(this.batchId, spec, total, 'in_progress', nowMs);
+    const record = newBatchRecord(this.batchId, spec, total, 'in_progress', 'sink', nowMs);
     record.model = spec.model ?? this.modelUsed;
     record.status = status;
     record.cancelling_at = cancellingAt;
@@ -235,6 +257,9 @@ export class BatchState {
         });
       }
     }
+    // An item fails `batch_cancelled` only in a cancelled batch: should the processor have read the
+    // cancel before this sink did, the batch is still finalized as cancelled.
+    if (this.meta.cancellingAt === null && cancelled > 0) this.meta = { ...this.meta, cancellingAt: now };
     const status: BatchStatus = this.meta.cancellingAt !== null ? 'cancelled' : expired ? 'expired' : 'completed';
     const record: BatchRecord = {
       ...base,
@@ -242,6 +267,7 @@ export class BatchState {
       output_file_id: outputId,
       error_file_id: errorsId,
       finalizing_at: base.finalizing_at ?? now,
+      cancelling_at: this.meta.cancellingAt,
       completed_at: status === 'completed' ? now : null,
       cancelled_at: status === 'cancelled' ? now : null,
       expired_at: status === 'expired' ? now : null,

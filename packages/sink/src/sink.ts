@@ -2,8 +2,10 @@ import {
   type BatchContext,
   type BatchRecord,
   type Consumer,
+  ControlView,
   deadLetter,
   FileStore,
+  HEADERS,
   type Logger,
   type MessageBatch,
   MessageDecodeError,
@@ -92,6 +94,45 @@ export function createSink(options: SinkOptions): Sink {
   /** States in use by a running eachBatch (partitions run concurrently): never evicted. */
   const busy = new Map<BatchState, number>();
 
+  /**
+   * Cancels, from the control topic. A cancel for a batch this sink holds is recorded at once; a
+   * batch loaded later (its seal or a result arrives, or another sink's batch moves here) looks
+   * itself up when it is loaded.
+   */
+  const control = new ControlView({
+    transport: options.transport,
+    serde: options.serde,
+    topics: options.topics,
+    reader: 'sink',
+    logger,
+  });
+  control.onCancel((fact) => {
+    const state = open.get(fact.batch_id);
+    if (!state) return;
+    cancel(state, fact.requested_at).catch((error: unknown) =>
+      logger.warn(
+        { err: error, batchId: fact.batch_id },
+        'recording a cancel failed; the batch is cancelled when it is next loaded',
+      ),
+    );
+  });
+
+  /** Records a cancel and publishes `cancelling` at once (once the batch is sealed); the batch is finalized `cancelled`. */
+  async function cancel(state: BatchState, requestedAt: number): Promise<void> {
+    if (await state.cancel(requestedAt)) await publishNow(state);
+  }
+
+  /** Publishes a state change without waiting for the progress interval. */
+  async function publishNow(state: BatchState): Promise<void> {
+    if (state.finalized || state.deleted) return;
+    const now = Date.now();
+    const record = state.record(now);
+    if (!record) return;
+    state.lastPublishedMs = now;
+    state.changedSincePublish = false;
+    await publish([record]);
+  }
+
   async function stateOf(batchId: string): Promise<BatchState> {
     let state = open.get(batchId);
     if (state) {
@@ -103,6 +144,8 @@ export function createSink(options: SinkOptions): Sink {
     state = await BatchState.load(store, batchId);
     open.set(batchId, state);
     metrics.openBatches.set(open.size);
+    const cancelledAt = control.cancelledAt(batchId);
+    if (cancelledAt !== undefined) await cancel(state, cancelledAt);
     return state;
   }
 
@@ -187,6 +230,8 @@ export function createSink(options: SinkOptions): Sink {
   }
 
   async function finalize(state: BatchState): Promise<void> {
+    const cancelledAt = control.cancelledAt(state.batchId);
+    if (cancelledAt !== undefined) await state.cancel(cancelledAt);
     if (!state.finalized) {
       state.markFinalizing();
       const finalizing = state.record();
@@ -232,6 +277,18 @@ export function createSink(options: SinkOptions): Sink {
       Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1),
     );
     for (const message of batch.messages) {
+      // A synchronous call's result is kept only once the call is sealed (it outlived its timeout):
+      // a call answered in time leaves nothing. Dropped before decoding: ingest answered it already.
+      const key = message.key;
+      if (
+        message.headers[HEADERS.sync] !== undefined &&
+        key !== null &&
+        !open.has(key) &&
+        !(await BatchState.isSealed(store, key))
+      ) {
+        metrics.resultsIn.inc({ type: 'unsealed_sync' });
+        continue;
+      }
       let decoded;
       try {
         decoded = await options.serde.results.decode(message);
@@ -259,10 +316,10 @@ export function createSink(options: SinkOptions): Sink {
         }
         if (state.append(decoded)) metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
         else metrics.duplicates.inc();
-      } else if (decoded.type === 'seal') {
-        await state.seal(decoded);
       } else {
-        await state.cancel(decoded);
+        await state.seal(decoded);
+        // A batch cancelled before its seal: `cancelling` can be published now that it is known.
+        if (state.cancelling) await publishNow(state);
       }
       touched.add(state);
     }
@@ -302,6 +359,8 @@ export function createSink(options: SinkOptions): Sink {
   return {
     async start() {
       producer = await options.transport.producer();
+      // Cancels written before this sink started are known before its first result.
+      await control.start();
       consumer = options.transport.consumer({
         groupId,
         topics: [options.topics.results],
@@ -342,6 +401,7 @@ export function createSink(options: SinkOptions): Sink {
       // consumed again by the next owner (it is not committed).
       await flushAll().catch((error: unknown) => logger.warn({ err: error }, 'flushing results failed'));
       await consumer?.stop();
+      await control.stop();
       await flushAll().catch((error: unknown) => logger.warn({ err: error }, 'the last flush failed'));
       await publishProgress(true).catch(() => undefined);
       for (const state of open.values()) await state.close();

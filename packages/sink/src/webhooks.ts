@@ -9,6 +9,7 @@ import {
   retrying,
   type RetryPolicy,
   type Serde,
+  StatusWriterRule,
   type TopicNames,
   type Transport,
 } from '@sluice/core';
@@ -92,6 +93,8 @@ export function createWebhookNotifier(options: WebhookOptions) {
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   /** Events announced lately: a final record published twice (a sink crashed in between) is announced once. */
   const delivered = new BoundedCache<true>({ maxEntries: 100_000 });
+  /** The status writer rule: an intake record after a sink record of its batch is stale, never announced. */
+  const writers = new StatusWriterRule();
   const cutoffSeconds = (Date.now() - (options.replayWindowMs ?? 86_400_000)) / 1000;
   let consumer: Consumer | null = null;
   /** Ends a delivery's backoff sleep and HTTP call at once on stop (the consumer's stop waits for them). */
@@ -145,6 +148,8 @@ export function createWebhookNotifier(options: WebhookOptions) {
           try {
             // A null value is a deleted batch's tombstone: nothing to announce.
             if (message.value !== null) record = await options.serde.status.decode(message);
+            else if (message.key) writers.forget(message.key);
+            if (record && !writers.admit(record)) record = null;
           } catch (error) {
             options.logger.warn({ err: error }, 'skipping an undecodable status record');
           }

@@ -103,6 +103,15 @@ export type BatchSpec = z.infer<typeof BatchSpec>;
 export type BatchSpecInput = z.input<typeof BatchSpec>;
 
 /**
+ * Who wrote a status record. `intake`: ingest, while the batch is in intake (validating, refused,
+ * cancelled before it was sealed, and the hand-over `in_progress` record written just before the
+ * seal). `sink`: the sink that owns the batch, from its seal on. A reader drops an intake record
+ * once it has seen a sink record of the batch (`admitStatusRecord`).
+ */
+export const StatusWriter = z.enum(['intake', 'sink']);
+export type StatusWriter = z.infer<typeof StatusWriter>;
+
+/**
  * The batch record: one per batch, the value of the compacted status topic (key = batch id).
  * Public views (OpenAI Batch object, domain status, operations job) are rendered from it.
  */
@@ -154,6 +163,8 @@ export const BatchRecord = z.object({
   rate_limited: z.number().int().nonnegative().default(0),
   /** Milliseconds since the epoch when this record was written; later records win. */
   updated_at_ms: z.number().int().nonnegative(),
+  /** Who wrote it (see StatusWriter); records from before the field are the sink's. */
+  written_by: StatusWriter.default('sink'),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 
@@ -163,6 +174,7 @@ export function newBatchRecord(
   spec: BatchSpec,
   total: number,
   status: BatchStatus,
+  writtenBy: StatusWriter,
   nowMs: number = Date.now(),
 ): BatchRecord {
   return {
@@ -203,5 +215,6 @@ export function newBatchRecord(
     retries: 0,
     rate_limited: 0,
     updated_at_ms: nowMs,
+    written_by: writtenBy,
   };
 }

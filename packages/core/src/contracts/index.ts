@@ -8,6 +8,7 @@ export * from './batch.js';
 export * from './domain.js';
 export * from './files.js';
 export * from './messages.js';
+export * from './control.js';
 export * from './openai.js';
 export * from './operations.js';
 export * from './template.js';

@@ -31,9 +31,10 @@ export type RequestItemMessage = z.infer<typeof RequestItemMessage>;
 export type RequestItemMessageInput = z.input<typeof RequestItemMessage>;
 
 /**
- * Closes a batch: no item with an index >= `total` belongs to it. Written to the requests topic
- * after the items, forwarded by the processor to the results topic, where the sink learns the
- * batch's size and description from it.
+ * Closes a batch: no item with an index >= `total` belongs to it. Written straight to the results
+ * topic (key = batch id, so in the batch's results partition), by ingest before the batch's items,
+ * so the sink learns the batch's size and description before its first result. It never goes
+ * through the processor: a seal on a requests topic is dead-lettered.
  */
 export const SealMessage = z.object({
   type: z.literal('seal'),
@@ -44,7 +45,8 @@ export const SealMessage = z.object({
 export type SealMessage = z.infer<typeof SealMessage>;
 export type SealMessageInput = z.input<typeof SealMessage>;
 
-export const RequestMessage = z.discriminatedUnion('type', [RequestItemMessage, SealMessage]);
+/** What the requests and interactive topics carry: items only (seals go to the results topic). */
+export const RequestMessage = RequestItemMessage;
 export type RequestMessage = z.infer<typeof RequestMessage>;
 export type RequestMessageInput = z.input<typeof RequestMessage>;
 
@@ -87,14 +89,6 @@ export const ItemResultMessage = z.object({
 });
 export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
 
-/** A cancel request, written by ingest to the results topic so the batch's sink sees it in order. */
-export const CancelMessage = z.object({
-  type: z.literal('cancel'),
-  batch_id: BatchId,
-  requested_at: UnixSeconds,
-});
-export type CancelMessage = z.infer<typeof CancelMessage>;
-
-export const ResultMessage = z.discriminatedUnion('type', [ItemResultMessage, SealMessage, CancelMessage]);
+export const ResultMessage = z.discriminatedUnion('type', [ItemResultMessage, SealMessage]);
 export type ResultMessage = z.infer<typeof ResultMessage>;
 export type ResultMessageInput = z.input<typeof ResultMessage>;

@@ -1,6 +1,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { z } from 'zod';
 import { BatchRecord } from '../contracts/batch.js';
+import { ControlMessage } from '../contracts/control.js';
 import { RequestMessage, ResultMessage } from '../contracts/messages.js';
 import { MessageDecodeError, SluiceError } from '../errors.js';
 import { retrying, type RetryPolicy } from '../retry/index.js';
@@ -38,6 +39,8 @@ export interface Serde {
   readonly interactive: Codec<typeof RequestMessage>;
   readonly results: Codec<typeof ResultMessage>;
   readonly status: Codec<typeof BatchRecord>;
+  /** Control facts about batches (a cancel); see ControlView. */
+  readonly control: Codec<typeof ControlMessage>;
 }
 
 export interface SerdeOptions {
@@ -84,6 +87,7 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
       interactive: jsonCodec(topics.interactive, RequestMessage),
       results: jsonCodec(topics.results, ResultMessage),
       status: jsonCodec(topics.status, BatchRecord),
+      control: jsonCodec(topics.control, ControlMessage),
     };
   }
   const access = options.registryAccess ?? OPEN_REGISTRY;
@@ -134,7 +138,8 @@ export async function createSerde(options: SerdeOptions): Promise<Serde> {
   const interactive = await register(topics.interactive, RequestMessage);
   const results = await register(topics.results, ResultMessage);
   const status = await register(topics.status, BatchRecord);
-  return { mode: 'registry', requests, interactive, results, status };
+  const control = await register(topics.control, ControlMessage);
+  return { mode: 'registry', requests, interactive, results, status, control };
 }
 
 function jsonCodec<S extends z.ZodType>(topic: string, schema: S): Codec<S> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchRecord } from '../contracts/batch.js';
 import type { Logger } from '../logger.js';
+import { StatusWriterRule } from '../status-writers.js';
 import type { TopicNames } from '../topics.js';
 import type { Consumer, IncomingMessage, Transport } from '../transport/types.js';
 import type { Serde } from './codec.js';
@@ -13,11 +14,11 @@ export interface StatusChange {
 
 /**
  * Reads the status topic into this process, from the beginning. By default as a consumer group of
- * its own that never commits, so every reader (a processor's view of cancellations, the webhook
- * notifier) sees every record. With `groupId` the reader keeps its place: offsets are committed
+ * its own that never commits, so every such reader sees every record. With `groupId` the reader keeps its place: offsets are committed
  * after `onBatch` has made a fetched batch durable (ingest's view, persisted on local disk, resumes
  * where it stopped instead of reading the whole topic again). A record with a null value is a
- * deleted batch. Undecodable records are skipped with a warning.
+ * deleted batch. Undecodable records are skipped with a warning, and so is an intake record that
+ * comes after a sink record of its batch (`admitStatusRecord`: the status writer rule).
  */
 export async function followStatusTopic(options: {
   transport: Transport;
@@ -42,16 +43,20 @@ export async function followStatusTopic(options: {
     fromBeginning: true,
     maxWaitTimeMs: 100,
   });
+  const writers = new StatusWriterRule();
   await consumer.run(async (batch, context) => {
     const changes: StatusChange[] = [];
     for (const message of batch.messages) {
       if (message.value === null) {
-        if (message.key) changes.push({ id: message.key, record: null });
+        if (message.key) {
+          writers.forget(message.key);
+          changes.push({ id: message.key, record: null });
+        }
         continue;
       }
       try {
         const record = await options.serde.status.decode(message);
-        changes.push({ id: record.id, record });
+        if (writers.admit(record)) changes.push({ id: record.id, record });
       } catch (error) {
         options.logger.warn({ err: error, offset: message.offset }, 'skipping an undecodable status record');
       }

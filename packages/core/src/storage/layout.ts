@@ -12,7 +12,7 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   batches/<batch>/output.csv               operations jobs with known result columns (sink)
  *   batches/<batch>/succeeded.jsonl          OpenAI batches: the successful lines (sink)
  *   batches/<batch>/errors.jsonl             the failed lines (sink)
- *   batches/<batch>/sink/spec.json           the seal and a cancel request (sink only; key in the sink)
+ *   batches/<batch>/sink/spec.json           the seal and a cancel (sink only; key in the sink)
  *   batches/<batch>/sink/final.json          the final record (sink only; key in the sink)
  *   files/<tenant>/by-id/<file>.json         a File record (ingest for uploads, sink for outputs)
  *   files/<tenant>/by-time/<t>-<file>.json   the same record, keyed newest first, for listings

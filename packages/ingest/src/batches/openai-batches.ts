@@ -28,6 +28,7 @@ import { fileFor } from '../http/lookups.js';
 import { DryRunMeter } from '../estimate/dry-run.js';
 import { tokenCounters } from '../estimate/tokenizer.js';
 import { cancelBatch } from './cancel.js';
+import { StatusOwnedBySinkError } from './intake-status.js';
 import { requestTimeoutSeconds } from './timeouts.js';
 
 const CreateBatch = z.object({
@@ -61,10 +62,9 @@ export class OpenAIBatches {
     if (!checked) return undefined;
     const { spec } = checked;
     const batchId = newBatchId();
-    const record = newBatchRecord(batchId, spec, 0, 'validating');
     // The lease first: if this process dies from here on, another ingest validates the batch.
     await this.context.submitter.lease(batchId, 'validating', spec, 0);
-    await this.context.submitter.publishStatus(record);
+    const record = await this.context.submitter.publishStatus(newBatchRecord(batchId, spec, 0, 'validating', 'intake'));
     this.startValidation(batchId, spec);
     return record;
   }
@@ -150,14 +150,19 @@ export class OpenAIBatches {
     const task = this.validating.get(record.id);
     if (!task || record.status !== 'validating') return undefined;
     task.cancelled = true;
-    const cancelling = {
-      ...record,
-      status: 'cancelling' as const,
-      cancelling_at: nowSeconds(),
-      updated_at_ms: Date.now(),
-    };
-    await this.context.submitter.publishStatus(cancelling);
-    return cancelling;
+    try {
+      return await this.context.submitter.publishStatus({
+        ...record,
+        status: 'cancelling' as const,
+        cancelling_at: nowSeconds(),
+        updated_at_ms: Date.now(),
+      });
+    } catch (error) {
+      // Sealed meanwhile: the sink owns it now, and the cancel goes the sink's way (the validation
+      // sends one too, once its submit returns).
+      if (error instanceof StatusOwnedBySinkError) return undefined;
+      throw error;
+    }
   }
 
   /** Validates a batch whose ingest stopped while validating it (its lease was taken over). */
@@ -237,7 +242,7 @@ export class OpenAIBatches {
     issues: ValidationIssue[] | null,
   ): Promise<void> {
     const now = nowSeconds();
-    const record = newBatchRecord(batchId, spec, 0, 'validating');
+    const record = newBatchRecord(batchId, spec, 0, 'validating', 'intake');
     record.status = status;
     if (status === 'failed') {
       record.failed_at = now;

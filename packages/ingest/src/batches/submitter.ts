@@ -24,6 +24,7 @@ import {
 import type { IntakeResult, StoredItem } from '../intake/jsonl-intake.js';
 import type { IngestMetrics } from '../metrics.js';
 import type { StatusView } from '../view/status-view.js';
+import { IntakeStatusWriter } from './intake-status.js';
 import type { PartitionPlacer } from './placement.js';
 
 /**
@@ -49,11 +50,10 @@ export const LEASE_RENEW_MS = 10_000;
 export const LEASE_EXPIRY_MS = 45_000;
 
 /**
- * Turns a validated, stored input into Kafka messages: the batch's first status record, the seal
- * (its size and description), then one request message per item (key = batch id), all on the
- * partition the placer chose for the batch (docs/fairness.md): of the requests topic for batch
- * work, of the interactive topic for a synchronous call. A leased work
- * marker in the store says a batch is being produced, so if this ingest dies any other one
+ * Turns a validated, stored input into Kafka messages: the batch's hand-over status record, the
+ * seal (its size and description) on the results topic, then one request message per item (key =
+ * batch id), all on the partition the placer chose for the batch (docs/fairness.md). A leased
+ * work marker in the store says a batch is being produced, so if this ingest dies any other one
  * finishes the job (duplicates are dropped by the sink).
  */
 export class BatchSubmitter {
@@ -62,6 +62,8 @@ export class BatchSubmitter {
   /** Work this process holds leases on. */
   private readonly leased = new Map<string, WorkMarker>();
   private renewTimer: NodeJS.Timeout | null = null;
+  /** Ingest's only writer of status records and seals (the status writer rule). */
+  readonly status: IntakeStatusWriter;
 
   constructor(
     private readonly deps: {
@@ -75,7 +77,9 @@ export class BatchSubmitter {
       /** Choose each batch's partition of the requests and interactive topics (null: the key decides). */
       placers: { requests: PartitionPlacer; interactive: PartitionPlacer } | null;
     },
-  ) {}
+  ) {
+    this.status = new IntakeStatusWriter(deps);
+  }
 
   /** Where an intake writes the batch's validated items. */
   inputKey(batchId: string): string {
@@ -92,16 +96,18 @@ export class BatchSubmitter {
     api: ApiKind,
     runIntake: () => Promise<IntakeResult>,
     nameIssues: (issues: ValidationIssue[]) => ValidationIssue[] = (issues) => issues,
+    /** `stored: false`: the intake kept its items in memory, and there is nothing to discard. */
+    options: { stored: boolean } = { stored: true },
   ): Promise<number> {
     let result: IntakeResult;
     try {
       result = await runIntake();
     } catch (error) {
-      await this.discard(batchId);
+      if (options.stored) await this.discard(batchId);
       throw error;
     }
     if (result.issues.length > 0) {
-      await this.discard(batchId);
+      if (options.stored) await this.discard(batchId);
       this.deps.counters.batches.inc({ api, outcome: 'refused' });
       throw new ValidationError(nameIssues(result.issues), result.truncated);
     }
@@ -114,12 +120,9 @@ export class BatchSubmitter {
     await this.release(batchId);
   }
 
-  /** Publishes a status record written by ingest (before the sink owns the batch, or for a batch that never reaches it). */
-  async publishStatus(record: BatchRecord): Promise<void> {
-    await this.deps.producer.send(this.deps.topics.status, [
-      { key: record.id, value: await this.deps.serde.status.encode(record) },
-    ]);
-    await this.deps.view.apply(record);
+  /** Publishes a status record of a batch in intake (before the sink owns it, or for one that never reaches it). */
+  async publishStatus(record: BatchRecord): Promise<BatchRecord> {
+    return this.status.publish(record);
   }
 
   /** Takes (or renews) the lease on a batch's work. */
@@ -136,15 +139,14 @@ export class BatchSubmitter {
   }
 
   /**
-   * Records the batch as `in_progress` and produces its items and seal. The status record goes
-   * first: once items are in the requests topic the sink owns the batch's status, and ingest
-   * must never write after it.
+   * Records the batch as `in_progress` (the hand-over record), then seals it and produces its
+   * items. The status record goes first: once the seal is written the sink owns the batch's
+   * status, and ingest never writes it again.
    */
   async submit(batchId: string, spec: BatchSpec, total: number): Promise<BatchRecord> {
-    const record = newBatchRecord(batchId, spec, total, 'in_progress');
     this.deps.counters.batches.inc({ api: spec.api, outcome: 'accepted' });
     await this.lease(batchId, 'producing', spec, total);
-    await this.publishStatus(record);
+    const record = await this.publishStatus(newBatchRecord(batchId, spec, total, 'in_progress', 'intake'));
     await this.produce(batchId, spec, total);
     await this.release(batchId);
     return record;
@@ -228,19 +230,13 @@ export class BatchSubmitter {
       if (inFlight.size >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
     };
     // One partition for the whole batch, in order.
-    const partition = (await this.deps.placers?.[lane].place(total + 1, spec.tenant)) ?? undefined;
+    const partition = (await this.deps.placers?.[lane].place(total, spec.tenant)) ?? undefined;
     const itemHeaders: Record<string, string> = { [HEADERS.type]: 'item', [HEADERS.tenant]: spec.tenant };
     if (spec.sync) itemHeaders[HEADERS.priority] = 'interactive';
-    // The seal goes first: the sink learns the batch's size and description before any result,
-    // so it can publish progress (and honour a cancel) from the first item on.
-    await producer.send(topic, [
-      {
-        key: batchId,
-        value: await codec.encode({ type: 'seal', batch_id: batchId, total, spec }),
-        headers: { [HEADERS.type]: 'seal' },
-        partition,
-      },
-    ]);
+    // The seal goes first, to the results topic: the sink learns the batch's size and description
+    // before any result, so it can publish progress (and honour a cancel) from the first item on.
+    // Written again by an ingest that takes the work over (the sink ignores a repeated seal).
+    await this.status.seal(batchId, spec, total);
     let chunk: OutgoingMessage[] = [];
     let index = 0;
     const messagePrefix = requestMessagePrefix(batchId, spec);

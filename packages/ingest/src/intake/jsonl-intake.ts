@@ -169,10 +169,34 @@ export function* arrayEntries(values: readonly unknown[]): Generator<IntakeEntry
   for (let i = 0; i < values.length; i++) yield { line: i + 1, value: values[i] };
 }
 
-/** Where validated items go: one object in the store. */
-export interface IntakeDestination {
-  store: Store;
-  key: string;
+/**
+ * Where validated items go: one object in the store (a batch's input), or a list in memory (a
+ * synchronous call's few items, which keeps nothing in the store unless it outlives its timeout).
+ */
+export type IntakeDestination = { store: Store; key: string } | { memory: StoredItem[] };
+
+/** Writes validated items to a destination; nothing is visible there after `abort`. */
+interface ItemWriter {
+  write(item: StoredItem): Promise<void>;
+  complete(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+function itemWriter(destination: IntakeDestination): ItemWriter {
+  if ('memory' in destination) {
+    const items = destination.memory;
+    return {
+      write: async (item) => void items.push(item),
+      complete: async () => undefined,
+      abort: async () => void items.splice(0),
+    };
+  }
+  const out = destination.store.writer(destination.key);
+  return {
+    write: (item) => out.write(`${JSON.stringify(item)}\n`),
+    complete: async () => void (await out.complete()),
+    abort: () => out.abort(),
+  };
 }
 
 /**
@@ -192,7 +216,7 @@ export async function intake(
   let truncated = false;
   const ids = new CustomIdSet();
   const candidates: { line: number; item: number; earlierItem: number; earlierLine: number; customId: string }[] = [];
-  const out = destination.store.writer(destination.key);
+  const out = itemWriter(destination);
   let writing = true;
   let items = 0;
 
@@ -241,7 +265,7 @@ export async function intake(
           customId: verdict.item.custom_id,
         });
       }
-      if (writing) await out.write(`${JSON.stringify(verdict.item)}\n`);
+      if (writing) await out.write(verdict.item);
     }
   } catch (error) {
     await out.abort();
@@ -286,6 +310,9 @@ async function confirmDuplicates<C extends { earlierItem: number; customId: stri
   candidates: C[],
 ): Promise<C[]> {
   const wanted = new Map<number, string | null>(candidates.map((c) => [c.earlierItem, null]));
+  if ('memory' in stored) {
+    return candidates.filter((c) => stored.memory[c.earlierItem]?.custom_id === c.customId);
+  }
   let item = 0;
   const content = await stored.store.stream(stored.key);
   if (!content) return [];

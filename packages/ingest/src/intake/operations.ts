@@ -12,7 +12,7 @@ import {
   type ValidationIssue,
 } from '@sluice/core';
 import type { IngestContext } from '../context.js';
-import { intake, type IntakeEntry, type IntakeLimits, type LineValidator } from './jsonl-intake.js';
+import { intake, type IntakeEntry, type IntakeLimits, type LineValidator, type StoredItem } from './jsonl-intake.js';
 import { issuesFromZod } from './zod-issues.js';
 
 /** The parameters of an operation, parsed by its schema. */
@@ -161,6 +161,8 @@ export async function intakeOperationItems(
     itemLimitName: string;
     /** Sees every valid item too (a dry run counts tokens with it). */
     wrapValidator?: (validate: LineValidator) => LineValidator;
+    /** Keeps the valid items here instead of in the store (a synchronous call's). */
+    memory?: StoredItem[];
   },
 ): Promise<{ items: number; fields: string[] }> {
   const fields = new FieldCollector();
@@ -171,7 +173,9 @@ export async function intakeOperationItems(
     () =>
       intake(
         source,
-        { store: context.store, key: context.submitter.inputKey(batchId) },
+        options.memory
+          ? { memory: options.memory }
+          : { store: context.store, key: context.submitter.inputKey(batchId) },
         options.wrapValidator
           ? options.wrapValidator(operationItemValidator(operation, params, fields))
           : operationItemValidator(operation, params, fields),
@@ -187,6 +191,7 @@ export async function intakeOperationItems(
         },
       ),
     options.fromItems ? asItemIssues : undefined,
+    { stored: !options.memory },
   );
   return { items, fields: fields.fields };
 }

@@ -8,15 +8,12 @@ import type { IngestContext } from '../context.js';
  */
 export const DELETED_MARK_SECONDS = 8 * 24 * 60 * 60;
 
-/**
- * What deleting a batch touches: named, not the whole IngestContext, so the synchronous runner
- * (itself part of the context) can be built with it before the context exists.
- */
+/** What deleting a batch touches: named, not the whole IngestContext. */
 export type BatchDeletionDeps = Pick<IngestContext, 'store' | 'files' | 'submitter' | 'producer' | 'topics' | 'view'>;
 
 /**
  * Deletes everything a batch left: its input copy, results, outputs and error file (bytes and
- * File records), then tombstones its status record. The batch is marked deleted first, so the
+ * File records), then tombstones its status record and its control facts. The batch is marked deleted first, so the
  * sink drops any late result for it; each step can be repeated, so a failure part-way is mended
  * by deleting again (or by the sweeper).
  */
@@ -34,7 +31,9 @@ export async function deleteBatch(deps: BatchDeletionDeps, batchId: string, tena
     if (record) await deps.files.delete(record);
   }
   await deps.submitter.release(batchId);
-  // A null value on the compacted topic: Kafka drops the key at the next compaction.
+  // A null value on the compacted topics: Kafka drops the key at the next compaction, and every
+  // ControlView forgets a cancel of the batch.
   await deps.producer.send(deps.topics.status, [{ key: batchId, value: null }]);
+  await deps.producer.send(deps.topics.control, [{ key: batchId, value: null }]);
   await deps.view.remove(batchId);
 }

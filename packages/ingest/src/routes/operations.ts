@@ -15,7 +15,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { type IngestContext, intakeLimits } from '../context.js';
-import { arrayEntries } from '../intake/jsonl-intake.js';
+import { arrayEntries, type StoredItem } from '../intake/jsonl-intake.js';
 import { intakeOperationItems, type OperationParams, paramsIssues } from '../intake/operations.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 
@@ -71,14 +71,16 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
           name,
           dedup: dedup ?? null,
         },
-        async (id) =>
-          (
-            await intakeOperationItems(context, id, operation, operationParams, arrayEntries(items), {
-              fromItems: true,
-              limits: intakeLimits(context.limits, { maxItems: max }),
-              itemLimitName: 'SLUICE_MAX_SYNC_ITEMS',
-            })
-          ).items,
+        async (id) => {
+          const valid: StoredItem[] = [];
+          await intakeOperationItems(context, id, operation, operationParams, arrayEntries(items), {
+            fromItems: true,
+            limits: intakeLimits(context.limits, { maxItems: max }),
+            itemLimitName: 'SLUICE_MAX_SYNC_ITEMS',
+            memory: valid,
+          });
+          return valid;
+        },
       );
       const rows = results.map((r) => renderOutputLine('operations', r) as OperationRow);
       const usage = rows.reduce(

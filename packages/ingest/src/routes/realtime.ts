@@ -4,7 +4,6 @@ import {
   type DomainOperation,
   type ItemResultMessage,
   REALTIME_ENDPOINTS,
-  storeKeys,
   ValidationError,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -44,10 +43,7 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       const stored = { custom_id: 'realtime', discriminator: operation, body: { params, item } };
       const { results } = await context.sync.run(
         { api: 'domain', tenant: request.tenant, endpoint: path },
-        async (id) => {
-          await context.store.put(storeKeys.input(id), `${JSON.stringify(stored)}\n`);
-          return 1;
-        },
+        async () => [stored],
       );
       return sendDomainResult(reply, results[0]);
     };

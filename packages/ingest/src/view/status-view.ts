@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  admitStatusRecord,
   BatchRecord,
   type BatchStatus,
   BoundedCache,
@@ -53,15 +54,14 @@ const ALL_APIS = '*';
  *   write, so a restarted ingest reads only what it missed; a new (empty) directory gets a new
  *   group and reads the topic from the beginning.
  * - A bounded cache holds recently read records; ingest's own writes are applied at once
- *   (read-your-writes). A null record on the topic (a deleted batch) removes the batch.
+ *   (read-your-writes). A null record on the topic (a deleted batch) removes the batch. An intake
+ *   record of a batch whose stored record is the sink's is dropped (core's `admitStatusRecord`).
  */
 export class StatusView {
   private db: ClassicLevel<string, string> | null = null;
   /** Recently read records (read-your-writes: ingest's own writes replace them at once). */
   private readonly cache: BoundedCache<BatchRecord>;
   private readonly waiters = new Map<string, Set<Waiter>>();
-  /** Cancels requested here that the sink has not confirmed yet: shown as `cancelling`. */
-  private readonly cancelRequested = new Map<string, number>();
   private consumer: Consumer | null = null;
   /** Writes to the database one at a time (the topic's batches and this process's own records). */
   private writing: Promise<void> = Promise.resolve();
@@ -132,14 +132,9 @@ export class StatusView {
     await this.write([{ id, record: null }], null);
   }
 
-  markCancelRequested(id: string, at: number): void {
-    this.cancelRequested.set(id, at);
-  }
-
   /** A batch's record (any tenant), or undefined. */
   async get(id: string): Promise<BatchRecord | undefined> {
-    const record = await this.stored(id);
-    return record && this.overlay(record);
+    return this.stored(id);
   }
 
   /**
@@ -171,9 +166,7 @@ export class StatusView {
     const data: BatchRecord[] = [];
     values.forEach((value) => {
       if (value === undefined) return;
-      const record = this.overlay(BatchRecord.parse(JSON.parse(value)));
-      // A cancel requested here shows as `cancelling` before the sink confirms it: not the status asked for.
-      if (!options.status || record.status === options.status) data.push(record);
+      data.push(BatchRecord.parse(JSON.parse(value)));
     });
     return { data, hasMore: ids.length > options.limit };
   }
@@ -228,14 +221,6 @@ export class StatusView {
     return record;
   }
 
-  private overlay(record: BatchRecord): BatchRecord {
-    const cancelAt = this.cancelRequested.get(record.id);
-    if (cancelAt !== undefined && (record.status === 'in_progress' || record.status === 'validating')) {
-      return { ...record, status: 'cancelling', cancelling_at: cancelAt };
-    }
-    return record;
-  }
-
   /** Writes changes (and the topic offset they reach) in one atomic batch, then tells the waiters. */
   private write(changes: StatusChange[], offset: { partition: number; nextOffset: string } | null): Promise<void> {
     const run = async () => {
@@ -245,8 +230,13 @@ export class StatusView {
       const latest = new Map<string, BatchRecord | null>();
       const previousOf = async (id: string) =>
         latest.has(id) ? latest.get(id) : (this.cache.get(id) ?? parseOrNull(await db.get(`${RECORD}${id}`)));
-      for (const { id, record } of changes) {
+      const applied: StatusChange[] = [];
+      for (const change of changes) {
+        const { id, record } = change;
         const previous = await previousOf(id);
+        // The status writer rule: an intake record after the sink's is stale.
+        if (record && !admitStatusRecord(record, previous?.written_by)) continue;
+        applied.push(change);
         latest.set(id, record);
         if (record) {
           operations.push({ type: 'put', key: `${RECORD}${id}`, value: JSON.stringify(record) });
@@ -269,13 +259,11 @@ export class StatusView {
       }
       if (offset) operations.push({ type: 'put', key: `${OFFSET}${offset.partition}`, value: offset.nextOffset });
       await db.batch(operations);
-      for (const { id, record } of changes) {
+      for (const { id, record } of applied) {
         if (!record) {
           this.cache.delete(id);
-          this.cancelRequested.delete(id);
           continue;
         }
-        if (record.status !== 'in_progress' && record.status !== 'validating') this.cancelRequested.delete(id);
         if (this.cache.has(id)) this.cache.set(id, record);
         this.notify(record);
       }
