@@ -126,6 +126,33 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('store contract: %s'
     }
   });
 
+  it('putIfAbsent writes only a missing key, and of concurrent writers exactly one wins', async () => {
+    const store = await KINDS[kind]();
+    expect(await store.putIfAbsent('claims/one.json', 'first')).toBe(true);
+    expect(await store.putIfAbsent('claims/one.json', 'second')).toBe(false);
+    expect((await store.read('claims/one.json'))?.toString()).toBe('first');
+    await expect(store.putIfAbsent('../x', 'x')).rejects.toThrow(/invalid store key/);
+
+    // Issue 25: concurrent first requests with one idempotency key must not both create.
+    for (let round = 0; round < 3; round++) {
+      const key = `claims/race-${round}.json`;
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, writer) => store.putIfAbsent(key, `writer ${writer}`)),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      expect((await store.read(key))?.toString()).toBe(`writer ${outcomes.indexOf(true)}`);
+    }
+    // Nothing of the claim is left beside the objects (no temporary file, no claim object).
+    expect(await keysOf(store)).toEqual([
+      'claims/one.json',
+      'claims/race-0.json',
+      'claims/race-1.json',
+      'claims/race-2.json',
+    ]);
+    await store.delete(['claims/one.json']);
+    expect(await store.putIfAbsent('claims/one.json', 'again')).toBe(true);
+  });
+
   it('lists in key order (as S3 does: a-b before a/b), after a key, and by prefix', async () => {
     const store = await KINDS[kind]();
     for (const key of ['p/a/b', 'p/a-b', 'p/a/a', 'p/b', 'p/ab', 'q/z']) await store.put(key, key);

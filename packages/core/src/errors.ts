@@ -201,6 +201,17 @@ export class ConflictError extends SluiceError {
   }
 }
 
+/**
+ * An `Idempotency-Key` that cannot be honoured (HTTP 409): `idempotency_key_reused` when it came
+ * first with another request (method, path, query or body), `idempotency_key_in_use` while its
+ * first request is still running (retriable: try again shortly).
+ */
+export class IdempotencyConflictError extends SluiceError {
+  constructor(code: 'idempotency_key_reused' | 'idempotency_key_in_use', message: string) {
+    super(code, message, { httpStatus: 409, param: 'Idempotency-Key', retriable: code === 'idempotency_key_in_use' });
+  }
+}
+
 /** An error answer (or no answer) from the upstream LLM. */
 export class UpstreamError extends SluiceError {
   constructor(

@@ -29,6 +29,7 @@ import { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
 import { errorBody, handleClientError, handleError, JSON_BODY_LIMIT_BYTES } from './http/errors.js';
+import { registerIdempotency } from './http/idempotency.js';
 import { mediaType } from './http/media.js';
 import { refuseUnknownQueryParameters } from './http/query-parameters.js';
 import { DashboardFiles, registerDashboardRoutes } from './routes/dashboard.js';
@@ -273,6 +274,14 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   });
   // After authentication (a wrong key is a 401 whatever the query), before the body is read.
   app.addHook('onRequest', async (request) => refuseUnknownQueryParameters(request));
+
+  registerIdempotency(app, {
+    store,
+    ttlSeconds: options.retention.idempotencySeconds,
+    // A request may run this long (SLUICE_REQUEST_TIMEOUT_MS); a claim older than that is abandoned.
+    abandonedAfterMs: timeouts.requestMs > 0 ? timeouts.requestMs + 60_000 : 3_600_000,
+    logger,
+  });
 
   const openai = new OpenAIBatches(context);
   let takeOverTimer: NodeJS.Timeout | null = null;

@@ -24,6 +24,8 @@ export interface RetentionConfig {
   batchSeconds: number;
   fileSeconds: number;
   syncSeconds: number;
+  /** How long an `Idempotency-Key` is honoured (the first answer replayed), from its first use. */
+  idempotencySeconds: number;
   sweepIntervalMs: number;
 }
 import type { StructuredOutputSetting } from './structured-output.js';
@@ -121,6 +123,7 @@ export function compileConfig(env: Env): SluiceConfig {
       batchSeconds: env.SLUICE_BATCH_RETENTION_DAYS * DAY_SECONDS,
       fileSeconds: env.SLUICE_FILE_RETENTION_DAYS * DAY_SECONDS,
       syncSeconds: env.SLUICE_SYNC_RETENTION_S,
+      idempotencySeconds: env.SLUICE_IDEMPOTENCY_TTL_S,
       sweepIntervalMs: env.SLUICE_SWEEP_INTERVAL_MS,
     },
     dedup: { ttlSeconds: env.SLUICE_DEDUP_TTL_SECONDS },

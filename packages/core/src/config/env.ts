@@ -70,6 +70,8 @@ const EnvSchema = z.object({
   SLUICE_FILE_RETENTION_DAYS: int(1, 3650).default(30),
   /** Seconds the data of a synchronous call is kept when its caller did not collect it (a timeout). */
   SLUICE_SYNC_RETENTION_S: int(10, 86_400).default(300),
+  /** Seconds an `Idempotency-Key` is honoured from its first use (docs/http-api.md); Stripe's 24 hours. */
+  SLUICE_IDEMPOTENCY_TTL_S: int(1, 30 * 86_400).default(86_400),
   /**
    * Seconds an upstream answer is reused for an identical request of the same tenant (docs/deduplication.md);
    * 0 turns the shared answer cache off (identical requests in flight at once are still sent once).

@@ -19,6 +19,8 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   files/<tenant>/content/<file>            an uploaded file's bytes (ingest)
  *   ingest/work/<batch>.json                 a batch ingest is validating or producing, with a lease (ingest only; key in ingest)
  *   deleted/<batch>                          a deleted batch, so late results do not bring it back (ingest, sink)
+ *   idempotency/<tenant>/<sha256 of key>.json  an Idempotency-Key's claim, then its first answer (ingest)
+ *   idempotency/<tenant>/<sha256>.<claim>.takeover  who replaced an expired or abandoned claim (ingest)
  *   expiry/<unix seconds>/<kind>.<id>        what to delete when (ingest sweeps it)
  *
  * Answers reused for identical requests are not here: they live in the answers topic and each
@@ -53,11 +55,23 @@ export const storeKeys = {
     `files/${tenantSegment(tenant)}/by-time/${String(9_999_999_999_999 - createdMs).padStart(13, '0')}-${FileId.parse(fileId)}.json`,
   fileContent: (tenant: string, fileId: string) => `files/${tenantSegment(tenant)}/content/${FileId.parse(fileId)}`,
 
+  /** `keyHash`: the SHA-256 of the Idempotency-Key, hex (the key itself is any printable ASCII). */
+  idempotencyRecord: (tenant: string, keyHash: string) =>
+    `idempotency/${tenantSegment(tenant)}/${hexDigest(keyHash)}.json`,
+  /** Won by the one request that replaces an expired or abandoned record `claim` (a hex nonce). */
+  idempotencyTakeover: (tenant: string, keyHash: string, claim: string) =>
+    `idempotency/${tenantSegment(tenant)}/${hexDigest(keyHash)}.${/^[0-9a-f]{1,64}$/.test(claim) ? claim : 'x'}.takeover`,
+
   expiry: (atSeconds: number, kind: ExpiryKind, id: string) =>
     `${EXPIRY}${String(Math.max(0, Math.floor(atSeconds))).padStart(10, '0')}/${kind}.${id}`,
 };
 
-export type ExpiryKind = 'file' | 'batch' | 'deleted';
+export type ExpiryKind = 'file' | 'batch' | 'deleted' | 'idempotency';
+
+function hexDigest(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new Error(`not a SHA-256 hex digest: ${JSON.stringify(value)}`);
+  return value;
+}
 
 /**
  * A tenant as one key segment: tenants from API keys are already safe (`[A-Za-z0-9._-]`); any

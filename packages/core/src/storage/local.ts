@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { retrying, type RetryPolicy } from '../retry/index.js';
 import { checkKey, checkPrefix, type ObjectWriter, type Store, type StoredObject } from './types.js';
@@ -87,6 +87,34 @@ export function createLocalStore(options: LocalStoreOptions): Store {
       } catch (error) {
         await rm(temp, { force: true });
         throw error;
+      }
+    },
+
+    async putIfAbsent(key, body) {
+      const target = pathOf(key);
+      const temp = await tempPath();
+      try {
+        const handle = await open(temp, 'w');
+        try {
+          await handle.writeFile(body);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        // link(2) fails with EEXIST when the target exists, atomically, and publishes a complete
+        // file (an exclusive open('wx') would show readers the file before its bytes are written).
+        return await retrying(PUBLISH_RETRY, async () => {
+          await mkdir(dirname(target), { recursive: true });
+          try {
+            await link(temp, target);
+            return true;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+            throw error;
+          }
+        });
+      } finally {
+        await rm(temp, { force: true });
       }
     },
 

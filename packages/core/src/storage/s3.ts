@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -15,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { silentLogger, type Logger } from '../logger.js';
+import { retrying } from '../retry/index.js';
 import { forEachLimited } from './results.js';
 import { checkKey, checkPrefix, type ByteRange, type ObjectWriter, type Store, type StoredObject } from './types.js';
 
@@ -30,12 +32,33 @@ export interface S3StoreOptions {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
   /** Creates the bucket when it does not exist (and Sluice may). @defaultValue true */
   createBucket?: boolean;
+  /**
+   * Whether the service honours `If-None-Match: *` on PutObject (AWS S3 does since 2024; S3Proxy
+   * 2.6.0 ignores the header and overwrites). `'probe'` asks the service once, at the first
+   * `putIfAbsent`. Without it `putIfAbsent` falls back to claim objects (see `claimedPut`).
+   * @defaultValue 'probe'
+   */
+  conditionalWrites?: boolean | 'probe';
   /** Part size of multipart uploads (at least 5 MiB, S3's minimum). @defaultValue 8 MiB */
   partBytes?: number;
   logger?: Logger;
 }
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+/** The claim objects of the fallback `putIfAbsent`, under a prefix of their own. */
+const CLAIMS = 'store-claims/';
+/** A claim this much older than ours was left by a writer that died between claim and write. */
+const STALE_CLAIM_MS = 60_000;
+/** Rounds of the fallback claim before giving up (every round has a rival in the same instant). */
+const CLAIM_ROUNDS = 8;
+
+/** Another writer claimed the same key at the same moment: both step back and try again. */
+class ContendedClaim extends Error {
+  constructor(key: string) {
+    super(`could not claim ${key}: other writers claimed it at the same moment, ${CLAIM_ROUNDS} times`);
+  }
+}
 
 /**
  * The store on an S3-compatible object store (AWS S3, MinIO, S3Proxy, ...) through the AWS SDK v3.
@@ -72,6 +95,75 @@ export async function createS3Store(options: S3StoreOptions): Promise<Store> {
 
   await ensureBucket(client, bucket, options.createBucket ?? true, logger);
 
+  let conditional: Promise<boolean> | null =
+    options.conditionalWrites === undefined || options.conditionalWrites === 'probe'
+      ? null
+      : Promise.resolve(options.conditionalWrites);
+  const conditionalPut = async (key: string, body: Buffer | string): Promise<boolean> => {
+    try {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: full(key), Body: body, IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 412) return false;
+      throw error;
+    }
+  };
+  /** Writes a probe object twice with `If-None-Match: *`: a service that honours it refuses the second. */
+  const probeConditionalWrites = async (): Promise<boolean> => {
+    const probe = `${CLAIMS}probe/${Date.now()}-${randomBytes(8).toString('hex')}`;
+    try {
+      const honoured = (await conditionalPut(probe, 'probe')) && !(await conditionalPut(probe, 'probe'));
+      logger.info(
+        { location, conditionalWrites: honoured },
+        honoured ? 'the S3 service honours If-None-Match' : 'the S3 service ignores If-None-Match: claims by objects',
+      );
+      return honoured;
+    } catch (error) {
+      // 501 NotImplemented (or 400) for the header: not supported.
+      logger.info({ location, err: error }, 'the S3 service refuses If-None-Match: claims by objects');
+      return false;
+    } finally {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: full(probe) })).catch(() => undefined);
+    }
+  };
+
+  /**
+   * `putIfAbsent` on a service without conditional writes, from S3's strong read-after-write and
+   * list-after-write consistency alone: each writer puts a claim object of its own, then lists the
+   * claims; it goes on only when it sees no other, and only when the object is still absent.
+   * Two writers cannot both go on: the later of two claims is written after the earlier writer
+   * listed, so the later writer's listing sees the earlier claim (while it stands) or, once the
+   * earlier writer is done, its object (claims are deleted only after the object is written).
+   * Two writers that see each other both step back and try again after a random pause.
+   * A claim older than STALE_CLAIM_MS is a writer that died and is ignored: a writer paused for
+   * longer than that between its claim and its write could race, which is the fallback's limit.
+   */
+  const claimedPut = (key: string, body: Buffer | string): Promise<boolean> =>
+    retrying(
+      { maxAttempts: CLAIM_ROUNDS, initialMs: 20, maxMs: 500, retriable: (error) => error instanceof ContendedClaim },
+      async () => {
+        const claims = `${CLAIMS}${key}/`;
+        if (await store.head(key)) return false;
+        const mine = `${claims}${randomBytes(12).toString('hex')}`;
+        await store.put(mine, 'claim');
+        try {
+          const listed: StoredObject[] = [];
+          for await (const claim of store.list(claims)) listed.push(claim);
+          // Ages on the service's clock: ours and the others' both come from it.
+          const myTime = listed.find((claim) => claim.key === mine)?.modifiedMs ?? Date.now();
+          const others = listed.filter((claim) => claim.key !== mine);
+          const stale = others.filter((claim) => myTime - claim.modifiedMs >= STALE_CLAIM_MS);
+          if (stale.length > 0) await store.delete(stale.map((claim) => claim.key));
+          if (others.length > stale.length) throw new ContendedClaim(key);
+          if (await store.head(key)) return false;
+          await store.put(key, body);
+          return true;
+        } finally {
+          await store.delete([mine]);
+        }
+      },
+    );
+
   const rangeHeader = (range?: ByteRange) =>
     range ? `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` : undefined;
   const emptyRange = (range?: ByteRange) => range?.end !== undefined && range.end <= range.start;
@@ -93,6 +185,17 @@ export async function createS3Store(options: S3StoreOptions): Promise<Store> {
 
     async put(key, body) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: full(key), Body: body }));
+    },
+
+    async putIfAbsent(key, body) {
+      checkKey(key);
+      if (!(await (conditional ??= probeConditionalWrites()))) return claimedPut(key, body);
+      // 409 ConditionalRequestConflict: a concurrent write of the same key was in the middle; AWS
+      // says to try again (the next attempt then sees the object, or wins).
+      return retrying(
+        { maxAttempts: 3, initialMs: 20, maxMs: 200, retriable: (error) => statusOf(error) === 409 },
+        () => conditionalPut(key, body),
+      );
     },
 
     writer(key) {

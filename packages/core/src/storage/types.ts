@@ -47,6 +47,11 @@ export interface Store {
   readonly location: string;
   /** Writes a whole object atomically: readers see the old content or the new, never a part. */
   put(key: string, body: Buffer | string): Promise<void>;
+  /**
+   * Writes a whole object only when `key` does not exist yet; resolves with whether it wrote.
+   * Of several concurrent calls for one key exactly one resolves true (a claim: idempotency keys).
+   */
+  putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
   /** Starts an object written in pieces; see ObjectWriter. */
   writer(key: string): ObjectWriter;
   /** An object's bytes (or a range of them); null when it does not exist. A range past the end is cut short. */

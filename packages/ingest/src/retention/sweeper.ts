@@ -1,12 +1,15 @@
 import { EXPIRY, isTerminal, type BatchRecord, nowSeconds, putJson, readJson, storeKeys } from '@sluice/core';
 import type { IngestContext } from '../context.js';
+import { forgetIdempotencyKey, type IdempotencyExpiryMark } from '../http/idempotency.js';
 import { deleteBatch } from './deletion.js';
 
-interface ExpiryMark {
-  kind: 'file' | 'batch' | 'deleted';
-  id: string;
-  tenant: string;
-}
+type ExpiryMark =
+  | {
+      kind: 'file' | 'batch' | 'deleted';
+      id: string;
+      tenant: string;
+    }
+  | IdempotencyExpiryMark;
 
 /** How long an unfinished batch is left before its mark is looked at again. */
 const RECHECK_SECONDS = 24 * 60 * 60;
@@ -78,6 +81,10 @@ export class Sweeper {
 
   private async handle(mark: ExpiryMark, now: number): Promise<void> {
     const { context } = this;
+    if (mark.kind === 'idempotency') {
+      await forgetIdempotencyKey(context.store, mark, now * 1000);
+      return;
+    }
     if (mark.kind === 'deleted') {
       await context.store.delete([storeKeys.deleted(mark.id)]);
       return;
