@@ -135,7 +135,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       partitionsConcurrently: config.processor.partitionsConcurrently,
       commitIntervalMs: config.processor.commitIntervalMs,
       sessionTimeoutMs: config.sessionTimeoutMs,
-      dedup: { ttlSeconds: config.dedup.ttlSeconds, directory: config.dataDir },
+      dedup: { ttlSeconds: config.dedup.ttlSeconds, directory: config.dataDir, memoryBytes: config.dedup.memoryBytes },
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
     });

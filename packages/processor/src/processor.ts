@@ -65,7 +65,7 @@ export interface ProcessorOptions {
    * directory; it must exist). `directory` null: answers stay in this process's memory.
    * @defaultValue 0 seconds, no directory
    */
-  dedup?: { ttlSeconds: number; directory: string | null };
+  dedup?: { ttlSeconds: number; directory: string | null; memoryBytes?: number };
   logger: Logger;
   metricsRegistry?: Registry;
 }
@@ -123,6 +123,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const idleWaiters: (() => void)[] = [];
   const answers = new AnswerCache({
     ttlSeconds: options.dedup?.ttlSeconds ?? 0,
+    memoryBytes: options.dedup?.memoryBytes,
     log: options.dedup?.directory
       ? { transport: options.transport, topic: options.topics.answers, directory: options.dedup.directory }
       : null,

@@ -61,7 +61,7 @@ export interface SluiceConfig {
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
   /** Deduplication of identical upstream requests: how long an answer is reused (0: not across batches). */
-  dedup: { ttlSeconds: number };
+  dedup: { ttlSeconds: number; memoryBytes: number };
   sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number };
   /** Kafka consumer session timeout of the processor and sink groups. */
   sessionTimeoutMs: number;
@@ -126,7 +126,7 @@ export function compileConfig(env: Env): SluiceConfig {
       idempotencySeconds: env.SLUICE_IDEMPOTENCY_TTL_S,
       sweepIntervalMs: env.SLUICE_SWEEP_INTERVAL_MS,
     },
-    dedup: { ttlSeconds: env.SLUICE_DEDUP_TTL_SECONDS },
+    dedup: { ttlSeconds: env.SLUICE_DEDUP_TTL_SECONDS, memoryBytes: env.SLUICE_DEDUP_MEMORY_MB * 1024 * 1024 },
     embeddedLog: {
       segmentBytes: env.SLUICE_LOG_SEGMENT_BYTES,
       retentionMs: env.SLUICE_LOG_RETENTION_HOURS * 3_600_000,

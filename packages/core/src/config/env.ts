@@ -77,6 +77,8 @@ const EnvSchema = z.object({
    * 0 turns the shared answer cache off (identical requests in flight at once are still sent once).
    */
   SLUICE_DEDUP_TTL_SECONDS: int(0, 30 * 86_400).default(86_400),
+  /** Megabytes of kept answers each processor holds in memory (the rest are read from its local copy of the answers topic). */
+  SLUICE_DEDUP_MEMORY_MB: int(1, 65_536).default(64),
   /** How often ingest deletes what has expired. */
   SLUICE_SWEEP_INTERVAL_MS: int(1000).default(60_000),
   /** The sink's result segments: flushed when a batch has this many bytes buffered... */

@@ -61,6 +61,8 @@ export class StatusView {
   private db: ClassicLevel<string, string> | null = null;
   /** Recently read records (read-your-writes: ingest's own writes replace them at once). */
   private readonly cache: BoundedCache<BatchRecord>;
+  /** Atomic writes so far: a read that saw this number change while it was out does not cache what it read. */
+  private writes = 0;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private consumer: Consumer | null = null;
   /** Writes to the database one at a time (the topic's batches and this process's own records). */
@@ -214,10 +216,14 @@ export class StatusView {
   private async stored(id: string): Promise<BatchRecord | undefined> {
     const cached = this.cache.get(id);
     if (cached) return cached;
+    const generation = this.writes;
     const value = await this.open().get(`${RECORD}${id}`);
     if (value === undefined) return undefined;
     const record = BatchRecord.parse(JSON.parse(value));
-    this.cache.set(id, record);
+    // A write that landed while this read was out may have made the record stale; caching it
+    // then would serve the old record until it was evicted (a job seen in_progress for good after
+    // the sink had completed it: found by the soak test). Only a read no write raced is cached.
+    if (this.writes === generation) this.cache.set(id, record);
     return record;
   }
 
@@ -259,6 +265,7 @@ export class StatusView {
       }
       if (offset) operations.push({ type: 'put', key: `${OFFSET}${offset.partition}`, value: offset.nextOffset });
       await db.batch(operations);
+      this.writes++;
       for (const { id, record } of applied) {
         if (!record) {
           this.cache.delete(id);
