@@ -51,12 +51,15 @@ export interface KafkaTransportOptions {
  */
 const KAFKAJS_RETRY = { initialRetryTime: 200, maxRetryTime: 5000, retries: 12 };
 
-/** Reading a topic's offsets: six tries, 200 ms doubling to 2 s, on kafkajs's TypeError alone (see `offsets`). */
+/** Reading a topic's offsets: six tries, 200 ms doubling to 2 s, on kafkajs's TypeError (see `offsets`) and its retriable protocol errors. */
 const OFFSETS_RETRY: RetryPolicy = {
   maxAttempts: 6,
   initialMs: 200,
   maxMs: 2000,
-  retriable: (error) => error instanceof TypeError,
+  // Also a retriable protocol error: right after a topic is created the broker may not host its
+  // partitions yet ("This server does not host this topic-partition"), more often the more topics
+  // a role creates and reads at start.
+  retriable: (error) => error instanceof TypeError || (error as { retriable?: unknown } | null)?.retriable === true,
 };
 
 /**
