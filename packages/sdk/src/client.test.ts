@@ -19,6 +19,7 @@ import {
   Sluice,
   SluiceAPIError,
   type DryRun,
+  type SubmitJobParams,
 } from './index.js';
 import { retryDelayMs, serverDelayMs } from './retry.js';
 import { errorJson, jobFixture, sendJson, startServer, type TestServer } from './testing/http-server.js';
@@ -259,7 +260,7 @@ describe('idempotency keys', () => {
   it("sends the caller's own key, and refuses one that cannot be a header", async () => {
     const api = await server((_request, response) => sendJson(response, 200, jobFixture({ status: 'completed' })));
     const client = new Sluice({ baseURL: api.url });
-    const body = { operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' } as const;
+    const body: SubmitJobParams = { operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' };
     await client.batches.submit(body, { idempotencyKey: 'order-42' });
     await client.batches.submitAndWait(body, { idempotencyKey: 'order-43' });
     expect(keysOf(api).slice(0, 2)).toEqual(['order-42', 'order-43']);
