@@ -6,7 +6,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+USER_PATH=$PATH
 source scripts/bootstrap.sh
+# The README's next commands (`pnpm sluice ...`) run in the user's own shell: pnpm must be on its PATH.
+bash scripts/user-pnpm.sh "$USER_PATH"
 
 INPUT=${1:-examples/support-tickets.jsonl}
 OUTPUT=${2:-.sluice/demo/support-tickets.labels.csv}

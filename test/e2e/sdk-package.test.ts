@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,4 +119,20 @@ it('packs, installs outside the monorepo with zod alone, type-checks and runs', 
   expect(result.seen[0]).toMatch(/^classify (billing|bug)$/);
   expect(result.seen.slice(1)).toEqual(['job completed', '400 items.0.content']);
   expect(result.closed).toBe(true);
+
+  // The README's example as a user copies it into a plain .mjs file: it runs on every Node the
+  // README supports (issue 25: its `await using` was a syntax error on Node 20).
+  const readme = await readFile(join(root, 'packages/sdk/README.md'), 'utf8');
+  const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(example).toContain("from '@sluice/sdk'");
+  await writeFile(join(project, 'example.mjs'), example ?? '');
+  const { SLUICE_API_KEY: _unused, ...env } = process.env;
+  const { stdout: printed } = await run(process.execPath, ['example.mjs'], {
+    cwd: project,
+    timeout: 120_000,
+    env: { ...env, SLUICE_BASE_URL: pipeline.url },
+  });
+  expect(printed).toContain('label');
+  const csv = (await readFile(join(project, 'labels.csv'), 'utf8')).trim().split('\n');
+  expect(csv).toHaveLength(3);
 }, 600_000);

@@ -2,6 +2,7 @@
 retry rules, against a real HTTP server on 127.0.0.1 that answers what each test scripts."""
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -118,6 +119,8 @@ def test_a_missing_or_unknown_key_is_a_401(
 # --- retries, against a scripted HTTP server -------------------------------------------------------
 
 Answer = tuple[int, dict[str, str], bytes]
+DROP: Answer = (0, {}, b"")
+"""An answer of :class:`ScriptedServer` that closes the connection without a response: a lost answer."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Seen:
 
 class ScriptedServer:
     """A real HTTP server on 127.0.0.1:0. ``answer(n, path)`` gives the status, headers and body of
-    the n-th request (0-based), or None to keep silent; every request is recorded."""
+    the n-th request (0-based), :data:`DROP` to hang up, or None to keep silent; every request is recorded."""
 
     def __init__(self, answer: Callable[[int, str], Optional[Answer]]) -> None:
         self.requests: list[Seen] = []
@@ -150,6 +153,9 @@ class ScriptedServer:
                     time.sleep(2)
                     return
                 status, headers, content = reply
+                if reply is DROP:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in {"content-type": "application/json", **headers}.items():
                     self.send_header(name, value)
@@ -333,6 +339,88 @@ def test_an_upload_is_never_retried_and_sends_params_first(scripted: Any, make_c
     assert body.index(b'name="params"') < body.index(b'name="file"; filename="tickets.csv"')
     assert b'{"operation": "classify", "categories": ["a", "b"]}' in body
     assert b"content,id\nhello,1\n" in body
+
+
+UUID_V4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def first_attempts_fail(n: int, path: str) -> Optional[Answer]:
+    """Each create's first attempt fails, its retry succeeds: the first with a 500, the second by hanging up."""
+    if n == 0:
+        return (500, {"retry-after-ms": "10"}, error_body("lost"))
+    if n == 2:
+        return DROP
+    return (200, {}, job_body())
+
+
+def test_each_create_sends_a_fresh_uuid_the_same_on_its_retries(scripted: Any, make_client: Any) -> None:
+    api = scripted(first_attempts_fail)
+    client = make_client(api.url, max_retries=2)
+    client.batches.submit(operation="label", items=[{"content": "a"}], categories=["a", "b"])
+    client.batches.retry("batch_test")
+    assert [(seen.method, seen.path) for seen in api.requests] == [
+        ("POST", "/v1/jobs"),
+        ("POST", "/v1/jobs"),
+        ("POST", "/v1/jobs/batch_test/retry"),
+        ("POST", "/v1/jobs/batch_test/retry"),
+    ]
+    first, first_retried, second, second_retried = [seen.headers.get("idempotency-key") for seen in api.requests]
+    assert first is not None and UUID_V4.fullmatch(first), first
+    assert second is not None and UUID_V4.fullmatch(second), second
+    assert (first_retried, second_retried) == (first, second)
+    assert first != second
+
+
+def test_a_callers_idempotency_key_is_sent_and_a_bad_one_refused(scripted: Any, make_client: Any) -> None:
+    api = scripted(lambda n, path: (200, {}, job_body()))
+    client = make_client(api.url)
+    client.batches.submit(
+        operation="label", items=[{"content": "a"}], categories=["a", "b"], idempotency_key="order-42"
+    )
+    client.batches.submit_and_wait(
+        operation="label", items=[{"content": "a"}], categories=["a", "b"], idempotency_key="order-43"
+    )
+    client.batches.retry("batch_test", idempotency_key="order-44")
+    keys = [seen.headers.get("idempotency-key") for seen in api.requests if seen.method == "POST"]
+    assert keys == ["order-42", "order-43", "order-44"]
+    for bad in ("", "two words", "naïve"):
+        with pytest.raises(ConfigurationError, match="idempotency_key"):
+            client.batches.submit(
+                operation="label", items=[{"content": "a"}], categories=["a", "b"], idempotency_key=bad
+            )
+
+
+def test_an_upload_sends_a_key_a_dry_run_and_a_read_none(scripted: Any, make_client: Any, tmp_path: Path) -> None:
+    dry_run = json.dumps(
+        {
+            "object": "dry_run",
+            "items": 1,
+            "input_tokens": 3,
+            "input_tokens_method": "estimate:chars/4",
+            "max_output_tokens": 100,
+            "estimated_cost_usd": None,
+            "estimated_seconds": 1,
+            "model": None,
+        }
+    ).encode()
+    api = scripted(lambda n, path: (200, {}, dry_run if "dry_run" in path else job_body()))
+    file = tmp_path / "tickets.jsonl"
+    file.write_text('{"content": "a"}\n')
+    client = make_client(api.url)
+    client.batches.upload_file(file, operation="label", categories=["a", "b"])
+    client.batches.dry_run(operation="label", items=[{"content": "a"}], categories=["a", "b"])
+    client.batches.retrieve("batch_test")
+    upload, *others = [seen.headers.get("idempotency-key") for seen in api.requests]
+    assert upload is not None and UUID_V4.fullmatch(upload), upload
+    assert others == [None, None]
+
+
+def test_a_409_is_never_retried(scripted: Any, make_client: Any) -> None:
+    # From Sluice a 409 is a conflict with the job's state (cancelling a completed job): a final answer.
+    api = scripted(lambda n, path: (409, {}, error_body("job batch_test is already completed", "conflict")))
+    with pytest.raises(ConflictError) as raised:
+        make_client(api.url, max_retries=3).batches.cancel("batch_test")
+    assert len(api.requests) == 1 and raised.value.retriable is False
 
 
 def test_a_refused_connection_is_retried_then_raised(make_client: Any) -> None:

@@ -1,7 +1,7 @@
 """The Python SDK retries exactly what the TypeScript side does.
 
-The rule (408, 409, 429 and every 5xx: openai-node's) is declared once, in
-packages/core/src/retry/retriable-statuses.json; the TypeScript unit test
+The rule for Sluice's API (408, 429 and every 5xx; not 409, a conflict with the job's state) is
+declared once, in packages/core/src/retry/retriable-statuses.json (``sluiceApi``); the TypeScript unit test
 (packages/core/src/retry/retry.test.ts) and this test check their code against that table.
 """
 
@@ -14,7 +14,7 @@ from sluice._retry import is_retriable_status, retry_delay
 
 from .conftest import ROOT
 
-TABLE = json.loads((ROOT / "packages" / "core" / "src" / "retry" / "retriable-statuses.json").read_text())
+TABLE = json.loads((ROOT / "packages" / "core" / "src" / "retry" / "retriable-statuses.json").read_text())["sluiceApi"]
 
 
 def test_statuses_match_the_shared_table() -> None:
@@ -24,6 +24,7 @@ def test_statuses_match_the_shared_table() -> None:
     for status in range(100, 600):
         expected = status in rule["statuses"] or status >= rule["atLeast"]
         assert (status, is_retriable_status(status)) == (status, expected)
+    assert not is_retriable_status(409)
 
 
 def test_errors_carry_the_rule() -> None:

@@ -1,4 +1,4 @@
-import { isRetriableStatus, parseRetryAfter } from './retry/index.js';
+import { isRetriableUpstreamStatus, parseRetryAfter } from './retry/index.js';
 
 export interface SluiceErrorOptions {
   retriable?: boolean;
@@ -252,7 +252,7 @@ export function upstreamErrorFromResponse(
             ? 'upstream_unauthorized'
             : 'upstream_bad_request';
   return new UpstreamError(code, message, status, body, {
-    retriable: isRetriableStatus(status),
+    retriable: isRetriableUpstreamStatus(status),
     retryAfterMs,
     requestId,
   });

@@ -18,6 +18,8 @@ import {
   ResponseValidationError,
   Sluice,
   SluiceAPIError,
+  type DryRun,
+  type SubmitJobParams,
 } from './index.js';
 import { retryDelayMs, serverDelayMs } from './retry.js';
 import { errorJson, jobFixture, sendJson, startServer, type TestServer } from './testing/http-server.js';
@@ -143,6 +145,18 @@ describe('retries', () => {
     expect(api.seen).toHaveLength(1);
   });
 
+  it("never retries a 409: from Sluice it is a conflict with the job's state, a final answer", async () => {
+    const api = await server((_request, response) =>
+      sendJson(response, 409, errorJson('job batch_test is already completed', 'conflict')),
+    );
+    const error = await new Sluice({ baseURL: api.url, maxRetries: 3 }).batches
+      .cancel('batch_test')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ retriable: false });
+    expect(api.seen).toHaveLength(1);
+  });
+
   it('never retries an upload', async () => {
     const api = await server((_request, response) => sendJson(response, 503, errorJson('down')));
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sdk-'));
@@ -192,6 +206,89 @@ describe('retries', () => {
     expect(retryDelayMs(1, null, () => 1)).toBe(750);
     // An absurd server delay falls back to backoff.
     expect(retryDelayMs(0, 3_600_000, noJitter)).toBe(500);
+  });
+});
+
+describe('idempotency keys', () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const keysOf = (api: TestServer) => api.seen.map((request) => request.headers['idempotency-key']);
+
+  /** Fails the first attempt of each create: the first create's with a 500, the next's by dropping the connection. */
+  async function flakyServer(): Promise<TestServer> {
+    const api = await server((request, response) => {
+      const key = request.headers['idempotency-key'];
+      const attempts = api.seen.filter((seen) => seen.headers['idempotency-key'] === key).length;
+      if (attempts > 1) return sendJson(response, 200, jobFixture());
+      const creates = new Set(api.seen.map((seen) => seen.headers['idempotency-key'])).size;
+      if (creates === 1) return sendJson(response, 500, errorJson('lost'), { 'retry-after-ms': '10' });
+      response.socket?.destroy();
+    });
+    return api;
+  }
+
+  const dryRunFixture: DryRun = {
+    object: 'dry_run',
+    items: 1,
+    input_tokens: 3,
+    input_tokens_method: 'estimate:chars/4',
+    max_output_tokens: 100,
+    estimated_cost_usd: null,
+    estimated_seconds: 1,
+    model: null,
+  };
+
+  it('sends a fresh UUID with each submit and retry, the same on every retry of one create', async () => {
+    const api = await flakyServer();
+    const client = new Sluice({ baseURL: api.url, maxRetries: 2 });
+    await client.batches.submit({ operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' });
+    await client.batches.retry('batch_test');
+    // Two creates, each failed once (a 500, then a dropped connection) and retried.
+    expect(api.seen.map((request) => `${request.method} ${request.url.pathname}`)).toEqual([
+      'POST /v1/jobs',
+      'POST /v1/jobs',
+      'POST /v1/jobs/batch_test/retry',
+      'POST /v1/jobs/batch_test/retry',
+    ]);
+    const [first, firstRetried, second, secondRetried] = keysOf(api);
+    expect(first).toMatch(UUID_V4);
+    expect(second).toMatch(UUID_V4);
+    expect(firstRetried).toBe(first);
+    expect(secondRetried).toBe(second);
+    expect(second).not.toBe(first);
+  });
+
+  it("sends the caller's own key, and refuses one that cannot be a header", async () => {
+    const api = await server((_request, response) => sendJson(response, 200, jobFixture({ status: 'completed' })));
+    const client = new Sluice({ baseURL: api.url });
+    const body: SubmitJobParams = { operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' };
+    await client.batches.submit(body, { idempotencyKey: 'order-42' });
+    await client.batches.submitAndWait(body, { idempotencyKey: 'order-43' });
+    expect(keysOf(api).slice(0, 2)).toEqual(['order-42', 'order-43']);
+    const seen = api.seen.length;
+    for (const idempotencyKey of ['', 'two words', 'naïve']) {
+      await expect(client.batches.submit(body, { idempotencyKey })).rejects.toBeInstanceOf(ConfigurationError);
+    }
+    expect(api.seen).toHaveLength(seen);
+  });
+
+  it('sends one with an upload, none with a dry run or a read', async () => {
+    const api = await server((request, response) =>
+      request.url.searchParams.has('dry_run')
+        ? sendJson(response, 200, dryRunFixture)
+        : sendJson(response, 200, jobFixture()),
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sdk-'));
+    const file = join(dir, 'items.jsonl');
+    await writeFile(file, '{"content":"a"}\n');
+    const client = new Sluice({ baseURL: api.url });
+    const params = { operation: 'summarize', summary_instructions: 'x' } as const;
+    await client.batches.uploadFile(file, params);
+    await client.batches.uploadFile(file, params, { dryRun: true });
+    await client.batches.submit({ ...params, items: [{ content: 'a' }] }, { dryRun: true });
+    await client.batches.retrieve('batch_test');
+    const [upload, ...others] = keysOf(api);
+    expect(upload).toMatch(UUID_V4);
+    expect(others).toEqual([undefined, undefined, undefined]);
   });
 });
 

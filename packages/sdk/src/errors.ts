@@ -1,4 +1,4 @@
-import { isRetriableStatus, serverDelayMs } from './retry.js';
+import { isRetriableSluiceApiStatus, serverDelayMs } from './retry.js';
 
 /**
  * The SDK's error taxonomy. Every error says whether retrying may help (`retriable`); the one
@@ -43,8 +43,9 @@ export class SluiceAPIError extends SluiceClientError {
     },
     readonly headers: Headers,
   ) {
-    // One rule with the processor (@sluice/core/retry): 408, 409, 429 and 5xx are retried.
-    super(message, { retriable: isRetriableStatus(status) });
+    // One rule with the Python SDK (@sluice/core/retry): 408, 429 and 5xx are retried; a 409 is a
+    // conflict with the resource's state (a final job cancelled), which a retry would only repeat.
+    super(message, { retriable: isRetriableSluiceApiStatus(status) });
     this.code = details.code;
     this.type = details.type;
     this.param = details.param;

@@ -23,6 +23,12 @@ export interface RequestSpec extends RequestOptions {
   body?: FormData | Blob | string | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   /**
+   * Sent as `Idempotency-Key` on every attempt of this call, retries included: a create whose
+   * answer was lost and is retried is then answered, not done twice. The resources send one on
+   * every create; a raw create should pass `newIdempotencyKey()` too.
+   */
+  idempotencyKey?: string;
+  /**
    * Hand the response over as soon as its headers are in, for the caller to stream; `timeoutMs`
    * then covers only the wait for the headers. Otherwise the body is read within `timeoutMs`.
    */
@@ -35,9 +41,10 @@ export interface Schema<T> {
 }
 
 /**
- * The one retry owner of the SDK. Every call goes through `request`: a 429, a 5xx or a lost
+ * The one retry owner of the SDK. Every call goes through `request`: a 408, 429, a 5xx or a lost
  * connection is retried up to `maxRetries` times, after the delay the server asked for or a
- * backoff; any other error status is thrown at once, as its {@link SluiceAPIError} subclass.
+ * backoff, with the same `Idempotency-Key` when the call has one; any other error status is thrown
+ * at once, as its {@link SluiceAPIError} subclass.
  */
 export class HttpClient {
   /** Aborted by `close()`: every call in flight listens to it. */
@@ -122,6 +129,7 @@ export class HttpClient {
     const signal = spec.signal ? AbortSignal.any([timeout.signal, spec.signal]) : timeout.signal;
     const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
     if (this.options.apiKey !== null) headers.authorization = `Bearer ${this.options.apiKey}`;
+    if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;
     let body = spec.body;
     if (spec.json !== undefined) {
       headers['content-type'] = 'application/json';

@@ -3,7 +3,8 @@
  * (`client.completions`) and jobs (`client.batches`). Types come from `@sluice/core/contracts`.
  */
 export { Sluice, type FromProfileOptions } from './client.js';
-export type { SluiceOptions, RequestOptions, CompiledClientOptions } from './options.js';
+export type { SluiceOptions, RequestOptions, CreateOptions, CompiledClientOptions } from './options.js';
+export { newIdempotencyKey } from './options.js';
 export type { RequestSpec, Schema } from './http.js';
 export {
   APIConnectionError,

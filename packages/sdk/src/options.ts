@@ -42,6 +42,18 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Per-call options of a call that creates something (a job, a retry of one): {@link RequestOptions} and its idempotency key. */
+export interface CreateOptions extends RequestOptions {
+  /**
+   * Sent as the `Idempotency-Key` header, the same on every retry of this call, so that a retry
+   * after a lost answer cannot create a second job: the server answers a repeated key with the
+   * first answer. Pass your own to make a create safe to repeat across calls or processes (the
+   * same key with a different body is a `ConflictError`).
+   * @defaultValue a fresh random UUID (v4) for each call
+   */
+  idempotencyKey?: string;
+}
+
 /** {@link SluiceOptions} with defaults filled in and values checked. */
 export interface CompiledClientOptions {
   /** Without a trailing slash or `/v1`. */
@@ -93,4 +105,22 @@ export function checkMaxRetries(name: string, value: number): number {
     throw new ConfigurationError(`${name}: expected an integer >= 0, got ${value}`);
   }
   return value;
+}
+
+/** The key of one create: the caller's, checked, or a fresh random UUID (see {@link CreateOptions.idempotencyKey}). */
+export function idempotencyKeyOf(options: CreateOptions): string {
+  const key = options.idempotencyKey;
+  if (key === undefined) return newIdempotencyKey();
+  // A header value must be visible ASCII: fetch would otherwise refuse it with a message that names no option.
+  if (typeof key !== 'string' || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ConfigurationError(
+      `idempotencyKey: expected a non-empty string of visible ASCII, got ${JSON.stringify(key)}`,
+    );
+  }
+  return key;
+}
+
+/** A fresh idempotency key: a random UUID (v4). For raw creates through `client.request({ idempotencyKey })`. */
+export function newIdempotencyKey(): string {
+  return globalThis.crypto.randomUUID();
 }

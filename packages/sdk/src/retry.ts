@@ -2,13 +2,14 @@
  * The SDK's retry policy: Sluice's one retry module (`@sluice/core/retry`, compiled into the published
  * bundle, as the contracts are) with the client's own numbers: 0.5 s doubling, capped at 8 s, each
  * delay shortened by up to a quarter; the server's `retry-after-ms` / `retry-after` first, unless it
- * asks for more than a minute (taken as a mistake, as openai-node does). What is retried is the same
- * rule as the processor's: `isRetriableStatus` (408, 409, 429, 5xx) and lost connections, as each
- * error's `retriable` flag says; the server's delay is the error's `retryAfterMs`.
+ * asks for more than a minute (taken as a mistake, as openai-node does). What is retried is the
+ * Sluice API rule, shared with the Python SDK: `isRetriableSluiceApiStatus` (408, 429, 5xx; not 409, which
+ * from Sluice is a conflict with the job's state, not a lock that clears) and lost connections, as
+ * each error's `retriable` flag says; the server's delay is the error's `retryAfterMs`.
  */
 import { parseRetryAfter, retryDelayMs as delayFor, type RetryPolicy } from '@sluice/core/retry';
 
-export { isRetriableStatus, retrying, sleep } from '@sluice/core/retry';
+export { isRetriableSluiceApiStatus, retrying, sleep } from '@sluice/core/retry';
 
 /** One call: `maxAttempts` is the caller's `maxRetries` + 1 (see `HttpClient.request`). */
 export const REQUEST_RETRY = {

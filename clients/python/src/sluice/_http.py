@@ -1,8 +1,9 @@
 """The one retry owner of the SDK, over one httpx client.
 
-Every call goes through ``request``: a 429, a 5xx or a lost connection is retried up to
-``max_retries`` times, after the delay the server asked for or a backoff (``_retry``); any other
-error status is raised at once as its :class:`APIStatusError` subclass. Uploads are never
+Every call goes through ``request``: a 408, a 429, a 5xx or a lost connection is retried up to
+``max_retries`` times, after the delay the server asked for or a backoff (``_retry``), with the
+same ``Idempotency-Key`` when the call has one; any other error status is raised at once as its
+:class:`APIStatusError` subclass. Uploads are never
 retried (``RequestSpec.retry``). The sync and async transports share everything but the waiting.
 """
 
@@ -54,6 +55,9 @@ class RequestSpec:
     stream: bool = False
     """Hand the response over once its headers are in, unread (``Reply.response``); the caller reads and closes it."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    idempotency_key: Optional[str] = None
+    """Sent as ``Idempotency-Key`` on every attempt, retries included: a create whose answer was lost
+    and is retried is answered, not done twice. Every create sends one (``idempotency_key_of``)."""
 
     @property
     def where(self) -> str:
@@ -72,6 +76,8 @@ class _Transport:
         }
         if self.options.api_key is not None:
             headers["authorization"] = f"Bearer {self.options.api_key}"
+        if spec.idempotency_key is not None:
+            headers["idempotency-key"] = spec.idempotency_key
         query = {name: value for name, value in spec.query.items() if value is not None}
         return client.build_request(
             spec.method,

@@ -1,6 +1,8 @@
 """Client options: what the caller writes, checked and with defaults filled in, once."""
 
 import math
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlsplit
@@ -60,3 +62,19 @@ def check_max_retries(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigurationError(f"{name}: expected an integer >= 0, got {value!r}")
     return value
+
+
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]+")
+
+
+def idempotency_key_of(key: Optional[str]) -> str:
+    """The ``Idempotency-Key`` of one create: the caller's, checked, or a fresh random UUID (v4).
+
+    The same key goes with every retry of the call, so that a retry after a lost answer is answered
+    with the first answer rather than creating a second job."""
+    if key is None:
+        return str(uuid.uuid4())
+    # A header value must be visible ASCII: httpx would otherwise fail with a message that names no argument.
+    if not isinstance(key, str) or _HEADER_VALUE.fullmatch(key) is None:
+        raise ConfigurationError(f"idempotency_key: expected a non-empty string of visible ASCII, got {key!r}")
+    return key

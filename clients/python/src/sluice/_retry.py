@@ -4,10 +4,12 @@ The server's word first (``retry-after-ms``, then ``retry-after`` in seconds or 
 else exponential backoff with jitter: 0.5 s doubling, capped at 8 s, each delay shortened by up
 to a quarter so that clients that failed together do not come back together. A server delay
 longer than a minute is taken as a mistake (as the OpenAI clients do), and backoff is used.
-What is retried: 408, 409, 429, 5xx and lost connections (see ``SluiceError.retriable``); never
-another 4xx, never an upload. The status rule is the one Sluice uses everywhere (openai-node's);
-its table lives in packages/core/src/retry/retriable-statuses.json and tests/test_retry_rules.py
-checks this module against it.
+What is retried: 408, 429, 5xx and lost connections (see ``SluiceError.retriable``); never
+another 4xx, never an upload. Not a 409 either: from Sluice it is a conflict with the resource's
+state (cancelling a completed job, retrying a running one), a final answer that a retry only
+repeats. (The processor does retry an upstream LLM's 409, OpenAI's lock conflict.) The rule is the
+TypeScript SDK's; its table lives in packages/core/src/retry/retriable-statuses.json (``sluiceApi``)
+and tests/test_retry_rules.py checks this module against it.
 """
 
 import random
@@ -16,8 +18,8 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Callable, Optional
 
-RETRIABLE_STATUSES = (408, 409, 429)
-"""Request timeout, lock conflict, rate limit; and every status from ``RETRIABLE_FROM_STATUS`` up."""
+RETRIABLE_STATUSES = (408, 429)
+"""Request timeout, rate limit; and every status from ``RETRIABLE_FROM_STATUS`` up."""
 RETRIABLE_FROM_STATUS = 500
 
 INITIAL_DELAY = 0.5

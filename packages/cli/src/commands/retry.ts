@@ -1,4 +1,4 @@
-import type { Sluice } from '@sluice/sdk';
+import { newIdempotencyKey, type Sluice } from '@sluice/sdk';
 import type { Command } from 'commander';
 import {
   type BatchState,
@@ -20,7 +20,10 @@ export async function retry(client: Sluice, id: string): Promise<BatchState> {
   const { kind } = await inspectBatch(client, id);
   if (kind === 'job') return stateOfJob(await client.batches.retry(id));
   const path = `${batchPath(id)}/retry`;
-  return stateOfBatch(await client.requestJSON({ method: 'POST', path }), `POST ${path}`);
+  return stateOfBatch(
+    await client.requestJSON({ method: 'POST', path, idempotencyKey: newIdempotencyKey() }),
+    `POST ${path}`,
+  );
 }
 
 export function registerRetry(program: Command) {

@@ -1,7 +1,7 @@
 import { openAsBlob } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { DedupQuery, type DedupSetting, DryRun, FileObject, JOB_OPERATIONS } from '@sluice/core';
-import type { Sluice, UploadJobParams } from '@sluice/sdk';
+import { newIdempotencyKey, type Sluice, type UploadJobParams } from '@sluice/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-errors.js';
 import { type BatchState, requireCompleted, stateOfBatch, stateOfJob } from './batch-target.js';
@@ -76,6 +76,8 @@ async function submitDomain(
     headers: { 'content-type': 'application/jsonl' },
     timeoutMs: UPLOAD_TIMEOUT_MS,
     maxRetries: 0,
+    // Raw creates carry a key as the SDK's own creates do: a repeated one is answered, not done twice.
+    idempotencyKey: newIdempotencyKey(),
   });
   const state = stateOfBatch(raw, 'POST /v1/batches');
   process.stderr.write(
@@ -101,6 +103,8 @@ async function submitOpenAI(
       completion_window: '24h',
       ...(dedup === undefined ? {} : { dedup }),
     },
+    // The same key on the SDK's retries of this create: a lost answer cannot make a second batch.
+    idempotencyKey: newIdempotencyKey(),
   });
   const state = stateOfBatch(raw, 'POST /v1/batches');
   process.stderr.write(
@@ -123,6 +127,7 @@ async function uploadBatchFile(client: Sluice, input: StagedInput): Promise<File
     body: form,
     timeoutMs: UPLOAD_TIMEOUT_MS,
     maxRetries: 0,
+    idempotencyKey: newIdempotencyKey(),
   });
   const file = FileObject.safeParse(fileAnswer);
   if (!file.success) throw new CliError(`POST /v1/files: unexpected answer: ${JSON.stringify(fileAnswer)}`);

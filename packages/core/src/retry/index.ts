@@ -9,22 +9,42 @@
  * processor's upstream calls and result sends take their delays from here and are moving onto
  * `retrying` too. Not loops of ours: kafkajs's retrier for the calls it makes (`KAFKAJS_RETRY`) and
  * the timer that restarts a crashed Kafka consumer (`REJOIN_BACKOFF`, backoff only). The Python SDK
- * mirrors the rules and checks itself against `retriable-statuses.json`.
+ * mirrors the SDK rule and checks itself against `retriable-statuses.json`.
  *
  * The rules are openai-node's: the server's word first (`retry-after-ms`, then `retry-after` in
  * seconds or as an HTTP date), otherwise capped exponential backoff with jitter.
  */
 
 /**
- * Statuses worth retrying: 408 (request timeout), 409 (lock conflict), 429 (rate limit) and every
- * 5xx, as openai-node retries. The same table is in `retriable-statuses.json` for the Python SDK's
- * tests; a unit test keeps the two equal.
+ * Statuses of an upstream LLM's answer worth retrying: 408 (request timeout), 409 (OpenAI's lock
+ * conflict: another request holds the resource a moment), 429 (rate limit) and every 5xx, as
+ * openai-node retries. Used by the processor's upstream calls (`upstreamErrorFromResponse`).
  */
-export const RETRIABLE_STATUSES: readonly number[] = [408, 409, 429];
+export const RETRIABLE_UPSTREAM_STATUSES: readonly number[] = [408, 409, 429];
+
+/**
+ * Statuses of Sluice's own API worth retrying, for the SDKs: the upstream rule without 409. A 409
+ * from Sluice is a conflict with the resource's state (cancelling a job that already completed,
+ * retrying one still running), a final answer that a retry only repeats; an upstream's 409 is a
+ * lock conflict that clears.
+ */
+export const RETRIABLE_SLUICE_API_STATUSES: readonly number[] = [408, 429];
+
+/** From this status up (every 5xx), both rules retry. */
 export const RETRIABLE_FROM_STATUS = 500;
 
-export function isRetriableStatus(status: number): boolean {
-  return RETRIABLE_STATUSES.includes(status) || status >= RETRIABLE_FROM_STATUS;
+/**
+ * Whether an upstream LLM's answer with this status is worth retrying. The table, and
+ * {@link isRetriableSluiceApiStatus}'s, are also in `retriable-statuses.json` for the Python SDK's
+ * tests; a unit test keeps them equal.
+ */
+export function isRetriableUpstreamStatus(status: number): boolean {
+  return RETRIABLE_UPSTREAM_STATUSES.includes(status) || status >= RETRIABLE_FROM_STATUS;
+}
+
+/** Whether an answer of Sluice's API with this status is worth retrying (the SDKs' rule). */
+export function isRetriableSluiceApiStatus(status: number): boolean {
+  return RETRIABLE_SLUICE_API_STATUSES.includes(status) || status >= RETRIABLE_FROM_STATUS;
 }
 
 export interface BackoffOptions {

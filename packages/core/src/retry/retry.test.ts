@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   attemptsOf,
   backoffDelayMs,
-  isRetriableStatus,
+  isRetriableSluiceApiStatus,
+  isRetriableUpstreamStatus,
   parseRetryAfter,
   retryDelayMs,
   retrying,
@@ -11,20 +12,33 @@ import {
   sleep,
 } from './index.js';
 
-const table = JSON.parse(readFileSync(new URL('./retriable-statuses.json', import.meta.url), 'utf8')) as {
+interface StatusRule {
   retriable: { statuses: number[]; atLeast: number };
   examples: Record<string, boolean>;
+}
+const table = JSON.parse(readFileSync(new URL('./retriable-statuses.json', import.meta.url), 'utf8')) as {
+  upstream: StatusRule;
+  sluiceApi: StatusRule;
 };
 
+function expectRule(rule: StatusRule, isRetriable: (status: number) => boolean) {
+  for (const [status, retriable] of Object.entries(rule.examples)) {
+    expect([status, isRetriable(Number(status))]).toEqual([status, retriable]);
+  }
+  for (let status = 100; status < 600; status++) {
+    const expected = rule.retriable.statuses.includes(status) || status >= rule.retriable.atLeast;
+    expect([status, isRetriable(status)]).toEqual([status, expected]);
+  }
+}
+
 describe('the retry rules', () => {
-  it('retry what the shared table says (the Python SDK checks the same table)', () => {
-    for (const [status, retriable] of Object.entries(table.examples)) {
-      expect([status, isRetriableStatus(Number(status))]).toEqual([status, retriable]);
-    }
-    for (let status = 100; status < 600; status++) {
-      const expected = table.retriable.statuses.includes(status) || status >= table.retriable.atLeast;
-      expect([status, isRetriableStatus(status)]).toEqual([status, expected]);
-    }
+  it("retry an upstream's answers as the shared table says (408, 409, 429, 5xx)", () => {
+    expectRule(table.upstream, isRetriableUpstreamStatus);
+  });
+
+  it('retry Sluice API answers as the shared table says, never a 409 (the Python SDK checks the same table)', () => {
+    expectRule(table.sluiceApi, isRetriableSluiceApiStatus);
+    expect(isRetriableSluiceApiStatus(409)).toBe(false);
   });
 
   it('back off exponentially, capped, shortened by up to a quarter', () => {

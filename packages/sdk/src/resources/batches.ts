@@ -20,7 +20,7 @@ import {
 } from '@sluice/core/contracts';
 import { ConfigurationError } from '../errors.js';
 import { type HttpClient, parseResponse, type Schema } from '../http.js';
-import type { RequestOptions } from '../options.js';
+import { type CreateOptions, idempotencyKeyOf, type RequestOptions } from '../options.js';
 import { pollUntilTerminal, type WaitOptions } from '../wait.js';
 
 /** An operation and its parameters: what every item of a job shares. `label` is classify's batch name. */
@@ -112,8 +112,9 @@ const MAX_PAGE_SIZE = 10_000;
 /**
  * Jobs of the operations API (`/v1/jobs`): submit items, follow the job, read its output.
  *
- * Every call is retried on 429, 5xx and lost connections, except uploads. A retried `submit`
- * whose first answer was lost can create a second job.
+ * Every call is retried on 408, 429, 5xx and lost connections, except uploads. Every create
+ * (`submit`, `submitAndWait`, `retry`, `uploadFile`) sends an `Idempotency-Key`, the same on each
+ * of its retries, so that a retry whose first answer was lost does not create a second job.
  */
 export class Batches {
   constructor(private readonly http: HttpClient) {}
@@ -123,16 +124,26 @@ export class Batches {
    * errors) and answers an estimate instead: items, tokens, cost, seconds.
    */
   submit(params: SubmitJobParams, options: RequestOptions & DryRunOption): Promise<DryRun>;
-  submit(params: SubmitJobParams, options?: RequestOptions & { dryRun?: false }): Promise<Job>;
-  submit(params: SubmitJobParams, options: RequestOptions & { dryRun?: boolean } = {}): Promise<Job | DryRun> {
-    const { dryRun, ...request } = options;
+  submit(params: SubmitJobParams, options?: CreateOptions & { dryRun?: false }): Promise<Job>;
+  async submit(params: SubmitJobParams, options: CreateOptions & { dryRun?: boolean } = {}): Promise<Job | DryRun> {
+    const { dryRun, idempotencyKey, ...request } = options;
     if (dryRun) {
+      // A dry run creates nothing: no key, so that it can never stand in for the real submit's answer.
       return this.http.json(
         { method: 'POST', path: '/v1/jobs', query: { dry_run: true }, json: params, ...request },
         DryRun,
       );
     }
-    return this.http.json({ method: 'POST', path: '/v1/jobs', json: params, ...request }, Job);
+    return this.http.json(
+      {
+        method: 'POST',
+        path: '/v1/jobs',
+        json: params,
+        ...request,
+        idempotencyKey: idempotencyKeyOf({ idempotencyKey }),
+      },
+      Job,
+    );
   }
 
   /**
@@ -140,12 +151,21 @@ export class Batches {
    * the same operation, parameters, model and window; `metadata.retry_of` is `id`. A job still
    * running: `ConflictError`; nothing to retry: `BadRequestError`.
    */
-  retry(id: string, options: RequestOptions = {}): Promise<Job> {
-    return this.http.json({ method: 'POST', path: `${jobPath(id)}/retry`, ...options }, Job);
+  async retry(id: string, options: CreateOptions = {}): Promise<Job> {
+    const { idempotencyKey, ...request } = options;
+    return this.http.json(
+      {
+        method: 'POST',
+        path: `${jobPath(id)}/retry`,
+        ...request,
+        idempotencyKey: idempotencyKeyOf({ idempotencyKey }),
+      },
+      Job,
+    );
   }
 
   /** Submits the job and waits until it is final (see {@link Batches.wait}). */
-  async submitAndWait(params: SubmitAndWaitParams, options: RequestOptions = {}): Promise<Job> {
+  async submitAndWait(params: SubmitAndWaitParams, options: CreateOptions = {}): Promise<Job> {
     const { timeoutMs, pollIntervalMs, onProgress, signal, ...body } = params;
     const job = await this.submit(body as SubmitJobParams, { ...options, signal });
     return this.wait(job.id, { timeoutMs, pollIntervalMs, onProgress, signal });
@@ -258,16 +278,16 @@ export class Batches {
    * Submits a file of items as a job: `.jsonl` (one item object per line) or `.csv` (a header
    * row, then one item per row), each with a `content` field. The file is streamed from disk.
    * Never retried: use a longer `timeoutMs` for large files, the server answers once it has read
-   * the whole file.
+   * the whole file. To retry one yourself, pass the same `idempotencyKey` again.
    */
   async uploadFile(path: string, params: UploadJobParams, options: RequestOptions & DryRunOption): Promise<DryRun>;
-  async uploadFile(path: string, params: UploadJobParams, options?: RequestOptions & { dryRun?: false }): Promise<Job>;
+  async uploadFile(path: string, params: UploadJobParams, options?: CreateOptions & { dryRun?: false }): Promise<Job>;
   async uploadFile(
     path: string,
     params: UploadJobParams,
-    options: RequestOptions & { dryRun?: boolean } = {},
+    options: CreateOptions & { dryRun?: boolean } = {},
   ): Promise<Job | DryRun> {
-    const { dryRun, ...request } = options;
+    const { dryRun, idempotencyKey, ...request } = options;
     const type = extname(path).toLowerCase() === '.csv' ? 'text/csv' : 'application/jsonl';
     const file = await openAsBlob(path, { type });
     const form = new FormData();
@@ -281,7 +301,8 @@ export class Batches {
       ...request,
       maxRetries: 0,
     };
-    return dryRun ? this.http.json({ ...spec, query: { dry_run: true } }, DryRun) : this.http.json(spec, Job);
+    if (dryRun) return this.http.json({ ...spec, query: { dry_run: true } }, DryRun);
+    return this.http.json({ ...spec, idempotencyKey: idempotencyKeyOf({ idempotencyKey }) }, Job);
   }
 
   private async outputStream(id: string, format: 'jsonl' | 'csv', request: RequestOptions): Promise<Readable> {

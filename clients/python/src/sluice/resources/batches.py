@@ -1,7 +1,9 @@
 """Jobs of the operations API (``/v1/jobs``): submit items, follow the job, read its output.
 
-Every call is retried on 429, 5xx and lost connections, except uploads. A retried ``submit`` whose
-first answer was lost can create a second job.
+Every call is retried on 408, 429, 5xx and lost connections, except uploads. Every create (``submit``,
+``submit_and_wait``, ``upload_file``, ``retry``) sends an ``Idempotency-Key`` (a fresh random UUID, or
+the caller's ``idempotency_key``), the same on each of its retries, so that a retry whose first answer
+was lost does not create a second job.
 """
 
 import json
@@ -37,6 +39,7 @@ from .._drive import (
 from .._errors import ConfigurationError, WaitTimeoutError
 from .._http import RequestSpec
 from .._models import JOB_STATUSES, DryRun, Job, JobList, OperationRow, OutputPage
+from .._options import idempotency_key_of
 from .completions import Item
 
 __all__ = ["AsyncBatches", "AsyncJobPage", "Batches", "JobOperation", "JobPage", "OutputFormat"]
@@ -62,19 +65,23 @@ def submit(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
     **params: Any,
 ) -> Plan[Job]:
     """Submit a job: ``items`` inline (or ``input_file_id`` of a stored ``.jsonl`` or ``.csv`` file) and the
     operation's fields as keywords, e.g. ``categories=[...]`` for ``label``. ``name`` is a free name
     (a ``run`` job's ``feedback_analysis``); ``completion_window`` from ``"1h"`` to ``"7d"`` (default 24h).
     Returns the job as accepted; the server has checked every item, and names the bad ones in a
-    :class:`BadRequestError`. :meth:`dry_run` takes the same arguments and creates nothing."""
+    :class:`BadRequestError`. :meth:`dry_run` takes the same arguments (but this one) and creates nothing.
+    ``idempotency_key``: sent as ``Idempotency-Key`` (default: a fresh random UUID), the same on every
+    retry; pass your own to make the submit safe to repeat (the same key with another body: a 409)."""
+    key = idempotency_key_of(idempotency_key)
     body = _job_params(operation, model, name, metadata, completion_window, params)
     if items is not None:
         body["items"] = [dict(item) for item in items]
     if input_file_id is not None:
         body["input_file_id"] = input_file_id
-    return (yield from call(RequestSpec("POST", "/v1/jobs", json=body), Job))
+    return (yield from call(RequestSpec("POST", "/v1/jobs", json=body, idempotency_key=key), Job))
 
 
 def dry_run(
@@ -111,6 +118,7 @@ def submit_and_wait(
     timeout: Optional[float] = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     on_progress: Optional[ProgressCallback] = None,
+    idempotency_key: Optional[str] = None,
     **params: Any,
 ) -> Plan[Job]:
     """:meth:`submit`, then :meth:`wait` until the job is final (``timeout``, ``poll_interval`` and
@@ -124,16 +132,19 @@ def submit_and_wait(
         name=name,
         metadata=metadata,
         completion_window=completion_window,
+        idempotency_key=idempotency_key,
         **params,
     )
     return (yield from _wait(job.id, deadline, on_progress))
 
 
-def retry(batch_id: str) -> Plan[Job]:
+def retry(batch_id: str, *, idempotency_key: Optional[str] = None) -> Plan[Job]:
     """A new job of exactly the items of a finished job that failed, expired or were cancelled, with the
     same operation, parameters, model and window; its ``metadata["retry_of"]`` is ``batch_id``. A job
-    still running: :class:`ConflictError`; nothing to retry: :class:`BadRequestError`."""
-    return (yield from call(RequestSpec("POST", f"{_job_path(batch_id)}/retry"), Job))
+    still running: :class:`ConflictError`; nothing to retry: :class:`BadRequestError`.
+    ``idempotency_key`` as in :meth:`submit`."""
+    key = idempotency_key_of(idempotency_key)
+    return (yield from call(RequestSpec("POST", f"{_job_path(batch_id)}/retry", idempotency_key=key), Job))
 
 
 def retrieve(batch_id: str) -> Plan[Job]:
@@ -236,12 +247,15 @@ def upload_file(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
     **params: Any,
 ) -> Plan[Job]:
     """Submit a file of items as a job: ``.jsonl`` (one item object per line) or ``.csv`` (a header row
     with a ``content`` column, then one item per row), with the operation's fields as keywords. The file
-    is streamed from disk. Never retried; the server answers once it has read and checked the whole
-    file, and names bad rows by line in a :class:`BadRequestError`."""
+    is streamed from disk. Never retried (to retry one yourself, pass the same ``idempotency_key`` again);
+    the server answers once it has read and checked the whole file, and names bad rows by line in a
+    :class:`BadRequestError`."""
+    key = idempotency_key_of(idempotency_key)
     file_path = Path(path)
     params_json = json.dumps(_job_params(operation, model, name, metadata, completion_window, params))
     content_type = "text/csv" if file_path.suffix.lower() == ".csv" else "application/jsonl"
@@ -253,6 +267,7 @@ def upload_file(
             form={"params": params_json},
             files={"file": (file_path.name, file, content_type)},
             retry=False,
+            idempotency_key=key,
         )
         return (yield from call(spec, Job))
 
