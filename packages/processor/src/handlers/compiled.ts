@@ -21,7 +21,13 @@ export interface CompiledFor<Params, Compiled> {
 export class CompiledParams {
   private readonly cache: BoundedCache<{ compiled: unknown }>;
 
-  constructor(maxJobs = 512) {
+  /**
+   * @param maxJobs Jobs kept compiled at once: more than a processor works on at one time (a job
+   * evicted while still running is compiled again, which costs CPU, never a result). A compiled
+   * classify job holds a few dozen zod objects (about 30 KB): at 512 jobs the cache alone took
+   * 15 MB and five minutes of a steady load to fill, which a soak could not tell from a leak.
+   */
+  constructor(maxJobs = 128) {
     this.cache = new BoundedCache({ maxEntries: maxJobs });
   }
 
