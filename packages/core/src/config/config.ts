@@ -93,7 +93,10 @@ export interface UpstreamConfig {
   /** 0 = no limit. */
   requestsPerMinute: number;
   tokensPerMinute: number;
-  /** Most calls in flight to the upstream; 0 = the processor's concurrency. Adapted down when the upstream queues. */
+  /**
+   * Most calls in flight to the upstream, adapted down when the upstream queues. Resolved here:
+   * `SLUICE_UPSTREAM_CONCURRENCY`, or when that is 0 the processor's concurrency.
+   */
   concurrency: number;
   /** Which structured-output dialects may be used, per model. */
   structuredOutput: StructuredOutputSetting;
@@ -149,7 +152,7 @@ export function compileConfig(env: Env): SluiceConfig {
       retryMaxMs: env.SLUICE_RETRY_MAX_MS,
       requestsPerMinute: env.SLUICE_UPSTREAM_RPM,
       tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
-      concurrency: env.SLUICE_UPSTREAM_CONCURRENCY,
+      concurrency: env.SLUICE_UPSTREAM_CONCURRENCY || env.SLUICE_PROCESSOR_CONCURRENCY,
       structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
       prices: loadPriceTable(env.SLUICE_PRICES_FILE),
       models: {
