@@ -62,6 +62,14 @@ const OFFSETS_RETRY: RetryPolicy = {
   retriable: (error) => error instanceof TypeError || (error as { retriable?: unknown } | null)?.retriable === true,
 };
 
+/** Creating topics: five tries, 200 ms doubling to 2 s, on kafkajs's retriable protocol errors. */
+const TOPICS_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  initialMs: 200,
+  maxMs: 2000,
+  retriable: (error) => (error as { retriable?: unknown } | null)?.retriable === true,
+};
+
 /**
  * Restarting a consumer after a crash kafkajs will not restart from: 0.5 s doubling to 30 s before
  * each restart, reset once the group is joined. Not a `retrying` loop: the wait comes before the
@@ -147,23 +155,28 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
 
     async ensureTopics(specs: TopicSpec[]) {
       await connectAdmin();
-      const existing = new Set(await admin.listTopics());
-      const missing = specs.filter((spec) => !existing.has(spec.topic));
-      if (missing.length === 0) return;
-      try {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((spec) => ({
-            topic: spec.topic,
-            numPartitions: spec.numPartitions,
-            replicationFactor: -1,
-            configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
-          })),
-        });
-      } catch (error) {
-        // Another process may have created them between listTopics and createTopics.
-        if (!isTopicExistsError(error)) throw error;
-      }
+      // A topic just created may not be hosted by its leader yet when kafkajs looks for the leaders
+      // ("This server does not host this topic-partition", retriable): ask again; topics created by
+      // the first try are then found by listTopics.
+      await retrying(TOPICS_RETRY, async () => {
+        const existing = new Set(await admin.listTopics());
+        const missing = specs.filter((spec) => !existing.has(spec.topic));
+        if (missing.length === 0) return;
+        try {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((spec) => ({
+              topic: spec.topic,
+              numPartitions: spec.numPartitions,
+              replicationFactor: -1,
+              configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+            })),
+          });
+        } catch (error) {
+          // Another process may have created them between listTopics and createTopics.
+          if (!isTopicExistsError(error)) throw error;
+        }
+      });
     },
 
     async producer(): Promise<Producer> {
