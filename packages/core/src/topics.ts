@@ -123,8 +123,8 @@ export const HEADERS = {
    */
   priority: 'sluice-priority',
   /**
-   * The tenant of a request item (the value's `tenant`, readable before decoding): the processor
-   * shares its work slots by tenant. Absent: the partition stands for the tenant.
+   * The tenant of a request item (the value's `tenant`), readable without decoding by consumers
+   * that filter; the processor takes the tenant from the value. Outside writers may leave it out.
    */
   tenant: 'sluice-tenant',
   /** Dead-letter: why the message was rejected. */

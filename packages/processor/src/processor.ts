@@ -138,7 +138,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   /**
    * Two consumers: batch work on the requests topic, and synchronous calls on the interactive topic
    * with a fetch loop of its own, so a call is read at once even when every requests partition has
-   * a backlog (docs/fairness.md). They share the work slots, the upstream and its limits.
+   * a backlog (docs/fairness.md). They share the upstream, its limits and its one fair queue.
    */
   const lanes = [
     { topic: options.topics.requests, groupId: processorGroupId(options.topics) },
