@@ -62,7 +62,7 @@ const OFFSETS_RETRY: RetryPolicy = {
   retriable: (error) => error instanceof TypeError || (error as { retriable?: unknown } | null)?.retriable === true,
 };
 
-/** Creating topics: five tries, 200 ms doubling to 2 s, on kafkajs's retriable protocol errors. */
+/** Creating topics and reading a new topic's metadata: five tries, 200 ms doubling to 2 s, on kafkajs's retriable protocol errors. */
 const TOPICS_RETRY: RetryPolicy = {
   maxAttempts: 5,
   initialMs: 200,
@@ -109,7 +109,8 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     let count = partitionCounts.get(topic);
     if (count === undefined) {
       await connectAdmin();
-      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      // A topic created a moment ago may not be hosted by its leader yet: ask again.
+      const metadata = await retrying(TOPICS_RETRY, () => admin.fetchTopicMetadata({ topics: [topic] }));
       count = metadata.topics[0]?.partitions.length ?? 0;
       partitionCounts.set(topic, count);
     }
