@@ -21,6 +21,8 @@ import {
 import { startSimulator, type Simulator, type SimulatorOptions } from '@sluice/simulator';
 import { onTestFinished } from 'vitest';
 
+export type { Simulator, SimulatorOptions };
+
 /**
  * What a stage loop runs on in a unit test, with no broker: the embedded log (the transport
  * `sluice run` uses, same semantics as Kafka's: keyed partitions, consumer groups, committed

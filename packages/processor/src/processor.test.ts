@@ -5,7 +5,6 @@ import {
   type ItemResultMessage,
   type RequestItemMessageInput,
 } from '@sluice/core';
-import type { Simulator, SimulatorOptions } from '@sluice/simulator';
 import { describe, expect, it } from 'vitest';
 import {
   atTestEnd,
@@ -14,6 +13,8 @@ import {
   testLogger,
   until,
   type InProcess,
+  type Simulator,
+  type SimulatorOptions,
 } from '../../../test/harness/in-process.js';
 import { createProcessor, type Processor } from './processor.js';
 
