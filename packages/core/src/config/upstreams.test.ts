@@ -66,6 +66,35 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
     expect(compileConfig(parseEnv({})).upstream.list).toEqual([]);
   });
 
+  it('reads tiers (realtime when not given) and tier_factors; a bad tier names the entry', async () => {
+    const list = await compile(`- name: openai
+  base_url: https://api.openai.com/v1
+  models: [gpt-4o-mini]
+  tiers: [realtime, flex, batch]
+- name: groq
+  base_url: https://api.groq.com/openai/v1
+  models: [llama-8b]
+  tiers: [flex]
+  tier_factors: { flex: 1 }
+- name: local
+  base_url: http://127.0.0.1:1/v1
+  models: [m]
+`);
+    expect(list.map((entry) => [entry.name, entry.tiers, entry.tierFactors])).toEqual([
+      ['openai', ['realtime', 'flex', 'batch'], undefined],
+      ['groq', ['flex'], { flex: 1 }],
+      ['local', ['realtime'], undefined],
+    ]);
+    const shorthand = compileConfig(parseEnv({ OPENAI_BASE_URL: 'http://127.0.0.1:2/v1' })).upstream.list;
+    expect(shorthand[0]?.tiers).toEqual(['realtime']);
+    const entry = (fields: string) => `- name: good\n  base_url: http://127.0.0.1:1/v1\n  models: [m]\n${fields}`;
+    await expect(compile(entry('  tiers: [realtime, cheap]\n'))).rejects.toThrow(/upstreams\[0\] \("good"\)\.tiers\.1/);
+    await expect(compile(entry('  tiers: []\n'))).rejects.toThrow(/\.tiers: lists no tier/);
+    await expect(compile(entry('  tiers: [flex, flex]\n'))).rejects.toThrow(/\.tiers: lists a tier twice/);
+    await expect(compile(entry('  tier_factors: { flex: -1 }\n'))).rejects.toThrow(/\.tier_factors\.flex/);
+    await expect(compile(entry('  tier_factors: { spot: 0.2 }\n'))).rejects.toThrow(/\.tier_factors: Unrecognized key/);
+  });
+
   it('names the entry and the field of a bad file, and never a secret', async () => {
     const entry = (fields: string) => `- name: good\n  base_url: http://127.0.0.1:1/v1\n  models: [m]\n${fields}`;
     await expect(compile(`- name: Bad_Name\n  base_url: http://x/v1\n  models: [m]\n`)).rejects.toThrow(

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseStructuredOutputSetting, type StructuredOutputSetting } from './structured-output.js';
+import { Tier, TierFactors } from './tiers.js';
 
 /**
  * One model rule of an upstream: the name clients use (`match`, a prefix when `prefix`) and the
@@ -31,6 +32,13 @@ export interface UpstreamEntry {
   /** Most calls in flight to it, adapted down when it queues. */
   concurrency: number;
   structuredOutput: StructuredOutputSetting;
+  /**
+   * How it may be called, in the file's order (issue 24): `realtime`, `flex`, `batch`.
+   * @defaultValue `['realtime']`
+   */
+  tiers: Tier[];
+  /** What its flex and batch tiers cost as a share of realtime, over the price file's; absent: none given. */
+  tierFactors?: TierFactors;
 }
 
 /** What an entry falls back to for a setting it does not give: today's single variables. */
@@ -68,6 +76,12 @@ const EntrySchema = z.strictObject({
   tpm: z.number().int().min(0).optional(),
   concurrency: z.number().int().min(0).max(100_000).optional(),
   structured_output: z.string().optional(),
+  tiers: z
+    .array(Tier, { error: `expected a list of ${Tier.options.join(', ')}` })
+    .min(1, 'lists no tier')
+    .refine((tiers) => new Set(tiers).size === tiers.length, 'lists a tier twice')
+    .optional(),
+  tier_factors: TierFactors.optional(),
 });
 
 const FileSchema = z.union([
@@ -111,6 +125,7 @@ export function shorthandUpstream(baseUrl: string, apiKey: string, defaults: Ups
     tokensPerMinute: defaults.tokensPerMinute,
     concurrency: defaults.concurrency,
     structuredOutput: defaults.structuredOutput,
+    tiers: ['realtime'],
   };
 }
 
@@ -183,6 +198,8 @@ function loadUpstreamsFile(
       tokensPerMinute: entry.tpm ?? defaults.tokensPerMinute,
       concurrency: entry.concurrency || defaults.concurrency,
       structuredOutput,
+      tiers: entry.tiers ?? ['realtime'],
+      ...(entry.tier_factors ? { tierFactors: entry.tier_factors } : {}),
     };
   });
 }
