@@ -74,7 +74,7 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
 - name: groq
   base_url: https://api.groq.com/openai/v1
   models: [llama-8b]
-  tiers: [flex]
+  tiers: [realtime, flex]
   tier_factors: { flex: 1 }
 - name: local
   base_url: http://127.0.0.1:1/v1
@@ -82,7 +82,7 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
 `);
     expect(list.map((entry) => [entry.name, entry.tiers, entry.tierFactors])).toEqual([
       ['openai', ['realtime', 'flex', 'batch'], undefined],
-      ['groq', ['flex'], { flex: 1 }],
+      ['groq', ['realtime', 'flex'], { flex: 1 }],
       ['local', ['realtime'], undefined],
     ]);
     const shorthand = compileConfig(parseEnv({ OPENAI_BASE_URL: 'http://127.0.0.1:2/v1' })).upstream.list;
@@ -90,7 +90,8 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
     const entry = (fields: string) => `- name: good\n  base_url: http://127.0.0.1:1/v1\n  models: [m]\n${fields}`;
     await expect(compile(entry('  tiers: [realtime, cheap]\n'))).rejects.toThrow(/upstreams\[0\] \("good"\)\.tiers\.1/);
     await expect(compile(entry('  tiers: []\n'))).rejects.toThrow(/\.tiers: lists no tier/);
-    await expect(compile(entry('  tiers: [flex, flex]\n'))).rejects.toThrow(/\.tiers: lists a tier twice/);
+    await expect(compile(entry('  tiers: [realtime, realtime]\n'))).rejects.toThrow(/\.tiers: lists a tier twice/);
+    await expect(compile(entry('  tiers: [flex]\n'))).rejects.toThrow(/\.tiers: must include realtime/);
     await expect(compile(entry('  tier_factors: { flex: -1 }\n'))).rejects.toThrow(/\.tier_factors\.flex/);
     await expect(compile(entry('  tier_factors: { spot: 0.2 }\n'))).rejects.toThrow(/\.tier_factors: Unrecognized key/);
   });
