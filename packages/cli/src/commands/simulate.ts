@@ -20,6 +20,7 @@ interface SimulateFlags {
   rate429?: string;
   timeoutRate?: string;
   malformedRate?: string;
+  flexUnavailableRate?: string;
   seed?: string;
   burstSeconds?: string;
   structured?: string;
@@ -47,6 +48,7 @@ export function simulatorOptionsFrom(flags: SimulateFlags): SimulatorOptions {
     rate429: rate('--rate-429', flags.rate429),
     timeoutRate: rate('--timeout-rate', flags.timeoutRate),
     malformedRate: rate('--malformed-rate', flags.malformedRate),
+    flexUnavailableRate: rate('--flex-unavailable-rate', flags.flexUnavailableRate),
     seed: flags.seed === undefined ? undefined : parseNumber('--seed', flags.seed, { integer: true }),
     burstSeconds:
       flags.burstSeconds === undefined ? undefined : parseNumber('--burst-seconds', flags.burstSeconds, { min: 0.001 }),
@@ -78,6 +80,7 @@ export function registerSimulate(program: Command) {
     .option('--rate-429 <r>', 'share of requests answered with a 429')
     .option('--timeout-rate <r>', 'share of requests never answered')
     .option('--malformed-rate <r>', 'share of answers whose content is not valid JSON')
+    .option('--flex-unavailable-rate <r>', 'share of service_tier "flex" calls refused with 429 flex_unavailable')
     .option('--seed <n>', 'seed for the random faults and latencies')
     .action(async (flags: SimulateFlags) => {
       const options = simulatorOptionsFrom(flags);
