@@ -22,6 +22,7 @@ export * from './transport/types.js';
 export * from './transport/batching-sender.js';
 export * from './transport/dead-letter.js';
 export * from './config/config.js';
+export * from './config/api-keys.js';
 export * from './config/structured-output.js';
 export * from './config/prices.js';
 export * from './tokens.js';
