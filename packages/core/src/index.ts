@@ -29,6 +29,7 @@ export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/embedded.js';
 export * from './csv.js';
+export * from './hash.js';
 export * from './json-schema.js';
 export * from './serde/status-follower.js';
 export * from './serde/control-view.js';
