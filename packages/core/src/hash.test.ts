@@ -32,8 +32,8 @@ describe('stringHashPair / stringHash53', () => {
       const text = `req-${i}`;
       seen.add(stringHash53(text));
       const [low, high] = stringHashPair(text);
-      lowBuckets[low & 15] += 1;
-      highBuckets[high >>> 28] += 1;
+      lowBuckets[low & 15] = (lowBuckets[low & 15] ?? 0) + 1;
+      highBuckets[high >>> 28] = (highBuckets[high >>> 28] ?? 0) + 1;
     }
     expect(seen.size).toBe(n);
     for (const counts of [lowBuckets, highBuckets]) {

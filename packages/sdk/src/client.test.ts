@@ -264,14 +264,18 @@ describe('idempotency keys', () => {
         return sendJson(
           response,
           409,
-          errorJson("The first request with Idempotency-Key is still running", 'idempotency_key_in_use'),
+          errorJson('The first request with Idempotency-Key is still running', 'idempotency_key_in_use'),
         );
       }
       sendJson(response, 200, jobFixture(), { 'idempotent-replayed': 'true' });
     });
     const client = new Sluice({ baseURL: api.url, maxRetries: 3 });
     const started = Date.now();
-    const job = await client.batches.submit({ operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' });
+    const job = await client.batches.submit({
+      operation: 'summarize',
+      items: [{ content: 'a' }],
+      summary_instructions: 'x',
+    });
     expect(job.id).toBe(jobFixture().id);
     expect(api.seen).toHaveLength(3);
     const keys = keysOf(api);
@@ -296,7 +300,10 @@ describe('idempotency keys', () => {
       sendJson(response, 409, errorJson('first used with another request', 'idempotency_key_reused')),
     );
     const error = await new Sluice({ baseURL: reused.url, maxRetries: 3 }).batches
-      .submit({ operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' }, { idempotencyKey: 'k-1' })
+      .submit(
+        { operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' },
+        { idempotencyKey: 'k-1' },
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ code: 'idempotency_key_reused', retriable: false });

@@ -113,7 +113,10 @@ function readEntries(sources: ApiKeySources): { entries: ApiKeyEntry[]; fingerpr
     const id = digest.toString('hex');
     const earlier = seen.get(id);
     if (earlier && earlier.tenant !== tenant) {
-      throw new ConfigError(variable, `${where}: the same key is given to tenant ${earlier.tenant} at ${earlier.where}`);
+      throw new ConfigError(
+        variable,
+        `${where}: the same key is given to tenant ${earlier.tenant} at ${earlier.where}`,
+      );
     }
     // The same key for the same tenant twice (a plain key and its hash, while moving to hashes) is one entry.
     if (earlier) return;
