@@ -8,6 +8,7 @@ import { compileConfig, createLogger, parseEnv } from '@sluice/core';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, infra, uniquePrefix } from '../harness/context.js';
+import { apiCaller, type ApiAnswer } from '../harness/http.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 
 /**
@@ -21,34 +22,7 @@ import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 let pipeline: Pipeline;
 const KEY = { authorization: 'Bearer key-a' };
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: { error?: { message: string; type: string; param: string | null; code: string | null; batch_id?: string } };
-}
-
-async function call(
-  method: string,
-  path: string,
-  options: { headers?: Record<string, string>; body?: string | FormData | Buffer; json?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...KEY, ...options.headers };
-  let body = options.body;
-  if (options.json !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    body = JSON.stringify(options.json);
-  }
-  const response = await fetch(`${pipeline.url}${path}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: Answer['body'] = {};
-  try {
-    parsed = JSON.parse(text) as Answer['body'];
-  } catch {
-    // not JSON: the assertions on the shape fail with the text in view
-  }
-  return { status: response.status, headers: response.headers, text, body: parsed };
-}
+const call = apiCaller(() => pipeline.url, KEY);
 
 /** A raw HTTP exchange, for requests fetch would refuse to send or would normalise. */
 function raw(request: string | Buffer): Promise<string> {
@@ -66,21 +40,21 @@ function raw(request: string | Buffer): Promise<string> {
   });
 }
 
-function parseRaw(answer: string): { status: number; body: Answer['body'] } {
+function parseRaw(answer: string): { status: number; body: ApiAnswer['body'] } {
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
   const text = answer.slice(answer.indexOf('\r\n\r\n') + 4);
-  let body: Answer['body'] = {};
+  let body: ApiAnswer['body'] = {};
   try {
-    body = JSON.parse(text) as Answer['body'];
+    body = JSON.parse(text) as ApiAnswer['body'];
   } catch {
     // chunked or empty: try the first JSON object in it
     const match = /\{.*\}/s.exec(text);
-    if (match) body = JSON.parse(match[0]) as Answer['body'];
+    if (match) body = JSON.parse(match[0]) as ApiAnswer['body'];
   }
   return { status, body };
 }
 
-function expectOpenAIError(answer: { status: number; body: Answer['body'] }, status: number, code?: string) {
+function expectOpenAIError(answer: { status: number; body: ApiAnswer['body'] }, status: number, code?: string) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
   const error = answer.body.error;
   expect(error, `an OpenAI error body for HTTP ${status}`).toBeDefined();
@@ -231,7 +205,7 @@ describe('a synchronous call that outlives SLUICE_SYNC_TIMEOUT_MS', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as Answer['body'] };
+    return { status: response.status, body: (await response.json()) as ApiAnswer['body'] };
   };
 
   it('answers 504 with an operations call id its caller polls and reads until it expires', async () => {

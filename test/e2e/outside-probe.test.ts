@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../harness/context.js';
+import { apiCaller, finishedAt, type ApiAnswer } from '../harness/http.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 
 /**
@@ -24,38 +24,9 @@ afterAll(async () => {
   await pipeline?.stop();
 });
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: Record<string, unknown> & {
-    error?: { message: string; type: string; param: string | null; code: string | null };
-  };
-}
+const call = apiCaller(() => pipeline.url, auth);
 
-async function call(
-  method: string,
-  path: string,
-  options: { json?: unknown; body?: string | Buffer | FormData; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...auth, ...options.headers };
-  let body = options.body;
-  if (options.json !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    body = JSON.stringify(options.json);
-  }
-  const response = await fetch(`${pipeline.url}${path}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: Answer['body'] = {};
-  try {
-    parsed = JSON.parse(text) as Answer['body'];
-  } catch {
-    // not JSON: assertions show the text
-  }
-  return { status: response.status, headers: response.headers, text, body: parsed };
-}
-
-function expectRefused(answer: Answer, param: string, code?: string) {
+function expectRefused(answer: ApiAnswer, param: string, code?: string) {
   // An answer that echoes a 100,000-character field would drown the report: its head is enough.
   const shown = answer.text.slice(0, 600);
   expect(answer.status, shown).toBe(400);
@@ -71,16 +42,7 @@ const items = [
 ];
 const categories = ['billing', 'bug'];
 
-async function finished(path: string): Promise<Answer['body']> {
-  return eventually(
-    async () => {
-      const polled = await call('GET', path);
-      const status = String(polled.body.status);
-      return ['completed', 'failed', 'cancelled', 'expired'].includes(status) ? polled.body : undefined;
-    },
-    { timeoutMs: 60_000, what: `${path} to finish` },
-  );
-}
+const finished = (path: string) => finishedAt(call, path);
 
 async function finishedJob(body: Record<string, unknown>): Promise<string> {
   const created = await call('POST', '/v1/jobs', { json: body });

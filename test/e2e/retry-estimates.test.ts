@@ -5,7 +5,7 @@ import { DryRun, Job } from '@sluice/core';
 import { BadRequestError, ConflictError, NotFoundError, Sluice } from '@sluice/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/context.js';
-import type { BatchView } from '../harness/http.js';
+import { apiCaller, finishedAt, type BatchView } from '../harness/http.js';
 import { startPipeline, type Pipeline } from '../harness/pipeline.js';
 import { spawnSluice } from '../harness/process.js';
 
@@ -19,7 +19,7 @@ let other: Sluice;
 let scratch: string;
 const KEY = 'sk-retry-a';
 const OTHER_KEY = 'sk-retry-b';
-const auth = { authorization: `Bearer ${KEY}` };
+const call = apiCaller(() => pipeline.url, { authorization: `Bearer ${KEY}` });
 
 beforeAll(async () => {
   pipeline = await startPipeline({
@@ -105,28 +105,18 @@ describe('retry only what failed', () => {
       { custom_id: 'd-ok', body: { model: 'classify', text: 'Great product', labels: ['pos', 'neg'] } },
       { custom_id: 'd-bad', body: { model: 'classify', text: 'sim:status=400 broken', labels: ['pos', 'neg'] } },
     ];
-    const created = await fetch(`${pipeline.url}/v1/batches`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/jsonl', ...auth },
+    const created = await call('POST', '/v1/batches', {
+      headers: { 'content-type': 'application/jsonl' },
       body: lines.map((line) => JSON.stringify(line)).join('\n'),
     });
-    const batch = (await created.json()) as BatchView;
-    const running = await fetch(`${pipeline.url}/v1/batches/${batch.id}/retry`, { method: 'POST', headers: auth });
+    const batch = created.body as BatchView;
+    const running = await call('POST', `/v1/batches/${batch.id}/retry`);
     // Either still running (409, OpenAI's error shape) or, on a fast machine, already done.
-    if (running.status === 409) {
-      expect(((await running.json()) as { error: { type: string } }).error).toBeDefined();
-    }
-    await eventually(
-      async () => {
-        const response = await fetch(`${pipeline.url}/v1/batches/${batch.id}`, { headers: auth });
-        const body = (await response.json()) as BatchView;
-        return ['completed', 'failed', 'cancelled', 'expired'].includes(body.status) ? body : undefined;
-      },
-      { timeoutMs: 60_000, what: 'the domain batch to finish' },
-    );
-    const response = await fetch(`${pipeline.url}/v1/batches/${batch.id}/retry`, { method: 'POST', headers: auth });
-    expect(response.status).toBe(200);
-    const retried = (await response.json()) as BatchView;
+    if (running.status === 409) expect(running.body.error).toBeDefined();
+    await finishedAt(call, `/v1/batches/${batch.id}`);
+    const response = await call('POST', `/v1/batches/${batch.id}/retry`);
+    expect(response.status, response.text).toBe(200);
+    const retried = response.body as BatchView;
     expect(retried).toMatchObject({
       object: 'batch',
       // The source's endpoint: a domain batch names the realtime endpoint its lines answer on.
@@ -134,8 +124,7 @@ describe('retry only what failed', () => {
       request_counts: { total: 1 },
       metadata: { retry_of: batch.id },
     });
-    const elsewhere = await fetch(`${pipeline.url}/v1/batches/${batch.id}/retry`, {
-      method: 'POST',
+    const elsewhere = await call('POST', `/v1/batches/${batch.id}/retry`, {
       headers: { authorization: `Bearer ${OTHER_KEY}` },
     });
     expect(elsewhere.status).toBe(404);
@@ -180,29 +169,20 @@ describe('dry runs', () => {
 
   it('answers the same errors as a submit', async () => {
     const bad = { operation: 'label', categories, items: [{ content: '' }] } as const;
-    const submitted = await fetch(`${pipeline.url}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify(bad),
-    });
-    const dry = await fetch(`${pipeline.url}/v1/jobs?dry_run=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify(bad),
-    });
+    const submitted = await call('POST', '/v1/jobs', { json: bad });
+    const dry = await call('POST', '/v1/jobs?dry_run=true', { json: bad });
     expect(dry.status).toBe(400);
     expect(submitted.status).toBe(400);
-    expect(await dry.json()).toEqual(await submitted.json());
+    expect(dry.body).toEqual(submitted.body);
   });
 
   it('a domain JSONL body, and a model without a tokenizer, over HTTP', async () => {
-    const response = await fetch(`${pipeline.url}/v1/batches?dry_run=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/jsonl', ...auth },
+    const response = await call('POST', '/v1/batches?dry_run=true', {
+      headers: { 'content-type': 'application/jsonl' },
       body: JSON.stringify({ custom_id: 'x', body: { model: 'summarize', text: 'a'.repeat(400) } }),
     });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ object: 'dry_run', items: 1 });
+    expect(response.status, response.text).toBe(200);
+    expect(response.body).toMatchObject({ object: 'dry_run', items: 1 });
     const local = await client.batches.submit(
       {
         operation: 'summarize',
@@ -276,7 +256,7 @@ describe('honest progress and per-request timeouts', () => {
     expect(final.cancelled_items).toBeGreaterThan(0);
     expect(final.completed_items + final.failed_items + final.cancelled_items + final.expired_items).toBe(40);
     expect(final.eta_seconds).toBe(0);
-    const batch = (await (await fetch(`${pipeline.url}/v1/batches/${job.id}`, { headers: auth })).json()) as {
+    const batch = (await call('GET', `/v1/batches/${job.id}`)).body as {
       request_counts: { total: number; completed: number; failed: number; cancelled: number; expired: number };
     };
     const counts = batch.request_counts;

@@ -58,3 +58,67 @@ export async function readJsonl<T = Record<string, unknown>>(url: string): Promi
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as T);
 }
+
+/** OpenAI's error object, as Sluice answers every error. */
+export interface ApiError {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+  /** A synchronous call that timed out names the batch it goes on as. */
+  batch_id?: string;
+}
+
+/** One answer of the HTTP API: its status, headers and text, and the text parsed ({} when not JSON). */
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: Record<string, unknown> & { error?: ApiError };
+}
+
+export interface ApiCallOptions {
+  /** Sent as JSON, with `content-type: application/json` unless `headers` give another. */
+  json?: unknown;
+  body?: string | Buffer | FormData;
+  /** Over the caller's own headers (its API key): `{ authorization: ... }` calls as another tenant. */
+  headers?: Record<string, string>;
+}
+
+export type ApiCall = (method: string, path: string, options?: ApiCallOptions) => Promise<ApiAnswer>;
+
+/**
+ * Calls Sluice's HTTP API with `headers` (an API key) on every call. `baseUrl` is read at each
+ * call, since a suite's server starts in its `beforeAll`, after the caller is made.
+ */
+export function apiCaller(baseUrl: () => string, headers: Record<string, string> = {}): ApiCall {
+  return async (method, path, options = {}) => {
+    const sent: Record<string, string> = { ...headers, ...options.headers };
+    let body = options.body;
+    if (options.json !== undefined) {
+      sent['content-type'] ??= 'application/json';
+      body = JSON.stringify(options.json);
+    }
+    const response = await fetch(`${baseUrl()}${path}`, { method, headers: sent, body });
+    const text = await response.text();
+    let parsed: ApiAnswer['body'] = {};
+    try {
+      parsed = JSON.parse(text) as ApiAnswer['body'];
+    } catch {
+      // not JSON: the assertions show the text
+    }
+    return { status: response.status, headers: response.headers, text, body: parsed };
+  };
+}
+
+/** Polls `path` (a batch or a job) with `call` until its status is final; resolves with its body. */
+export async function finishedAt(call: ApiCall, path: string, timeoutMs = 60_000): Promise<ApiAnswer['body']> {
+  return eventually(
+    async () => {
+      const polled = await call('GET', path);
+      const status = String(polled.body.status);
+      return ['completed', 'failed', 'cancelled', 'expired'].includes(status) ? polled.body : undefined;
+    },
+    { timeoutMs, what: `${path} to finish` },
+  );
+}

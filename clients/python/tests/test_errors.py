@@ -423,6 +423,45 @@ def test_a_409_is_never_retried(scripted: Any, make_client: Any) -> None:
     assert len(api.requests) == 1 and raised.value.retriable is False
 
 
+def test_a_409_idempotency_key_in_use_is_retried_with_backoff_and_the_same_key(scripted: Any, make_client: Any) -> None:
+    # The first request with this key is still running: retried, the same key gets its answer.
+    def answer(n: int, path: str) -> Answer:
+        if n < 2:
+            return (409, {}, error_body("The first request is still running", "idempotency_key_in_use"))
+        return (200, {"idempotent-replayed": "true"}, job_body())
+
+    api = scripted(answer)
+    started = time.monotonic()
+    job = make_client(api.url, max_retries=3).batches.submit(
+        operation="label", items=[{"content": "a"}], categories=["a", "b"]
+    )
+    assert job.id == "batch_test"
+    keys = [seen.headers.get("idempotency-key") for seen in api.requests]
+    assert len(keys) == 3 and keys[0] is not None and UUID_V4.fullmatch(keys[0]), keys
+    assert set(keys) == {keys[0]}
+    # Backoff between the attempts (0.5 s, then 1 s, each shortened by up to a quarter).
+    assert time.monotonic() - started >= 0.375 + 0.75
+
+
+def test_idempotency_key_in_use_gives_up_after_max_retries_and_reused_is_never_retried(
+    scripted: Any, make_client: Any
+) -> None:
+    busy = scripted(lambda n, path: (409, {"retry-after-ms": "10"}, error_body("running", "idempotency_key_in_use")))
+    with pytest.raises(ConflictError) as raised:
+        make_client(busy.url, max_retries=2).batches.retry("batch_test")
+    assert len(busy.requests) == 3 and raised.value.retriable is True
+    assert raised.value.code == "idempotency_key_in_use"
+
+    reused = scripted(
+        lambda n, path: (409, {}, error_body("first used with another request", "idempotency_key_reused"))
+    )
+    with pytest.raises(ConflictError) as raised:
+        make_client(reused.url, max_retries=3).batches.submit(
+            operation="label", items=[{"content": "a"}], categories=["a", "b"], idempotency_key="k-1"
+        )
+    assert len(reused.requests) == 1 and raised.value.retriable is False
+
+
 def test_a_refused_connection_is_retried_then_raised(make_client: Any) -> None:
     probe = ScriptedServer(lambda n, path: None)
     url = probe.url

@@ -1,7 +1,8 @@
 """The Python SDK retries exactly what the TypeScript side does.
 
-The rule for Sluice's API (408, 429 and every 5xx; not 409, a conflict with the job's state) is
-declared once, in packages/core/src/retry/retriable-statuses.json (``sluiceApi``); the TypeScript unit test
+The rule for Sluice's API (408, 429 and every 5xx; not 409, a conflict with the job's state, but
+for its code ``idempotency_key_in_use``) is declared once, in
+packages/core/src/retry/retriable-statuses.json (``sluiceApi``); the TypeScript unit test
 (packages/core/src/retry/retry.test.ts) and this test check their code against that table.
 """
 
@@ -10,7 +11,7 @@ import json
 import httpx
 
 from sluice._errors import error_from_response
-from sluice._retry import is_retriable_status, retry_delay
+from sluice._retry import is_retriable_answer, is_retriable_status, retry_delay
 
 from .conftest import ROOT
 
@@ -25,6 +26,20 @@ def test_statuses_match_the_shared_table() -> None:
         expected = status in rule["statuses"] or status >= rule["atLeast"]
         assert (status, is_retriable_status(status)) == (status, expected)
     assert not is_retriable_status(409)
+
+
+def test_only_the_409_codes_of_the_shared_table_are_retried() -> None:
+    codes = TABLE["retriableCodes"]["409"]
+    assert codes == ["idempotency_key_in_use"]
+    assert all(is_retriable_answer(409, code) for code in codes)
+    for code in ("idempotency_key_reused", "conflict", None):
+        assert (code, is_retriable_answer(409, code)) == (code, False)
+    for status in range(100, 600):
+        if status != 409:
+            assert (status, is_retriable_answer(status, "idempotency_key_in_use")) == (
+                status,
+                is_retriable_status(status),
+            )
 
 
 def test_errors_carry_the_rule() -> None:

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-errors.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
+import { registerKey } from './commands/key.js';
 import { registerList } from './commands/list.js';
 import { registerOutput } from './commands/output.js';
 import { registerRetry } from './commands/retry.js';
@@ -29,6 +30,7 @@ registerOutput(program);
 registerCancel(program);
 registerRetry(program);
 registerList(program);
+registerKey(program);
 
 try {
   await program.parseAsync(process.argv);

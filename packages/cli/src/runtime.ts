@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import {
+  type ApiKeysReloader,
   createKafkaTransport,
   createEmbeddedTransport,
   createLogger,
@@ -14,6 +15,7 @@ import {
   SluiceError,
   topicSpecs,
   type Transport,
+  watchApiKeysFile,
 } from '@sluice/core';
 import { createIngest, type Ingest } from '@sluice/ingest';
 import { createProcessor, type Processor } from '@sluice/processor';
@@ -39,6 +41,11 @@ export interface RunningSluice {
   transport: Transport;
   store: Store;
   metrics: Registry;
+  /**
+   * Reads SLUICE_API_KEYS_FILE again now (the CLI calls it on SIGHUP; the file is also watched);
+   * false when the new file was refused and the keys in force stay. True when there is nothing to reload.
+   */
+  reloadApiKeys(reason: string): boolean;
   /** Graceful stop: HTTP first, then the processor drains, then the sink. */
   stop(): Promise<void>;
 }
@@ -86,6 +93,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
   let processor: Processor | null = null;
   let ingest: Ingest | null = null;
   let healthServer: Server | null = null;
+  let apiKeysReloader: ApiKeysReloader | null = null;
   let url: string;
 
   if (roles.has('sink')) {
@@ -148,6 +156,10 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
   }
   if (roles.has('ingest')) {
     await mkdir(config.dataDir, { recursive: true });
+    // Ingest is the role that checks keys; the file is read again when it changes, no restart.
+    if (config.apiKeys?.sources.file) {
+      apiKeysReloader = watchApiKeysFile(config.apiKeys, logger.child({ component: 'api-keys' }));
+    }
     ingest = await createIngest({
       transport,
       serde,
@@ -189,7 +201,9 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
     transport,
     store,
     metrics,
+    reloadApiKeys: (reason) => apiKeysReloader?.reload(reason) ?? true,
     async stop() {
+      apiKeysReloader?.close();
       await ingest?.stop();
       if (healthServer) await new Promise((resolve) => healthServer?.close(resolve));
       await processor?.stop(config.shutdownTimeoutMs);

@@ -1,5 +1,6 @@
 import {
   AuthenticationError,
+  type ApiKeys,
   BadRequestError,
   decodeUtf8,
   DEFAULT_PRICES,
@@ -70,8 +71,8 @@ export interface IngestOptions {
    * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini
    */
   upstream?: UpstreamFacts;
-  /** API key → tenant; null: no authentication, every caller is tenant `default`. */
-  apiKeys: Map<string, string> | null;
+  /** API key → tenant, read at each request (a reload takes effect at once); null: no authentication, every caller is tenant `default`. */
+  apiKeys: Pick<ApiKeys, 'tenantOf'> | null;
   readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
   logger: Logger;
   metricsRegistry?: Registry;
@@ -264,7 +265,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     // The dashboard's own files are public: the page itself asks for the key and sends it with every call.
     if (!options.apiKeys || request.url === '/healthz' || dashboard.serves(request)) return;
     const key = bearerToken(request.headers.authorization);
-    const tenant = key ? options.apiKeys.get(key) : undefined;
+    const tenant = key ? options.apiKeys.tenantOf(key) : undefined;
     if (!tenant) {
       throw new AuthenticationError(
         key ? 'Incorrect API key provided.' : 'Missing API key: send it as "Authorization: Bearer <key>".',

@@ -145,7 +145,7 @@ describe('retries', () => {
     expect(api.seen).toHaveLength(1);
   });
 
-  it("never retries a 409: from Sluice it is a conflict with the job's state, a final answer", async () => {
+  it("never retries a 409 (but idempotency_key_in_use): from Sluice it is a conflict with the job's state, a final answer", async () => {
     const api = await server((_request, response) =>
       sendJson(response, 409, errorJson('job batch_test is already completed', 'conflict')),
     );
@@ -255,6 +255,59 @@ describe('idempotency keys', () => {
     expect(firstRetried).toBe(first);
     expect(secondRetried).toBe(second);
     expect(second).not.toBe(first);
+  });
+
+  it("retries a 409 idempotency_key_in_use with backoff and the same key, until the first request's answer comes", async () => {
+    const api = await server((request, response) => {
+      // The first request with this key is still running for the first two attempts.
+      if (api.seen.length <= 2) {
+        return sendJson(
+          response,
+          409,
+          errorJson('The first request with Idempotency-Key is still running', 'idempotency_key_in_use'),
+        );
+      }
+      sendJson(response, 200, jobFixture(), { 'idempotent-replayed': 'true' });
+    });
+    const client = new Sluice({ baseURL: api.url, maxRetries: 3 });
+    const started = Date.now();
+    const job = await client.batches.submit({
+      operation: 'summarize',
+      items: [{ content: 'a' }],
+      summary_instructions: 'x',
+    });
+    expect(job.id).toBe(jobFixture().id);
+    expect(api.seen).toHaveLength(3);
+    const keys = keysOf(api);
+    expect(keys[0]).toMatch(UUID_V4);
+    expect(new Set(keys)).toEqual(new Set([keys[0]]));
+    // Backoff between attempts (0.5 s, then 1 s, each shortened by up to a quarter), not a tight loop.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(375 + 750);
+  });
+
+  it('gives up on idempotency_key_in_use after maxRetries; never retries idempotency_key_reused', async () => {
+    const busy = await server((_request, response) =>
+      sendJson(response, 409, errorJson('still running', 'idempotency_key_in_use'), { 'retry-after-ms': '10' }),
+    );
+    const stillBusy = await new Sluice({ baseURL: busy.url, maxRetries: 2 }).batches
+      .retry('batch_test')
+      .catch((e: unknown) => e);
+    expect(stillBusy).toBeInstanceOf(ConflictError);
+    expect(stillBusy).toMatchObject({ code: 'idempotency_key_in_use', retriable: true });
+    expect(busy.seen).toHaveLength(3);
+
+    const reused = await server((_request, response) =>
+      sendJson(response, 409, errorJson('first used with another request', 'idempotency_key_reused')),
+    );
+    const error = await new Sluice({ baseURL: reused.url, maxRetries: 3 }).batches
+      .submit(
+        { operation: 'summarize', items: [{ content: 'a' }], summary_instructions: 'x' },
+        { idempotencyKey: 'k-1' },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: 'idempotency_key_reused', retriable: false });
+    expect(reused.seen).toHaveLength(1);
   });
 
   it("sends the caller's own key, and refuses one that cannot be a header", async () => {

@@ -1,4 +1,4 @@
-import { isRetriableSluiceApiStatus, serverDelayMs } from './retry.js';
+import { isRetriableSluiceApiAnswer, serverDelayMs } from './retry.js';
 
 /**
  * The SDK's error taxonomy. Every error says whether retrying may help (`retriable`); the one
@@ -44,8 +44,9 @@ export class SluiceAPIError extends SluiceClientError {
     readonly headers: Headers,
   ) {
     // One rule with the Python SDK (@sluice/core/retry): 408, 429 and 5xx are retried; a 409 is a
-    // conflict with the resource's state (a final job cancelled), which a retry would only repeat.
-    super(message, { retriable: isRetriableSluiceApiStatus(status) });
+    // conflict with the resource's state (a final job cancelled), which a retry would only repeat,
+    // except `idempotency_key_in_use`: the first request with this call's key is still running.
+    super(message, { retriable: isRetriableSluiceApiAnswer(status, details.code) });
     this.code = details.code;
     this.type = details.type;
     this.param = details.param;

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import httpx
 
-from ._retry import is_retriable_status, server_delay
+from ._retry import is_retriable_answer, server_delay
 
 if TYPE_CHECKING:
     from ._models import Job
@@ -85,7 +85,7 @@ class APIStatusError(SluiceError):
         self.request_id: Optional[str] = response.headers.get("x-request-id")
         self.retry_after: Optional[float] = server_delay(response.headers)
         """The delay the server asked for before a retry (``retry-after-ms`` / ``retry-after``), in seconds."""
-        self.retriable = is_retriable_status(self.status_code)
+        self.retriable = is_retriable_answer(self.status_code, self.code)
 
     def __str__(self) -> str:
         code = f" {self.code}" if self.code else ""

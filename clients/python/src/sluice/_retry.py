@@ -7,7 +7,9 @@ longer than a minute is taken as a mistake (as the OpenAI clients do), and backo
 What is retried: 408, 429, 5xx and lost connections (see ``SluiceError.retriable``); never
 another 4xx, never an upload. Not a 409 either: from Sluice it is a conflict with the resource's
 state (cancelling a completed job, retrying a running one), a final answer that a retry only
-repeats. (The processor does retry an upstream LLM's 409, OpenAI's lock conflict.) The rule is the
+repeats; except the 409 ``idempotency_key_in_use``, which says the first request with the same
+``Idempotency-Key`` is still running: retried with that key, it gets the first request's answer.
+(The processor does retry an upstream LLM's 409, OpenAI's lock conflict.) The rule is the
 TypeScript SDK's; its table lives in packages/core/src/retry/retriable-statuses.json (``sluiceApi``)
 and tests/test_retry_rules.py checks this module against it.
 """
@@ -27,9 +29,20 @@ MAX_DELAY = 8.0
 MAX_SERVER_DELAY = 60.0
 
 
+RETRIABLE_CONFLICT_CODES = ("idempotency_key_in_use",)
+"""The 409 codes that clear by themselves: the first request with this call's key is still running."""
+
+
 def is_retriable_status(status: int) -> bool:
     """Whether an answer with this HTTP status is worth retrying."""
     return status in RETRIABLE_STATUSES or status >= RETRIABLE_FROM_STATUS
+
+
+def is_retriable_answer(status: int, code: Optional[str]) -> bool:
+    """Whether an error answer is worth retrying: its status, and for a 409 its ``error.code``."""
+    if status == 409:
+        return code in RETRIABLE_CONFLICT_CODES
+    return is_retriable_status(status)
 
 
 def retry_delay(retry: int, asked: Optional[float], rand: Callable[[], float] = random.random) -> float:

@@ -51,7 +51,13 @@ export function registerServe(program: Command) {
       }
       const running = await startSluice(config, { roles, logger });
       logger.info({ url: running.url, roles, mode: config.mode, topics: config.topics }, 'sluice is running');
+      // SIGHUP reads the API keys file again (the file is watched too; SIGHUP is for what a watch
+      // misses, e.g. a symlink whose target is edited elsewhere). Only when there is a file: without
+      // one SIGHUP keeps its default meaning, as before.
+      const onHangUp = () => running.reloadApiKeys('SIGHUP');
+      if (config.apiKeys?.sources.file && roles.includes('ingest')) process.on('SIGHUP', onHangUp);
       const signal = await untilSignal();
+      process.off('SIGHUP', onHangUp);
       logger.info({ signal }, 'shutting down');
       const deadline = setTimeout(() => {
         logger.error('shutdown took longer than SLUICE_SHUTDOWN_TIMEOUT_MS; exiting');

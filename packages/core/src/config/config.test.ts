@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { compileConfig, parseApiKeys } from './config.js';
+import { parseApiKeys } from './api-keys.js';
+import { compileConfig } from './config.js';
 import { parseEnv } from './env.js';
 import { structuredOutputModeFor } from './structured-output.js';
 
@@ -27,12 +28,14 @@ describe('configuration', () => {
       const file = join(dir, 'keys');
       await writeFile(file, '# team keys\nkey-c=tenant-c\n\nkey-d = tenant-d\n');
       const keys = parseApiKeys('key-a=tenant-a,key-b=tenant-b', file);
-      expect(Object.fromEntries(keys ?? [])).toEqual({
-        'key-a': 'tenant-a',
-        'key-b': 'tenant-b',
-        'key-c': 'tenant-c',
-        'key-d': 'tenant-d',
-      });
+      expect(keys?.size).toBe(4);
+      expect(['key-a', 'key-b', 'key-c', 'key-d', 'key-e'].map((key) => keys?.tenantOf(key))).toEqual([
+        'tenant-a',
+        'tenant-b',
+        'tenant-c',
+        'tenant-d',
+        undefined,
+      ]);
       expect(parseApiKeys(undefined, undefined)).toBeNull();
       expect(() => parseApiKeys('key-without-tenant', undefined)).toThrow(/SLUICE_API_KEYS: entry 1/);
       expect(() => parseApiKeys(undefined, join(dir, 'missing'))).toThrow(/SLUICE_API_KEYS_FILE: cannot read/);

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { topicNames, type TopicNames } from '../topics.js';
 import type { RegistryAccess } from '../serde/registry-access.js';
 import type { KafkaSecurity } from '../transport/kafka-connection.js';
 import type { Env } from './env.js';
+import { ApiKeys } from './api-keys.js';
 import { compileKafkaSecurity, compileRegistryAccess } from './kafka-security.js';
 import { compileUpstreams, type UpstreamDefaults, type UpstreamEntry } from './upstreams.js';
 
@@ -75,8 +75,8 @@ export interface SluiceConfig {
     syncTimeoutMs: number;
     maxReportedErrors: number;
   };
-  /** API key → tenant; null when authentication is off. */
-  apiKeys: Map<string, string> | null;
+  /** API key → tenant (reloadable from SLUICE_API_KEYS_FILE); null when authentication is off. */
+  apiKeys: ApiKeys | null;
   webhook: { url: string; secret: string } | null;
   shutdownTimeoutMs: number;
   metrics: boolean;
@@ -110,7 +110,7 @@ export function compileConfig(env: Env, variables: Readonly<Record<string, strin
     concurrency: env.SLUICE_UPSTREAM_CONCURRENCY || env.SLUICE_PROCESSOR_CONCURRENCY,
     structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
   };
-  const apiKeys = parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE);
+  const apiKeys = ApiKeys.load({ inline: env.SLUICE_API_KEYS, file: env.SLUICE_API_KEYS_FILE });
   // Safe by default: without API keys anyone who reaches the port is the `default` tenant, so
   // Sluice listens on loopback only unless HOST says otherwise (the Docker image sets HOST).
   const hostChosenBy = env.HOST !== undefined ? 'HOST' : apiKeys ? 'api_keys' : 'no_api_keys';
@@ -247,39 +247,4 @@ export function parseStorage(env: Env): StorageConfig {
           }
         : null,
   };
-}
-
-/**
- * `key1=tenantA,key2=tenantB`, and/or a file with one `key=tenant` per line (`#` comments).
- * Returns null when neither is set: authentication off, every request is tenant `default`.
- */
-export function parseApiKeys(inline: string | undefined, file: string | undefined): Map<string, string> | null {
-  if (!inline && !file) return null;
-  const keys = new Map<string, string>();
-  const add = (entry: string, variable: string, where: string) => {
-    const trimmed = entry.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const at = trimmed.indexOf('=');
-    const key = at === -1 ? '' : trimmed.slice(0, at).trim();
-    const tenant = at === -1 ? '' : trimmed.slice(at + 1).trim();
-    if (!key || !tenant || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) {
-      throw new ConfigError(
-        variable,
-        `${where}: expected key=tenant with a tenant of letters, digits, '.', '_' or '-'`,
-      );
-    }
-    keys.set(key, tenant);
-  };
-  if (inline) inline.split(',').forEach((entry, i) => add(entry, 'SLUICE_API_KEYS', `entry ${i + 1}`));
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError('SLUICE_API_KEYS_FILE', `cannot read ${file}: ${(error as Error).message}`);
-    }
-    text.split('\n').forEach((line, i) => add(line, 'SLUICE_API_KEYS_FILE', `line ${i + 1}`));
-  }
-  if (keys.size === 0) throw new ConfigError(inline ? 'SLUICE_API_KEYS' : 'SLUICE_API_KEYS_FILE', 'no keys given');
-  return keys;
 }

@@ -151,8 +151,12 @@ const EnvSchema = z.object({
   /** How many bad lines a validation error lists. */
   SLUICE_MAX_REPORTED_ERRORS: int(1, 10_000).default(100),
 
-  /** `key1=tenantA,key2=tenantB`; with keys set, every route but /healthz requires one. */
+  /**
+   * `key1=tenantA,key2=tenantB`; with keys set, every route but /healthz requires one. A key may be
+   * given as `sha256:<hex>` of the key.
+   */
   SLUICE_API_KEYS: z.string().optional(),
+  /** One `key=tenant` (or `sha256:<hex>=tenant`) per line; read again when it changes and on SIGHUP. */
   SLUICE_API_KEYS_FILE: z.string().optional(),
   SLUICE_WEBHOOK_URL: z.url().optional(),
   SLUICE_WEBHOOK_SECRET: z.string().optional(),

@@ -47,6 +47,20 @@ export function isRetriableSluiceApiStatus(status: number): boolean {
   return RETRIABLE_SLUICE_API_STATUSES.includes(status) || status >= RETRIABLE_FROM_STATUS;
 }
 
+/**
+ * The one 409 of Sluice's API that clears by itself: `idempotency_key_in_use`, the answer to a
+ * request whose `Idempotency-Key` belongs to a first request still running (the client's own
+ * earlier attempt, whose answer it lost). Retried with the same key, it gets that first request's
+ * answer once it is done. Every other 409 is a conflict with the resource's state, final.
+ */
+export const RETRIABLE_SLUICE_API_CONFLICT_CODES: readonly string[] = ['idempotency_key_in_use'];
+
+/** The SDKs' rule on an error answer of Sluice's API: its status, and for a 409 its `error.code`. */
+export function isRetriableSluiceApiAnswer(status: number, code: string | null): boolean {
+  if (status === 409) return code !== null && RETRIABLE_SLUICE_API_CONFLICT_CODES.includes(code);
+  return isRetriableSluiceApiStatus(status);
+}
+
 export interface BackoffOptions {
   /** Delay before the first retry, before jitter. */
   initialMs: number;

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   attemptsOf,
   backoffDelayMs,
+  isRetriableSluiceApiAnswer,
   isRetriableSluiceApiStatus,
   isRetriableUpstreamStatus,
   parseRetryAfter,
@@ -18,7 +19,7 @@ interface StatusRule {
 }
 const table = JSON.parse(readFileSync(new URL('./retriable-statuses.json', import.meta.url), 'utf8')) as {
   upstream: StatusRule;
-  sluiceApi: StatusRule;
+  sluiceApi: StatusRule & { retriableCodes: { '409': string[] } };
 };
 
 function expectRule(rule: StatusRule, isRetriable: (status: number) => boolean) {
@@ -39,6 +40,17 @@ describe('the retry rules', () => {
   it('retry Sluice API answers as the shared table says, never a 409 (the Python SDK checks the same table)', () => {
     expectRule(table.sluiceApi, isRetriableSluiceApiStatus);
     expect(isRetriableSluiceApiStatus(409)).toBe(false);
+  });
+
+  it('retry a 409 idempotency_key_in_use (the first request with the key still runs) and no other 409', () => {
+    expect(table.sluiceApi.retriableCodes['409']).toEqual(['idempotency_key_in_use']);
+    for (const code of table.sluiceApi.retriableCodes['409']) expect(isRetriableSluiceApiAnswer(409, code)).toBe(true);
+    for (const code of ['idempotency_key_reused', 'conflict', 'batch_not_retriable', null]) {
+      expect([code, isRetriableSluiceApiAnswer(409, code)]).toEqual([code, false]);
+    }
+    // Without a code it is the status rule; the code changes nothing for another status.
+    expectRule(table.sluiceApi, (status) => isRetriableSluiceApiAnswer(status, null));
+    expect(isRetriableSluiceApiAnswer(400, 'idempotency_key_in_use')).toBe(false);
   });
 
   it('back off exponentially, capped, shortened by up to a quarter', () => {

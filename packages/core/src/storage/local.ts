@@ -42,6 +42,27 @@ export function createLocalStore(options: LocalStoreOptions): Store {
     return join(tempDir, `${Date.now()}-${randomBytes(8).toString('hex')}.tmp`);
   };
 
+  /**
+   * `body` in a new temporary file, on disk (fsynced) before it is published, so that a crash after
+   * the rename or link never leaves a published object short. On failure the file is gone.
+   */
+  const writeSyncedTemp = async (body: Buffer | string): Promise<string> => {
+    const temp = await tempPath();
+    try {
+      const handle = await open(temp, 'w');
+      try {
+        await handle.writeFile(body);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return temp;
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  };
+
   /** Removes `dir` and its parents while they are empty, up to (not including) the root. */
   const pruneEmpty = async (dir: string) => {
     let current = dir;
@@ -74,15 +95,8 @@ export function createLocalStore(options: LocalStoreOptions): Store {
 
     async put(key, body) {
       pathOf(key);
-      const temp = await tempPath();
+      const temp = await writeSyncedTemp(body);
       try {
-        const handle = await open(temp, 'w');
-        try {
-          await handle.writeFile(body);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
         await publish(temp, key);
       } catch (error) {
         await rm(temp, { force: true });
@@ -92,15 +106,8 @@ export function createLocalStore(options: LocalStoreOptions): Store {
 
     async putIfAbsent(key, body) {
       const target = pathOf(key);
-      const temp = await tempPath();
+      const temp = await writeSyncedTemp(body);
       try {
-        const handle = await open(temp, 'w');
-        try {
-          await handle.writeFile(body);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
         // link(2) fails with EEXIST when the target exists, atomically, and publishes a complete
         // file (an exclusive open('wx') would show readers the file before its bytes are written).
         return await retrying(PUBLISH_RETRY, async () => {

@@ -1,3 +1,5 @@
+import { stringHash53 } from '@sluice/core';
+
 /**
  * Remembers which custom_ids a batch used, in about 32 bytes per item whatever the id's length:
  * an open-addressing table of 53-bit fingerprints → the item (and line) that first used them. A fingerprint
@@ -62,17 +64,7 @@ export class CustomIdSet {
   }
 }
 
-/** cyrb53: a fast 53-bit string hash; never 0 (0 marks an empty slot). */
-export function fingerprint(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  const hash = 4294967296 * (2097151 & h2) + (h1 >>> 0);
-  return hash === 0 ? 1 : hash;
+/** The table's key: 53 bits of core's string hash; never 0 (0 marks an empty slot). */
+function fingerprint(text: string): number {
+  return stringHash53(text) || 1;
 }

@@ -1,3 +1,5 @@
+import { stringHashPair } from '@sluice/core';
+
 export interface KnownAnswersOptions {
   /** Milliseconds of expiry times one filter covers: the dedup TTL. */
   windowMs: number;
@@ -65,7 +67,7 @@ export class KnownAnswers {
   }
 }
 
-/** A plain Bloom filter over strings, with k indexes from two FNV-1a hashes (Kirsch–Mitzenmacher). */
+/** A plain Bloom filter over strings, with k indexes from two 32-bit hashes (Kirsch–Mitzenmacher). */
 class BloomFilter {
   private readonly words: Uint32Array;
 
@@ -77,7 +79,7 @@ class BloomFilter {
   }
 
   add(key: string): void {
-    const [h1, h2] = hashPair(key);
+    const [h1, h2] = indexHashes(key);
     for (let i = 0; i < this.hashes; i++) {
       const bit = (h1 + i * h2) % this.bits;
       this.words[bit >>> 5] = (this.words[bit >>> 5] as number) | (1 << (bit & 31));
@@ -85,7 +87,7 @@ class BloomFilter {
   }
 
   mightHave(key: string): boolean {
-    const [h1, h2] = hashPair(key);
+    const [h1, h2] = indexHashes(key);
     for (let i = 0; i < this.hashes; i++) {
       const bit = (h1 + i * h2) % this.bits;
       if (((this.words[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return false;
@@ -94,26 +96,9 @@ class BloomFilter {
   }
 }
 
-/**
- * Two 32-bit hashes of the key's UTF-16 code units: FNV-1a from two offset bases, each finished
- * with MurmurHash3's mixer so every input bit moves every output bit.
- */
-function hashPair(key: string): [number, number] {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (let i = 0; i < key.length; i++) {
-    const code = key.charCodeAt(i);
-    a = Math.imul(a ^ code, 0x01000193);
-    b = Math.imul(b ^ code, 0x01000193);
-  }
-  // The second is the step between indexes: never 0, or all k indexes would be one.
-  return [mix(a), mix(b) || 1];
-}
-
-function mix(hash: number): number {
-  let h = hash ^ (hash >>> 16);
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+/** The first index and the step between indexes: never 0, or all k indexes would be one. */
+function indexHashes(key: string): [number, number] {
+  const pair = stringHashPair(key);
+  if (pair[1] === 0) pair[1] = 1;
+  return pair;
 }
