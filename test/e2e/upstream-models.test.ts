@@ -65,6 +65,17 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/** The fields these tests read from Sluice's answers. */
+interface Body {
+  id: string;
+  status: string;
+  data: { id: string }[];
+  results: unknown[];
+  error: { code: string; param: string | null; message: string; details: unknown[] };
+  errors: { data: unknown[] };
+  request_counts: { total: number };
+}
+
 async function call(method: string, path: string, body?: unknown, type = 'application/json') {
   const response = await fetch(`${url}${path}`, {
     method,
@@ -72,7 +83,7 @@ async function call(method: string, path: string, body?: unknown, type = 'applic
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as Body };
 }
 
 /** Every batch and job the tenant has: a refused create must leave both lists as they were. */
@@ -93,7 +104,7 @@ async function finished(id: string) {
 }
 
 /** The refusal: a 400 `model_not_found` naming the model (and where it came from) and what is served. */
-function expectRefused(answer: { status: number; body: Record<string, any> }, model: string, param: string) {
+function expectRefused(answer: { status: number; body: Body }, model: string, param: string) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(400);
   expect(answer.body.error.code).toBe('model_not_found');
   expect(answer.body.error.param).toBe(param);
@@ -297,7 +308,7 @@ describe('sluice check', () => {
     );
     expect(lines).toContain(`gone  http://127.0.0.1:${deadPort}/v1  FAIL  unreachable: ECONNREFUSED`);
     expect(lines.find((line) => line.startsWith('wrong-key'))).toMatch(
-      /^wrong-key  \S+  FAIL  key refused: GET \/models answered 401: Incorrect API key provided/,
+      /^wrong-key {2}\S+ {2}FAIL {2}key refused: GET \/models answered 401: Incorrect API key provided/,
     );
     expect(check.output.at(-1)).toBe('sluice: 2 of 3 upstreams failed the check: gone, wrong-key');
   });

@@ -171,13 +171,18 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
   }
 }
 
-/** The `data[].id` of an OpenAI model list; null when the answer is not one. */
+/**
+ * The `data[].id` of an OpenAI model list; null when the answer is not one. Gemini's OpenAI layer
+ * lists `models/gemini-2.0-flash` for the model its chat route calls `gemini-2.0-flash`: the
+ * `models/` is dropped so both compare as the name a request uses.
+ */
 function modelIds(body: unknown): string[] | null {
   const data = (body as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return null;
   return data
     .map((model) => (model as { id?: unknown } | null)?.id)
-    .filter((id): id is string => typeof id === 'string');
+    .filter((id): id is string => typeof id === 'string')
+    .map((id) => id.replace(/^models\//, ''));
 }
 
 /** `: <the upstream's message>`, short, for a reason. */

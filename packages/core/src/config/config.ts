@@ -105,7 +105,9 @@ export interface UpstreamConfig {
  * rest (enrich, run). One place, so ingest refuses at submit exactly the model the processor calls.
  */
 export function defaultModelFor(operation: string, models: UpstreamConfig['models']): string {
-  if (operation === 'extract' || operation === 'summarize' || operation === 'classify') return models[operation];
+  // `label` is the jobs API's name for classify.
+  const named = operation === 'label' ? 'classify' : operation;
+  if (named === 'extract' || named === 'summarize' || named === 'classify') return models[named];
   return models.default;
 }
 

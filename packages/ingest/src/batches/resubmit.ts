@@ -100,10 +100,7 @@ export async function estimateRetry(
 ): Promise<DryRun> {
   const lines = await incompleteItems(context, source, resource);
   // As at create: OpenAI lines name their model; the others run on the batch's, else the configured one.
-  const model =
-    source.api === 'openai'
-      ? null
-      : context.catalog.modelOf(source.operation === 'label' ? 'classify' : (source.operation ?? 'run'), source.model);
+  const model = source.api === 'openai' ? null : context.catalog.modelOf(source.operation ?? 'run', source.model);
   const meter = new DryRunMeter(source.api, await tokenCounters(), model);
   for await (const line of lines) meter.add(JSON.parse(line.toString('utf8')) as StoredItem);
   if (meter.items === 0) throw nothingToRetry(source);
@@ -166,7 +163,7 @@ function unservedModels(context: IngestContext, source: BatchRecord): Validation
   }
   const operations =
     source.api === 'operations'
-      ? [source.operation === 'label' ? 'classify' : (source.operation ?? 'run')]
+      ? [source.operation ?? 'run']
       : // A domain batch's endpoint names the operations of its lines (`/classify,/extract`).
         DOMAIN_OPERATIONS.filter((operation) => source.endpoint.split(',').includes(REALTIME_ENDPOINTS[operation]));
   return operations

@@ -67,6 +67,9 @@ describe('ModelCatalog', () => {
       'model "qwen-7b" (the configured default for summarize: SLUICE_MODEL_SUMMARIZE, else SLUICE_MODEL) is served by no upstream; served: gpt-4o-mini',
     );
     expect(catalog.modelOf('enrich', null)).toBe('gpt-4o-mini');
+    // `label` (the jobs API's name for classify) runs on classify's default.
+    expect(catalog.modelOf('label', null)).toBe(DEFAULTS.classify);
+    expect(new ModelCatalog([], { ...DEFAULTS, classify: 'small' }).modelOf('label', null)).toBe('small');
     expect(catalog.modelOf('summarize', undefined)).toBe('qwen-7b');
   });
 

@@ -102,7 +102,8 @@ export class ModelCatalog {
 
 /** Where a configured default model comes from, for a refusal's message. */
 function defaultModelOrigin(operation: string): string {
-  const own = operation === 'extract' || operation === 'summarize' || operation === 'classify';
-  const variables = own ? `SLUICE_MODEL_${operation.toUpperCase()}, else SLUICE_MODEL` : 'SLUICE_MODEL';
+  const named = operation === 'label' ? 'classify' : operation;
+  const own = named === 'extract' || named === 'summarize' || named === 'classify';
+  const variables = own ? `SLUICE_MODEL_${named.toUpperCase()}, else SLUICE_MODEL` : 'SLUICE_MODEL';
   return `the configured default for ${operation}: ${variables}`;
 }
