@@ -182,6 +182,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         concurrency: upstream?.concurrency ?? config.upstream.defaults.concurrency,
         prices: config.upstream.prices,
         models: config.upstream.models,
+        upstreams: config.upstream.list,
       },
       apiKeys: config.apiKeys,
       readiness: { registryUrl, registryAccess: config.registryAccess, upstreamUrl: upstream?.baseUrl ?? null },

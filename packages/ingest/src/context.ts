@@ -15,6 +15,7 @@ import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IntakeLimits } from './intake/jsonl-intake.js';
+import type { ModelCatalog } from './intake/model-catalog.js';
 import type { IngestMetrics } from './metrics.js';
 import type { StatusView } from './view/status-view.js';
 
@@ -40,6 +41,8 @@ export interface IngestContext {
   limits: IngestLimits;
   /** The upstream as ingest sees it: timeouts, limits and prices for dry runs. */
   upstream: UpstreamFacts;
+  /** The models the upstreams serve: a request for another is refused at submit. */
+  catalog: ModelCatalog;
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;

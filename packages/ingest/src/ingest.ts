@@ -29,6 +29,7 @@ import { SyncResultsFollower } from './batches/sync-results.js';
 import { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
 import type { IngestContext, IngestLimits } from './context.js';
+import { ModelCatalog } from './intake/model-catalog.js';
 import { errorBody, handleClientError, handleError, JSON_BODY_LIMIT_BYTES } from './http/errors.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { mediaType } from './http/media.js';
@@ -67,8 +68,9 @@ export interface IngestOptions {
   timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
   /**
-   * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound).
-   * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini
+   * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound), and
+   * the configured upstreams (which models are served).
+   * @defaultValue 60 s timeout, no limits, 256 calls in flight, the shipped prices, model gpt-4o-mini, no upstreams (every model accepted)
    */
   upstream?: UpstreamFacts;
   /** API key → tenant, read at each request (a reload takes effect at once); null: no authentication, every caller is tenant `default`. */
@@ -172,6 +174,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     sync,
     limits: options.limits,
     upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
+    catalog: new ModelCatalog(options.upstream?.upstreams ?? [], (options.upstream ?? DEFAULT_UPSTREAM_FACTS).models),
     logger,
     metrics: registry,
     counters,

@@ -100,6 +100,18 @@ export interface UpstreamConfig {
 }
 
 /**
+ * The model an operation runs on when its request names none: SLUICE_MODEL_EXTRACT, _SUMMARIZE and
+ * _CLASSIFY for their operations (domain lines and realtime calls included), SLUICE_MODEL for the
+ * rest (enrich, run). One place, so ingest refuses at submit exactly the model the processor calls.
+ */
+export function defaultModelFor(operation: string, models: UpstreamConfig['models']): string {
+  // `label` is the jobs API's name for classify.
+  const named = operation === 'label' ? 'classify' : operation;
+  if (named === 'extract' || named === 'summarize' || named === 'classify') return models[named];
+  return models.default;
+}
+
+/**
  * The configuration from the parsed environment. `variables` is the whole environment, read only
  * for the variables an upstreams file names (`api_key_env`, `${VAR}` in headers).
  */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,5 +125,20 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
     await expect(compile(entry(''), {}, { OPENAI_BASE_URL: 'http://127.0.0.1:3/v1' })).rejects.toThrow(
       /OPENAI_BASE_URL is set too/,
     );
+  });
+
+  it('compiles every example file in docs/upstreams.md', async () => {
+    const docs = await readFile(join(import.meta.dirname, '../../../../docs/upstreams.md'), 'utf8');
+    const examples = [...docs.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((match) => match[1] as string);
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    const keys = { OPENAI_API_KEY: 'sk-1', AZURE_OPENAI_API_KEY: 'az-2', GROQ_API_KEY: 'gsk-3', GEMINI_API_KEY: 'g-4' };
+    for (const example of examples) {
+      const list = await compile(example, keys);
+      expect(list.length).toBeGreaterThan(0);
+      for (const entry of list) expect(entry.models.length).toBeGreaterThan(0);
+    }
+    const azure = (await compile(examples.find((example) => example.includes('azure')) as string, keys))[0];
+    expect(azure?.headers).toEqual({ 'api-key': 'az-2' });
+    expect(upstreamModelFor(azure as never, 'gpt-4o-mini')).toBe('my-gpt-4o-mini-deployment');
   });
 });

@@ -86,14 +86,14 @@ export class OpenAIBatches {
       const result = await intakeJsonl(
         content as AsyncIterable<Buffer>,
         { store: this.context.store, key: this.context.submitter.inputKey(batchId) },
-        meter.wrap(openAILineValidator(spec.endpoint, models)),
+        meter.wrap(openAILineValidator(spec.endpoint, models, this.context.catalog)),
         this.intakeOptions(),
       );
       if (result.issues.length > 0) throw new ValidationError(result.issues, result.truncated);
     } finally {
       await this.context.submitter.discard(batchId);
     }
-    return meter.result(this.context.upstream);
+    return meter.result(this.context.upstream, this.context.catalog);
   }
 
   private intakeOptions() {
@@ -211,7 +211,7 @@ export class OpenAIBatches {
     const result = await intakeJsonl(
       content as AsyncIterable<Buffer>,
       input,
-      openAILineValidator(spec.endpoint, models),
+      openAILineValidator(spec.endpoint, models, this.context.catalog),
       this.intakeOptions(),
     );
     if (task.cancelled) {

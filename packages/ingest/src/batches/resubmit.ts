@@ -2,6 +2,9 @@ import {
   type BatchRecord,
   BatchSpec,
   ConflictError,
+  DOMAIN_OPERATIONS,
+  REALTIME_ENDPOINTS,
+  type ValidationIssue,
   isTerminal,
   newBatchId,
   nowSeconds,
@@ -97,11 +100,11 @@ export async function estimateRetry(
 ): Promise<DryRun> {
   const lines = await incompleteItems(context, source, resource);
   // As at create: OpenAI lines name their model; the others run on the batch's, else the configured one.
-  const model = source.api === 'openai' ? null : (source.model ?? context.upstream.models.default);
+  const model = source.api === 'openai' ? null : context.catalog.modelOf(source.operation ?? 'run', source.model);
   const meter = new DryRunMeter(source.api, await tokenCounters(), model);
   for await (const line of lines) meter.add(JSON.parse(line.toString('utf8')) as StoredItem);
   if (meter.items === 0) throw nothingToRetry(source);
-  return meter.result(context.upstream);
+  return meter.result(context.upstream, context.catalog);
 }
 
 /**
@@ -119,6 +122,8 @@ async function incompleteItems(
       `${source.id} is ${source.status}; only a finished batch can be retried. Wait for it to finish (or cancel it: POST /v1/${resource}/${source.id}/cancel), then retry.`,
     );
   }
+  const unserved = unservedModels(context, source);
+  if (unserved.length > 0) throw new ValidationError(unserved);
   const input = await context.store.stream(storeKeys.input(source.id));
   if (!input) {
     throw new ConflictError(
@@ -141,6 +146,29 @@ async function incompleteItems(
       await results.return?.(undefined);
     }
   })();
+}
+
+/**
+ * The retry runs on the models the source ran on (an OpenAI batch's `body.model`, a job's model or
+ * its operation's configured default, a domain batch's operations' defaults): refused like a
+ * create when no upstream serves one of them any more.
+ */
+function unservedModels(context: IngestContext, source: BatchRecord): ValidationIssue[] {
+  const where = { line: null, param: 'model' };
+  if (source.api === 'openai') {
+    const issue = source.model
+      ? context.catalog.refusal(source.model, { ...where, origin: `the model of ${source.id}` })
+      : null;
+    return issue ? [issue] : [];
+  }
+  const operations =
+    source.api === 'operations'
+      ? [source.operation ?? 'run']
+      : // A domain batch's endpoint names the operations of its lines (`/classify,/extract`).
+        DOMAIN_OPERATIONS.filter((operation) => source.endpoint.split(',').includes(REALTIME_ENDPOINTS[operation]));
+  return operations
+    .map((operation) => context.catalog.operationRefusal(operation, source.model, where))
+    .filter((issue): issue is ValidationIssue => issue !== null);
 }
 
 function nothingToRetry(source: BatchRecord): ValidationError {

@@ -1,18 +1,32 @@
-import { type ApiKind, type DryRun, type PriceTable, priceOf, type UpstreamConfig } from '@sluice/core';
+import {
+  type ApiKind,
+  type DryRun,
+  type PriceTable,
+  priceOf,
+  type UpstreamConfig,
+  type UpstreamEntry,
+} from '@sluice/core';
 import type { LineValidator, StoredItem } from '../intake/jsonl-intake.js';
+import type { ModelCatalog } from '../intake/model-catalog.js';
 import type { TokenCounter, TokenCounters } from './tokenizer.js';
 
 /** What ingest knows of the upstream, for estimates and for bounding per-item timeouts. */
 export interface UpstreamFacts {
   /** The processor's timeout per upstream call: the most a batch may ask for. */
   timeoutMs: number;
-  /** Configured limits; 0 = none. */
+  /** Configured limits; 0 = none. The figures for a model no listed upstream paces (see `upstreams`). */
   requestsPerMinute: number;
   tokensPerMinute: number;
   /** Upstream calls in flight (the upstream concurrency, else the processor's). */
   concurrency: number;
   prices: PriceTable;
   models: UpstreamConfig['models'];
+  /**
+   * The configured upstreams: which models are refused at submit, and the pace of each model's
+   * upstreams for estimates.
+   * @defaultValue none: every model accepted, estimates from the figures above
+   */
+  upstreams?: readonly UpstreamEntry[];
 }
 
 /**
@@ -74,7 +88,8 @@ export class DryRunMeter {
     }
   }
 
-  result(facts: UpstreamFacts): DryRun {
+  /** The estimate, paced by the upstreams serving the batch's model when the catalog knows them. */
+  result(facts: UpstreamFacts, catalog: ModelCatalog): DryRun {
     const price = this.model ? priceOf(facts.prices, this.model) : null;
     const cost = price
       ? (this.inputTokens * price.input_per_million_usd + this.maxOutputTokens * price.output_per_million_usd) / 1e6
@@ -86,7 +101,10 @@ export class DryRunMeter {
       input_tokens_method: this.tokens().method,
       max_output_tokens: this.maxOutputTokens,
       estimated_cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6,
-      estimated_seconds: estimatedSeconds(this.items, this.inputTokens + this.maxOutputTokens, facts),
+      estimated_seconds: estimatedSeconds(this.items, this.inputTokens + this.maxOutputTokens, {
+        ...facts,
+        ...catalog.pace(this.model),
+      }),
       model: this.model,
     };
   }
@@ -154,11 +172,15 @@ function outputBound(operation: string, params: Record<string, unknown>): number
 }
 
 /**
- * The slowest of three paces, if the batch had the upstream to itself: the requests-per-minute
- * limit, the tokens-per-minute limit (input plus the output bound, as the limiter reserves), and
- * the calls in flight at ASSUMED_CALL_SECONDS each.
+ * The slowest of three paces, if the batch had its model's upstreams to itself: the
+ * requests-per-minute limit, the tokens-per-minute limit (input plus the output bound, as the
+ * limiter reserves), and the calls in flight at ASSUMED_CALL_SECONDS each.
  */
-export function estimatedSeconds(items: number, tokens: number, facts: UpstreamFacts): number {
+export function estimatedSeconds(
+  items: number,
+  tokens: number,
+  facts: Pick<UpstreamFacts, 'requestsPerMinute' | 'tokensPerMinute' | 'concurrency'>,
+): number {
   const byRequests = facts.requestsPerMinute > 0 ? (items * 60) / facts.requestsPerMinute : 0;
   const byTokens = facts.tokensPerMinute > 0 ? (tokens * 60) / facts.tokensPerMinute : 0;
   const byConcurrency = (items * ASSUMED_CALL_SECONDS) / Math.max(1, facts.concurrency);

@@ -1,14 +1,20 @@
 import { atMostCharacters, TEXT_LIMITS, type ValidationIssue } from '@sluice/core';
 import type { LineValidator } from './jsonl-intake.js';
+import type { ModelCatalog } from './model-catalog.js';
 import { describeType } from './zod-issues.js';
 
 /**
  * One line of an OpenAI batch input file: `{custom_id, method: "POST", url, body}`, with `url` equal
  * to the batch's endpoint and `body.model` set. Bodies are passed to the upstream as they are, so
  * only what OpenAI's own validation checks is checked here, with OpenAI's error codes. All lines
- * must name the same model, as OpenAI requires; `models.first` records the first line's.
+ * must name the same model, as OpenAI requires; `models.first` records the first line's, and the
+ * first line alone is refused (`model_not_found`, like OpenAI's) when no upstream serves it.
  */
-export function openAILineValidator(endpoint: string, models: { first: string | null; line: number }): LineValidator {
+export function openAILineValidator(
+  endpoint: string,
+  models: { first: string | null; line: number },
+  catalog: ModelCatalog,
+): LineValidator {
   return (value, line) => {
     const issues: ValidationIssue[] = [];
     const issue = (param: string | null, code: string, message: string) => issues.push({ line, param, code, message });
@@ -41,6 +47,8 @@ export function openAILineValidator(endpoint: string, models: { first: string | 
       else if (models.first === null) {
         models.first = request.model;
         models.line = line;
+        const unserved = catalog.refusal(request.model, { line, param: 'body.model' });
+        if (unserved) issues.push(unserved);
       } else if (request.model !== models.first) {
         issue(
           'body.model',

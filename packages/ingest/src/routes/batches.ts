@@ -175,7 +175,18 @@ async function submitDomain(
   const endpoints = new Set<string>();
   const validate: LineValidator = (value, line) => {
     const verdict = validateDomainLine(value, line);
-    if ('item' in verdict) endpoints.add(REALTIME_ENDPOINTS[verdict.item.discriminator as DomainOperation]);
+    if (!('item' in verdict)) return verdict;
+    const endpoint = REALTIME_ENDPOINTS[verdict.item.discriminator as DomainOperation];
+    // The first line of each operation answers for its model (the operation's configured one, as
+    // an OpenAI batch's first line answers for its `body.model`): the batch is refused whole anyway.
+    if (!endpoints.has(endpoint)) {
+      endpoints.add(endpoint);
+      const unserved = context.catalog.operationRefusal(verdict.item.discriminator, null, {
+        line,
+        param: 'body.model',
+      });
+      if (unserved) return { issues: [unserved] };
+    }
     return verdict;
   };
   // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
@@ -190,7 +201,7 @@ async function submitDomain(
   );
   if (meter) {
     await context.submitter.discard(batchId);
-    return meter.result(context.upstream);
+    return meter.result(context.upstream, context.catalog);
   }
   const now = nowSeconds();
   const spec = BatchSpec.parse({

@@ -172,6 +172,9 @@ async function createJob(
   const params = parsedParams.data as OperationParams;
   const paramsProblems = paramsIssues(operation, params);
   if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
+  const model = (params as { model?: string }).model ?? null;
+  const unserved = context.catalog.operationRefusal(operation, model, { line: null, param: 'model' });
+  if (unserved) throw new ValidationError([unserved]);
   const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowSeconds = completionWindowSeconds(windowText) as number;
   const timeoutSeconds = requestTimeoutSeconds(context.upstream, job.data.request_timeout_seconds);
@@ -209,9 +212,8 @@ async function createJob(
   }
 
   const batchId = newBatchId();
-  const model = (params as { model?: string }).model ?? null;
   const meter = dryRun
-    ? new DryRunMeter('operations', await tokenCounters(), model ?? context.upstream.models.default)
+    ? new DryRunMeter('operations', await tokenCounters(), context.catalog.modelOf(operation, model))
     : null;
   const { items, fields } = await intakeOperationItems(context, batchId, operation, params, source, {
     fromItems,
@@ -221,7 +223,7 @@ async function createJob(
   });
   if (meter) {
     await context.submitter.discard(batchId);
-    return meter.result(context.upstream);
+    return meter.result(context.upstream, context.catalog);
   }
   const now = nowSeconds();
   const runName = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;

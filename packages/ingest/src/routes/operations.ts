@@ -59,6 +59,8 @@ export function registerOperationRoutes(app: FastifyInstance, context: IngestCon
       const paramsProblems = paramsIssues(operation, operationParams);
       if (paramsProblems.length > 0) throw new ValidationError(paramsProblems);
       const requestedModel = (params as { model?: string }).model ?? null;
+      const unserved = context.catalog.operationRefusal(operation, requestedModel, { line: null, param: 'model' });
+      if (unserved) throw new ValidationError([unserved]);
       // A run's free name, kept like a job's (`name`), so a call is reported by it.
       const name = operation === 'run' ? ((params as { operation?: string }).operation ?? null) : null;
       const { batchId, results } = await context.sync.run(

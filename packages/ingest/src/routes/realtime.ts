@@ -39,6 +39,9 @@ export function registerRealtimeRoutes(app: FastifyInstance, context: IngestCont
       }
       const parsed = DOMAIN_REQUESTS[operation].safeParse({ ...body, model: operation });
       if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
+      // The domain `model` names the operation; the upstream model is the operation's configured one.
+      const unserved = context.catalog.operationRefusal(operation, null, { line: null, param: 'model' });
+      if (unserved) throw new ValidationError([unserved]);
       const { params, item } = domainAsOperation(parsed.data);
       const stored = { custom_id: 'realtime', discriminator: operation, body: { params, item } };
       const { results } = await context.sync.run(
