@@ -72,7 +72,12 @@ export interface IngestOptions {
   upstream?: UpstreamFacts;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
+    upstreams: readonly { name: string; baseUrl: string }[];
+  };
   logger: Logger;
   metricsRegistry?: Registry;
   /**

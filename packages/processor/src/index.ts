@@ -1,4 +1,10 @@
-export { createProcessor, type Processor, type ProcessorOptions, type ProcessorStats } from './processor.js';
+export {
+  createProcessor,
+  type Processor,
+  type ProcessorOptions,
+  type ProcessorStats,
+  type ProcessorUpstreamOptions,
+} from './processor.js';
 export { HANDLERS, HandlerRouter } from './handlers/index.js';
 export type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
-export type { UpstreamOptions } from './upstream/upstream.js';
+export type { CircuitState } from './upstream/circuit.js';
