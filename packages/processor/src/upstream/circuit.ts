@@ -11,9 +11,9 @@ export const CIRCUIT_STATES: readonly CircuitState[] = ['up', 'probing', 'down']
 export type CircuitOutcome = 'answered' | 'fault' | 'none';
 
 export interface CircuitOptions {
-  /** Faults among the last {@link WINDOW} outcomes that take it down, all of the last few included. @defaultValue 8 */
+  /** Faults among the last 20 outcomes that take it down, all of the last few included. @defaultValue 18 */
   faultsToTrip?: number;
-  /** Faults in a row it also takes: a storm, not a scatter of random 5xx. @defaultValue 5 */
+  /** Faults in a row it also takes: a storm, not a scatter of random 5xx. @defaultValue 8 */
   consecutiveToTrip?: number;
   /** The first time out of rotation before a probe; doubled after each failed probe. @defaultValue 1000 ms */
   firstDownMs?: number;
@@ -24,15 +24,16 @@ export interface CircuitOptions {
 }
 
 /** Outcomes remembered, as bits of an integer (1 = fault). */
-const WINDOW = 10;
+const WINDOW = 20;
 const WINDOW_MASK = (1 << WINDOW) - 1;
 
 /**
  * One upstream's circuit breaker: takes it out of rotation when it stops answering, and lets it
- * back with single calls. Up, it goes down when at least `faultsToTrip` of the last ten calls and
- * the last `consecutiveToTrip` in a row were faults: a dead replica (connection refused, every
- * call fails in milliseconds) is out within a handful of calls, while an upstream that fails one
- * call in three at random stays in (its items are retried as before). Down, it waits `firstDownMs`
+ * back with single calls. Up, it goes down when at least `faultsToTrip` of the last twenty calls
+ * and the last `consecutiveToTrip` in a row were faults (or as many as it made, from a fresh
+ * start): a dead replica (connection refused, every call fails in milliseconds) is out within
+ * twenty calls, while an upstream that fails one call in three at random stays in (its items are
+ * retried as before; 18 of 20 at that rate is one window in millions). Down, it waits `firstDownMs`
  * (doubling per failed probe up to `maxDownMs`), then lets exactly one call through (probing): an
  * answer brings it up, a fault takes it down again.
  *
@@ -42,6 +43,8 @@ export class Circuit {
   private stateValue: CircuitState = 'up';
   private recent = 0;
   private inRow = 0;
+  /** Outcomes in the window (up to its size): a fresh circuit judges by what it has seen. */
+  private seen = 0;
   private downMs: number;
   private retryAt = 0;
   private probeOut = false;
@@ -52,8 +55,8 @@ export class Circuit {
   private readonly now: () => number;
 
   constructor(private readonly options: CircuitOptions = {}) {
-    this.faultsToTrip = options.faultsToTrip ?? 8;
-    this.consecutiveToTrip = options.consecutiveToTrip ?? 5;
+    this.faultsToTrip = options.faultsToTrip ?? 18;
+    this.consecutiveToTrip = options.consecutiveToTrip ?? 8;
     this.firstDownMs = options.firstDownMs ?? 1000;
     this.maxDownMs = options.maxDownMs ?? 30_000;
     this.downMs = this.firstDownMs;
@@ -96,8 +99,10 @@ export class Circuit {
     const fault = outcome === 'fault' ? 1 : 0;
     this.recent = ((this.recent << 1) | fault) & WINDOW_MASK;
     this.inRow = fault ? this.inRow + 1 : 0;
+    if (this.seen < WINDOW) this.seen++;
     if (this.stateValue === 'up') {
-      if (fault && this.inRow >= this.consecutiveToTrip && popcount(this.recent) >= this.faultsToTrip) {
+      const faults = popcount(this.recent);
+      if (fault && this.inRow >= this.consecutiveToTrip && faults >= Math.min(this.faultsToTrip, this.seen)) {
         this.goDown(this.firstDownMs);
       }
       return;
@@ -110,6 +115,7 @@ export class Circuit {
     }
     this.downMs = this.firstDownMs;
     this.recent = 0;
+    this.seen = 0;
     this.set('up');
   }
 

@@ -179,9 +179,11 @@ export class Upstreams {
   private async attemptOnAReplica<T>(serving: Serving, call: UpstreamCall, attempt: RoutedAttempt<T>): Promise<T> {
     // Bounds the moves of one attempt, so replicas failing in turn without going down cannot loop.
     let movesLeft = 2 * serving.upstreams.length;
+    // The replicas that failed this attempt (by index, the first 30): it is not placed on them again.
+    let failedOn = 0;
     for (;;) {
       call.guard();
-      const chosen = await this.choose(serving, call);
+      const chosen = await this.choose(serving, call, failedOn);
       const upstream = serving.upstreams[chosen] as Upstream;
       // While it is probing, this call is its single probe: nothing else goes there until it ends.
       call.probe = upstream.circuit.take();
@@ -195,6 +197,7 @@ export class Upstreams {
           wentDown ||
           (error instanceof CallFailed && error.fault && movesLeft-- > 0 && this.anotherInRotation(serving, upstream));
         if (!moved) throw error;
+        if (chosen < 30) failedOn |= 1 << chosen;
         this.metrics.rerouted.inc({ upstream: upstream.name });
       } finally {
         // The attempt ended before its call (a dialect wait, the guard): the probe is free again.
@@ -209,8 +212,11 @@ export class Upstreams {
     return false;
   }
 
-  /** The index of the replica to place the call on; waits while every replica of the model is out of rotation. */
-  private async choose(serving: Serving, call: UpstreamCall): Promise<number> {
+  /**
+   * The index of the replica to place the call on, never one in `failedOn` (a bit per index);
+   * waits while every other replica of the model is out of rotation.
+   */
+  private async choose(serving: Serving, call: UpstreamCall, failedOn: number): Promise<number> {
     for (;;) {
       if (this.draining) throw this.draining;
       const { upstreams, loads } = serving;
@@ -218,7 +224,11 @@ export class Upstreams {
       if (upstreams.length === 1) {
         chosen = (upstreams[0] as Upstream).circuit.available ? 0 : -1;
       } else {
-        for (let i = 0; i < upstreams.length; i++) loads[i] = (upstreams[i] as Upstream).load(call.estimatedTokens);
+        for (let i = 0; i < upstreams.length; i++) {
+          const load = (upstreams[i] as Upstream).load(call.estimatedTokens);
+          if (i < 30 && (failedOn >> i) & 1) load.available = false;
+          loads[i] = load;
+        }
         chosen = chooseReplica(loads);
       }
       if (chosen >= 0) return chosen;
