@@ -126,6 +126,12 @@ export class Upstream {
     rateWaitMs: 0,
     requestsPerMs: Infinity,
   };
+  /**
+   * Calls the router placed here and not ended yet, wherever they wait (for a dialect probe, in the
+   * queue) or run: a call counts from the moment it is placed, so a burst is not all placed on the
+   * replica that looked idle before any of it reached its queue.
+   */
+  placed = 0;
   /** Told when its circuit changes (the router wakes the calls waiting for a replica). */
   onCircuitChange: () => void = () => undefined;
 
@@ -223,8 +229,8 @@ export class Upstream {
     const view = this.loadView;
     view.available = this.circuit.available;
     view.probing = this.circuit.state === 'probing';
-    view.waiting = this.admission.waiting;
     view.inFlight = this.concurrency.inFlight;
+    view.waiting = Math.max(this.admission.waiting, this.placed - view.inFlight);
     view.concurrencyLimit = Math.min(this.concurrency.limit, this.learntLimits.callCap);
     view.latencyMs = this.latencyMs;
     view.rateWaitMs = this.limiter.waitMs(estimatedTokens);

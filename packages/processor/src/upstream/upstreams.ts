@@ -187,6 +187,7 @@ export class Upstreams {
       const upstream = serving.upstreams[chosen] as Upstream;
       // While it is probing, this call is its single probe: nothing else goes there until it ends.
       call.probe = upstream.circuit.take();
+      upstream.placed++;
       try {
         return await attempt(upstream, serving.models[chosen] as string, call);
       } catch (error) {
@@ -200,6 +201,7 @@ export class Upstreams {
         if (chosen < 30) failedOn |= 1 << chosen;
         this.metrics.rerouted.inc({ upstream: upstream.name });
       } finally {
+        upstream.placed--;
         // The attempt ended before its call (a dialect wait, the guard): the probe is free again.
         if (call.probe) upstream.circuit.report('none', true);
         call.probe = false;
