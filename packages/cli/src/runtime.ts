@@ -63,11 +63,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       'no upstream: set OPENAI_BASE_URL or SLUICE_UPSTREAMS_FILE; the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
   }
-  // One upstream for now: the processor calls the first; several at once is being built (issue 23).
+  // Ingest's estimates still read one upstream's limits: the first (issue 23's dry-run per upstream is not built).
   const upstream = config.upstream.list[0];
-  if (roles.has('processor') && config.upstream.list.length > 1) {
-    throw new SluiceError('invalid_config', 'SLUICE_UPSTREAMS_FILE: more than one upstream is not supported yet');
-  }
   if (config.http.hostChosenBy === 'no_api_keys') {
     logger.warn(
       { host: config.http.host },
@@ -131,16 +128,11 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       serde,
       topics: config.topics,
       upstream: {
-        baseUrl: upstream?.baseUrl as string,
-        apiKey: upstream?.apiKey as string,
+        list: config.upstream.list,
         timeoutMs: config.upstream.timeoutMs,
         maxAttempts: config.upstream.maxAttempts,
         retryBaseMs: config.upstream.retryBaseMs,
         retryMaxMs: config.upstream.retryMaxMs,
-        requestsPerMinute: upstream?.requestsPerMinute ?? 0,
-        tokensPerMinute: upstream?.tokensPerMinute ?? 0,
-        concurrency: upstream?.concurrency ?? config.upstream.defaults.concurrency,
-        structuredOutput: upstream?.structuredOutput ?? config.upstream.defaults.structuredOutput,
         learntState: store,
       },
       models: config.upstream.models,
@@ -185,7 +177,11 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         upstreams: config.upstream.list,
       },
       apiKeys: config.apiKeys,
-      readiness: { registryUrl, registryAccess: config.registryAccess, upstreamUrl: upstream?.baseUrl ?? null },
+      readiness: {
+        registryUrl,
+        registryAccess: config.registryAccess,
+        upstreams: config.upstream.list.map(({ name, baseUrl }) => ({ name, baseUrl })),
+      },
       logger: logger.child({ role: 'ingest' }),
       metricsRegistry: metrics,
     });

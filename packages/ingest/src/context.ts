@@ -46,7 +46,12 @@ export interface IngestContext {
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
+    upstreams: readonly { name: string; baseUrl: string }[];
+  };
 }
 
 export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {

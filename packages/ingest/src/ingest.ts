@@ -75,7 +75,12 @@ export interface IngestOptions {
   upstream?: UpstreamFacts;
   /** API key → tenant, read at each request (a reload takes effect at once); null: no authentication, every caller is tenant `default`. */
   apiKeys: Pick<ApiKeys, 'tenantOf'> | null;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
+    upstreams: readonly { name: string; baseUrl: string }[];
+  };
   logger: Logger;
   metricsRegistry?: Registry;
   /**

@@ -20,8 +20,10 @@ import {
   type RequestItemMessage,
   type Serde,
   type TopicNames,
+  type Store,
   type Transport,
   type UpstreamConfig,
+  type UpstreamEntry,
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { PartitionTracker } from './consume/partition-tracker.js';
@@ -31,13 +33,31 @@ import { AnswerCache } from './answers/answer-cache.js';
 import { requestHash, shouldDedup } from './answers/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
-import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
+import { ItemPort } from './upstream/port.js';
+import { ItemFailedError, Upstreams, UpstreamStoppedError } from './upstream/upstreams.js';
+
+/** The upstreams and how calls to them are made: the processor's side of `config.upstream`. */
+export interface ProcessorUpstreamOptions {
+  /** Every configured upstream (core's `config.upstream.list`); items go to those serving their model. */
+  list: readonly UpstreamEntry[];
+  /** Most time one call may take (`SLUICE_UPSTREAM_TIMEOUT_MS`). */
+  timeoutMs: number;
+  /** Attempts per item, the first included (`SLUICE_MAX_ATTEMPTS`). */
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /**
+   * Where what was learnt of each upstream (its concurrency) is kept across restarts; null keeps
+   * nothing. @defaultValue null
+   */
+  learntState?: Store | null;
+}
 
 export interface ProcessorOptions {
   transport: Transport;
   serde: Serde;
   topics: TopicNames;
-  upstream: UpstreamOptions;
+  upstream: ProcessorUpstreamOptions;
   models: UpstreamConfig['models'];
   /**
    * Upstream calls in flight at once (`SLUICE_PROCESSOR_CONCURRENCY`), and items read ahead per
@@ -103,8 +123,18 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
-  const upstream = new Upstream(
-    { maxSockets: concurrency, configuredModels: Object.values(options.models), ...options.upstream },
+  const upstream = new Upstreams(
+    {
+      list: options.upstream.list,
+      maxAttempts: options.upstream.maxAttempts,
+      retryBaseMs: options.upstream.retryBaseMs,
+      retryMaxMs: options.upstream.retryMaxMs,
+      settings: {
+        maxSockets: concurrency,
+        learntState: options.upstream.learntState ?? null,
+        configuredModels: Object.values(options.models),
+      },
+    },
     metrics,
     logger,
   );
@@ -179,6 +209,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       model?: string | null;
       cached?: boolean;
       rate_limited?: number;
+      upstream?: string | null;
     },
   ): ItemResultMessage {
     return {
@@ -193,6 +224,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       ...fields,
       cached: fields.cached ?? false,
       rate_limited: fields.rate_limited ?? 0,
+      upstream: fields.upstream ?? null,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
       model: fields.model ?? modelOf(fields.response?.body),
@@ -228,19 +260,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const issue = body.error.issues[0];
       return failed(item, 'invalid_request', `body.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
     }
-    const tally = { rateLimited: 0 };
-    const context: HandlerContext = {
-      upstream,
-      tally,
-      models: options.models,
-      batchId: item.batch_id,
-      index: item.index,
-      customId: item.custom_id,
+    const port = new ItemPort(upstream, {
       timeoutMs: itemTimeoutMs(item),
       lane: { interactive, tenant: item.tenant ?? '', batch: item.batch_id },
-      dedupe: (endpoint, requestBody, call) =>
-        item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
-          ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
+      dedupe: (endpoint, requestKey, call) =>
+        item.tenant !== null && shouldDedup(item.dedup, item.api, requestKey)
+          ? answers.answer(item.tenant, requestHash(endpoint, requestKey), call)
           : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {
         if (control.isCancelled(item.batch_id))
@@ -248,6 +273,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
         if (isExpired(item))
           throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
       },
+    });
+    const tally = port.tally;
+    const context: HandlerContext = {
+      upstream: port,
+      models: options.models,
+      batchId: item.batch_id,
+      index: item.index,
+      customId: item.custom_id,
     };
     try {
       const outcome: HandlerOutcome = await handler.handle(body.data, context);
@@ -261,6 +294,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         model: outcome.model ?? null,
         cached: outcome.cached ?? false,
         rate_limited: tally.rateLimited,
+        upstream: outcome.upstream,
       });
     } catch (error) {
       // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
@@ -279,6 +313,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           usage: null,
           attempts: error.attempts,
           rate_limited: tally.rateLimited,
+          upstream: tally.upstream,
         });
       }
       logger.error({ err: error, batchId: item.batch_id, index: item.index }, 'handler failed unexpectedly');
