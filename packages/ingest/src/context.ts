@@ -3,6 +3,7 @@ import type {
   Logger,
   Producer,
   RegistryAccess,
+  DependencyHealth,
   RetentionConfig,
   Serde,
   SluiceConfig,
@@ -43,7 +44,13 @@ export interface IngestContext {
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    upstreamUrl: string | null;
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
+  };
 }
 
 export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {

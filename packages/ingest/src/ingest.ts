@@ -10,6 +10,7 @@ import {
   FileStore,
   type Logger,
   type RegistryAccess,
+  type DependencyHealth,
   type RetentionConfig,
   type Serde,
   type Store,
@@ -72,7 +73,13 @@ export interface IngestOptions {
   upstream?: UpstreamFacts;
   /** API key → tenant; null: no authentication, every caller is tenant `default`. */
   apiKeys: Map<string, string> | null;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    upstreamUrl: string | null;
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
+  };
   logger: Logger;
   metricsRegistry?: Registry;
   /**

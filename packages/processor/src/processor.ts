@@ -15,6 +15,7 @@ import {
   type Logger,
   type MessageBatch,
   type BatchContext,
+  type DependencyHealth,
   type OutgoingMessage,
   type Producer,
   type RequestItemMessage,
@@ -68,6 +69,11 @@ export interface ProcessorOptions {
   dedup?: { ttlSeconds: number; directory: string | null; memoryBytes?: number };
   logger: Logger;
   metricsRegistry?: Registry;
+  /**
+   * Told whether the upstream and the broker answer (`sluice_dependency_up`, `/readyz`); while one
+   * is known down, the processor's own repeated failures stay out of the warn level. @defaultValue none
+   */
+  health?: DependencyHealth;
 }
 
 export interface ProcessorStats {
@@ -104,10 +110,17 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
   const upstream = new Upstream(
-    { maxSockets: concurrency, configuredModels: Object.values(options.models), ...options.upstream },
+    {
+      maxSockets: concurrency,
+      configuredModels: Object.values(options.models),
+      health: options.health,
+      ...options.upstream,
+    },
     metrics,
     logger,
   );
+  // While the upstream is known unreachable, one probe a second says when it answers again.
+  options.health?.watch('upstream', () => upstreamAnswers(options.upstream.baseUrl));
   /** Cancelled batches, from the control topic: their items are not sent upstream. */
   const control = new ControlView({
     transport: options.transport,
@@ -163,7 +176,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
           signal: scope.signal,
           // While running, until acknowledged; once stopping, a few attempts, then the item is redelivered.
           retriable: () => running || ++triesWhileStopping <= 3,
-          onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'producing a result failed; retrying'),
+          // Per item: while the broker is known down (reported once), not a warning each.
+          onRetry: (error, attempt) =>
+            logger[options.health?.isDown('broker') ? 'debug' : 'warn'](
+              { err: error, attempt },
+              'producing a result failed; retrying',
+            ),
         },
         () => sender.send(message),
       );
@@ -441,7 +459,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await consumer.commit(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
       for (const { offset, tracker } of offsets) tracker.markCommitted(Number(offset));
     } catch (error) {
-      logger.warn({ err: error }, 'offset commit failed; will retry');
+      logger[options.health?.isDown('broker') ? 'debug' : 'warn']({ err: error }, 'offset commit failed; will retry');
     }
   }
 
@@ -559,4 +577,11 @@ function isSeal(message: IncomingMessage): boolean {
 function modelOf(body: unknown): string | null {
   const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
   return typeof model === 'string' && model.length > 0 ? model : null;
+}
+
+/** Resolves when the upstream gives any HTTP answer (a 401 or 404 too): only a failed connection is "unreachable". */
+async function upstreamAnswers(baseUrl: string): Promise<void> {
+  await fetch(new URL('models', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`), {
+    signal: AbortSignal.timeout(3000),
+  });
 }

@@ -22,6 +22,8 @@ export function registerHealthRoutes(app: FastifyInstance, context: IngestContex
         ? [probe('upstream', () => httpReachable(`${context.readiness.upstreamUrl}/models`))]
         : []),
     ]);
+    // What this process's own calls found: the store, and (with other roles here) the broker and upstream.
+    checks.push(...(context.readiness.dependencies?.checks() ?? []));
     const ready = checks.every((c) => c.ok);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });

@@ -1,4 +1,5 @@
 import {
+  type DependencyHealth,
   type Logger,
   retrying,
   SluiceError,
@@ -47,6 +48,11 @@ export interface UpstreamOptions {
    * metric label shows as themselves (see `modelLabel`). @defaultValue none
    */
   configuredModels?: readonly string[];
+  /**
+   * Told whether calls reach the upstream. While it is known unreachable, attempts wait for it to
+   * answer again instead of spending the items' attempts on refused connections. @defaultValue none
+   */
+  health?: DependencyHealth;
 }
 
 /**
@@ -306,6 +312,10 @@ export class Upstream {
     call: () => Promise<AttemptResult<T>>,
   ): Promise<T> {
     guard();
+    // An upstream known unreachable (issue 25): wait for it rather than fail every item in a few
+    // backoffs; the health's probe says when it answers again.
+    await this.options.health?.untilAnswering('upstream', signal);
+    const startedMs = Date.now();
     // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate): a call
     // let through goes out at once, so calls reach the upstream at the paced rate.
     const admitted = await this.admission.acquire(estimatedTokens, signal, lane);
@@ -333,6 +343,8 @@ export class Upstream {
       }
       const error = toSluiceError(thrown);
       settle(callOutcomeOf(error), estimatedTokens);
+      if (error.code === 'upstream_unreachable') this.options.health?.unreachable('upstream', error, startedMs);
+      else if (error instanceof UpstreamError && error.status !== null) this.options.health?.answered('upstream');
       this.metrics.upstreamCalls.inc({ route, outcome: error.code });
       if (error instanceof UpstreamError && error.status === 429) {
         this.metrics.rateLimited.inc();
@@ -342,6 +354,7 @@ export class Upstream {
       throw new CallFailed(error);
     }
     settle('answer', result.totalTokens);
+    this.options.health?.answered('upstream');
     this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
     return result.value;
   }
