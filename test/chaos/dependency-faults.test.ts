@@ -147,10 +147,12 @@ describe('faults between the parts', () => {
     const processor = portOf(cluster, 'processor');
     let reset = 0;
     let shown: Awaited<ReturnType<typeof seenDown>>;
+    let firstResume: Promise<number> | undefined;
     for (let round = 0; round < 3; round++) {
       const roundAt = Date.now();
       reset += bootstrap.resetAll();
       reset += await resetConnections(pids, broker.port);
+      firstResume ??= msUntilProgress(cluster.url, ids, 750);
       // The broker is down for the roles until their probe gets an answer (a second later).
       if (round === 0) shown = await seenDown(processor, 'broker', 1500);
       await sleep(Math.max(0, 1500 - (Date.now() - roundAt)));
@@ -164,6 +166,7 @@ describe('faults between the parts', () => {
       outage: '3 rounds, 1.5 s apart, of resetting every connection of the roles to the broker',
       connectionsReset: reset,
       ...result,
+      resumeMsAfterFirstReset: await firstResume,
       resumeMsAfterLastReset: resumeMs,
       shownDown: shown ? { gauge: shown.gauge, readyz: shown.readyz.check } : null,
       ...logs,

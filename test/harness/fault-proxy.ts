@@ -34,11 +34,12 @@ export class FaultProxy {
   }
 
   static async start(target: { host: string; port: number }): Promise<FaultProxy> {
-    let proxy: FaultProxy | undefined;
-    const server = createServer({ allowHalfOpen: true }, (socket) => proxy?.accept(socket));
+    // The listener exists before the proxy that handles its connections (it needs the port).
+    const accepted: { proxy?: FaultProxy } = {};
+    const server = createServer({ allowHalfOpen: true }, (socket) => accepted.proxy?.accept(socket));
     const port = await listen(server, 0);
-    proxy = new FaultProxy(target, port, server);
-    return proxy;
+    accepted.proxy = new FaultProxy(target, port, server);
+    return accepted.proxy;
   }
 
   /** `host:port` of the proxy. */
