@@ -3,7 +3,8 @@
  * - no import cycles anywhere;
  * - a package reaches another only through its entry point (`@sluice/x`), never its files;
  * - the pipeline stages (ingest, processor, sink) never import one another: they meet through
- *   topics and core's contracts;
+ *   topics and core's contracts (a stage's unit tests reach the simulator, their upstream over
+ *   HTTP, only through test/harness/in-process.ts, outside the packages);
  * - ingest and sink keep data only through core's Store (a local directory or S3), never the
  *   file system: each may run on its own machine, and neither reads the other's files;
  * - core depends on no other Sluice package, the SDK only on core's contracts;

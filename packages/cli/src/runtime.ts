@@ -52,11 +52,16 @@ export interface RunningSluice {
 export async function startSluice(config: SluiceConfig, options: StartOptions): Promise<RunningSluice> {
   const logger = options.logger ?? createLogger({ name: 'sluice', level: config.logLevel });
   const roles = new Set(options.roles);
-  if (roles.has('processor') && !config.upstream.baseUrl) {
+  if (roles.has('processor') && config.upstream.list.length === 0) {
     throw new SluiceError(
       'invalid_config',
-      'OPENAI_BASE_URL is not set: the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
+      'no upstream: set OPENAI_BASE_URL or SLUICE_UPSTREAMS_FILE; the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
+  }
+  // One upstream for now: the processor calls the first; several at once is being built (issue 23).
+  const upstream = config.upstream.list[0];
+  if (roles.has('processor') && config.upstream.list.length > 1) {
+    throw new SluiceError('invalid_config', 'SLUICE_UPSTREAMS_FILE: more than one upstream is not supported yet');
   }
   if (config.http.hostChosenBy === 'no_api_keys') {
     logger.warn(
@@ -124,16 +129,16 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       serde,
       topics: config.topics,
       upstream: {
-        baseUrl: config.upstream.baseUrl as string,
-        apiKey: config.upstream.apiKey,
+        baseUrl: upstream?.baseUrl as string,
+        apiKey: upstream?.apiKey as string,
         timeoutMs: config.upstream.timeoutMs,
         maxAttempts: config.upstream.maxAttempts,
         retryBaseMs: config.upstream.retryBaseMs,
         retryMaxMs: config.upstream.retryMaxMs,
-        requestsPerMinute: config.upstream.requestsPerMinute,
-        tokensPerMinute: config.upstream.tokensPerMinute,
-        concurrency: config.upstream.concurrency,
-        structuredOutput: config.upstream.structuredOutput,
+        requestsPerMinute: upstream?.requestsPerMinute ?? 0,
+        tokensPerMinute: upstream?.tokensPerMinute ?? 0,
+        concurrency: upstream?.concurrency ?? config.upstream.defaults.concurrency,
+        structuredOutput: upstream?.structuredOutput ?? config.upstream.defaults.structuredOutput,
         learntState: store,
       },
       models: config.upstream.models,
@@ -167,9 +172,9 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       limits: { ...config.limits, maxDepth: 64 },
       upstream: {
         timeoutMs: config.upstream.timeoutMs,
-        requestsPerMinute: config.upstream.requestsPerMinute,
-        tokensPerMinute: config.upstream.tokensPerMinute,
-        concurrency: config.upstream.concurrency,
+        requestsPerMinute: upstream?.requestsPerMinute ?? config.upstream.defaults.requestsPerMinute,
+        tokensPerMinute: upstream?.tokensPerMinute ?? config.upstream.defaults.tokensPerMinute,
+        concurrency: upstream?.concurrency ?? config.upstream.defaults.concurrency,
         prices: config.upstream.prices,
         models: config.upstream.models,
       },
@@ -177,7 +182,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       readiness: {
         registryUrl,
         registryAccess: config.registryAccess,
-        upstreamUrl: config.upstream.baseUrl,
+        upstreamUrl: upstream?.baseUrl ?? null,
         dependencies: health,
       },
       logger: logger.child({ role: 'ingest' }),

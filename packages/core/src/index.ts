@@ -25,6 +25,8 @@ export * from './transport/dead-letter.js';
 export * from './config/config.js';
 export * from './config/structured-output.js';
 export * from './config/prices.js';
+export * from './config/tiers.js';
+export * from './config/upstreams.js';
 export * from './tokens.js';
 export * from './metrics.js';
 export * from './transport/embedded.js';

@@ -3,14 +3,22 @@ import { generateContent, readPrompt, type OutputFormat } from './content.js';
 import { parseDirectives } from './directives.js';
 import { ApiError, invalidRequest } from './errors.js';
 import { malform } from './faults.js';
+import type { PromptCache } from './prompt-cache.js';
 import { estimateTokens } from './text.js';
 
 /** The structured-output dialects the simulator can speak (see `SimulatorOptions.structured`). */
 export const STRUCTURED_DIALECTS = ['json_schema', 'json_object', 'json', 'none'] as const;
 export type StructuredDialect = (typeof STRUCTURED_DIALECTS)[number];
 
+/** The `service_tier` values OpenAI takes on chat completions. */
+export const SERVICE_TIERS = ['auto', 'default', 'flex', 'scale', 'priority'] as const;
+/** The tier an answer reports: `auto` and no tier at all are served (and echoed) as `default`, as OpenAI does. */
+export type ServedTier = Exclude<(typeof SERVICE_TIERS)[number], 'auto'>;
+
 /** What the chat route decided about a valid request, before limits, faults and latency apply. */
 export interface Plan {
+  /** The tier the request asked for, as the answer reports it. */
+  serviceTier: ServedTier;
   /** The last user message, scanned for `sim:` directives. */
   directiveText: string;
   /** Charged to the TPM limit: the prompt plus `max_tokens`, or plus the actual completion. */
@@ -26,7 +34,7 @@ interface ChatMessage {
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 /** POST /v1/chat/completions */
-export function planChatCompletion(input: unknown, structured: StructuredDialect): Plan {
+export function planChatCompletion(input: unknown, structured: StructuredDialect, promptCache?: PromptCache): Plan {
   if (!isRecord(input)) throw invalidRequest('The request body must be a JSON object.');
   const body = input;
   const model = body.model;
@@ -57,6 +65,8 @@ export function planChatCompletion(input: unknown, structured: StructuredDialect
       ? promptedFormat(system)
       : parseDialect(body.response_format, structured);
   const maxTokens = positiveInt(body, 'max_completion_tokens') ?? positiveInt(body, 'max_tokens');
+  const serviceTier = parseServiceTier(body.service_tier);
+  const cacheKey = typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : '';
 
   const userText = messages.findLast((m) => m.role === 'user')?.text ?? messages[messages.length - 1]?.text ?? '';
   let content = generateContent(format, readPrompt(userText, system), maxTokens);
@@ -68,19 +78,27 @@ export function planChatCompletion(input: unknown, structured: StructuredDialect
     content = breakSchema(content);
   }
   const promptTokens = Math.max(1, estimateTokens(messages.map((m) => m.text).join('\n')));
+  // The shared prefix: every message but the last, the item (see PromptCache).
+  const shared = messages.slice(0, -1);
+  const prefix = shared.map((m) => `${m.role}\n${m.text}`).join('\n');
+  const prefixTokens = estimateTokens(shared.map((m) => m.text).join('\n'));
 
   return {
+    serviceTier,
     directiveText: userText,
     tokenCost: promptTokens + (maxTokens ?? estimateTokens(content)),
     render(malformed) {
       const text = malformed ? malform(content) : content;
       const completionTokens = estimateTokens(text);
+      // Read at answer time: a refused or failed call caches nothing, as at OpenAI.
+      const cachedTokens = Math.min(promptTokens, promptCache?.read(model, cacheKey, prefix, prefixTokens) ?? 0);
       return {
         id: `chatcmpl-${randomBytes(12).toString('hex')}`,
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model,
         system_fingerprint: 'sluice-simulator',
+        service_tier: serviceTier,
         choices: [
           {
             index: 0,
@@ -93,6 +111,7 @@ export function planChatCompletion(input: unknown, structured: StructuredDialect
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,
           total_tokens: promptTokens + completionTokens,
+          prompt_tokens_details: { cached_tokens: cachedTokens },
         },
       };
     },
@@ -114,6 +133,17 @@ function parseMessage(message: unknown, where: string): ChatMessage {
     isRecord(part) && typeof part.text === 'string' ? [part.text] : [],
   );
   return { role, text: parts.join('\n') };
+}
+
+/** `service_tier` as OpenAI reads it: absent, null and `auto` are served on the default tier. */
+function parseServiceTier(value: unknown): ServedTier {
+  if (value === undefined || value === null || value === 'auto') return 'default';
+  if (typeof value === 'string' && (SERVICE_TIERS as readonly string[]).includes(value)) return value as ServedTier;
+  throw invalidRequest(
+    `Invalid value for 'service_tier': expected one of ${SERVICE_TIERS.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(value)}.`,
+    'service_tier',
+    'invalid_value',
+  );
 }
 
 /** An optional integer parameter >= 1 such as `max_tokens`; null counts as absent. */

@@ -44,3 +44,19 @@ export function directedError(status: number): ApiError {
   if (status >= 500) return new ApiError(status, message, 'server_error');
   return new ApiError(status, message, 'invalid_request_error', 'simulated_error');
 }
+
+/**
+ * OpenAI's refusal of a flex call for lack of capacity: its flex guide names it "429 Resource
+ * Unavailable" (not billed; retry with backoff, or call without flex), and its API reference lists
+ * the code `flex_unavailable` ("Flex processing is temporarily unavailable"). The type is not
+ * published: `resource_unavailable` here. No `retry-after`: the guide leaves the wait to the
+ * client's backoff, and a client must not read this as its own rate limit.
+ */
+export function flexUnavailable(): ApiError {
+  return new ApiError(
+    429,
+    'Resource Unavailable: flex processing is temporarily unavailable for this request. Retry later, or send it without service_tier "flex". (simulated)',
+    'resource_unavailable',
+    'flex_unavailable',
+  );
+}

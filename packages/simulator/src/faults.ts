@@ -5,6 +5,7 @@ export interface FaultRates {
   errorRate?: number;
   timeoutRate?: number;
   malformedRate?: number;
+  flexUnavailableRate?: number;
 }
 
 export type Fault = 'none' | 'rate_limit' | 500 | 502 | 503 | 'timeout';
@@ -29,6 +30,7 @@ export class FaultInjector {
       errorRate: probability('errorRate'),
       timeoutRate: probability('timeoutRate'),
       malformedRate: probability('malformedRate'),
+      flexUnavailableRate: probability('flexUnavailableRate'),
     };
   }
 
@@ -37,6 +39,11 @@ export class FaultInjector {
     if (this.hit(this.rates.errorRate)) return ([500, 502, 503] as const)[Math.floor(this.rng() * 3)] ?? 500;
     if (this.hit(this.rates.timeoutRate)) return 'timeout';
     return 'none';
+  }
+
+  /** Drawn for `service_tier: "flex"` calls only, before the other faults: no capacity on flex now. */
+  drawFlexUnavailable(): boolean {
+    return this.hit(this.rates.flexUnavailableRate);
   }
 
   drawMalformed(): boolean {

@@ -509,3 +509,77 @@ describe('structured-output dialects', () => {
     valid(content(repaired));
   });
 });
+
+describe('service tiers and prompt caching', () => {
+  it('echoes service_tier as OpenAI does: flex as flex, auto and none as default; an unknown tier is a 400', async () => {
+    const sim = await simulator();
+    const flex = await post(sim, '/chat/completions', chat('hello', { service_tier: 'flex' }));
+    expect(flex.status).toBe(200);
+    expect(flex.body.service_tier).toBe('flex');
+    for (const extra of [{}, { service_tier: 'auto' }, { service_tier: null }, { service_tier: 'default' }]) {
+      const answer = await post(sim, '/chat/completions', chat('hello', extra));
+      expect(answer.body.service_tier).toBe('default');
+    }
+    const bad = await post(sim, '/chat/completions', chat('hello', { service_tier: 'cheap' }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ param: 'service_tier', code: 'invalid_value' });
+  });
+
+  it('flexUnavailableRate refuses that share of flex calls with 429 flex_unavailable, and never a realtime call', async () => {
+    const all = await simulator({ flexUnavailableRate: 1, rpm: 1 });
+    for (let i = 0; i < 3; i++) {
+      const refused = await post(all, '/chat/completions', chat(`hello ${i}`, { service_tier: 'flex' }));
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toMatchObject({ type: 'resource_unavailable', code: 'flex_unavailable' });
+      expect(refused.headers.get('retry-after')).toBeNull();
+    }
+    // A refusal consumes nothing: the rpm=1 budget still admits the realtime call.
+    const realtime = await post(all, '/chat/completions', chat('hello'));
+    expect(realtime.status).toBe(200);
+    expect(all.stats()).toMatchObject({ faults: 3, byStatus: { '429': 3, '200': 1 } });
+
+    const half = await simulator({ flexUnavailableRate: 0.5, seed: 7 });
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        post(half, '/chat/completions', chat(`item ${i}`, { service_tier: 'flex' })).then((a) => a.status),
+      ),
+    );
+    const refusedShare = statuses.filter((s) => s === 429).length / statuses.length;
+    expect(refusedShare).toBeGreaterThan(0.35);
+    expect(refusedShare).toBeLessThan(0.65);
+    await expect(startSimulator({ port: 0, flexUnavailableRate: 2 })).rejects.toThrow(/flexUnavailableRate/u);
+  });
+
+  it('reports cached_tokens for a repeated prefix of 1,024 tokens or more, in blocks of 128; 0 otherwise', async () => {
+    const sim = await simulator();
+    const instructions = `Classify the ticket. ${'Consider every category carefully. '.repeat(150)}`; // ~1,300 tokens
+    const ask = (text: string, extra: Record<string, unknown> = {}) =>
+      post(sim, '/chat/completions', {
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: instructions },
+          { role: 'user', content: text },
+        ],
+        ...extra,
+      });
+    const usage = (answer: Answer) =>
+      answer.body.usage as { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+
+    const first = await ask('The invoice is wrong.');
+    expect(usage(first).prompt_tokens_details.cached_tokens).toBe(0);
+    const second = await ask('The app crashes on login.');
+    const cached = usage(second).prompt_tokens_details.cached_tokens;
+    expect(cached % 128).toBe(0);
+    expect(cached).toBeGreaterThanOrEqual(1024);
+    expect(cached).toBeLessThanOrEqual(usage(second).prompt_tokens);
+    expect(cached).toBe(Math.floor(Math.ceil(instructions.length / 4) / 128) * 128);
+    // Another prompt_cache_key is another cache; a short prefix is never cached.
+    expect(usage(await ask('Other key.', { prompt_cache_key: 'job-2' })).prompt_tokens_details.cached_tokens).toBe(0);
+    const short = chat('hello');
+    await post(sim, '/chat/completions', short);
+    const again = await post(sim, '/chat/completions', short);
+    expect((again.body.usage as { prompt_tokens_details: unknown }).prompt_tokens_details).toEqual({
+      cached_tokens: 0,
+    });
+  });
+});

@@ -3,10 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { planChatCompletion, STRUCTURED_DIALECTS, type StructuredDialect } from './chat.js';
 import { parseDirectives } from './directives.js';
-import { ApiError, directedError, invalidRequest, rateLimited, retryHeaders, serverError } from './errors.js';
+import {
+  ApiError,
+  directedError,
+  flexUnavailable,
+  invalidRequest,
+  rateLimited,
+  retryHeaders,
+  serverError,
+} from './errors.js';
 import { FaultInjector } from './faults.js';
 import { latencySampler, mulberry32, type LatencySpec } from './latency.js';
 import { BudgetLimits } from './limits.js';
+import { PromptCache } from './prompt-cache.js';
 import { StatsRecorder, type SimulatorStats } from './stats.js';
 import { Waits } from './waits.js';
 
@@ -41,6 +50,12 @@ export interface SimulatorOptions {
   hangMs?: number;
   /** Probability that a chat completion's content is truncated, invalid JSON. */
   malformedRate?: number;
+  /**
+   * Probability in [0, 1] that a `service_tier: "flex"` call is refused as OpenAI refuses flex calls
+   * it has no capacity for: 429, code `flex_unavailable` (see `flexUnavailable` in errors.ts). Other
+   * tiers are never refused for it. Default 0.
+   */
+  flexUnavailableRate?: number;
   /** Seed of the fault and latency draws (default 1). Answers depend only on the request content. */
   seed?: number;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -83,6 +98,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
   const stats = new StatsRecorder();
   const waits = new Waits();
+  const promptCache = new PromptCache();
   const logger = options.logger;
 
   const app = fastify({
@@ -135,9 +151,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return reply.code(404).send(new ApiError(404, message, 'invalid_request_error', 'unknown_url').body());
   });
 
-  /** Order: validate, directives, limits, random faults, latency, answer. */
+  /** Order: validate, directives, limits, flex capacity, random faults, latency, answer. */
   app.post('/v1/chat/completions', async (request, reply) => {
-    const plan = planChatCompletion(request.body, structured);
+    const plan = planChatCompletion(request.body, structured, promptCache);
     const directives = parseDirectives(plan.directiveText);
     if (directives.status !== undefined) {
       if (directives.latencyMs && !(await waits.sleep(directives.latencyMs, reply.raw))) return abandon(request, reply);
@@ -148,6 +164,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (!admission.ok) {
       const headers = { ...admission.headers, ...retryHeaders(admission.waitMs) };
       throw new ApiError(429, admission.message, admission.kind, 'rate_limit_exceeded', null, headers);
+    }
+
+    if (plan.serviceTier === 'flex' && faults.drawFlexUnavailable()) {
+      // Not billed at OpenAI: the call consumes nothing of the budgets either.
+      admission.refund();
+      stats.fault();
+      throw flexUnavailable();
     }
 
     const fault = faults.draw();

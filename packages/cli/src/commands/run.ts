@@ -73,9 +73,9 @@ export function registerRun(program: Command) {
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env.KAFKA_BROKERS; // a one-shot run is always embedded
         let simulator: Simulator | null = null;
-        if (!env.OPENAI_BASE_URL) {
+        if (!env.OPENAI_BASE_URL && !env.SLUICE_UPSTREAMS_FILE) {
           process.stderr.write(
-            'sluice: OPENAI_BASE_URL is not set, so the answers below come from the built-in simulator: they are simulated, not from a real model.\n',
+            'sluice: neither OPENAI_BASE_URL nor SLUICE_UPSTREAMS_FILE is set, so the answers below come from the built-in simulator: they are simulated, not from a real model.\n',
           );
           simulator = await startSimulator({ port: 0, latency: { medianMs: 40, p99Ms: 200 } });
           env.OPENAI_BASE_URL = simulator.url;

@@ -1,4 +1,4 @@
-import { compileConfig, ConfigError, createLogger, parseEnv, type SluiceConfig } from '@sluice/core';
+import { compileConfig, ConfigError, createLogger, parseEnv, shorthandUpstream, type SluiceConfig } from '@sluice/core';
 import { startSimulator, type Simulator } from '@sluice/simulator';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-errors.js';
@@ -7,7 +7,7 @@ import { untilSignal } from '../signals.js';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
   try {
-    return compileConfig(parseEnv(env));
+    return compileConfig(parseEnv(env), env);
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(`configuration: ${error.message}`, EXIT.usage);
     throw error;
@@ -41,9 +41,9 @@ export function registerServe(program: Command) {
         logger.info({ mode: 'kafka', brokers: config.kafka?.brokers }, 'kafka mode');
       }
       let simulator: Simulator | null = null;
-      if (roles.includes('processor') && !config.upstream.baseUrl && flags.simulate) {
+      if (roles.includes('processor') && config.upstream.list.length === 0 && flags.simulate) {
         simulator = await startSimulator({ port: 0 });
-        config.upstream.baseUrl = simulator.url;
+        config.upstream.list = [shorthandUpstream(simulator.url, 'sluice-no-key', config.upstream.defaults)];
         logger.warn(
           { upstream: simulator.url },
           'upstream: the built-in simulator — answers are simulated, not from a real model',

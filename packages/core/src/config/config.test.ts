@@ -42,10 +42,10 @@ describe('configuration', () => {
   });
 
   it('reads the structured-output mode, per model, and names a bad entry', () => {
-    expect(compileConfig(parseEnv({})).upstream.structuredOutput).toEqual({ default: 'auto', perModel: {} });
+    expect(compileConfig(parseEnv({})).upstream.defaults.structuredOutput).toEqual({ default: 'auto', perModel: {} });
     const setting = compileConfig(
       parseEnv({ SLUICE_STRUCTURED_OUTPUT: 'prompt, smollm2:135m=json_object ,org/model=json_schema' }),
-    ).upstream.structuredOutput;
+    ).upstream.defaults.structuredOutput;
     expect(setting).toEqual({
       default: 'prompt',
       perModel: { 'smollm2:135m': 'json_object', 'org/model': 'json_schema' },

@@ -5,6 +5,7 @@ import type { RegistryAccess } from '../serde/registry-access.js';
 import type { KafkaSecurity } from '../transport/kafka-connection.js';
 import type { Env } from './env.js';
 import { compileKafkaSecurity, compileRegistryAccess } from './kafka-security.js';
+import { compileUpstreams, type UpstreamDefaults, type UpstreamEntry } from './upstreams.js';
 
 /** Where Sluice keeps what it keeps outside Kafka (see storage/types.ts). */
 export type StorageConfig =
@@ -28,7 +29,6 @@ export interface RetentionConfig {
   idempotencySeconds: number;
   sweepIntervalMs: number;
 }
-import type { StructuredOutputSetting } from './structured-output.js';
 import { loadPriceTable, type PriceTable } from './prices.js';
 
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
@@ -83,29 +83,33 @@ export interface SluiceConfig {
 }
 
 export interface UpstreamConfig {
-  /** OpenAI-compatible base URL (ending in /v1); null: none configured (the CLI may start the simulator). */
-  baseUrl: string | null;
-  apiKey: string;
+  /**
+   * The upstreams Sluice calls (SLUICE_UPSTREAMS_FILE, or OPENAI_BASE_URL as one upstream serving
+   * every model); empty: none configured (the CLI may start the simulator).
+   */
+  list: UpstreamEntry[];
+  /** What an upstream gets for a setting it does not give (today's single variables). */
+  defaults: UpstreamDefaults;
   timeoutMs: number;
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** 0 = no limit. */
-  requestsPerMinute: number;
-  tokensPerMinute: number;
-  /**
-   * Most calls in flight to the upstream, adapted down when the upstream queues. Resolved here:
-   * `SLUICE_UPSTREAM_CONCURRENCY`, or when that is 0 the processor's concurrency.
-   */
-  concurrency: number;
-  /** Which structured-output dialects may be used, per model. */
-  structuredOutput: StructuredOutputSetting;
   /** Model prices for dry-run estimates: the shipped table with SLUICE_PRICES_FILE over it. */
   prices: PriceTable;
   models: { default: string; extract: string; summarize: string; classify: string };
 }
 
-export function compileConfig(env: Env): SluiceConfig {
+/**
+ * The configuration from the parsed environment. `variables` is the whole environment, read only
+ * for the variables an upstreams file names (`api_key_env`, `${VAR}` in headers).
+ */
+export function compileConfig(env: Env, variables: Readonly<Record<string, string | undefined>> = {}): SluiceConfig {
+  const upstreamDefaults: UpstreamDefaults = {
+    requestsPerMinute: env.SLUICE_UPSTREAM_RPM,
+    tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
+    concurrency: env.SLUICE_UPSTREAM_CONCURRENCY || env.SLUICE_PROCESSOR_CONCURRENCY,
+    structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
+  };
   const apiKeys = parseApiKeys(env.SLUICE_API_KEYS, env.SLUICE_API_KEYS_FILE);
   // Safe by default: without API keys anyone who reaches the port is the `default` tenant, so
   // Sluice listens on loopback only unless HOST says otherwise (the Docker image sets HOST).
@@ -144,16 +148,16 @@ export function compileConfig(env: Env): SluiceConfig {
     },
     logLevel: env.LOG_LEVEL,
     upstream: {
-      baseUrl: env.OPENAI_BASE_URL ?? null,
-      apiKey: env.OPENAI_API_KEY ?? 'sluice-no-key',
+      list: compileUpstreams(
+        { file: env.SLUICE_UPSTREAMS_FILE, baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY },
+        upstreamDefaults,
+        variables,
+      ),
+      defaults: upstreamDefaults,
       timeoutMs: env.SLUICE_UPSTREAM_TIMEOUT_MS,
       maxAttempts: env.SLUICE_MAX_ATTEMPTS,
       retryBaseMs: env.SLUICE_RETRY_BASE_MS,
       retryMaxMs: env.SLUICE_RETRY_MAX_MS,
-      requestsPerMinute: env.SLUICE_UPSTREAM_RPM,
-      tokensPerMinute: env.SLUICE_UPSTREAM_TPM,
-      concurrency: env.SLUICE_UPSTREAM_CONCURRENCY || env.SLUICE_PROCESSOR_CONCURRENCY,
-      structuredOutput: env.SLUICE_STRUCTURED_OUTPUT,
       prices: loadPriceTable(env.SLUICE_PRICES_FILE),
       models: {
         default: env.SLUICE_MODEL,

@@ -97,6 +97,8 @@ const EnvSchema = z.object({
   PORT: int(0, 65535).default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
+  /** A JSON or YAML file listing the upstreams (docs/upstreams.md). Unset: OPENAI_BASE_URL, one upstream. */
+  SLUICE_UPSTREAMS_FILE: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_API_KEY: z.string().optional(),
   /** Upstream model used when a request names none. */

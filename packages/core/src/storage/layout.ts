@@ -22,6 +22,9 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   idempotency/<tenant>/<sha256 of key>.json  an Idempotency-Key's claim, then its first answer (ingest)
  *   idempotency/<tenant>/<sha256>.<claim>.takeover  who replaced an expired or abandoned claim (ingest)
  *   expiry/<unix seconds>/<kind>.<id>        what to delete when (ingest sweeps it)
+ *   provider-batches/<upstream>/<journal id>.json  one batch Sluice sent to a provider's Batch API:
+ *                                            its file and batch ids and custom_ids (processor;
+ *                                            deleted once its answers are read back)
  *
  * Answers reused for identical requests are not here: they live in the answers topic and each
  * processor's local database (docs/deduplication.md), never one store object per answer.
@@ -62,11 +65,21 @@ export const storeKeys = {
   idempotencyTakeover: (tenant: string, keyHash: string, claim: string) =>
     `idempotency/${tenantSegment(tenant)}/${hexDigest(keyHash)}.${/^[0-9a-f]{1,64}$/.test(claim) ? claim : 'x'}.takeover`,
 
+  /** `upstream`: a configured upstream's name (`[a-z0-9-]`); `journalId`: `pb_` + hex. */
+  providerBatchesPrefix: (upstream: string) => `provider-batches/${checkName(upstream, /^[a-z0-9-]{1,32}$/)}/`,
+  providerBatch: (upstream: string, journalId: string) =>
+    `provider-batches/${checkName(upstream, /^[a-z0-9-]{1,32}$/)}/${checkName(journalId, /^pb_[0-9a-f]{8,64}$/)}.json`,
+
   expiry: (atSeconds: number, kind: ExpiryKind, id: string) =>
     `${EXPIRY}${String(Math.max(0, Math.floor(atSeconds))).padStart(10, '0')}/${kind}.${id}`,
 };
 
 export type ExpiryKind = 'file' | 'batch' | 'deleted' | 'idempotency';
+
+function checkName(value: string, pattern: RegExp): string {
+  if (!pattern.test(value)) throw new Error(`not a valid key segment: ${JSON.stringify(value)}`);
+  return value;
+}
 
 function hexDigest(value: string): string {
   if (!/^[0-9a-f]{64}$/.test(value)) throw new Error(`not a SHA-256 hex digest: ${JSON.stringify(value)}`);

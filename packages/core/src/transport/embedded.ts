@@ -242,6 +242,11 @@ class EmbeddedLog {
     });
   }
 
+  /** Ends the waits for data on `topic:partition` now (a consumer that stops need not wait out its fetch). */
+  wakeReaders(topic: string, partition: number): void {
+    this.notify(topic, partition);
+  }
+
   async close(): Promise<void> {
     for (const group of this.groups.values()) for (const member of [...group.members]) await member.stop();
     for (const partitions of this.topics.values()) for (const p of partitions) p.close();
@@ -354,6 +359,9 @@ class EmbeddedConsumer implements Consumer {
     this.running = false;
     for (const waiter of this.slotWaiters.splice(0)) waiter();
     for (const waiter of this.pauseWaiters.splice(0)) waiter();
+    // A fetch loop waiting for data would otherwise hold the stop for up to its fetch wait (as a
+    // kafkajs stop does not: it aborts the fetch in flight).
+    for (const tp of this.assignmentNow) this.log.wakeReaders(tp.topic, tp.partition);
     await Promise.allSettled([...this.workers.values()]);
     const index = this.group.members.indexOf(this);
     if (index !== -1) this.group.members.splice(index, 1);

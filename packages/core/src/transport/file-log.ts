@@ -35,13 +35,29 @@ export interface PartitionLogOptions {
 /** How long a compacted topic keeps a tombstone (Kafka's default `delete.retention.ms`; not a Sluice setting). */
 export const TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
 
-/** One segment file: records from `base` on, with the offset and position of each. */
+/**
+ * Bytes between two entries of a segment's index (Kafka's `index.interval.bytes`): the index holds
+ * one offset and position per 4 KiB of records, not one per record, so what a partition keeps in
+ * memory grows with its bytes over 4 KiB rather than with its records; a read starts at the entry
+ * before its offset and skips at most this many bytes.
+ */
+const INDEX_INTERVAL_BYTES = 4096;
+/** Bytes read at once when scanning records (a larger record is read whole). */
+const BLOCK_BYTES = 256 * 1024;
+/** Length, offset and timestamp: the part of a record every scan reads. */
+const HEADER_BYTES = 20;
+
+/** One segment file: records from `base` on, with a sparse index of offsets to positions. */
 interface Segment {
   base: number;
   path: string;
   fd: number;
-  offsets: number[];
-  positions: number[];
+  /** Offsets of the first and last record; -1 while empty. */
+  firstOffset: number;
+  lastOffset: number;
+  /** Every INDEX_INTERVAL_BYTES: the offset of a record and where it starts (ascending). */
+  indexOffsets: number[];
+  indexPositions: number[];
   size: number;
   oldestTimestamp: number;
   newestTimestamp: number;
@@ -80,23 +96,24 @@ export class PartitionLog {
       rmSync(join(this.directory, name), { force: true }); // a compaction interrupted by a crash
     }
     const last = this.segments[this.segments.length - 1];
-    this.next = last
-      ? last.offsets.length > 0
-        ? (last.offsets[last.offsets.length - 1] as number) + 1
-        : last.base
-      : 0;
+    this.next = last ? (last.lastOffset >= 0 ? last.lastOffset + 1 : last.base) : 0;
     if (!last) this.roll();
   }
 
   /** First offset still in the log. */
   get start(): number {
-    for (const segment of this.segments) if (segment.offsets.length > 0) return segment.offsets[0] as number;
+    for (const segment of this.segments) if (segment.firstOffset >= 0) return segment.firstOffset;
     return this.next;
   }
 
   /** Offset the next record gets. */
   get end(): number {
     return this.next;
+  }
+
+  /** Index entries held in memory, over all segments (one per INDEX_INTERVAL_BYTES of records). */
+  get indexEntries(): number {
+    return this.segments.reduce((sum, s) => sum + s.indexOffsets.length, 0);
   }
 
   append(messages: OutgoingMessage[], now = Date.now()): void {
@@ -112,8 +129,7 @@ export class PartitionLog {
     let bytes = 0;
     for (const message of messages) {
       const record = encode(message, this.next, now);
-      active.offsets.push(this.next++);
-      active.positions.push(active.size + bytes);
+      indexRecord(active, this.next++, active.size + bytes);
       buffers.push(record);
       bytes += record.length;
     }
@@ -125,26 +141,18 @@ export class PartitionLog {
   /** Records from `offset` on (or from the start of the log, when `offset` is gone), at most `maxRecords` and about `maxBytes`. */
   read(offset: number, maxRecords: number, maxBytes: number): IncomingMessage[] {
     for (const segment of this.segments) {
-      const last = segment.offsets[segment.offsets.length - 1];
-      if (last === undefined || last < offset) continue;
-      const first = lowerBound(segment.offsets, offset);
-      const stopIndex = Math.min(segment.offsets.length, first + maxRecords);
-      const start = segment.positions[first] as number;
-      let stop = stopIndex < segment.offsets.length ? (segment.positions[stopIndex] as number) : segment.size;
-      if (stop - start > maxBytes) {
-        // At least one record, then as many as fit.
-        let end = first + 1;
-        while (end < stopIndex && (segment.positions[end] as number) - start <= maxBytes) end++;
-        stop = end < segment.offsets.length ? (segment.positions[end] as number) : segment.size;
-      }
-      const buffer = Buffer.alloc(stop - start);
-      readSync(segment.fd, buffer, 0, buffer.length, start);
+      if (segment.lastOffset < offset) continue;
+      const entry = Math.max(0, upperBound(segment.indexOffsets, offset) - 1);
       const out: IncomingMessage[] = [];
-      for (let at = 0; at < buffer.length;) {
-        const length = buffer.readUInt32LE(at);
-        out.push(decode(buffer.subarray(at + 4, at + 4 + length), this.topic, this.partition));
-        at += 4 + length;
-      }
+      let bytes = 0;
+      scanRecords(segment.fd, segment.indexPositions[entry] as number, segment.size, (block, at, length) => {
+        if (block.readDoubleLE(at + 4) < offset) return true;
+        // At least one record, then as many as fit.
+        if (out.length > 0 && bytes + 4 + length > maxBytes) return false;
+        out.push(decode(block.subarray(at + 4, at + 4 + length), this.topic, this.partition));
+        bytes += 4 + length;
+        return out.length < maxRecords;
+      });
       return out;
     }
     return [];
@@ -196,60 +204,113 @@ export class PartitionLog {
   private compact(closed: Segment[], now: number): void {
     const newest = new Map<string, number>();
     for (const segment of this.segments) {
-      for (const record of this.recordsOf(segment)) {
+      scanRecords(segment.fd, 0, segment.size, (block, at, length) => {
+        const record = decode(block.subarray(at + 4, at + 4 + length), this.topic, this.partition);
         if (record.key !== null) newest.set(record.key, Number(record.offset));
-      }
+        return true;
+      });
     }
     for (const segment of closed) {
       const kept: Buffer[] = [];
-      const offsets: number[] = [];
-      const positions: number[] = [];
-      let size = 0;
-      let newestTimestamp = 0;
-      let oldestTimestamp = Number.MAX_SAFE_INTEGER;
+      const cleaned = emptySegment(segment.base, `${segment.path}.cleaned`, -1);
       let dropped = 0;
-      for (const record of this.recordsOf(segment)) {
+      scanRecords(segment.fd, 0, segment.size, (block, at, length) => {
+        const record = decode(block.subarray(at + 4, at + 4 + length), this.topic, this.partition);
         const offset = Number(record.offset);
+        const timestamp = Number(record.timestamp);
         const superseded = record.key !== null && newest.get(record.key) !== offset;
-        const oldTombstone = record.value === null && now - Number(record.timestamp) > this.options.deleteRetentionMs;
+        const oldTombstone = record.value === null && now - timestamp > this.options.deleteRetentionMs;
         if (superseded || oldTombstone) {
           dropped++;
-          continue;
+          return true;
         }
-        const bytes = encode(record, offset, Number(record.timestamp));
-        offsets.push(offset);
-        positions.push(size);
-        kept.push(bytes);
-        size += bytes.length;
-        newestTimestamp = Math.max(newestTimestamp, Number(record.timestamp));
-        oldestTimestamp = Math.min(oldestTimestamp, Number(record.timestamp));
-      }
+        indexRecord(cleaned, offset, cleaned.size);
+        kept.push(Buffer.from(block.subarray(at, at + 4 + length)));
+        cleaned.size += 4 + length;
+        if (cleaned.oldestTimestamp === 0 || timestamp < cleaned.oldestTimestamp) cleaned.oldestTimestamp = timestamp;
+        cleaned.newestTimestamp = Math.max(cleaned.newestTimestamp, timestamp);
+        return true;
+      });
       if (dropped === 0) continue;
-      const cleaned = `${segment.path}.cleaned`;
-      const fd = openSync(cleaned, 'w+');
-      writeAll(fd, Buffer.concat(kept, size), 0);
+      const fd = openSync(cleaned.path, 'w+');
+      writeAll(fd, Buffer.concat(kept, cleaned.size), 0);
       closeSync(fd);
       closeSync(segment.fd);
-      renameSync(cleaned, segment.path);
-      Object.assign(segment, {
-        fd: openSync(segment.path, 'r+'),
-        offsets,
-        positions,
-        size,
-        oldestTimestamp: offsets.length > 0 ? oldestTimestamp : 0,
-        newestTimestamp,
-      });
+      renameSync(cleaned.path, segment.path);
+      Object.assign(segment, { ...cleaned, path: segment.path, fd: openSync(segment.path, 'r+') });
     }
   }
+}
 
-  private *recordsOf(segment: Segment): Generator<IncomingMessage> {
-    for (let i = 0; i < segment.offsets.length; i += 1000) {
-      for (const record of this.read(segment.offsets[i] as number, 1000, Number.MAX_SAFE_INTEGER)) {
-        if (Number(record.offset) > (segment.offsets[segment.offsets.length - 1] as number)) return;
-        yield record;
-      }
-    }
+function emptySegment(base: number, path: string, fd: number): Segment {
+  return {
+    base,
+    path,
+    fd,
+    firstOffset: -1,
+    lastOffset: -1,
+    indexOffsets: [],
+    indexPositions: [],
+    size: 0,
+    oldestTimestamp: 0,
+    newestTimestamp: 0,
+  };
+}
+
+/** Notes a record written at `position`: an index entry when the last is INDEX_INTERVAL_BYTES behind. */
+function indexRecord(segment: Segment, offset: number, position: number): void {
+  if (segment.firstOffset < 0) segment.firstOffset = offset;
+  segment.lastOffset = offset;
+  const lastIndexed = segment.indexPositions[segment.indexPositions.length - 1];
+  if (lastIndexed === undefined || position - lastIndexed >= INDEX_INTERVAL_BYTES) {
+    segment.indexOffsets.push(offset);
+    segment.indexPositions.push(position);
   }
+}
+
+/**
+ * Visits the whole records from `position` to `end`, read in blocks: `visit` gets the block, where
+ * the record starts in it and the length after its length field; it returns false to stop. Stops
+ * at a torn record (a kill during a write). Returns where the scan stopped.
+ */
+function scanRecords(
+  fd: number,
+  position: number,
+  end: number,
+  visit: (block: Buffer, at: number, length: number) => boolean,
+): number {
+  let block: Buffer = Buffer.alloc(0);
+  let blockStart = position;
+  let at = position;
+  while (at + HEADER_BYTES <= end) {
+    let inBlock = at - blockStart;
+    if (inBlock + 4 > block.length) {
+      block = readBlock(fd, at, Math.min(end - at, BLOCK_BYTES));
+      blockStart = at;
+      inBlock = 0;
+    }
+    const length = block.readUInt32LE(inBlock);
+    if (length < HEADER_BYTES - 4 || at + 4 + length > end) break;
+    if (inBlock + 4 + length > block.length) {
+      block = readBlock(fd, at, Math.min(end - at, Math.max(BLOCK_BYTES, 4 + length)));
+      blockStart = at;
+      inBlock = 0;
+    }
+    if (!visit(block, inBlock, length)) break;
+    at += 4 + length;
+  }
+  return at;
+}
+
+function readBlock(fd: number, position: number, length: number): Buffer {
+  const block = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const got = readSync(fd, block, read, length - read, position + read);
+    if (got === 0) return block.subarray(0, read);
+    read += got;
+  }
+  return block;
 }
 
 /** Rebuilds a segment's index; a torn last record (a kill during a write) is cut off. */
@@ -257,30 +318,15 @@ function openSegment(path: string, base: number): Segment {
   if (!existsSync(path)) closeSync(openSync(path, 'a'));
   // Not O_APPEND: after recovery a torn tail is overwritten at `size`, not appended to.
   const fd = openSync(path, 'r+');
-  const total = fstatSync(fd).size;
-  const header = Buffer.alloc(20);
-  const segment: Segment = {
-    base,
-    path,
-    fd,
-    offsets: [],
-    positions: [],
-    size: 0,
-    oldestTimestamp: 0,
-    newestTimestamp: 0,
-  };
-  let at = 0;
-  while (at + 20 <= total) {
-    readSync(fd, header, 0, 20, at);
-    const length = header.readUInt32LE(0);
-    if (at + 4 + length > total || length < 16) break;
-    segment.offsets.push(header.readDoubleLE(4));
-    segment.positions.push(at);
-    segment.newestTimestamp = header.readDoubleLE(12);
-    if (at === 0) segment.oldestTimestamp = segment.newestTimestamp;
-    at += 4 + length;
-  }
-  segment.size = at;
+  const segment = emptySegment(base, path, fd);
+  segment.size = scanRecords(fd, 0, fstatSync(fd).size, (block, at) => {
+    const timestamp = block.readDoubleLE(at + 12);
+    if (segment.firstOffset < 0) segment.oldestTimestamp = timestamp;
+    segment.newestTimestamp = timestamp;
+    indexRecord(segment, block.readDoubleLE(at + 4), segment.size);
+    segment.size += 4 + block.readUInt32LE(at);
+    return true;
+  });
   return segment;
 }
 
@@ -289,12 +335,13 @@ function writeAll(fd: number, data: Buffer, position: number): void {
   while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
 }
 
-function lowerBound(values: number[], target: number): number {
+/** The first index whose value is greater than `target`. */
+function upperBound(values: number[], target: number): number {
   let low = 0;
   let high = values.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if ((values[mid] as number) < target) low = mid + 1;
+    if ((values[mid] as number) <= target) low = mid + 1;
     else high = mid;
   }
   return low;
