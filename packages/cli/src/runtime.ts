@@ -7,6 +7,7 @@ import {
   createEmbeddedTransport,
   createLogger,
   createSerde,
+  DependencyHealth,
   logDependencyChecks,
   type Logger,
   openStore,
@@ -16,6 +17,7 @@ import {
   topicSpecs,
   type Transport,
   watchApiKeysFile,
+  watchStore,
 } from '@sluice/core';
 import { createIngest, type Ingest } from '@sluice/ingest';
 import { createProcessor, type Processor } from '@sluice/processor';
@@ -71,19 +73,22 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       'no API keys configured (SLUICE_API_KEYS): listening on 127.0.0.1 only, so only this machine can call; set HOST=0.0.0.0 to listen on every interface',
     );
   }
-  const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
+  const metrics = new Registry();
+  if (config.metrics) collectDefaultMetrics({ register: metrics });
+  // One view per process of whether the store, the broker and the upstream answer: each outage is
+  // logged once, shown by `sluice_dependency_up` and `/readyz`, and probed until it is over.
+  const health = new DependencyHealth({ logger: logger.child({ component: 'dependencies' }), registry: metrics });
+  const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger, health);
   // Settings the broker or registry refuse stop start-up here, before any role starts.
   await transport.connect();
   await transport.ensureTopics(
     topicSpecs(config.topics, config.partitions, { answersRetentionMs: config.dedup.ttlSeconds * 1000 }),
   );
-  const store = await openStore(config.storage, logger.child({ component: 'store' }));
+  const store = watchStore(await openStore(config.storage, logger.child({ component: 'store' })), health);
   logger.info({ store: store.location }, 'store');
   // The embedded log needs no registry: its messages never leave the process.
   const registryUrl = config.kafka ? config.registryUrl : null;
   const serde = await createSerde({ topics: config.topics, registryUrl, registryAccess: config.registryAccess });
-  const metrics = new Registry();
-  if (config.metrics) collectDefaultMetrics({ register: metrics });
 
   let sink: Sink | null = null;
   let webhooks: ReturnType<typeof createWebhookNotifier> | null = null;
@@ -106,6 +111,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
       metricsRegistry: metrics,
+      health,
     });
     await sink.start();
     if (config.webhook) {
@@ -143,6 +149,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       dedup: { ttlSeconds: config.dedup.ttlSeconds, directory: config.dataDir, memoryBytes: config.dedup.memoryBytes },
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
+      health,
     });
     await processor.start();
   }
@@ -181,13 +188,14 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         registryUrl,
         registryAccess: config.registryAccess,
         upstreams: config.upstream.list.map(({ name, baseUrl }) => ({ name, baseUrl })),
+        dependencies: health,
       },
       logger: logger.child({ role: 'ingest' }),
       metricsRegistry: metrics,
     });
     url = await ingest.start();
   } else {
-    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport, registryUrl));
+    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport, registryUrl, health));
   }
 
   return {
@@ -208,6 +216,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       await webhooks?.stop();
       await transport.close();
       await store.close();
+      health.close();
     },
   };
 }
@@ -217,7 +226,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
  * Kafka client of the process (producers, consumers, admin, the status follower, the dead-letter
  * producer) comes from this one transport, so they all connect the same way.
  */
-export function createTransport(config: SluiceConfig, clientId: string, logger: Logger): Transport {
+export function createTransport(
+  config: SluiceConfig,
+  clientId: string,
+  logger: Logger,
+  health?: DependencyHealth,
+): Transport {
   if (!config.kafka) {
     return createEmbeddedTransport({
       directory: join(config.dataDir, 'log'),
@@ -232,7 +246,13 @@ export function createTransport(config: SluiceConfig, clientId: string, logger: 
       "TLS HOSTNAME VERIFICATION IS OFF: the brokers' certificates are checked against the CA but not against their names (KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none). For test clusters only: anyone with a certificate from that CA can pose as a broker.",
     );
   }
-  return createKafkaTransport({ brokers: config.kafka.brokers, security: config.kafka.security, clientId, logger });
+  return createKafkaTransport({
+    brokers: config.kafka.brokers,
+    security: config.kafka.security,
+    clientId,
+    logger,
+    health,
+  });
 }
 
 /** `/healthz` and `/metrics` for a process without the HTTP API (a processor or sink on its own). */
@@ -241,6 +261,7 @@ async function startHealthServer(
   metrics: Registry,
   transport: Transport,
   registryUrl: string | null,
+  health: DependencyHealth,
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
     void (async () => {
@@ -251,9 +272,12 @@ async function startHealthServer(
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{"status":"ok"}');
       } else if (request.url === '/readyz') {
-        const checks = await Promise.all(
-          logDependencyChecks({ transport, registryUrl, registryAccess: config.registryAccess }),
-        );
+        const checks = [
+          ...(await Promise.all(
+            logDependencyChecks({ transport, registryUrl, registryAccess: config.registryAccess }),
+          )),
+          ...health.checks(),
+        ];
         const ok = checks.every((check) => check.ok);
         response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready', checks }));

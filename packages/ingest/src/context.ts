@@ -3,6 +3,7 @@ import type {
   Logger,
   Producer,
   RegistryAccess,
+  DependencyHealth,
   RetentionConfig,
   Serde,
   SluiceConfig,
@@ -51,6 +52,8 @@ export interface IngestContext {
     registryAccess?: RegistryAccess;
     /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
     upstreams: readonly { name: string; baseUrl: string }[];
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
   };
 }
 

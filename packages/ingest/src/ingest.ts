@@ -11,6 +11,7 @@ import {
   FileStore,
   type Logger,
   type RegistryAccess,
+  type DependencyHealth,
   type RetentionConfig,
   type Serde,
   type Store,
@@ -80,6 +81,8 @@ export interface IngestOptions {
     registryAccess?: RegistryAccess;
     /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
     upstreams: readonly { name: string; baseUrl: string }[];
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
   };
   logger: Logger;
   metricsRegistry?: Registry;

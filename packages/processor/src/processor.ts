@@ -15,6 +15,7 @@ import {
   type Logger,
   type MessageBatch,
   type BatchContext,
+  type DependencyHealth,
   type OutgoingMessage,
   type Producer,
   type RequestItemMessage,
@@ -88,6 +89,11 @@ export interface ProcessorOptions {
   dedup?: { ttlSeconds: number; directory: string | null; memoryBytes?: number };
   logger: Logger;
   metricsRegistry?: Registry;
+  /**
+   * Told whether the upstream and the broker answer (`sluice_dependency_up`, `/readyz`); while one
+   * is known down, the processor's own repeated failures stay out of the warn level. @defaultValue none
+   */
+  health?: DependencyHealth;
 }
 
 export interface ProcessorStats {
@@ -133,6 +139,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         maxSockets: concurrency,
         learntState: options.upstream.learntState ?? null,
         configuredModels: Object.values(options.models),
+        health: options.health ?? null,
       },
     },
     metrics,
@@ -193,7 +200,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
           signal: scope.signal,
           // While running, until acknowledged; once stopping, a few attempts, then the item is redelivered.
           retriable: () => running || ++triesWhileStopping <= 3,
-          onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'producing a result failed; retrying'),
+          // Per item: while the broker is known down (reported once), not a warning each.
+          onRetry: (error, attempt) =>
+            logger[options.health?.isDown('broker') ? 'debug' : 'warn'](
+              { err: error, attempt },
+              'producing a result failed; retrying',
+            ),
         },
         () => sender.send(message),
       );
@@ -476,7 +488,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await consumer.commit(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
       for (const { offset, tracker } of offsets) tracker.markCommitted(Number(offset));
     } catch (error) {
-      logger.warn({ err: error }, 'offset commit failed; will retry');
+      logger[options.health?.isDown('broker') ? 'debug' : 'warn']({ err: error }, 'offset commit failed; will retry');
     }
   }
 
@@ -595,3 +607,5 @@ function modelOf(body: unknown): string | null {
   const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
   return typeof model === 'string' && model.length > 0 ? model : null;
 }
+
+/** Resolves when the upstream gives any HTTP answer (a 401 or 404 too): only a failed connection is "unreachable". */

@@ -1,4 +1,5 @@
 import {
+  type DependencyHealth,
   type Logger,
   SluiceError,
   type Store,
@@ -30,6 +31,11 @@ export interface UpstreamSettings {
    * metric label shows as themselves (see `modelLabel`), with those the upstreams file names.
    */
   configuredModels: readonly string[];
+  /**
+   * Told when every upstream is out of rotation and when one is back: `sluice_dependency_up`
+   * and `/readyz` of this process say so (issue 25). Null: told nothing.
+   */
+  health: DependencyHealth | null;
 }
 
 /**

@@ -42,7 +42,7 @@ function pool(list: UpstreamEntry[]) {
       maxAttempts: 3,
       retryBaseMs: 50,
       retryMaxMs: 200,
-      settings: { maxSockets: 64, learntState: null, configuredModels: [] },
+      settings: { maxSockets: 64, learntState: null, configuredModels: [], health: null },
     },
     createProcessorMetrics(registry),
     createLogger({ name: 'test', level: 'silent' }),

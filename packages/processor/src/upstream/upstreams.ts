@@ -86,9 +86,32 @@ export class Upstreams {
   ) {
     this.all = options.list.map((entry) => {
       const upstream = new Upstream(entry, options.settings, metrics, logger.child({ upstream: entry.name }));
-      upstream.onCircuitChange = () => this.wakeWaiting();
+      upstream.onCircuitChange = () => {
+        this.showHealth();
+        this.wakeWaiting();
+      };
       return upstream;
     });
+    options.settings.health?.watch('upstream');
+  }
+
+  /**
+   * The process's one `upstream` dependency: down while every upstream is out of rotation (the
+   * circuits probe them; nothing else does), up again when one is back. One replica down among
+   * several is routed around and shown by `sluice_upstream_state` only.
+   */
+  private showHealth(): void {
+    const health = this.options.settings.health;
+    if (!health) return;
+    const down = this.all.filter((upstream) => upstream.circuit.state === 'down');
+    if (down.length === this.all.length && down.length > 0) {
+      health.unreachable(
+        'upstream',
+        new Error(`every upstream is out of rotation: ${down.map((u) => u.name).join(', ')}`),
+      );
+    } else if (health.isDown('upstream')) {
+      health.answered('upstream');
+    }
   }
 
   /** Every upstream's circuit state, by configured name (for status and readiness). */
