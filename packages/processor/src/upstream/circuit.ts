@@ -17,7 +17,10 @@ export interface CircuitOptions {
   consecutiveToTrip?: number;
   /** The first time out of rotation before a probe; doubled after each failed probe. @defaultValue 1000 ms */
   firstDownMs?: number;
-  /** @defaultValue 30 000 ms */
+  /**
+   * The longest time out of rotation between probes. A probe is one call: cheap to send, while
+   * items of a model with no other upstream wait for it. @defaultValue 5000 ms
+   */
   maxDownMs?: number;
   now?: () => number;
   onChange?: (state: CircuitState) => void;
@@ -58,7 +61,7 @@ export class Circuit {
     this.faultsToTrip = options.faultsToTrip ?? 18;
     this.consecutiveToTrip = options.consecutiveToTrip ?? 8;
     this.firstDownMs = options.firstDownMs ?? 1000;
-    this.maxDownMs = options.maxDownMs ?? 30_000;
+    this.maxDownMs = options.maxDownMs ?? 5_000;
     this.downMs = this.firstDownMs;
     this.now = options.now ?? Date.now;
   }

@@ -9,7 +9,7 @@ import {
 } from '@sluice/core';
 import { Admission, type Admitted } from './admission.js';
 import type { ReplicaLoad } from './choice.js';
-import { Circuit, CIRCUIT_STATES, type CircuitOutcome } from './circuit.js';
+import { Circuit, CIRCUIT_STATES, type CircuitOutcome, type CircuitState } from './circuit.js';
 import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
 import { toSluiceError } from './errors.js';
 import { UpstreamHttp } from './http.js';
@@ -119,6 +119,8 @@ export class Upstream {
   readonly admission: Admission;
   readonly structuredOutput: StructuredOutputNegotiator;
   readonly circuit: Circuit;
+  /** The circuit state last shown (metric, log): an outage is reported once, not at each failed probe. */
+  private shownState: CircuitState = 'up';
   private readonly learntState: LearntState | null;
   private latencyMs: number | null = null;
   /** The router's view of it, refreshed in place by `load` (no allocation per call). */
@@ -192,8 +194,12 @@ export class Upstream {
     });
     this.circuit = new Circuit({
       onChange: (state) => {
-        if (state === 'down') logger.warn({ upstream: name }, 'upstream out of rotation: it stopped answering');
-        else logger.info({ upstream: name, state }, 'upstream circuit changed');
+        // Said once per outage: a failed probe (probing → down again) is the same outage.
+        if (state === 'down' && this.shownState === 'up')
+          logger.warn({ upstream: name }, 'upstream out of rotation: it stopped answering');
+        else if (state === 'up') logger.info({ upstream: name }, 'upstream back in rotation');
+        else logger.debug({ upstream: name, state }, 'upstream circuit changed');
+        this.shownState = state;
         this.showState();
         // Calls waiting in its queue would wait for a dead upstream: they are placed again.
         if (state === 'down') this.admission.refuseWaiting(new UpstreamWentDownError(name));
