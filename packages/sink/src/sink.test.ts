@@ -1,6 +1,7 @@
 import {
   BatchRecord,
   HEADERS,
+  ORPHANS,
   storeKeys,
   type IncomingMessage,
   type ItemResultMessage,
@@ -26,7 +27,7 @@ interface Rig {
   start(): Promise<Sink>;
 }
 
-async function rig(): Promise<Rig> {
+async function rig(options: { orphanTtlMs?: number } = {}): Promise<Rig> {
   const world = await startInProcess();
   const status = await world.follow(world.topics.status);
   const rig: Rig = {
@@ -46,6 +47,7 @@ async function rig(): Promise<Rig> {
         segmentBytes: config.sink.segmentBytes,
         flushIntervalMs: config.sink.flushIntervalMs,
         statusIntervalMs: config.sink.statusIntervalMs,
+        orphanTtlMs: options.orphanTtlMs ?? config.sink.orphanTtlMs,
         sessionTimeoutMs: config.sessionTimeoutMs,
         logger: testLogger,
         metricsRegistry: rig.metrics,
@@ -244,5 +246,49 @@ describe('the sink on the embedded log', () => {
     expect((await lines(r.world, storeKeys.output('batch_bad'))).map((line) => line.custom_id)).toEqual([
       'batch_bad-0',
     ]);
+  });
+
+  it('dead-letters the results of a batch never sealed after the orphan TTL, counts them, and forgets the batch', async () => {
+    const r = await rig({ orphanTtlMs: 150 });
+    const dead = await r.world.follow(r.world.topics.deadLetter);
+    await r.start();
+    // Results with no seal (an outside writer's batch, or a lost seal); a batch whose seal comes
+    // after its result, well within the TTL; a sealed one.
+    await deliver(r.world, [
+      result('batch_orphan', 0),
+      result('batch_orphan', 1, false),
+      result('batch_late', 0),
+      seal('batch_late', 1),
+      seal('batch_sealed', 1),
+      result('batch_sealed', 0),
+    ]);
+    await until(() => (dead.length === 2 ? true : undefined), 'the orphan’s results dead-lettered');
+    expect(dead.map((message) => [message.key, message.headers[HEADERS.dlqStage]])).toEqual([
+      ['batch_orphan', 'sink'],
+      ['batch_orphan', 'sink'],
+    ]);
+    expect(dead[0]?.headers[HEADERS.dlqReason]).toMatch(/^no seal for batch batch_orphan after 0 s/);
+    expect(dead[0]?.headers[HEADERS.dlqTopic]).toBe(r.world.topics.results);
+    const letters = [];
+    for (const message of dead) letters.push(await r.world.serde.results.decode(message));
+    expect(letters.map((letter) => letter.type === 'item' && [letter.index, letter.ok])).toEqual([
+      [0, true],
+      [1, false],
+    ]);
+    await until(
+      async () => ((await counter(r.metrics, 'sluice_sink_orphans_dead_lettered_total')) === 2 ? true : undefined),
+      'the orphan’s results counted',
+    );
+    // Nothing of it is kept: no results, no sink state, no mark; and no status record was ever published.
+    await until(async () => {
+      const kept = [];
+      for await (const object of r.world.store.list(storeKeys.batchPrefix('batch_orphan'))) kept.push(object.key);
+      for await (const object of r.world.store.list(ORPHANS)) kept.push(object.key);
+      return kept.length === 0 ? true : undefined;
+    }, 'the orphan forgotten');
+    expect(recordsOf(r, 'batch_orphan')).toEqual([]);
+    // The batches that got their seal are finalized as usual.
+    expect((await waitForStatus(r, 'batch_late', 'completed')).request_counts.completed).toBe(1);
+    expect((await waitForStatus(r, 'batch_sealed', 'completed')).request_counts.completed).toBe(1);
   });
 });
