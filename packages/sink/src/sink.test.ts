@@ -24,16 +24,19 @@ interface Rig {
   status: IncomingMessage[];
   /** The metrics of the sink started last. */
   metrics: Registry;
+  /** The orphan TTL of the sinks started from now on (SLUICE_ORPHAN_TTL_S's default unless set). */
+  orphanTtlMs: number;
   start(): Promise<Sink>;
 }
 
-async function rig(options: { orphanTtlMs?: number } = {}): Promise<Rig> {
+async function rig(): Promise<Rig> {
   const world = await startInProcess();
   const status = await world.follow(world.topics.status);
   const rig: Rig = {
     world,
     status,
     metrics: new Registry(),
+    orphanTtlMs: world.config.sink.orphanTtlMs,
     async start() {
       const { config } = world;
       rig.metrics = new Registry();
@@ -47,7 +50,7 @@ async function rig(options: { orphanTtlMs?: number } = {}): Promise<Rig> {
         segmentBytes: config.sink.segmentBytes,
         flushIntervalMs: config.sink.flushIntervalMs,
         statusIntervalMs: config.sink.statusIntervalMs,
-        orphanTtlMs: options.orphanTtlMs ?? config.sink.orphanTtlMs,
+        orphanTtlMs: rig.orphanTtlMs,
         sessionTimeoutMs: config.sessionTimeoutMs,
         logger: testLogger,
         metricsRegistry: rig.metrics,
@@ -249,7 +252,8 @@ describe('the sink on the embedded log', () => {
   });
 
   it('dead-letters the results of a batch never sealed after the orphan TTL, counts them, and forgets the batch', async () => {
-    const r = await rig({ orphanTtlMs: 150 });
+    const r = await rig();
+    r.orphanTtlMs = 150;
     const dead = await r.world.follow(r.world.topics.deadLetter);
     await r.start();
     // Results with no seal (an outside writer's batch, or a lost seal); a batch whose seal comes
@@ -290,5 +294,24 @@ describe('the sink on the embedded log', () => {
     // The batches that got their seal are finalized as usual.
     expect((await waitForStatus(r, 'batch_late', 'completed')).request_counts.completed).toBe(1);
     expect((await waitForStatus(r, 'batch_sealed', 'completed')).request_counts.completed).toBe(1);
+  });
+
+  it('dead-letters a batch never sealed after a restart too: its mark is in the store', async () => {
+    const r = await rig();
+    const first = await r.start();
+    await deliver(r.world, [result('batch_orphan_restarted', 0)]);
+    await until(async () => {
+      for await (const object of r.world.store.list(ORPHANS)) return object.key;
+      return undefined;
+    }, 'the orphan marked');
+    await first.stop();
+    await r.world.restart();
+    // Nothing more of the batch is delivered; the restarted sink finds it through its mark.
+    const dead = await r.world.follow(r.world.topics.deadLetter);
+    r.orphanTtlMs = 150;
+    await r.start();
+    await until(() => (dead.length === 1 ? true : undefined), 'the orphan’s result dead-lettered');
+    expect(dead[0]?.key).toBe('batch_orphan_restarted');
+    expect(dead[0]?.headers[HEADERS.dlqReason]).toMatch(/^no seal for batch batch_orphan_restarted/);
   });
 });
