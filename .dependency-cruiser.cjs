@@ -28,7 +28,15 @@ module.exports = {
       name: 'stages-meet-through-topics',
       severity: 'error',
       from: { path: '^packages/(ingest|processor|sink)/' },
-      to: { path: '^packages/(ingest|processor|sink|cli|sdk|simulator)/', pathNot: '^packages/$1/' },
+      to: { path: '^packages/(ingest|processor|sink|cli|sdk)/', pathNot: '^packages/$1/' },
+    },
+    {
+      name: 'the-simulator-is-for-tests',
+      severity: 'error',
+      comment:
+        "The simulator stands in for an upstream in the processor's unit tests (real HTTP, started in-process); nothing else in a stage may reach it.",
+      from: { path: '^packages/(ingest|processor|sink)/', pathNot: '^packages/processor/.*\\.test\\.ts$' },
+      to: { path: '^packages/simulator/' },
     },
     {
       name: 'stages-keep-data-in-the-store',

@@ -58,6 +58,7 @@ function result(batchId: string, index: number): ItemResultMessage {
       channel: index % 2 ? 'chat' : 'email',
     },
     cached: false,
+    upstream: null,
   };
 }
 

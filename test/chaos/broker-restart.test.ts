@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/context.js';
 import { Cluster, finishedItems, recordFigures, submitBatches, verifyExactlyOnce } from '../harness/cluster.js';
+import { expectNoRoleExited, outageLogs, seenDown } from '../harness/dependency-checks.js';
 
 /**
  * Stop and restart the Kafka broker mid-batch: every role reconnects by itself and each batch
@@ -47,12 +48,27 @@ describe('broker restart', () => {
       { timeoutMs: 120_000, intervalMs: 50, what: '200 finished items' },
     );
     const stoppedAt = performance.now();
+    const faultAt = Date.now();
     await kafkaSh('broker-stop');
-    await new Promise((resolveWait) => setTimeout(resolveWait, 3000));
+    // While it is down, a processor's gauge and /readyz say so (issue 25).
+    const processor = cluster.members[cluster.indexesOf('processor')[0] as number]!.port;
+    const shown = await seenDown(processor, 'broker', 3000);
+    await new Promise((resolveWait) => setTimeout(resolveWait, Math.max(0, 3000 - (Date.now() - faultAt))));
     await kafkaSh('broker-start');
     const outageMs = Math.round(performance.now() - stoppedAt);
     const result = await verifyExactlyOnce(cluster.url, batches);
+    const logs = outageLogs(cluster, 'broker', faultAt);
+    expectNoRoleExited(cluster);
+    await recordFigures('broker-restart', {
+      trials: 1,
+      outageMs,
+      ...result,
+      shownDown: shown ? { gauge: shown.gauge, readyz: shown.readyz.check } : null,
+      ...logs,
+    });
     expect(result).toEqual({ items: 1000, lost: 0, duplicated: 0 });
-    await recordFigures('broker-restart', { trials: 1, outageMs, ...result });
+    expect(shown?.readyz.check?.error).toMatch(/unreachable/);
+    // Each process says once that the broker is gone, not once per client, retry or item.
+    expect(logs.mostReportsInOneProcess).toBeLessThanOrEqual(1);
   });
 });

@@ -44,7 +44,12 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('Idempotency-Key (
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: answer.status, text: await answer.text(), replayed: answer.headers.get('idempotent-replayed') };
+    return {
+      status: answer.status,
+      text: await answer.text(),
+      replayed: answer.headers.get('idempotent-replayed'),
+      retryAfter: answer.headers.get('retry-after') ?? undefined,
+    };
   };
   const job = (name: string) => ({
     operation: 'summarize',
@@ -110,7 +115,10 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('Idempotency-Key (
     const waiting = answers.filter((a) => a.status === 409);
     expect(created.length + waiting.length).toBe(6);
     expect(new Set(created).size).toBe(1);
-    for (const w of waiting) expect(JSON.parse(w.text)).toMatchObject({ error: { code: 'idempotency_key_in_use' } });
+    for (const w of waiting) {
+      expect(JSON.parse(w.text)).toMatchObject({ error: { code: 'idempotency_key_in_use' } });
+      expect(w.retryAfter).toBe('1'); // the SDKs wait that long, then ask again with the same key
+    }
     expect(await jobsNamed(key)).toEqual([created[0]]);
     // Once the first has answered, a retry gets its answer.
     const retry = await post('/v1/jobs', job(key), { 'Idempotency-Key': key });

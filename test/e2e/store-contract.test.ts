@@ -94,6 +94,7 @@ function result(batchId: string, index: number, ok = true): ItemResultMessage {
     item: null,
     model: ok ? 'gpt-4o-mini' : null,
     cached: false,
+    upstream: null,
   };
 }
 

@@ -37,10 +37,12 @@ export class Cluster {
     processors?: number;
     sinks?: number;
     simulator?: SimulatorOptions;
-    env?: Record<string, string>;
+    /** The roles' extra environment; a function gets the simulator (e.g. to put a proxy in front of it). */
+    env?: Record<string, string> | ((simulator: Simulator) => Promise<Record<string, string>>);
     ownDirectories?: boolean;
   }): Promise<Cluster> {
     const simulator = await startSimulator({ port: 0, ...options.simulator });
+    const extraEnv = typeof options.env === 'function' ? await options.env(simulator) : options.env;
     const dataDir = await mkdtemp(join(tmpdir(), `sluice-${options.label}-`));
     const env = {
       KAFKA_BROKERS: infra().brokers.join(','),
@@ -54,7 +56,7 @@ export class Cluster {
       SLUICE_COMMIT_INTERVAL_MS: '200',
       SLUICE_STATUS_INTERVAL_MS: '200',
       LOG_LEVEL: 'info',
-      ...options.env,
+      ...extraEnv,
     };
     const cluster = new Cluster(simulator, dataDir, env, []);
     const roles: Role[] = [

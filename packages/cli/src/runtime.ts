@@ -7,6 +7,7 @@ import {
   createEmbeddedTransport,
   createLogger,
   createSerde,
+  DependencyHealth,
   logDependencyChecks,
   type Logger,
   openStore,
@@ -16,6 +17,7 @@ import {
   topicSpecs,
   type Transport,
   watchApiKeysFile,
+  watchStore,
 } from '@sluice/core';
 import { createIngest, type Ingest } from '@sluice/ingest';
 import { createProcessor, type Processor } from '@sluice/processor';
@@ -63,30 +65,30 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       'no upstream: set OPENAI_BASE_URL or SLUICE_UPSTREAMS_FILE; the processor needs an OpenAI-compatible upstream (or start one with `sluice simulate`).',
     );
   }
-  // One upstream for now: the processor calls the first; several at once is being built (issue 23).
+  // Ingest's estimates still read one upstream's limits: the first (issue 23's dry-run per upstream is not built).
   const upstream = config.upstream.list[0];
-  if (roles.has('processor') && config.upstream.list.length > 1) {
-    throw new SluiceError('invalid_config', 'SLUICE_UPSTREAMS_FILE: more than one upstream is not supported yet');
-  }
   if (config.http.hostChosenBy === 'no_api_keys') {
     logger.warn(
       { host: config.http.host },
       'no API keys configured (SLUICE_API_KEYS): listening on 127.0.0.1 only, so only this machine can call; set HOST=0.0.0.0 to listen on every interface',
     );
   }
-  const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger);
+  const metrics = new Registry();
+  if (config.metrics) collectDefaultMetrics({ register: metrics });
+  // One view per process of whether the store, the broker and the upstream answer: each outage is
+  // logged once, shown by `sluice_dependency_up` and `/readyz`, and probed until it is over.
+  const health = new DependencyHealth({ logger: logger.child({ component: 'dependencies' }), registry: metrics });
+  const transport = options.transport ?? createTransport(config, `sluice-${[...roles].join('-')}`, logger, health);
   // Settings the broker or registry refuse stop start-up here, before any role starts.
   await transport.connect();
   await transport.ensureTopics(
     topicSpecs(config.topics, config.partitions, { answersRetentionMs: config.dedup.ttlSeconds * 1000 }),
   );
-  const store = await openStore(config.storage, logger.child({ component: 'store' }));
+  const store = watchStore(await openStore(config.storage, logger.child({ component: 'store' })), health);
   logger.info({ store: store.location }, 'store');
   // The embedded log needs no registry: its messages never leave the process.
   const registryUrl = config.kafka ? config.registryUrl : null;
   const serde = await createSerde({ topics: config.topics, registryUrl, registryAccess: config.registryAccess });
-  const metrics = new Registry();
-  if (config.metrics) collectDefaultMetrics({ register: metrics });
 
   let sink: Sink | null = null;
   let webhooks: ReturnType<typeof createWebhookNotifier> | null = null;
@@ -110,6 +112,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
       metricsRegistry: metrics,
+      health,
     });
     await sink.start();
     if (config.webhook) {
@@ -132,16 +135,11 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       serde,
       topics: config.topics,
       upstream: {
-        baseUrl: upstream?.baseUrl as string,
-        apiKey: upstream?.apiKey as string,
+        list: config.upstream.list,
         timeoutMs: config.upstream.timeoutMs,
         maxAttempts: config.upstream.maxAttempts,
         retryBaseMs: config.upstream.retryBaseMs,
         retryMaxMs: config.upstream.retryMaxMs,
-        requestsPerMinute: upstream?.requestsPerMinute ?? 0,
-        tokensPerMinute: upstream?.tokensPerMinute ?? 0,
-        concurrency: upstream?.concurrency ?? config.upstream.defaults.concurrency,
-        structuredOutput: upstream?.structuredOutput ?? config.upstream.defaults.structuredOutput,
         learntState: store,
       },
       models: config.upstream.models,
@@ -152,6 +150,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       dedup: { ttlSeconds: config.dedup.ttlSeconds, directory: config.dataDir, memoryBytes: config.dedup.memoryBytes },
       logger: logger.child({ role: 'processor' }),
       metricsRegistry: metrics,
+      health,
     });
     await processor.start();
   }
@@ -186,13 +185,18 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         upstreams: config.upstream.list,
       },
       apiKeys: config.apiKeys,
-      readiness: { registryUrl, registryAccess: config.registryAccess, upstreamUrl: upstream?.baseUrl ?? null },
+      readiness: {
+        registryUrl,
+        registryAccess: config.registryAccess,
+        upstreams: config.upstream.list.map(({ name, baseUrl }) => ({ name, baseUrl })),
+        dependencies: health,
+      },
       logger: logger.child({ role: 'ingest' }),
       metricsRegistry: metrics,
     });
     url = await ingest.start();
   } else {
-    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport, registryUrl));
+    ({ server: healthServer, url } = await startHealthServer(config, metrics, transport, registryUrl, health));
   }
 
   return {
@@ -213,6 +217,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       await webhooks?.stop();
       await transport.close();
       await store.close();
+      health.close();
     },
   };
 }
@@ -222,7 +227,12 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
  * Kafka client of the process (producers, consumers, admin, the status follower, the dead-letter
  * producer) comes from this one transport, so they all connect the same way.
  */
-export function createTransport(config: SluiceConfig, clientId: string, logger: Logger): Transport {
+export function createTransport(
+  config: SluiceConfig,
+  clientId: string,
+  logger: Logger,
+  health?: DependencyHealth,
+): Transport {
   if (!config.kafka) {
     return createEmbeddedTransport({
       directory: join(config.dataDir, 'log'),
@@ -237,7 +247,13 @@ export function createTransport(config: SluiceConfig, clientId: string, logger: 
       "TLS HOSTNAME VERIFICATION IS OFF: the brokers' certificates are checked against the CA but not against their names (KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none). For test clusters only: anyone with a certificate from that CA can pose as a broker.",
     );
   }
-  return createKafkaTransport({ brokers: config.kafka.brokers, security: config.kafka.security, clientId, logger });
+  return createKafkaTransport({
+    brokers: config.kafka.brokers,
+    security: config.kafka.security,
+    clientId,
+    logger,
+    health,
+  });
 }
 
 /** `/healthz` and `/metrics` for a process without the HTTP API (a processor or sink on its own). */
@@ -246,6 +262,7 @@ async function startHealthServer(
   metrics: Registry,
   transport: Transport,
   registryUrl: string | null,
+  health: DependencyHealth,
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
     void (async () => {
@@ -256,9 +273,12 @@ async function startHealthServer(
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{"status":"ok"}');
       } else if (request.url === '/readyz') {
-        const checks = await Promise.all(
-          logDependencyChecks({ transport, registryUrl, registryAccess: config.registryAccess }),
-        );
+        const checks = [
+          ...(await Promise.all(
+            logDependencyChecks({ transport, registryUrl, registryAccess: config.registryAccess }),
+          )),
+          ...health.checks(),
+        ];
         const ok = checks.every((check) => check.ok);
         response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready', checks }));

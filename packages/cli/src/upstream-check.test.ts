@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import type { UpstreamEntry } from '@sluice/core';
+import { type UpstreamEntry, upstreamEntry } from '@sluice/core';
 import { startSimulator, type Simulator } from '@sluice/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkUpstream, formatUpstreamChecks } from './upstream-check.js';
@@ -24,23 +24,13 @@ afterAll(async () => {
   await llama?.close();
 });
 
-function entry(name: string, baseUrl: string, models: string[], overrides: Partial<UpstreamEntry> = {}): UpstreamEntry {
-  return {
-    name,
-    baseUrl,
-    apiKey: 'sk-test',
-    headers: {},
-    models: models.map((model) =>
-      model.endsWith('*')
-        ? { match: model.slice(0, -1), prefix: true, upstreamModel: null }
-        : { match: model, prefix: false, upstreamModel: null },
-    ),
-    requestsPerMinute: 0,
-    tokensPerMinute: 0,
-    concurrency: 8,
-    structuredOutput: { default: 'auto', perModel: {} },
-    ...overrides,
-  };
+function entry(
+  name: string,
+  baseUrl: string,
+  models: string[],
+  overrides: Partial<Omit<UpstreamEntry, 'models'>> = {},
+): UpstreamEntry {
+  return upstreamEntry({ name, baseUrl, models, apiKey: 'sk-test', concurrency: 8, ...overrides });
 }
 
 const options = { defaultModels: ['gpt-4o-mini'], timeoutMs: 5_000 };

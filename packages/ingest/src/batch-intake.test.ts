@@ -43,7 +43,7 @@ async function rig(): Promise<Rig> {
     port: 0,
     limits: { ...config.limits, maxDepth: 64 },
     apiKeys: null,
-    readiness: { registryUrl: null, upstreamUrl: null },
+    readiness: { registryUrl: null, upstreams: [] },
     logger: testLogger,
     dashboardDirectory: null,
   });

@@ -3,6 +3,7 @@ import type {
   Logger,
   Producer,
   RegistryAccess,
+  DependencyHealth,
   RetentionConfig,
   Serde,
   SluiceConfig,
@@ -46,7 +47,14 @@ export interface IngestContext {
   logger: Logger;
   metrics: Registry;
   counters: IngestMetrics;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
+    upstreams: readonly { name: string; baseUrl: string }[];
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
+  };
 }
 
 export function intakeLimits(limits: IngestLimits, overrides: Partial<IntakeLimits> = {}): IntakeLimits {

@@ -11,6 +11,7 @@ import {
   FileStore,
   type Logger,
   type RegistryAccess,
+  type DependencyHealth,
   type RetentionConfig,
   type Serde,
   type Store,
@@ -75,7 +76,14 @@ export interface IngestOptions {
   upstream?: UpstreamFacts;
   /** API key → tenant, read at each request (a reload takes effect at once); null: no authentication, every caller is tenant `default`. */
   apiKeys: Pick<ApiKeys, 'tenantOf'> | null;
-  readiness: { registryUrl: string | null; registryAccess?: RegistryAccess; upstreamUrl: string | null };
+  readiness: {
+    registryUrl: string | null;
+    registryAccess?: RegistryAccess;
+    /** The configured upstreams, probed by `/readyz` and named there when one does not answer. */
+    upstreams: readonly { name: string; baseUrl: string }[];
+    /** The dependencies this process's calls watch (`store`, `broker`, `upstream`), as `/readyz` checks. */
+    dependencies?: DependencyHealth;
+  };
   logger: Logger;
   metricsRegistry?: Registry;
   /**

@@ -1,7 +1,12 @@
-export { createProcessor, type Processor, type ProcessorOptions, type ProcessorStats } from './processor.js';
+export {
+  createProcessor,
+  type Processor,
+  type ProcessorOptions,
+  type ProcessorStats,
+  type ProcessorUpstreamOptions,
+} from './processor.js';
 export { HANDLERS, HandlerRouter } from './handlers/index.js';
 export type { Handler, HandlerContext, HandlerOutcome } from './handlers/types.js';
-export type { UpstreamOptions } from './upstream/upstream.js';
 export {
   PROVIDER_CALL_RETRY,
   ProviderBatches,
@@ -13,3 +18,4 @@ export {
   type ProviderBatchRecord,
   type ProviderBatchStatus,
 } from './tiers/provider-batches.js';
+export type { CircuitState } from './upstream/circuit.js';

@@ -15,13 +15,16 @@ import {
   type Logger,
   type MessageBatch,
   type BatchContext,
+  type DependencyHealth,
   type OutgoingMessage,
   type Producer,
   type RequestItemMessage,
   type Serde,
   type TopicNames,
+  type Store,
   type Transport,
   type UpstreamConfig,
+  type UpstreamEntry,
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { PartitionTracker } from './consume/partition-tracker.js';
@@ -31,13 +34,31 @@ import { AnswerCache } from './answers/answer-cache.js';
 import { requestHash, shouldDedup } from './answers/request-key.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { ItemAbandonedError } from './upstream/errors.js';
-import { ItemFailedError, Upstream, type UpstreamOptions, UpstreamStoppedError } from './upstream/upstream.js';
+import { ItemPort } from './upstream/port.js';
+import { ItemFailedError, Upstreams, UpstreamStoppedError } from './upstream/upstreams.js';
+
+/** The upstreams and how calls to them are made: the processor's side of `config.upstream`. */
+export interface ProcessorUpstreamOptions {
+  /** Every configured upstream (core's `config.upstream.list`); items go to those serving their model. */
+  list: readonly UpstreamEntry[];
+  /** Most time one call may take (`SLUICE_UPSTREAM_TIMEOUT_MS`). */
+  timeoutMs: number;
+  /** Attempts per item, the first included (`SLUICE_MAX_ATTEMPTS`). */
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /**
+   * Where what was learnt of each upstream (its concurrency) is kept across restarts; null keeps
+   * nothing. @defaultValue null
+   */
+  learntState?: Store | null;
+}
 
 export interface ProcessorOptions {
   transport: Transport;
   serde: Serde;
   topics: TopicNames;
-  upstream: UpstreamOptions;
+  upstream: ProcessorUpstreamOptions;
   models: UpstreamConfig['models'];
   /**
    * Upstream calls in flight at once (`SLUICE_PROCESSOR_CONCURRENCY`), and items read ahead per
@@ -68,6 +89,11 @@ export interface ProcessorOptions {
   dedup?: { ttlSeconds: number; directory: string | null; memoryBytes?: number };
   logger: Logger;
   metricsRegistry?: Registry;
+  /**
+   * Told whether the upstream and the broker answer (`sluice_dependency_up`, `/readyz`); while one
+   * is known down, the processor's own repeated failures stay out of the warn level. @defaultValue none
+   */
+  health?: DependencyHealth;
 }
 
 export interface ProcessorStats {
@@ -103,8 +129,19 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const logger = options.logger;
   const metrics: ProcessorMetrics = createProcessorMetrics(options.metricsRegistry ?? new Registry());
   const router = new HandlerRouter(options.handlers ?? HANDLERS);
-  const upstream = new Upstream(
-    { maxSockets: concurrency, configuredModels: Object.values(options.models), ...options.upstream },
+  const upstream = new Upstreams(
+    {
+      list: options.upstream.list,
+      maxAttempts: options.upstream.maxAttempts,
+      retryBaseMs: options.upstream.retryBaseMs,
+      retryMaxMs: options.upstream.retryMaxMs,
+      settings: {
+        maxSockets: concurrency,
+        learntState: options.upstream.learntState ?? null,
+        configuredModels: Object.values(options.models),
+        health: options.health ?? null,
+      },
+    },
     metrics,
     logger,
   );
@@ -163,7 +200,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
           signal: scope.signal,
           // While running, until acknowledged; once stopping, a few attempts, then the item is redelivered.
           retriable: () => running || ++triesWhileStopping <= 3,
-          onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'producing a result failed; retrying'),
+          // Per item: while the broker is known down (reported once), not a warning each.
+          onRetry: (error, attempt) =>
+            logger[options.health?.isDown('broker') ? 'debug' : 'warn'](
+              { err: error, attempt },
+              'producing a result failed; retrying',
+            ),
         },
         () => sender.send(message),
       );
@@ -179,6 +221,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       model?: string | null;
       cached?: boolean;
       rate_limited?: number;
+      upstream?: string | null;
     },
   ): ItemResultMessage {
     return {
@@ -193,6 +236,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       ...fields,
       cached: fields.cached ?? false,
       rate_limited: fields.rate_limited ?? 0,
+      upstream: fields.upstream ?? null,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
       model: fields.model ?? modelOf(fields.response?.body),
@@ -228,19 +272,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const issue = body.error.issues[0];
       return failed(item, 'invalid_request', `body.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
     }
-    const tally = { rateLimited: 0 };
-    const context: HandlerContext = {
-      upstream,
-      tally,
-      models: options.models,
-      batchId: item.batch_id,
-      index: item.index,
-      customId: item.custom_id,
+    const port = new ItemPort(upstream, {
       timeoutMs: itemTimeoutMs(item),
       lane: { interactive, tenant: item.tenant ?? '', batch: item.batch_id },
-      dedupe: (endpoint, requestBody, call) =>
-        item.tenant !== null && shouldDedup(item.dedup, item.api, requestBody)
-          ? answers.answer(item.tenant, requestHash(endpoint, requestBody), call)
+      dedupe: (endpoint, requestKey, call) =>
+        item.tenant !== null && shouldDedup(item.dedup, item.api, requestKey)
+          ? answers.answer(item.tenant, requestHash(endpoint, requestKey), call)
           : call().then((value) => ({ value, cached: false, remember: async () => undefined })),
       guard: () => {
         if (control.isCancelled(item.batch_id))
@@ -248,6 +285,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
         if (isExpired(item))
           throw new ItemAbandonedError('batch_expired', 'the batch expired before this request was sent');
       },
+    });
+    const tally = port.tally;
+    const context: HandlerContext = {
+      upstream: port,
+      models: options.models,
+      batchId: item.batch_id,
+      index: item.index,
+      customId: item.custom_id,
     };
     try {
       const outcome: HandlerOutcome = await handler.handle(body.data, context);
@@ -261,6 +306,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         model: outcome.model ?? null,
         cached: outcome.cached ?? false,
         rate_limited: tally.rateLimited,
+        upstream: outcome.upstream,
       });
     } catch (error) {
       // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
@@ -279,6 +325,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           usage: null,
           attempts: error.attempts,
           rate_limited: tally.rateLimited,
+          upstream: tally.upstream,
         });
       }
       logger.error({ err: error, batchId: item.batch_id, index: item.index }, 'handler failed unexpectedly');
@@ -441,7 +488,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await consumer.commit(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
       for (const { offset, tracker } of offsets) tracker.markCommitted(Number(offset));
     } catch (error) {
-      logger.warn({ err: error }, 'offset commit failed; will retry');
+      logger[options.health?.isDown('broker') ? 'debug' : 'warn']({ err: error }, 'offset commit failed; will retry');
     }
   }
 
@@ -560,3 +607,5 @@ function modelOf(body: unknown): string | null {
   const model = body && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
   return typeof model === 'string' && model.length > 0 ? model : null;
 }
+
+/** Resolves when the upstream gives any HTTP answer (a 401 or 404 too): only a failed connection is "unreachable". */

@@ -20,6 +20,7 @@ import {
   storeKeys,
   type TopicNames,
   type Transport,
+  type DependencyHealth,
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { BatchState, type SinkRetention } from './batch-state.js';
@@ -53,6 +54,8 @@ export interface SinkOptions {
   sessionTimeoutMs: number;
   logger: Logger;
   metricsRegistry?: Registry;
+  /** Whether the store and the broker answer: while one is known down, failed flushes log at debug. @defaultValue none */
+  health?: DependencyHealth;
 }
 
 export interface Sink {
@@ -88,6 +91,7 @@ function remainingOf(record: BatchRecord): number {
 
 export function createSink(options: SinkOptions): Sink {
   const logger = options.logger;
+  const dependencyDown = () => options.health?.isDown('store') === true || options.health?.isDown('broker') === true;
   const store = options.store;
   const files = new FileStore(store);
   // Settings with a default come compiled from the config schema (@sluice/core's env.ts), the one place defaults live.
@@ -503,7 +507,8 @@ export function createSink(options: SinkOptions): Sink {
           );
           if (!due && consumed.size === 0 && ![...open.values()].some((state) => state.changedSincePublish)) return;
           flushAll().catch((error: unknown) => {
-            logger.warn({ err: error }, 'flushing results failed; retrying');
+            // Every flush interval while the store (or broker) is down: its outage is reported once.
+            logger[dependencyDown() ? 'debug' : 'warn']({ err: error }, 'flushing results failed; retrying');
           });
         },
         Math.max(10, Math.min(flushIntervalMs, statusIntervalMs)),

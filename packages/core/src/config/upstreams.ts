@@ -120,17 +120,32 @@ export function compileUpstreams(
 
 /** `OPENAI_BASE_URL` as an upstream of its own: `default`, serving every model. */
 export function shorthandUpstream(baseUrl: string, apiKey: string, defaults: UpstreamDefaults): UpstreamEntry {
+  return upstreamEntry({ name: 'default', baseUrl, apiKey, models: ['*'], ...defaults });
+}
+
+/**
+ * An upstream entry from code (the CLI's simulator, tests): `models` as a file names them (`*`
+ * ends a prefix); what is not given is what a file entry gets by default, without limits.
+ */
+export function upstreamEntry(
+  fields: Pick<UpstreamEntry, 'name' | 'baseUrl'> & { models: string[] } & Partial<Omit<UpstreamEntry, 'models'>>,
+): UpstreamEntry {
+  const { models, ...rest } = fields;
   return {
-    name: 'default',
-    baseUrl: baseUrl.replace(/\/+$/, ''),
-    apiKey,
+    apiKey: 'sluice-no-key',
     headers: {},
-    models: [{ match: '', prefix: true, upstreamModel: null }],
-    requestsPerMinute: defaults.requestsPerMinute,
-    tokensPerMinute: defaults.tokensPerMinute,
-    concurrency: defaults.concurrency,
-    structuredOutput: defaults.structuredOutput,
+    requestsPerMinute: 0,
+    tokensPerMinute: 0,
+    concurrency: 256,
+    structuredOutput: { default: 'auto', perModel: {} },
     tiers: ['realtime'],
+    ...rest,
+    baseUrl: rest.baseUrl.replace(/\/+$/, ''),
+    models: models.map((name) =>
+      name.endsWith('*')
+        ? { match: name.slice(0, -1), prefix: true, upstreamModel: null }
+        : { match: name, prefix: false, upstreamModel: null },
+    ),
   };
 }
 

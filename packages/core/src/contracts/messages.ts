@@ -86,6 +86,12 @@ export const ItemResultMessage = z.object({
   model: z.string().nullable().default(null),
   /** The answer was not asked of the upstream: it is an identical request's (deduplication). */
   cached: z.boolean().default(false),
+  /**
+   * The configured name of the upstream of the item's last call (SLUICE_UPSTREAMS_FILE's `name`;
+   * `default` for OPENAI_BASE_URL): the one that answered when `ok`. Null when no call was made (a
+   * cached answer, a model no upstream serves), and in results written before it existed.
+   */
+  upstream: z.string().nullable().default(null),
 });
 export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
 

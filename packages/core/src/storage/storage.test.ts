@@ -39,6 +39,7 @@ function result(index: number, ok = true): ItemResultMessage {
     item: null,
     model: ok ? 'gpt-4o-mini' : null,
     cached: false,
+    upstream: null,
   };
 }
 

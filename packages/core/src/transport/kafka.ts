@@ -10,6 +10,7 @@ import {
 } from 'kafkajs';
 import { backoffDelayMs, type BackoffOptions, retrying, type RetryPolicy } from '../retry/index.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { isUnreachableError, type DependencyHealth } from '../dependency-health.js';
 import type { TopicSpec } from '../topics.js';
 import {
   checkKafkaConnection,
@@ -43,6 +44,11 @@ export interface KafkaTransportOptions {
   maxRequestBytes?: number;
   /** Default 3000 ms. */
   connectionTimeoutMs?: number;
+  /**
+   * Told when a client of this transport loses the broker (its connection errors, logged once
+   * there instead of per client and retry) and probes it back. @defaultValue none
+   */
+  health?: DependencyHealth;
 }
 
 /**
@@ -86,7 +92,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     ...kafkajsConnectionConfig(options.brokers, security),
     connectionTimeout: options.connectionTimeoutMs ?? KAFKA_CONNECTION_TIMEOUT_MS,
     logLevel: KafkaLogLevel.INFO,
-    logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry),
+    logCreator: () => (entry: LogEntry) => forwardKafkaLog(logger, entry, options.health),
     retry: KAFKAJS_RETRY,
   });
   const maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
@@ -136,6 +142,17 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   const consumers = new Set<KafkaConsumer>();
 
   let checked: Promise<void> | null = null;
+
+  async function ping(): Promise<void> {
+    try {
+      await connectAdmin();
+      await admin.describeCluster();
+    } catch (error) {
+      // Readiness shows the setting to fix, not kafkajs' bare "Closed connection".
+      throw diagnoseKafkaError(error, options.brokers, security).error;
+    }
+  }
+  options.health?.watch('broker', ping);
 
   return {
     kind: 'kafka',
@@ -213,7 +230,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     },
 
     consumer(consumerOptions: ConsumerOptions): Consumer {
-      return createKafkaConsumer(kafka, consumerOptions, consumers, logger, () => closed);
+      return createKafkaConsumer(kafka, consumerOptions, consumers, logger, () => closed, options.health);
     },
 
     async offsets(topic: string): Promise<PartitionOffsets[]> {
@@ -236,15 +253,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
         .map((p) => ({ topic, partition: p.partition, offset: p.offset }));
     },
 
-    async ping() {
-      try {
-        await connectAdmin();
-        await admin.describeCluster();
-      } catch (error) {
-        // Readiness shows the setting to fix, not kafkajs' bare "Closed connection".
-        throw diagnoseKafkaError(error, options.brokers, security).error;
-      }
-    },
+    ping,
 
     async close() {
       closed = true;
@@ -263,6 +272,7 @@ function createKafkaConsumer(
   logger: Logger,
   /** True once the transport closes: a consumer disconnected by `close()` must not rejoin. */
   transportClosed: () => boolean,
+  health: DependencyHealth | undefined,
 ): Consumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
@@ -303,7 +313,10 @@ function createKafkaConsumer(
       start(handler).then(
         () => logger.warn({ groupId: options.groupId, restarts }, 'consumer rejoined its group after a crash'),
         (error: unknown) => {
-          logger.error({ err: error, groupId: options.groupId }, 'consumer restart failed; trying again');
+          logger[health?.isDown('broker') ? 'debug' : 'error'](
+            { err: error, groupId: options.groupId },
+            'consumer restart failed; trying again',
+          );
           if (!stopped) scheduleRestart();
         },
       );
@@ -312,7 +325,9 @@ function createKafkaConsumer(
 
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error;
-    logger.error({ err: error, groupId: options.groupId, restart: event.payload.restart }, 'consumer crashed');
+    // A crash because the broker is gone is part of the outage the health already reported once.
+    const level = health?.isDown('broker') ? 'debug' : 'error';
+    logger[level]({ err: error, groupId: options.groupId, restart: event.payload.restart }, 'consumer crashed');
     if (event.payload.restart) return;
     for (const listener of crashListeners) listener(error);
     if (!stopped && !transportClosed()) scheduleRestart();
@@ -424,9 +439,31 @@ function isTopicExistsError(error: unknown): boolean {
   return Array.isArray(e?.errors) && e.errors.every((inner) => inner.type === 'TOPIC_ALREADY_EXISTS');
 }
 
-function forwardKafkaLog(logger: Logger, entry: LogEntry): void {
+/**
+ * What kafkajs says when it loses the broker: each client (producers, consumers, admin) and each
+ * retry says it again, dozens of lines a second during an outage. With a DependencyHealth these
+ * go to it (which logs the outage once) and to debug.
+ */
+const LOST_BROKER =
+  /ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|Connection error|Connection timeout|Closed connection|connection closed|KafkaJSConnectionError|KafkaJSConnectionClosedError|KafkaJSRequestTimeoutError|Request .* timed out|Not connected|socket hang up|This server is not the leader|There is no leader/i;
+
+function forwardKafkaLog(logger: Logger, entry: LogEntry, health: DependencyHealth | undefined): void {
   const { message, ...extra } = entry.log;
   const fields = { kafka: entry.namespace, ...extra };
+  if (health && entry.level <= KafkaLogLevel.WARN) {
+    const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
+    if (LOST_BROKER.test(text)) {
+      health.unreachable('broker', new Error(`${message}${typeof extra.error === 'string' ? `: ${extra.error}` : ''}`));
+      logger.debug(fields, message);
+      return;
+    }
+    // A handler that failed because a dependency is gone (the sink's store): kafkajs retries the
+    // batch and says so each time; the outage itself is reported once by the health.
+    if (extra.error !== undefined && isUnreachableError(extra.error) && health.anyDown()) {
+      logger.debug(fields, message);
+      return;
+    }
+  }
   switch (entry.level) {
     case KafkaLogLevel.ERROR:
       // kafkajs reports retried, recovered conditions (a broker restart, a rebalance) at ERROR.

@@ -1,4 +1,4 @@
-import { DEFAULT_PRICES, type UpstreamEntry } from '@sluice/core';
+import { DEFAULT_PRICES, type UpstreamEntry, upstreamEntry } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { ModelCatalog } from '../intake/model-catalog.js';
 import { DryRunMeter, type UpstreamFacts } from './dry-run.js';
@@ -16,17 +16,13 @@ const FACTS: UpstreamFacts = {
 const charsOver4 = () => ({ count: (text: string) => Math.ceil(text.length / 4), method: 'estimate:chars/4' });
 
 function upstream(name: string, model: string, requestsPerMinute: number): UpstreamEntry {
-  return {
+  return upstreamEntry({
     name,
     baseUrl: `http://${name}.test/v1`,
-    apiKey: 'none',
-    headers: {},
-    models: [{ match: model, prefix: false, upstreamModel: null }],
+    models: [model],
     requestsPerMinute,
-    tokensPerMinute: 0,
     concurrency: 1000,
-    structuredOutput: { default: 'auto', perModel: {} },
-  };
+  });
 }
 
 /** 120 OpenAI lines for `model`, estimated against `catalog`. */

@@ -2,6 +2,7 @@ import {
   describeBytes,
   describeIssues,
   httpErrorType,
+  IdempotencyConflictError,
   SluiceError,
   SyncTimeoutError,
   UnsupportedMediaTypeError,
@@ -213,6 +214,8 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     request.log.error({ err: error }, 'request failed');
   }
   if (response.close) reply.header('connection', 'close');
+  // The first request with this key is still running: its answer is usually a moment away.
+  if (error instanceof IdempotencyConflictError && error.retriable) reply.header('retry-after', '1');
   return reply.code(response.status).send(response.body);
 }
 

@@ -1,26 +1,11 @@
-import { type UpstreamEntry } from '@sluice/core';
+import { type UpstreamEntry, upstreamEntry } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { ModelCatalog } from './model-catalog.js';
 
 const DEFAULTS = { default: 'gpt-4o-mini', extract: 'gpt-4o-mini', summarize: 'qwen-7b', classify: 'gpt-4o-mini' };
 
-function upstream(name: string, models: string[], limits: Partial<UpstreamEntry> = {}): UpstreamEntry {
-  return {
-    name,
-    baseUrl: `http://${name}.test/v1`,
-    apiKey: 'none',
-    headers: {},
-    models: models.map((model) =>
-      model.endsWith('*')
-        ? { match: model.slice(0, -1), prefix: true, upstreamModel: null }
-        : { match: model, prefix: false, upstreamModel: null },
-    ),
-    requestsPerMinute: 0,
-    tokensPerMinute: 0,
-    concurrency: 8,
-    structuredOutput: { default: 'auto', perModel: {} },
-    ...limits,
-  };
+function upstream(name: string, models: string[], limits: Partial<Omit<UpstreamEntry, 'models'>> = {}): UpstreamEntry {
+  return upstreamEntry({ name, baseUrl: `http://${name}.test/v1`, models, concurrency: 8, ...limits });
 }
 
 const fleet = [

@@ -12,17 +12,27 @@ export function registerHealthRoutes(app: FastifyInstance, context: IngestContex
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
+    const upstreams = context.readiness.upstreams;
     const checks = await Promise.all([
       ...logDependencyChecks({
         transport: context.transport,
         registryUrl: context.readiness.registryUrl,
         registryAccess: context.readiness.registryAccess,
       }),
-      ...(context.readiness.upstreamUrl
-        ? [probe('upstream', () => httpReachable(`${context.readiness.upstreamUrl}/models`))]
-        : []),
+      // One check per upstream, named by its configured name (never its URL).
+      ...upstreams.map(({ name, baseUrl }) => probe(`upstream:${name}`, () => httpReachable(`${baseUrl}/models`))),
     ]);
-    const ready = checks.every((c) => c.ok);
+    // What this process's own calls found: the store, and (with other roles here) the broker and
+    // the upstreams (down only when every one is).
+    const dependencyChecks = context.readiness.dependencies?.checks() ?? [];
+    // One upstream down among several is shown, not fatal: the processor routes around it. Every
+    // upstream down is.
+    const upstreamChecks = checks.slice(checks.length - upstreams.length);
+    const ready =
+      checks.slice(0, checks.length - upstreams.length).every((c) => c.ok) &&
+      (upstreams.length === 0 || upstreamChecks.some((c) => c.ok)) &&
+      dependencyChecks.every((c) => c.ok);
+    checks.push(...dependencyChecks);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
 

@@ -1,7 +1,7 @@
 import { ClassifyParams, type ClassifyOperationResult, operationItemBody } from '@sluice/core';
 import { z } from 'zod';
 import { COMPILED } from './compiled.js';
-import { completeChat, openAISchema } from './structured.js';
+import { openAISchema } from '../upstream/structured-output.js';
 import { defineHandler } from './types.js';
 
 /** What a classify job's parameters determine, compiled once per job. */
@@ -39,7 +39,7 @@ export const classify = defineHandler({
   request: operationItemBody(ClassifyParams),
   async handle({ params, item }, context, job) {
     const { schema, json, system, maxTokens } = classifyCompiled(job, params);
-    const answer = await completeChat(context, {
+    const answer = await context.upstream.complete({
       route: 'classify',
       model: params.model ?? context.models.classify,
       system,

@@ -1,7 +1,7 @@
 import { type EnrichField, EnrichParams, operationItemBody } from '@sluice/core';
 import { z } from 'zod';
 import { COMPILED } from './compiled.js';
-import { completeChat, openAISchema } from './structured.js';
+import { openAISchema } from '../upstream/structured-output.js';
 import { defineHandler } from './types.js';
 
 function valueSchema(field: EnrichField): z.ZodType {
@@ -55,7 +55,7 @@ export const enrich = defineHandler({
   request: operationItemBody(EnrichParams),
   handle({ params, item }, context, job) {
     const { schema, json, system } = enrichCompiled(job, params);
-    return completeChat(context, {
+    return context.upstream.complete({
       route: 'enrich',
       model: params.model ?? context.models.default,
       system,

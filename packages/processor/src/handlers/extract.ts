@@ -1,7 +1,7 @@
 import { ExtractItemParams, operationItemBody } from '@sluice/core';
 import { z } from 'zod';
 import { COMPILED } from './compiled.js';
-import { completeChat, openAISchema } from './structured.js';
+import { openAISchema } from '../upstream/structured-output.js';
 import { defineHandler } from './types.js';
 
 const FIELD_TYPES = {
@@ -38,7 +38,7 @@ export const extract = defineHandler({
     const { system, fields } = extractCompiled(job, params);
     const common = { route: 'extract', model: params.model ?? context.models.extract, system, user: item.content };
     return fields
-      ? completeChat(context, { ...common, format: { kind: 'zod', ...fields, name: 'extraction' } })
-      : completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });
+      ? context.upstream.complete({ ...common, format: { kind: 'zod', ...fields, name: 'extraction' } })
+      : context.upstream.complete<Record<string, unknown>>({ ...common, format: { kind: 'json_object' } });
   },
 });

@@ -15,6 +15,7 @@ const outcome = (answer: HandlerAnswer, body: unknown): HandlerOutcome => ({
   usage: answer.usage,
   attempts: answer.attempts,
   cached: answer.cached,
+  upstream: answer.upstream,
 });
 
 export const PRESENTERS: Record<ApiKind, Presenter> = {

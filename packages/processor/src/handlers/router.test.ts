@@ -49,6 +49,7 @@ describe('presenters', () => {
     usage: { input_tokens: 100, output_tokens: 20 },
     attempts: 1,
     cached: false,
+    upstream: 'default',
   };
   const { params, item } = domainAsOperation(DomainRequest.parse(line));
 
@@ -90,6 +91,7 @@ describe('presenters', () => {
       usage: answer.usage,
       attempts: 1,
       cached: false,
+      upstream: 'default',
       model: 'gpt-4o-mini',
     });
   });

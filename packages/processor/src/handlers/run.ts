@@ -7,9 +7,9 @@ import {
   RunParams,
   SluiceError,
 } from '@sluice/core';
-import { ItemFailedError } from '../upstream/upstream.js';
+import { ItemFailedError } from '../upstream/upstreams.js';
 import { COMPILED } from './compiled.js';
-import { completeChat } from './structured.js';
+
 import { defineHandler } from './types.js';
 
 /**
@@ -49,7 +49,7 @@ export const run = defineHandler({
       if (problem || !validate) {
         throw new ItemFailedError(new SluiceError('invalid_json_schema', problem ?? 'unusable JSON Schema'), 0);
       }
-      return completeChat<unknown>(context, {
+      return context.upstream.complete<unknown>({
         ...common,
         format: {
           kind: 'json_schema',
@@ -61,8 +61,8 @@ export const run = defineHandler({
       });
     }
     if (responseFormat.type === 'json_object') {
-      return completeChat<Record<string, unknown>>(context, { ...common, format: { kind: 'json_object' } });
+      return context.upstream.complete<Record<string, unknown>>({ ...common, format: { kind: 'json_object' } });
     }
-    return completeChat<string>(context, { ...common, format: { kind: 'text' } });
+    return context.upstream.complete<string>({ ...common, format: { kind: 'text' } });
   },
 });

@@ -1,7 +1,7 @@
 import { estimateTokens, operationItemBody, SummarizeItemParams } from '@sluice/core';
 import { z } from 'zod';
 import { COMPILED } from './compiled.js';
-import { completeChat, openAISchema } from './structured.js';
+import { openAISchema } from '../upstream/structured-output.js';
 import { defineHandler } from './types.js';
 
 const wordCount = (text: string) => text.split(/\s+/).filter(Boolean).length;
@@ -48,7 +48,7 @@ export const summarize = defineHandler({
   request: operationItemBody(SummarizeItemParams),
   handle({ params, item }, context, job) {
     const { schema, json, system, maxTokens } = summarizeCompiled(job, params);
-    return completeChat(context, {
+    return context.upstream.complete({
       route: 'summarize',
       model: params.model ?? context.models.summarize,
       system,

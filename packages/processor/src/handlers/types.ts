@@ -1,33 +1,18 @@
 import type { ApiKind, TokenUsage, UpstreamConfig } from '@sluice/core';
 import type { z } from 'zod';
-import type { Answer } from '../answers/answer-cache.js';
-import type { Lane } from '../fairness/fair-queue.js';
-import type { AttemptGuard, CallTally, Upstream } from '../upstream/upstream.js';
-
-/**
- * Sends an upstream request once per identical request of the tenant (docs/deduplication.md):
- * `body` is exactly what `call` sends to `endpoint`; the batch's setting decides whether it is shared.
- */
-export type Dedupe = <T>(endpoint: string, body: Record<string, unknown>, call: () => Promise<T>) => Promise<Answer<T>>;
+import type { UpstreamPort } from '../upstream/port.js';
 
 export interface HandlerContext {
-  upstream: Upstream;
+  /**
+   * The one way to the upstreams: a request in, a checked answer, its usage, the attempts spent
+   * and the upstream that answered out (upstream/port.ts). Routing by model, limits, dialects,
+   * retries and failover are behind it.
+   */
+  upstream: UpstreamPort;
   models: UpstreamConfig['models'];
-  /** Call before spending anything on the item; throws when its batch was cancelled or expired. */
-  guard: AttemptGuard;
   batchId: string;
   index: number;
   customId: string;
-  /**
-   * Upstream timeout of each call for this item: the batch's `request_timeout_seconds` (else the
-   * processor's), cut to the time left before the batch expires. Pass it to every client call.
-   */
-  timeoutMs: number;
-  dedupe: Dedupe;
-  /** Whose work this is, for the fairness policy of every upstream wait (docs/fairness.md). */
-  lane: Lane;
-  /** What the item's upstream calls met (429 answers), for its result: pass it to every call. */
-  tally: CallTally;
 }
 
 /** What the processor writes for one item: the line's `response`, the usage and the attempts spent. */
@@ -41,6 +26,8 @@ export interface HandlerOutcome {
   item?: Record<string, unknown> | null;
   /** The model that answered, when the response body does not say (operations rows). */
   model?: string | null;
+  /** The configured name of the upstream that answered; null when none did (an identical request's answer). */
+  upstream: string | null;
 }
 
 /** What a handler's upstream calls answered, before it is presented in the words of the message's API. */
@@ -55,6 +42,8 @@ export interface HandlerAnswer {
   attempts: number;
   /** Every call was answered from an identical request's answer (deduplication). */
   cached: boolean;
+  /** The configured name of the upstream that answered; null when none did (an identical request's answer). */
+  upstream: string | null;
 }
 
 /**

@@ -79,6 +79,14 @@ export class Admission {
     this.closed = reason;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.refuseWaiting(reason);
+  }
+
+  /**
+   * Refuses every call waiting now with `reason`, and keeps taking new ones: the upstream went out
+   * of rotation, and its waiters are placed again on the replicas still in it.
+   */
+  refuseWaiting(reason: Error): void {
     for (let waiter = this.queue.shift(); waiter; waiter = this.queue.shift()) {
       waiter.signal.removeEventListener('abort', waiter.onAbort);
       waiter.reject(reason);

@@ -17,6 +17,8 @@ export interface UpstreamHttpOptions {
   /** E.g. `https://api.openai.com/v1`; request paths are appended to it. */
   baseUrl: string;
   apiKey: string;
+  /** Sent with every call besides the key (Azure's `api-key`, a gateway's tenant header). @defaultValue none */
+  headers?: Readonly<Record<string, string>>;
   /** Keep-alive connections, about the calls in flight. */
   maxSockets: number;
   /** Told every answer's headers, success or error (learnt rate limits). */
@@ -36,7 +38,8 @@ export class UpstreamHttp {
   private readonly base: URL;
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly send: typeof httpRequest;
-  private readonly authorization: string;
+  /** Every call's headers but its length, built once. */
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamHttpOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -44,7 +47,12 @@ export class UpstreamHttp {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo' as const };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = https ? httpsRequest : httpRequest;
-    this.authorization = `Bearer ${options.apiKey}`;
+    this.headers = {
+      authorization: `Bearer ${options.apiKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...options.headers,
+    };
   }
 
   /**
@@ -71,12 +79,7 @@ export class UpstreamHttp {
         {
           method: 'POST',
           agent: this.agent,
-          headers: {
-            authorization: this.authorization,
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'content-length': payload.length,
-          },
+          headers: { ...this.headers, 'content-length': payload.length },
         },
         (response) => {
           const chunks: Buffer[] = [];

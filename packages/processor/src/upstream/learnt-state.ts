@@ -14,7 +14,9 @@ const SAVE_INTERVAL_MS = 30_000;
  * What was learnt of one upstream, kept in the store so that a restarted processor (or another
  * one) starts from it instead of from scratch (issue 25: after a restart adaptive concurrency began
  * at 8 again and grew only with measured answers; with a 25-second upstream, 9 calls went out in the
- * first 45 s and 40 items took 145 s). Keyed by the upstream's base URL, which holds no secret.
+ * first 45 s and 40 items took 145 s). Keyed by the upstream's configured name and base URL
+ * (`identity`), which hold no secret: two entries on one URL (other headers, another deployment
+ * behind a gateway) learn apart, and a name moved to another server starts afresh.
  */
 export class LearntState {
   private readonly key: string;
@@ -24,10 +26,10 @@ export class LearntState {
 
   constructor(
     private readonly store: Store,
-    upstreamUrl: string,
+    identity: string,
     private readonly logger: Logger,
   ) {
-    this.key = `state/upstreams/${createHash('sha256').update(upstreamUrl).digest('hex').slice(0, 32)}.json`;
+    this.key = `state/upstreams/${createHash('sha256').update(identity).digest('hex').slice(0, 32)}.json`;
   }
 
   /** The concurrency learnt before, or null (none, or the store did not answer: start from scratch). */

@@ -80,6 +80,11 @@ export class RateLimiter {
     return this.factor;
   }
 
+  /** Requests per millisecond the budget lets through now (after 429 slow-downs); Infinity when requests are not limited. */
+  get requestsPerMs(): number {
+    return this.requests ? this.rate(this.requests) : Infinity;
+  }
+
   /** Milliseconds until a call estimated at `estimatedTokens` may go (0: now). */
   waitMs(estimatedTokens: number): number {
     const now = this.now();

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   SluiceError,
   structuredOutputModeFor,
@@ -34,6 +35,9 @@ const LADDERS: Record<StructuredOutputMode, readonly StructuredDialect[]> = {
  * answer, never retried as a transient fault. The negotiator moves to the next dialect instead.
  */
 export class StructuredOutputRejectedError extends SluiceError {
+  /** The dialect the negotiator moved to on this refusal (null: none left), once it was told. */
+  next: StructuredDialect | null = null;
+
   constructor(
     readonly dialect: StructuredDialect,
     readonly upstream: UpstreamError,
@@ -265,4 +269,11 @@ export function parseAnswerJson(content: string, dialect: StructuredDialect): un
     }
     throw error;
   }
+}
+
+/** The JSON Schema OpenAI's structured outputs accept: no `$schema` keyword, objects closed. */
+export function openAISchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
 }

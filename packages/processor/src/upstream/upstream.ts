@@ -1,164 +1,186 @@
 import {
+  type DependencyHealth,
   type Logger,
-  retrying,
   SluiceError,
   type Store,
-  type StructuredOutputSetting,
+  type UpstreamEntry,
   UpstreamError,
+  upstreamModelFor,
 } from '@sluice/core';
-import { Admission } from './admission.js';
+import { Admission, type Admitted } from './admission.js';
+import type { ReplicaLoad } from './choice.js';
+import { Circuit, CIRCUIT_STATES, type CircuitOutcome } from './circuit.js';
 import { AdaptiveConcurrency, type CallOutcome } from './concurrency.js';
-import { UpstreamHttp } from './http.js';
 import { toSluiceError } from './errors.js';
+import { UpstreamHttp } from './http.js';
 import { LearntLimits } from './learnt-limits.js';
+import { LearntState } from './learnt-state.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { RateLimiter } from './rate-limiter.js';
-import { Stopper } from './stopper.js';
-import { LearntState } from './learnt-state.js';
-import { BATCH_LANE, type Lane } from '../fairness/fair-queue.js';
+import type { Lane } from '../fairness/fair-queue.js';
 import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
 
-export interface UpstreamOptions {
-  baseUrl: string;
-  apiKey: string;
-  timeoutMs: number;
-  /** Attempts per item, the first included. */
-  maxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  requestsPerMinute: number;
-  tokensPerMinute: number;
-  /** Keep-alive connections to the upstream; about the processor's concurrency. @defaultValue 256 */
-  maxSockets?: number;
-  /**
-   * Most calls in flight to the upstream; adapted down when the upstream queues them.
-   * @defaultValue maxSockets
-   */
-  concurrency?: number;
-  /**
-   * Where what was learnt of the upstream (its concurrency) is kept across restarts; null keeps
-   * nothing. @defaultValue null
-   */
-  learntState?: Store | null;
-  /** Structured-output dialects allowed, per model. @defaultValue auto for every model */
-  structuredOutput?: StructuredOutputSetting;
+/** What every upstream instance shares: the processor's settings, not an entry's. */
+export interface UpstreamSettings {
+  /** Keep-alive connections to each upstream; about the processor's concurrency. */
+  maxSockets: number;
+  /** Where what was learnt of each upstream (its concurrency) is kept across restarts; null keeps nothing. */
+  learntState: Store | null;
   /**
    * The models the configuration names (SLUICE_MODEL and its per-operation kin): the only ones a
-   * metric label shows as themselves (see `modelLabel`). @defaultValue none
+   * metric label shows as themselves (see `modelLabel`), with those the upstreams file names.
    */
-  configuredModels?: readonly string[];
+  configuredModels: readonly string[];
+  /**
+   * Told when every upstream is out of rotation and when one is back: `sluice_dependency_up`
+   * and `/readyz` of this process say so (issue 25). Null: told nothing.
+   */
+  health: DependencyHealth | null;
 }
 
 /**
- * A model as a metric label: itself when the configuration names it (`configuredModels`, or a
- * per-model SLUICE_STRUCTURED_OUTPUT entry), else `other`. A request's `model` is the tenant's
- * choice and /metrics is every tenant's to read: as a label it would show one tenant's names to
- * the others and add series without bound (a 100 KB name became a 100 KB label).
+ * A model as a metric label: itself when the configuration names it (`configuredModels`, an
+ * upstreams file, or a per-model SLUICE_STRUCTURED_OUTPUT entry), else `other`. A request's
+ * `model` is the tenant's choice and /metrics is every tenant's to read: as a label it would show
+ * one tenant's names to the others and add series without bound (a 100 KB name became a 100 KB label).
  */
 export function modelLabel(model: string, configured: ReadonlySet<string>): string {
   return configured.has(model) ? model : 'other';
 }
 
-/** What one attempt is told about the ones before it. */
-export interface AttemptInfo {
-  /** 1-based. */
-  number: number;
-  previousError: SluiceError | null;
-  /**
-   * This attempt's own signal, aborted when the role stops: hand it to the HTTP call so a slow or
-   * dead upstream does not hold the stop. It is the attempt's alone (see Stopper): never the role's.
-   */
-  signal: AbortSignal;
-}
+/** Checked before every attempt: a cancelled or expired item stops here. */
+export type AttemptGuard = () => void;
 
+/** What one attempt's call sends, and what it tells the rate budget. */
 export interface AttemptResult<T> {
   value: T;
   /** Tokens the upstream reported for this attempt, to settle the rate-limit reservation. */
   totalTokens: number;
 }
 
-/** Checked before every attempt: a cancelled or expired item stops here. */
-export type AttemptGuard = () => void;
-
-/** The role is stopping: the item was interrupted, not failed, and must not produce a result. */
-export class UpstreamStoppedError extends SluiceError {
-  constructor() {
-    super('stopping', 'the processor is stopping; the item will be redelivered', { retriable: true });
-  }
-}
-
 /** What one item's upstream calls met, summed over its attempts (its result carries them). */
 export interface CallTally {
   rateLimited: number;
+  /** The configured name of the upstream of the item's last call (the one that answered, when it succeeded). */
+  upstream: string | null;
 }
 
-/** The item's last error, after `attempts` attempts (one when the error was not retriable). */
-export class ItemFailedError extends SluiceError {
-  constructor(
-    readonly last: SluiceError,
-    readonly attempts: number,
-  ) {
-    super(last.code, last.message, { retriable: false, cause: last });
-  }
+/** One call of one item to one upstream: where it waits, how long it may take, what it reports to. */
+export interface UpstreamCall {
+  /** For metrics: the operation or endpoint, e.g. `classify`. */
+  route: string;
+  estimatedTokens: number;
+  lane: Lane;
+  /** The item's call scope (see Stopper): aborts the wait and the call when the role stops. */
+  signal: AbortSignal;
+  guard: AttemptGuard;
+  tally: CallTally;
+  /** This call is its upstream's single probe (the router set it on placing the call; reported once). */
+  probe: boolean;
 }
 
 /**
- * The processor's one retry owner. The `openai` client is built with `maxRetries: 0`; every
- * attempt goes through the rate limiter, and every failure is classified once (retriable or not)
- * and retried here with backoff, up to the attempt cap.
+ * A call the upstream (or the way to it) failed: retriable as its error says. `fault` says the
+ * upstream itself is failing (unreachable, reset, timed out, a 5xx), which its circuit counts and
+ * which another replica may not share.
+ */
+export class CallFailed extends SluiceError {
+  constructor(
+    readonly error: SluiceError,
+    readonly fault: boolean,
+  ) {
+    super(error.code, error.message, { retriable: error.retriable, cause: error });
+  }
+}
+
+/** The upstream went out of rotation while a call waited in its queue: the call goes elsewhere. */
+export class UpstreamWentDownError extends SluiceError {
+  constructor(name: string) {
+    super('upstream_down', `upstream ${name} went out of rotation`, { retriable: true });
+  }
+}
+
+/** Answer latency's moving average: each answer moves it a fifth of the way. */
+const LATENCY_WEIGHT = 0.2;
+
+/**
+ * One configured upstream (an entry of SLUICE_UPSTREAMS_FILE): its own HTTP client with its
+ * headers, its rate limiter, adaptive concurrency, learnt limits, structured-output negotiator and
+ * circuit, with one fair queue in front of it (Admission) where those policies decide together.
+ * Its metrics carry its configured `name` only. It makes single calls; which upstream an item's
+ * call goes to, and retries, are the router's (Upstreams).
  */
 export class Upstream {
-  /** The upstream's OpenAI-compatible HTTP API (see UpstreamHttp: why not the `openai` client). */
-  readonly http: UpstreamHttp;
-  /**
-   * The role's stop, reaching every wait of a call: its place in the upstream's queue, the HTTP
-   * call itself and the backoff sleep (issue 11: SIGTERM with a rate-limited backlog never finished
-   * because nothing a waiting item awaited could be interrupted). Each attempt opens a scope of its
-   * own, so nothing is left on a shared signal (issues 22 and 25).
-   */
-  private readonly stopping = new Stopper();
+  readonly name: string;
+  private readonly http: UpstreamHttp;
   readonly limiter: RateLimiter;
   readonly concurrency: AdaptiveConcurrency;
   readonly learntLimits: LearntLimits;
-  /** The one fair queue in front of this upstream: concurrency, learnt limits and rate budget decide together. */
   readonly admission: Admission;
-  private readonly learntState: LearntState | null;
   readonly structuredOutput: StructuredOutputNegotiator;
+  readonly circuit: Circuit;
+  private readonly learntState: LearntState | null;
+  private latencyMs: number | null = null;
+  /** The router's view of it, refreshed in place by `load` (no allocation per call). */
+  private readonly loadView: ReplicaLoad = {
+    available: true,
+    probing: false,
+    waiting: 0,
+    inFlight: 0,
+    concurrencyLimit: 1,
+    latencyMs: null,
+    rateWaitMs: 0,
+    requestsPerMs: Infinity,
+  };
+  /**
+   * Calls the router placed here and not ended yet, wherever they wait (for a dialect probe, in the
+   * queue) or run: a call counts from the moment it is placed, so a burst is not all placed on the
+   * replica that looked idle before any of it reached its queue.
+   */
+  placed = 0;
+  /** Told when its circuit changes (the router wakes the calls waiting for a replica). */
+  onCircuitChange: () => void = () => undefined;
 
   constructor(
-    private readonly options: UpstreamOptions,
+    readonly entry: UpstreamEntry,
+    settings: UpstreamSettings,
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
   ) {
-    this.learntState = options.learntState ? new LearntState(options.learntState, options.baseUrl, logger) : null;
+    const name = entry.name;
+    this.name = name;
+    this.learntState = settings.learntState
+      ? new LearntState(settings.learntState, `${name} ${entry.baseUrl}`, logger)
+      : null;
     this.http = new UpstreamHttp({
-      baseUrl: options.baseUrl,
-      apiKey: options.apiKey,
-      maxSockets: options.maxSockets ?? 256,
+      baseUrl: entry.baseUrl,
+      apiKey: entry.apiKey,
+      headers: entry.headers,
+      maxSockets: settings.maxSockets,
       // Every answer, success or error, passes here: its rate-limit headers are read once.
       onHeaders: (headers) => this.learntLimits.observe(headers),
     });
     this.limiter = new RateLimiter({
-      requestsPerMinute: options.requestsPerMinute,
-      tokensPerMinute: options.tokensPerMinute,
+      requestsPerMinute: entry.requestsPerMinute,
+      tokensPerMinute: entry.tokensPerMinute,
       onChange: () => this.admission.pump(),
     });
     this.learntLimits = new LearntLimits({
-      requests: options.requestsPerMinute <= 0,
-      tokens: options.tokensPerMinute <= 0,
+      requests: entry.requestsPerMinute <= 0,
+      tokens: entry.tokensPerMinute <= 0,
       target: this.limiter,
       onKnown: () => this.admission.pump(),
       onLearnt: (learnt) => {
-        logger.info({ upstream: options.baseUrl, ...learnt }, 'rate limits learnt from the upstream');
-        metrics.learntLimit.set({ budget: 'requests' }, learnt.requestsPerMinute ?? 0);
-        metrics.learntLimit.set({ budget: 'tokens' }, learnt.tokensPerMinute ?? 0);
+        logger.info({ upstream: name, ...learnt }, 'rate limits learnt from the upstream');
+        metrics.learntLimit.set({ upstream: name, budget: 'requests' }, learnt.requestsPerMinute ?? 0);
+        metrics.learntLimit.set({ upstream: name, budget: 'tokens' }, learnt.tokensPerMinute ?? 0);
       },
     });
     this.concurrency = new AdaptiveConcurrency({
-      max: options.concurrency || options.maxSockets || 256,
+      max: entry.concurrency || settings.maxSockets,
       onChange: (limit, reason) => {
-        logger.info({ upstream: options.baseUrl, limit, reason }, 'upstream concurrency changed');
-        metrics.concurrencyLimit.set(limit);
+        logger.info({ upstream: name, limit, reason }, 'upstream concurrency changed');
+        metrics.concurrencyLimit.set({ upstream: name }, limit);
         this.learntState?.remember(limit);
         this.admission.pump();
       },
@@ -168,34 +190,123 @@ export class Upstream {
       rate: this.limiter,
       learnt: this.learntLimits,
     });
-    metrics.concurrencyLimit.set(this.concurrency.limit);
+    this.circuit = new Circuit({
+      onChange: (state) => {
+        if (state === 'down') logger.warn({ upstream: name }, 'upstream out of rotation: it stopped answering');
+        else logger.info({ upstream: name, state }, 'upstream circuit changed');
+        this.showState();
+        // Calls waiting in its queue would wait for a dead upstream: they are placed again.
+        if (state === 'down') this.admission.refuseWaiting(new UpstreamWentDownError(name));
+        this.onCircuitChange();
+      },
+    });
+    metrics.concurrencyLimit.set({ upstream: name }, this.concurrency.limit);
+    metrics.upstreamInFlight.set({ upstream: name }, 0);
+    this.showState();
     const labelled = new Set([
-      ...(options.configuredModels ?? []),
-      ...Object.keys(options.structuredOutput?.perModel ?? {}),
+      ...settings.configuredModels,
+      ...Object.keys(entry.structuredOutput.perModel),
+      ...entry.models.filter((route) => !route.prefix).map((route) => route.match),
+      ...entry.models.flatMap((route) => (route.upstreamModel ? [route.upstreamModel] : [])),
     ]);
     this.structuredOutput = new StructuredOutputNegotiator(
-      options.baseUrl,
-      options.structuredOutput ?? { default: 'auto', perModel: {} },
+      name,
+      entry.structuredOutput,
       logger,
       (model, dialect, settled) => {
         // Models the configuration does not name share `other`: it shows the last one settled.
         const label = modelLabel(model, labelled);
         for (const each of DIALECTS)
-          metrics.structuredDialect.set({ model: label, dialect: each }, settled && each === dialect ? 1 : 0);
+          metrics.structuredDialect.set(
+            { upstream: name, model: label, dialect: each },
+            settled && each === dialect ? 1 : 0,
+          );
       },
     );
   }
 
-  /** Counts a structured answer by how it ended: valid at once, valid after the repair round, or invalid. */
-  recordAnswer(route: string, outcome: 'valid' | 'repaired' | 'invalid'): void {
-    this.metrics.structuredAnswers.inc({ route, outcome });
+  /** The upstream's own name for `model` when it serves it, else undefined. */
+  modelFor(model: string): string | undefined {
+    return upstreamModelFor(this.entry, model);
   }
 
-  /** Ends every wait and call in flight with {@link UpstreamStoppedError}; their items are released for redelivery. */
-  stop(): void {
-    const reason = new UpstreamStoppedError();
+  /** What it can take now, for the router's choice (the same object, refreshed). */
+  load(estimatedTokens: number): ReplicaLoad {
+    const view = this.loadView;
+    view.available = this.circuit.available;
+    view.probing = this.circuit.state === 'probing';
+    view.inFlight = this.concurrency.inFlight;
+    view.waiting = Math.max(this.admission.waiting, this.placed - view.inFlight);
+    view.concurrencyLimit = Math.min(this.concurrency.limit, this.learntLimits.callCap);
+    view.latencyMs = this.latencyMs;
+    view.rateWaitMs = this.limiter.waitMs(estimatedTokens);
+    view.requestsPerMs = this.limiter.requestsPerMs;
+    return view;
+  }
+
+  /**
+   * One call: its place in this upstream's queue, the HTTP call `send` makes, and what its
+   * outcome tells the policies (concurrency, rate budget, circuit) and the metrics. Throws
+   * {@link CallFailed} when the call failed, {@link UpstreamWentDownError} when the upstream went
+   * out of rotation while the call waited, or the signal's reason when it aborts.
+   */
+  async call<T>(call: UpstreamCall, send: (http: UpstreamHttp, signal: AbortSignal) => Promise<AttemptResult<T>>) {
+    const { signal, estimatedTokens, route } = call;
+    const probe = call.probe;
+    call.probe = false;
+    let admitted: Admitted | undefined;
+    try {
+      // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate): a call
+      // let through goes out at once, so calls reach the upstream at the paced rate.
+      admitted = await this.admission.acquire(estimatedTokens, signal, call.lane);
+      call.guard();
+    } catch (error) {
+      admitted?.finish('ignore', estimatedTokens);
+      this.circuit.report('none', probe);
+      throw error;
+    }
+    admitted.begin();
+    const started = performance.now();
+    const name = this.name;
+    this.metrics.upstreamInFlight.inc({ upstream: name });
+    call.tally.upstream = name;
+    const settle = (outcome: CallOutcome, tokens: number, circuit: CircuitOutcome) => {
+      const latencyMs = performance.now() - started;
+      admitted.finish(outcome, tokens);
+      this.circuit.report(circuit, probe);
+      this.metrics.upstreamInFlight.dec({ upstream: name });
+      this.metrics.upstreamLatency.observe({ upstream: name, route }, latencyMs / 1000);
+      if (outcome === 'answer')
+        this.latencyMs =
+          this.latencyMs === null ? latencyMs : this.latencyMs + LATENCY_WEIGHT * (latencyMs - this.latencyMs);
+    };
+    let result: AttemptResult<T>;
+    try {
+      result = await send(this.http, signal);
+    } catch (thrown) {
+      if (signal.aborted) {
+        settle('ignore', estimatedTokens, 'none');
+        throw signal.reason as Error;
+      }
+      const error = toSluiceError(thrown);
+      const fault = isFault(error);
+      settle(callOutcomeOf(error), estimatedTokens, fault ? 'fault' : 'answered');
+      this.metrics.upstreamCalls.inc({ upstream: name, route, outcome: error.code });
+      if (error instanceof UpstreamError && error.status === 429) {
+        this.metrics.rateLimited.inc({ upstream: name });
+        call.tally.rateLimited++;
+        this.limiter.onRateLimited(error.retryAfterMs);
+      }
+      throw new CallFailed(error, fault);
+    }
+    settle('answer', result.totalTokens, 'answered');
+    this.metrics.upstreamCalls.inc({ upstream: name, route, outcome: 'ok' });
+    return result.value;
+  }
+
+  /** Sends no new call: calls waiting in its queue are refused with `reason`; those out finish. */
+  drain(reason: Error): void {
     this.admission.close(reason);
-    this.stopping.stop(reason);
   }
 
   /** Starts from what was learnt of this upstream before (its concurrency), when it was kept. */
@@ -210,148 +321,18 @@ export class Upstream {
     this.http.close();
   }
 
-  /** Sends no new call: calls still waiting to go are released with {@link UpstreamStoppedError}; those out finish. */
-  drain(): void {
-    this.admission.close(new UpstreamStoppedError());
-  }
-
-  get stopped(): boolean {
-    return this.stopping.stopped;
-  }
-
-  /** A signal of its own for a wait outside a call (e.g. a result send's backoff); close it when done. */
-  stopScope() {
-    return this.stopping.scope();
-  }
-
-  /** Attempts open now; 0 when nothing is in flight (nothing is left behind by finished calls). */
-  get openScopes(): number {
-    return this.stopping.openScopes;
-  }
-
-  get maxAttempts(): number {
-    return this.options.maxAttempts;
-  }
-
-  /**
-   * Runs `attempt` until it succeeds, fails with a non-retriable error, or the attempt cap is
-   * reached. Returns the value and the number of attempts used.
-   */
-  async run<T>(
-    route: string,
-    estimatedTokens: number,
-    attempt: (info: AttemptInfo) => Promise<AttemptResult<T>>,
-    {
-      guard = () => undefined,
-      lane = BATCH_LANE,
-      tally,
-    }: { guard?: AttemptGuard; lane?: Lane; tally?: CallTally } = {},
-  ): Promise<{ value: T; attempts: number }> {
-    // One stop scope for the item's whole call, attempts and backoff waits included (see Stopper).
-    const scope = this.stopping.scope();
-    const signal = scope.signal;
-    let previousError: SluiceError | null = null;
-    let attempts = 0;
-    try {
-      const value = await retrying(
-        {
-          maxAttempts: this.options.maxAttempts,
-          initialMs: this.options.retryBaseMs,
-          maxMs: this.options.retryMaxMs,
-          maxServerDelayMs: 10 * 60_000,
-          signal,
-          // The role's stop and an abandoned item end the call; everything else says for itself.
-          retriable: (error) =>
-            error instanceof SluiceError &&
-            error.retriable &&
-            !(error instanceof UpstreamStoppedError) &&
-            !signal.aborted,
-          // After a 429 the rate budget holds every call until retry-after: no second wait here.
-          retryAfterMs: (failed) => {
-            const error = failed instanceof CallFailed ? failed.error : failed;
-            return error instanceof UpstreamError ? (error.status === 429 ? 0 : error.retryAfterMs) : null;
-          },
-          onRetry: (failed, number, delayMs) => {
-            previousError = failed instanceof CallFailed ? failed.error : (failed as SluiceError);
-            this.metrics.retries.inc({ reason: previousError.code });
-            this.logger.debug({ route, attempt: number, code: previousError.code, delayMs }, 'retrying upstream call');
-          },
-        },
-        async (number) => {
-          attempts = number;
-          return this.attemptOnce(route, estimatedTokens, signal, lane, guard, tally, () =>
-            attempt({ number, previousError, signal }),
-          );
-        },
-      );
-      return { value, attempts };
-    } catch (error) {
-      // Stopping, or the item was cancelled or expired before a call: not a failure of the call.
-      if (signal.aborted) throw signal.reason as Error;
-      if (!(error instanceof CallFailed)) throw error;
-      throw new ItemFailedError(error.error, attempts);
-    } finally {
-      scope.close();
-    }
-  }
-
-  /** One attempt: its place in the upstream's queue, the call, and what its outcome tells the policies. */
-  private async attemptOnce<T>(
-    route: string,
-    estimatedTokens: number,
-    signal: AbortSignal,
-    lane: Lane,
-    guard: AttemptGuard,
-    tally: CallTally | undefined,
-    call: () => Promise<AttemptResult<T>>,
-  ): Promise<T> {
-    guard();
-    // One wait for everything the upstream's policies ask (concurrency, learnt limits, rate): a call
-    // let through goes out at once, so calls reach the upstream at the paced rate.
-    const admitted = await this.admission.acquire(estimatedTokens, signal, lane);
-    try {
-      guard();
-    } catch (error) {
-      admitted.finish('ignore', estimatedTokens);
-      throw error;
-    }
-    admitted.begin();
-    const started = performance.now();
-    this.metrics.upstreamInFlight.inc();
-    const settle = (outcome: CallOutcome, tokens: number) => {
-      admitted.finish(outcome, tokens);
-      this.metrics.upstreamInFlight.dec();
-      this.metrics.upstreamLatency.observe({ route }, (performance.now() - started) / 1000);
-    };
-    let result: AttemptResult<T>;
-    try {
-      result = await call();
-    } catch (thrown) {
-      if (signal.aborted) {
-        settle('ignore', estimatedTokens);
-        throw signal.reason as Error;
-      }
-      const error = toSluiceError(thrown);
-      settle(callOutcomeOf(error), estimatedTokens);
-      this.metrics.upstreamCalls.inc({ route, outcome: error.code });
-      if (error instanceof UpstreamError && error.status === 429) {
-        this.metrics.rateLimited.inc();
-        if (tally) tally.rateLimited++;
-        this.limiter.onRateLimited(error.retryAfterMs);
-      }
-      throw new CallFailed(error);
-    }
-    settle('answer', result.totalTokens);
-    this.metrics.upstreamCalls.inc({ route, outcome: 'ok' });
-    return result.value;
+  private showState(): void {
+    const now = this.circuit.state;
+    for (const state of CIRCUIT_STATES)
+      this.metrics.upstreamState.set({ upstream: this.name, state }, state === now ? 1 : 0);
   }
 }
 
-/** A call the upstream (or the way to it) failed: retriable as its error says. */
-class CallFailed extends SluiceError {
-  constructor(readonly error: SluiceError) {
-    super(error.code, error.message, { retriable: error.retriable, cause: error });
-  }
+/** The upstream itself failed the call (not the request): it stopped answering, timed out, or broke (5xx). */
+function isFault(error: SluiceError): boolean {
+  if (!(error instanceof UpstreamError)) return false;
+  if (error.status !== null) return error.status >= 500;
+  return error.code === 'upstream_unreachable' || error.code === 'upstream_timeout';
 }
 
 /**
