@@ -1,4 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Unit tests run the packages' sources, not their builds: a stage a test starts through another
+ * package (the CLI's `startSluice` in test/harness/in-process.ts) runs the code being changed,
+ * so a unit test can fail without a `pnpm run build` first.
+ */
+const sources = {
+  find: /^@sluice\/(core|ingest|processor|sink|simulator|cli)$/,
+  replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
+};
 
 export default defineConfig({
   test: {
@@ -9,6 +20,7 @@ export default defineConfig({
           include: ['packages/*/src/**/*.test.ts', 'test/harness/**/*.test.ts'],
           testTimeout: 20_000,
         },
+        resolve: { alias: [sources] },
       },
       {
         test: {

@@ -18,6 +18,7 @@ import {
   type TopicNames,
   type Transport,
 } from '@sluice/core';
+import { startSluice, type Role, type RunningSluice } from '@sluice/cli';
 import { startSimulator, type Simulator, type SimulatorOptions } from '@sluice/simulator';
 import { onTestFinished } from 'vitest';
 
@@ -33,6 +34,8 @@ export type { Simulator, SimulatorOptions };
  */
 export interface InProcess {
   config: SluiceConfig;
+  /** The environment `config` was compiled from (stages started by `startStages` add to it). */
+  env: Record<string, string>;
   topics: TopicNames;
   serde: Serde;
   store: Store;
@@ -83,20 +86,19 @@ export function atTestEnd(cleanup: () => Promise<void>): void {
 export async function startInProcess(options: InProcessOptions = {}): Promise<InProcess> {
   const directory = await mkdtemp(join(tmpdir(), 'sluice-unit-'));
   atTestEnd(() => rm(directory, { recursive: true, force: true }));
-  const config = compileConfig(
-    parseEnv({
-      SLUICE_DATA_DIR: directory,
-      SLUICE_STORAGE_URL: join(directory, 'store'),
-      SLUICE_PARTITIONS: String(options.partitions ?? 2),
-      // Short intervals: a unit test waits on the loops' conditions, not on their timers.
-      SLUICE_COMMIT_INTERVAL_MS: '20',
-      SLUICE_STATUS_INTERVAL_MS: '20',
-      SLUICE_SINK_FLUSH_MS: '20',
-      SLUICE_RETRY_BASE_MS: '10',
-      SLUICE_RETRY_MAX_MS: '50',
-      ...options.env,
-    }),
-  );
+  const env: Record<string, string> = {
+    SLUICE_DATA_DIR: directory,
+    SLUICE_STORAGE_URL: join(directory, 'store'),
+    SLUICE_PARTITIONS: String(options.partitions ?? 2),
+    // Short intervals: a unit test waits on the loops' conditions, not on their timers.
+    SLUICE_COMMIT_INTERVAL_MS: '20',
+    SLUICE_STATUS_INTERVAL_MS: '20',
+    SLUICE_SINK_FLUSH_MS: '20',
+    SLUICE_RETRY_BASE_MS: '10',
+    SLUICE_RETRY_MAX_MS: '50',
+    ...options.env,
+  };
+  const config = compileConfig(parseEnv(env));
   const topics = config.topics;
   const serde = await createSerde({ topics, registryUrl: null });
   const store = createLocalStore({ directory: join(directory, 'store') });
@@ -113,6 +115,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   };
   const world: InProcess = {
     config,
+    env,
     topics,
     serde,
     store,
@@ -142,6 +145,37 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   };
   atTestEnd(() => world.transport.close());
   return world;
+}
+
+export interface StagesOptions {
+  /** The roles to run, as `sluice serve --role ...` would. */
+  roles: Role[];
+  /** The upstream the processor calls (required with the processor role). */
+  upstream?: Simulator;
+  /** Environment beyond the world's, for these stages only (e.g. SLUICE_SYNC_TIMEOUT_MS). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Several stages together, built by the CLI's own `startSluice` on the world's transport and
+ * store directory (ingest's HTTP API on 127.0.0.1 and a free port): for behaviour that spans
+ * stages, such as a synchronous call (ingest ⇄ processor ⇄ sink) or a batch's expiry (processor
+ * fails the items, sink counts them). Stopped when the test ends; the stop closes the transport,
+ * so a test that restarts the world stops these first.
+ */
+export async function startStages(world: InProcess, options: StagesOptions): Promise<RunningSluice> {
+  const config = compileConfig(
+    parseEnv({
+      ...world.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...(options.upstream ? { OPENAI_BASE_URL: options.upstream.url } : {}),
+      ...options.env,
+    }),
+  );
+  const sluice = await startSluice(config, { roles: options.roles, transport: world.transport, logger: testLogger });
+  atTestEnd(() => sluice.stop());
+  return sluice;
 }
 
 /** The simulator as the upstream, over real HTTP on 127.0.0.1 and a free port; closed when the test ends. */

@@ -108,6 +108,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       segmentBytes: config.sink.segmentBytes,
       flushIntervalMs: config.sink.flushIntervalMs,
       statusIntervalMs: config.sink.statusIntervalMs,
+      orphanTtlMs: config.sink.orphanTtlMs,
       sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
       metricsRegistry: metrics,

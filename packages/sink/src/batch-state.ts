@@ -94,6 +94,18 @@ export class BatchState {
     return raw !== null && raw.spec !== null;
   }
 
+  /**
+   * Deletes everything the sink keeps of a batch (its results and its own state), for a batch
+   * never sealed: its results are dead-lettered, and nothing of it is finalized.
+   */
+  static async forget(store: Store, batchId: string): Promise<void> {
+    await store.deletePrefix(storeKeys.resultsPrefix(batchId));
+    await store.deletePrefix(`${storeKeys.batchPrefix(batchId)}sink/`);
+  }
+
+  /** This process has marked the batch as an orphan (results, no seal) in the store. */
+  orphanMarked = false;
+
   get total(): number | null {
     return this.meta.total;
   }

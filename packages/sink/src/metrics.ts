@@ -22,6 +22,11 @@ export function createSinkMetrics(registry: Registry) {
       help: 'Results dropped because their item index was already recorded (at-least-once redelivery).',
       registers,
     }),
+    orphansDeadLettered: new Counter({
+      name: 'sluice_sink_orphans_dead_lettered_total',
+      help: 'Results dead-lettered because their batch had no seal SLUICE_ORPHAN_TTL_S after its first result.',
+      registers,
+    }),
     batchesFinalized: new Counter({
       name: 'sluice_sink_batches_finalized_total',
       help: 'Batches finalized, by final status.',

@@ -1,6 +1,7 @@
 import {
   BatchRecord,
   HEADERS,
+  ORPHANS,
   storeKeys,
   type IncomingMessage,
   type ItemResultMessage,
@@ -23,6 +24,8 @@ interface Rig {
   status: IncomingMessage[];
   /** The metrics of the sink started last. */
   metrics: Registry;
+  /** The orphan TTL of the sinks started from now on (SLUICE_ORPHAN_TTL_S's default unless set). */
+  orphanTtlMs: number;
   start(): Promise<Sink>;
 }
 
@@ -33,6 +36,7 @@ async function rig(): Promise<Rig> {
     world,
     status,
     metrics: new Registry(),
+    orphanTtlMs: world.config.sink.orphanTtlMs,
     async start() {
       const { config } = world;
       rig.metrics = new Registry();
@@ -46,6 +50,7 @@ async function rig(): Promise<Rig> {
         segmentBytes: config.sink.segmentBytes,
         flushIntervalMs: config.sink.flushIntervalMs,
         statusIntervalMs: config.sink.statusIntervalMs,
+        orphanTtlMs: rig.orphanTtlMs,
         sessionTimeoutMs: config.sessionTimeoutMs,
         logger: testLogger,
         metricsRegistry: rig.metrics,
@@ -244,5 +249,69 @@ describe('the sink on the embedded log', () => {
     expect((await lines(r.world, storeKeys.output('batch_bad'))).map((line) => line.custom_id)).toEqual([
       'batch_bad-0',
     ]);
+  });
+
+  it('dead-letters the results of a batch never sealed after the orphan TTL, counts them, and forgets the batch', async () => {
+    const r = await rig();
+    r.orphanTtlMs = 150;
+    const dead = await r.world.follow(r.world.topics.deadLetter);
+    await r.start();
+    // Results with no seal (an outside writer's batch, or a lost seal); a batch whose seal comes
+    // after its result, well within the TTL; a sealed one.
+    await deliver(r.world, [
+      result('batch_orphan', 0),
+      result('batch_orphan', 1, false),
+      result('batch_late', 0),
+      seal('batch_late', 1),
+      seal('batch_sealed', 1),
+      result('batch_sealed', 0),
+    ]);
+    await until(() => (dead.length === 2 ? true : undefined), 'the orphan’s results dead-lettered');
+    expect(dead.map((message) => [message.key, message.headers[HEADERS.dlqStage]])).toEqual([
+      ['batch_orphan', 'sink'],
+      ['batch_orphan', 'sink'],
+    ]);
+    expect(dead[0]?.headers[HEADERS.dlqReason]).toMatch(/^no seal for batch batch_orphan after 0 s/);
+    expect(dead[0]?.headers[HEADERS.dlqTopic]).toBe(r.world.topics.results);
+    const letters = [];
+    for (const message of dead) letters.push(await r.world.serde.results.decode(message));
+    expect(letters.map((letter) => letter.type === 'item' && [letter.index, letter.ok])).toEqual([
+      [0, true],
+      [1, false],
+    ]);
+    await until(
+      async () => ((await counter(r.metrics, 'sluice_sink_orphans_dead_lettered_total')) === 2 ? true : undefined),
+      'the orphan’s results counted',
+    );
+    // Nothing of it is kept: no results, no sink state, no mark; and no status record was ever published.
+    await until(async () => {
+      const kept = [];
+      for await (const object of r.world.store.list(storeKeys.batchPrefix('batch_orphan'))) kept.push(object.key);
+      for await (const object of r.world.store.list(ORPHANS)) kept.push(object.key);
+      return kept.length === 0 ? true : undefined;
+    }, 'the orphan forgotten');
+    expect(recordsOf(r, 'batch_orphan')).toEqual([]);
+    // The batches that got their seal are finalized as usual.
+    expect((await waitForStatus(r, 'batch_late', 'completed')).request_counts.completed).toBe(1);
+    expect((await waitForStatus(r, 'batch_sealed', 'completed')).request_counts.completed).toBe(1);
+  });
+
+  it('dead-letters a batch never sealed after a restart too: its mark is in the store', async () => {
+    const r = await rig();
+    const first = await r.start();
+    await deliver(r.world, [result('batch_orphan_restarted', 0)]);
+    await until(async () => {
+      for await (const object of r.world.store.list(ORPHANS)) return object.key;
+      return undefined;
+    }, 'the orphan marked');
+    await first.stop();
+    await r.world.restart();
+    // Nothing more of the batch is delivered; the restarted sink finds it through its mark.
+    const dead = await r.world.follow(r.world.topics.deadLetter);
+    r.orphanTtlMs = 150;
+    await r.start();
+    await until(() => (dead.length === 1 ? true : undefined), 'the orphan’s result dead-lettered');
+    expect(dead[0]?.key).toBe('batch_orphan_restarted');
+    expect(dead[0]?.headers[HEADERS.dlqReason]).toMatch(/^no seal for batch batch_orphan_restarted/);
   });
 });

@@ -6,13 +6,18 @@ import {
   deadLetter,
   FileStore,
   HEADERS,
+  type IncomingMessage,
   type Logger,
   type MessageBatch,
   MessageDecodeError,
+  ORPHANS,
   type OutgoingMessage,
   type Producer,
+  readJson,
+  readResults,
   type Serde,
   type Store,
+  storeKeys,
   type TopicNames,
   type Transport,
   type DependencyHealth,
@@ -35,6 +40,12 @@ export interface SinkOptions {
   flushIntervalMs: number;
   /** Least time between two progress records of one batch; state changes are published at once (`SLUICE_STATUS_INTERVAL_MS`). */
   statusIntervalMs: number;
+  /**
+   * How long results of a batch without a seal are kept (`SLUICE_ORPHAN_TTL_S`, in ms here): then
+   * they are dead-lettered and the batch forgotten, so an outside writer's batch that never gets
+   * its seal (or a lost seal) does not keep its results, and a sink's state, for ever.
+   */
+  orphanTtlMs: number;
   /** @defaultValue 4 */
   partitionsConcurrently?: number;
   /** @defaultValue `<results topic>.sink` */
@@ -59,6 +70,18 @@ export interface Sink {
 const MAX_OPEN_BATCHES = 256;
 /** Buffered results across all batches that force a flush at once. */
 const MAX_BUFFERED_SEGMENTS = 4;
+
+/** A batch with results and no seal (`storeKeys.orphan`): since when, and where its results came from. */
+interface OrphanMarker {
+  batch_id: string;
+  /** When the first result without a seal was read; the first mark stands across restarts. */
+  since_ms: number;
+  topic: string;
+  partition: number;
+}
+
+/** Results of an orphan dead-lettered per send. */
+const ORPHAN_LETTERS_PER_SEND = 500;
 
 /** Items of a batch not finished yet. */
 function remainingOf(record: BatchRecord): number {
@@ -87,6 +110,9 @@ export function createSink(options: SinkOptions): Sink {
   let producer: Producer | null = null;
   let consumer: Consumer | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
+  let orphanTimer: NodeJS.Timeout | null = null;
+  /** One sweep of orphans at a time. */
+  let sweeping: Promise<void> | null = null;
   /** Flushes run one at a time; each waits for the one before. */
   let flushing: Promise<void> = Promise.resolve();
   /**
@@ -253,6 +279,90 @@ export function createSink(options: SinkOptions): Sink {
     metrics.openBatches.set(open.size);
   }
 
+  /**
+   * Marks a batch that has a result and no seal, once per batch (`putIfAbsent`: the first mark's
+   * time stands, also after a restart). Written before the result's offset can be committed, so
+   * a result kept in the store always has its mark, and the sweep finds it after any restart.
+   */
+  async function markOrphan(state: BatchState, message: IncomingMessage): Promise<void> {
+    if (state.orphanMarked) return;
+    const marker: OrphanMarker = {
+      batch_id: state.batchId,
+      since_ms: Date.now(),
+      topic: message.topic,
+      partition: message.partition,
+    };
+    await store.putIfAbsent(storeKeys.orphan(state.batchId), JSON.stringify(marker));
+    state.orphanMarked = true;
+  }
+
+  /**
+   * Dead-letters the results of batches still without a seal `orphanTtlMs` after their first
+   * result, on the partitions this sink owns, and forgets them (their results, state and mark).
+   * A seal that comes later finds no results; the dead letters hold them, with the reason.
+   */
+  function sweepOrphans(): Promise<void> {
+    sweeping ??= (async () => {
+      const assigned = new Set((consumer?.assignment() ?? []).map((tp) => `${tp.topic}:${tp.partition}`));
+      for await (const object of store.list(ORPHANS)) {
+        const marker = await readJson<OrphanMarker>(store, object.key);
+        if (!marker || Date.now() - marker.since_ms < options.orphanTtlMs) continue;
+        if (!assigned.has(`${marker.topic}:${marker.partition}`)) continue;
+        await dropOrphan(marker);
+      }
+    })().finally(() => (sweeping = null));
+    return sweeping;
+  }
+
+  async function dropOrphan(marker: OrphanMarker): Promise<void> {
+    const batchId = marker.batch_id;
+    const mark = storeKeys.orphan(batchId);
+    const held = open.get(batchId);
+    if (held && busy.has(held)) return; // results are being added right now: the next sweep
+    const state = held ?? (await BatchState.load(store, batchId));
+    if (state.total !== null || state.finalized || state.deleted) {
+      // Sealed since (by this process after a restart, or by another sink): the mark is stale.
+      await store.delete([mark]);
+      if (!held) await state.close();
+      return;
+    }
+    // Out of the open batches first: a result of this batch that comes now starts a new mark.
+    open.delete(batchId);
+    metrics.openBatches.set(open.size);
+    await state.results?.flush();
+    const reason = `no seal for batch ${batchId} after ${Math.round(options.orphanTtlMs / 1000)} s (SLUICE_ORPHAN_TTL_S)`;
+    const headers = {
+      [HEADERS.type]: 'item',
+      [HEADERS.dlqReason]: reason,
+      [HEADERS.dlqTopic]: marker.topic,
+      [HEADERS.dlqPartition]: String(marker.partition),
+      [HEADERS.dlqStage]: 'sink',
+    };
+    let letters: OutgoingMessage[] = [];
+    let count = 0;
+    const send = async () => {
+      if (letters.length === 0) return;
+      await producer?.send(options.topics.deadLetter, letters);
+      metrics.orphansDeadLettered.inc(letters.length);
+      metrics.deadLettered.inc({ stage: 'sink' }, letters.length);
+      count += letters.length;
+      letters = [];
+    };
+    for await (const stored of readResults(store, batchId)) {
+      letters.push({ key: batchId, value: await options.serde.results.encode(stored.record), headers });
+      if (letters.length >= ORPHAN_LETTERS_PER_SEND) await send();
+    }
+    await send();
+    // Dead-lettered before anything is deleted: a crash in between dead-letters them again (at least once).
+    await BatchState.forget(store, batchId);
+    await store.delete([mark]);
+    await state.close();
+    logger.warn(
+      { batchId, results: count, sinceMs: marker.since_ms },
+      'dead-lettered the results of a batch never sealed',
+    );
+  }
+
   async function eachBatch(batch: MessageBatch, context: BatchContext): Promise<void> {
     const touched = new Set<BatchState>();
     const dead: OutgoingMessage[] = [];
@@ -320,8 +430,13 @@ export function createSink(options: SinkOptions): Sink {
         }
         if (state.append(decoded)) metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
         else metrics.duplicates.inc();
+        if (state.total === null) await markOrphan(state, message);
       } else {
         await state.seal(decoded);
+        if (state.orphanMarked) {
+          await store.delete([storeKeys.orphan(state.batchId)]);
+          state.orphanMarked = false;
+        }
         // A batch cancelled before its seal: `cancelling` can be published now that it is known.
         if (state.cancelling) await publishNow(state);
       }
@@ -398,10 +513,19 @@ export function createSink(options: SinkOptions): Sink {
         },
         Math.max(10, Math.min(flushIntervalMs, statusIntervalMs)),
       );
+      // A quarter of the TTL (at most a minute): an orphan is dead-lettered at most that late.
+      orphanTimer = setInterval(
+        () => {
+          sweepOrphans().catch((error: unknown) => logger.warn({ err: error }, 'sweeping orphaned results failed'));
+        },
+        Math.min(60_000, Math.max(10, Math.floor(options.orphanTtlMs / 4))),
+      );
       logger.info({ groupId }, 'sink started');
     },
     async stop() {
       if (flushTimer) clearInterval(flushTimer);
+      if (orphanTimer) clearInterval(orphanTimer);
+      await sweeping?.catch(() => undefined);
       // Flush and commit while still a member of the group; what arrives after is flushed, and
       // consumed again by the next owner (it is not committed).
       await flushAll().catch((error: unknown) => logger.warn({ err: error }, 'flushing results failed'));

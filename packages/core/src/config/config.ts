@@ -62,7 +62,7 @@ export interface SluiceConfig {
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
   /** Deduplication of identical upstream requests: how long an answer is reused (0: not across batches). */
   dedup: { ttlSeconds: number; memoryBytes: number };
-  sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number };
+  sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number; orphanTtlMs: number };
   /** Kafka consumer session timeout of the processor and sink groups. */
   sessionTimeoutMs: number;
   limits: {
@@ -187,6 +187,7 @@ export function compileConfig(env: Env, variables: Readonly<Record<string, strin
       statusIntervalMs: env.SLUICE_STATUS_INTERVAL_MS,
       segmentBytes: env.SLUICE_SINK_SEGMENT_BYTES,
       flushIntervalMs: env.SLUICE_SINK_FLUSH_MS,
+      orphanTtlMs: env.SLUICE_ORPHAN_TTL_S * 1000,
     },
     sessionTimeoutMs: env.SLUICE_SESSION_TIMEOUT_MS,
     limits: {

@@ -85,6 +85,11 @@ const EnvSchema = z.object({
   SLUICE_SINK_SEGMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
   /** ...or when the oldest buffered result is this old; offsets are committed after each flush. */
   SLUICE_SINK_FLUSH_MS: int(10, 60_000).default(1000),
+  /**
+   * Seconds the sink keeps results of a batch it has no seal for (an outside writer's batch, or a
+   * lost seal); then it dead-letters them and forgets the batch.
+   */
+  SLUICE_ORPHAN_TTL_S: int(1, 30 * 86_400).default(86_400),
   /** Embedded log: hours a record of a non-compacted topic is kept (Kafka's `log.retention.hours`). */
   SLUICE_LOG_RETENTION_HOURS: int(1).default(168),
   /** Embedded log: bytes per segment file (Kafka's `log.segment.bytes`). */

@@ -14,6 +14,9 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   batches/<batch>/errors.jsonl             the failed lines (sink)
  *   batches/<batch>/sink/spec.json           the seal and a cancel (sink only; key in the sink)
  *   batches/<batch>/sink/final.json          the final record (sink only; key in the sink)
+ *   sink/orphans/<batch>.json                a batch with results and no seal: since when, and its
+ *                                            results partition (sink only; gone at its seal, or
+ *                                            SLUICE_ORPHAN_TTL_S later with its results)
  *   files/<tenant>/by-id/<file>.json         a File record (ingest for uploads, sink for outputs)
  *   files/<tenant>/by-time/<t>-<file>.json   the same record, keyed newest first, for listings
  *   files/<tenant>/content/<file>            an uploaded file's bytes (ingest)
@@ -32,6 +35,7 @@ import { BatchId, FileId } from '../contracts/common.js';
 export const BATCHES = 'batches/';
 export const EXPIRY = 'expiry/';
 export const WORK = 'ingest/work/';
+export const ORPHANS = 'sink/orphans/';
 
 /** Batch ids come from messages too; the schema keeps them to a safe alphabet. */
 const batch = (batchId: string) => `${BATCHES}${BatchId.parse(batchId)}/`;
@@ -49,6 +53,7 @@ export const storeKeys = {
   succeeded: (batchId: string) => `${batch(batchId)}succeeded.jsonl`,
   errors: (batchId: string) => `${batch(batchId)}errors.jsonl`,
   deleted: (batchId: string) => `deleted/${BatchId.parse(batchId)}`,
+  orphan: (batchId: string) => `${ORPHANS}${BatchId.parse(batchId)}.json`,
 
   filesPrefix: (tenant: string) => `files/${tenantSegment(tenant)}/`,
   fileRecord: (tenant: string, fileId: string) => `files/${tenantSegment(tenant)}/by-id/${FileId.parse(fileId)}.json`,
