@@ -59,6 +59,7 @@ function result(batchId: string, index: number): ItemResultMessage {
     },
     cached: false,
     upstream: null,
+    tier: null,
   };
 }
 

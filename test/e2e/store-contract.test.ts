@@ -95,6 +95,7 @@ function result(batchId: string, index: number, ok = true): ItemResultMessage {
     model: ok ? 'gpt-4o-mini' : null,
     cached: false,
     upstream: null,
+    tier: null,
   };
 }
 

@@ -222,6 +222,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached?: boolean;
       rate_limited?: number;
       upstream?: string | null;
+      tier?: ItemResultMessage['tier'];
     },
   ): ItemResultMessage {
     return {
@@ -237,6 +238,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached: fields.cached ?? false,
       rate_limited: fields.rate_limited ?? 0,
       upstream: fields.upstream ?? null,
+      // Every call goes by the upstream's ordinary endpoint today (flex and batch: issue 24).
+      tier: fields.tier ?? (fields.upstream ? 'realtime' : null),
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
       model: fields.model ?? modelOf(fields.response?.body),

@@ -1,13 +1,8 @@
 import { z } from 'zod';
 
-/**
- * How an upstream may be called (issue 24): `realtime`, its ordinary endpoint; `flex`, the same
- * endpoint with `service_tier: "flex"` (OpenAI, Azure OpenAI, Gemini, Groq); `batch`, the
- * provider's OpenAI-compatible Files + Batches API (OpenAI, Azure OpenAI, Groq, Together, Sluice).
- */
-export const TIERS = ['realtime', 'flex', 'batch'] as const;
-export const Tier = z.enum(TIERS);
-export type Tier = z.infer<typeof Tier>;
+import { Tier } from '../contracts/common.js';
+
+export { Tier, TIERS } from '../contracts/common.js';
 
 /**
  * What a tier costs as a share of the realtime price, per tier. OpenAI, Azure OpenAI and Gemini

@@ -21,6 +21,15 @@ export type ApiKind = z.infer<typeof ApiKind>;
 export const UnixSeconds = z.number().int().nonnegative();
 
 /** Token usage of one upstream call. */
+/**
+ * How an upstream may be called (issue 24): `realtime`, its ordinary endpoint; `flex`, the same
+ * endpoint with `service_tier: "flex"` (OpenAI, Azure OpenAI, Gemini, Groq); `batch`, the
+ * provider's OpenAI-compatible Files + Batches API (OpenAI, Azure OpenAI, Groq, Together, Sluice).
+ */
+export const TIERS = ['realtime', 'flex', 'batch'] as const;
+export const Tier = z.enum(TIERS);
+export type Tier = z.infer<typeof Tier>;
+
 export const TokenUsage = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),

@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { BatchSpec } from './batch.js';
-import { ApiKind, BatchId, CustomId, DedupSetting, ItemError, JsonObject, TokenUsage, UnixSeconds } from './common.js';
+import {
+  ApiKind,
+  BatchId,
+  CustomId,
+  DedupSetting,
+  ItemError,
+  JsonObject,
+  Tier,
+  TokenUsage,
+  UnixSeconds,
+} from './common.js';
 
 /**
  * One unit of work on the requests topic (key = batch id). `discriminator` selects the handler:
@@ -92,6 +102,11 @@ export const ItemResultMessage = z.object({
    * cached answer, a model no upstream serves), and in results written before it existed.
    */
   upstream: z.string().nullable().default(null),
+  /**
+   * How the item's last call went to its upstream (`realtime`, `flex`, `batch`): the price it is
+   * billed at. Null when no call was made, and in results written before it existed (realtime).
+   */
+  tier: Tier.nullable().default(null),
 });
 export type ItemResultMessage = z.infer<typeof ItemResultMessage>;
 

@@ -40,6 +40,7 @@ function result(index: number, ok = true): ItemResultMessage {
     model: ok ? 'gpt-4o-mini' : null,
     cached: false,
     upstream: null,
+    tier: null,
   };
 }
 
