@@ -180,7 +180,14 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     submitter,
     sync,
     limits: options.limits,
-    intakePool: options.intakeWorkers ? new IntakePool(options.intakeWorkers) : null,
+    // Each worker's heap: room for a few of the longest lines, parsed (96 MB at the default 4 MB).
+    intakePool: options.intakeWorkers
+      ? new IntakePool(
+          options.intakeWorkers,
+          undefined,
+          Math.max(96, Math.ceil((24 * options.limits.maxLineBytes) / 2 ** 20)),
+        )
+      : null,
     upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     catalog: new ModelCatalog(options.upstream?.upstreams ?? [], (options.upstream ?? DEFAULT_UPSTREAM_FACTS).models),
     logger,
