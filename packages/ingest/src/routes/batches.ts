@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import {
   DedupQuery,
   type DedupSetting,
+  type JobTier,
+  TierQuery,
   type BatchRecord,
   BatchSpec,
   ConflictError,
@@ -67,18 +69,22 @@ export function registerBatchRoutes(
   context: IngestContext,
   extensions: BatchRouteExtensions = {},
 ) {
-  app.post('/v1/batches', takesQuery(DRY_RUN, 'request_timeout_seconds', DedupQuery), async (request, reply) => {
+  app.post('/v1/batches', takesQuery(DRY_RUN, 'request_timeout_seconds', DedupQuery, TierQuery), async (request, reply) => {
     const type = mediaType(request);
-    const query = DedupQuery.safeParse(request.query ?? {});
+    const query = DedupQuery.merge(TierQuery).safeParse(request.query ?? {});
     if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
     const dedup = query.data.dedup ?? null;
+    const tier = query.data.tier ?? 'auto';
+    // A tier nothing offers (batch, or one no upstream has) is refused before the body is read.
+    const tierIssue = context.catalog.tierRefusal(null, tier, { line: null });
+    if (tierIssue) throw new ValidationError([tierIssue]);
     const dryRun = isDryRun(request);
     const timeoutSeconds = requestTimeoutSeconds(
       context.upstream,
       (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
     );
     const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
-      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup });
+      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup, tier });
       return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
     };
     if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
@@ -166,7 +172,7 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting },
+  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting; tier: JobTier },
 ): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
@@ -181,10 +187,12 @@ async function submitDomain(
     // an OpenAI batch's first line answers for its `body.model`): the batch is refused whole anyway.
     if (!endpoints.has(endpoint)) {
       endpoints.add(endpoint);
-      const unserved = context.catalog.operationRefusal(verdict.item.discriminator, null, {
-        line,
-        param: 'body.model',
-      });
+      const unserved =
+        context.catalog.operationRefusal(verdict.item.discriminator, null, { line, param: 'body.model' }) ??
+        context.catalog.tierRefusal(context.catalog.modelOf(verdict.item.discriminator, null), options.tier, {
+          line,
+          param: 'tier',
+        });
       if (unserved) return { issues: [unserved] };
     }
     return verdict;
@@ -214,6 +222,7 @@ async function submitDomain(
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
     dedup: options.dedup,
+    tier: options.tier,
   });
   return context.submitter.submit(batchId, spec, items);
 }
