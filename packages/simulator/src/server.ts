@@ -174,7 +174,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
 
     stats.serviceTier(plan.serviceTier);
-    if (plan.serviceTier === 'flex' && flexModels && !flexModels.has(plan.model)) throw flexUnsupported(plan.model);
+    if (plan.serviceTier === 'flex' && flexModels && !flexModels.has(plan.model)) {
+      // A request refused as invalid consumes nothing of the budgets.
+      admission.refund();
+      throw flexUnsupported(plan.model);
+    }
     if (plan.serviceTier === 'flex' && faults.drawFlexUnavailable()) {
       // Not billed at OpenAI: the call consumes nothing of the budgets either.
       admission.refund();

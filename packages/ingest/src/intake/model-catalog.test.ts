@@ -34,7 +34,7 @@ describe('ModelCatalog', () => {
     });
   });
 
-  it("refuses a tier no upstream of the model offers, naming the tier, the model and the tiers offered; batch always", () => {
+  it('refuses a tier no upstream of the model offers, naming the tier, the model and the tiers offered; batch always', () => {
     const catalog = new ModelCatalog(
       [...fleet, upstream('openai-flex', ['gpt-4o-mini'], { tiers: ['flex'] }), upstream('local', ['m'])],
       DEFAULTS,
@@ -53,9 +53,9 @@ describe('ModelCatalog', () => {
     expect(catalog.tierRefusal('gpt-4o-mini', 'batch', { line: null })?.message).toMatch(
       /^tier "batch" is not available yet/,
     );
-    expect(new ModelCatalog([upstream('local', ['m'])], DEFAULTS).tierRefusal(null, 'flex', { line: null })?.message).toBe(
-      'tier "flex" is offered by no upstream; the upstreams offer: realtime',
-    );
+    expect(
+      new ModelCatalog([upstream('local', ['m'])], DEFAULTS).tierRefusal(null, 'flex', { line: null })?.message,
+    ).toBe('tier "flex" is offered by no upstream; the upstreams offer: realtime');
     // No upstream configured (an ingest-only role): only batch is refused.
     expect(new ModelCatalog([], DEFAULTS).tierRefusal('x', 'flex', { line: null })).toBeNull();
     expect(new ModelCatalog([], DEFAULTS).tierRefusal('x', 'batch', { line: null })).not.toBeNull();
