@@ -21,7 +21,13 @@ module.exports = {
       from: { path: '^packages/([^/]+)/' },
       to: {
         path: '^packages/([^/]+)/',
-        pathNot: ['^packages/$1/', '^packages/[^/]+/dist/index\\.js$', '^packages/core/dist/contracts/index\\.js$'],
+        pathNot: [
+          '^packages/$1/',
+          '^packages/[^/]+/dist/index\\.js$',
+          '^packages/core/dist/contracts/index\\.js$',
+          // Light entry points for ingest's intake workers, which load neither Kafka nor S3 clients.
+          '^packages/core/dist/(jsonl|hash)\\.js$',
+        ],
       },
     },
     {

@@ -12,6 +12,7 @@ import { runB6 } from './b6-status-view.js';
 import { runB7 } from './b7-learnt-limits.js';
 import { runB8 } from './b8-dedup.js';
 import { runB9 } from './b9-fairness.js';
+import { runB10 } from './b10-replicas.js';
 import { type BenchInfra, infraFromEnv } from './common.js';
 import { CHECK_BUDGET, runFloor, TARGET_RATIO } from './cpu-floor.js';
 
@@ -38,7 +39,7 @@ if (values.check) process.exit(await check());
 
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a number in (0, 1]');
-const only = new Set((values.only ?? 'FLOOR,B1,B2,B3,B4,B5,B6,B7,B8,B9').toUpperCase().split(','));
+const only = new Set((values.only ?? 'FLOOR,B1,B2,B3,B4,B5,B6,B7,B8,B9,B10').toUpperCase().split(','));
 const n = (count: number) => Math.max(100, Math.round(count * scale));
 let infraOnce: BenchInfra | null = null;
 /** The broker and registry, read when a benchmark needs them: FLOOR runs without. */
@@ -316,6 +317,25 @@ for (const run of b9 ? [b9.one, b9.many] : []) {
     `${run.syncP95Ms} (p50 ${run.syncP50Ms}, max ${run.syncMaxMs})`,
     '< 2000',
     run.syncP95Ms < 2000 && run.syncFailures === 0,
+  );
+}
+
+const b10 = await step('B10', () => runB10(infra(), n(2400), 600));
+if (b10) {
+  add(
+    'B10',
+    `two replicas at ${b10.rpmPerReplica} rpm each: items/min over a ${b10.items}-item job (split ${b10.split.join(' / ')})`,
+    `${b10.aggregateRpm} = ${b10.aggregateOverSum} of ${2 * b10.rpmPerReplica} (${b10.wallSeconds} s)`,
+    '≥ 0.85 of the sum',
+    b10.aggregateOverSum >= 0.85,
+  );
+  const f = b10.failover;
+  add(
+    'B10',
+    `one of two replicas killed at ${f.killedAtCompleted} of ${f.items} items: failed, longest stall, back to the survivor's pace`,
+    `${f.failed} failed, ${f.longestStallSeconds} s, ${f.secondsToRouteAround} s (${f.wallSeconds} s in all)`,
+    '0 failed, < 5 s',
+    f.failed === 0 && f.secondsToRouteAround < 5,
   );
 }
 

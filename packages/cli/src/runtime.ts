@@ -176,6 +176,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
         idleMs: config.http.idleTimeoutMs,
       },
       limits: { ...config.limits, maxDepth: 64 },
+      intakeWorkers: config.ingest.intakeWorkers,
       upstream: {
         timeoutMs: config.upstream.timeoutMs,
         requestsPerMinute: upstream?.requestsPerMinute ?? config.upstream.defaults.requestsPerMinute,

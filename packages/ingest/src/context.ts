@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import type { BatchSubmitter } from './batches/submitter.js';
 import type { SyncRunner } from './batches/sync-runner.js';
 import type { UpstreamFacts } from './estimate/dry-run.js';
+import type { IntakePool } from './intake/intake-pool.js';
 import type { IntakeLimits } from './intake/jsonl-intake.js';
 import type { ModelCatalog } from './intake/model-catalog.js';
 import type { IngestMetrics } from './metrics.js';
@@ -40,6 +41,8 @@ export interface IngestContext {
   submitter: BatchSubmitter;
   sync: SyncRunner;
   limits: IngestLimits;
+  /** Worker threads that check a domain batch's lines; null: checked in the request's thread. */
+  intakePool: IntakePool | null;
   /** The upstream as ingest sees it: timeouts, limits and prices for dry runs. */
   upstream: UpstreamFacts;
   /** The models the upstreams serve: a request for another is refused at submit. */

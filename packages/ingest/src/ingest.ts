@@ -42,6 +42,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerRealtimeRoutes } from './routes/realtime.js';
+import { IntakePool } from './intake/intake-pool.js';
 import { createIngestMetrics } from './metrics.js';
 import { Sweeper } from './retention/sweeper.js';
 import { StatusView } from './view/status-view.js';
@@ -68,6 +69,12 @@ export interface IngestOptions {
   /** HTTP timeouts; a request that outlives one gets a 408. */
   timeouts?: { headersMs: number; requestMs: number; idleMs: number };
   limits: IngestLimits;
+  /**
+   * Worker threads that parse and validate a domain batch's lines while the request's thread reads
+   * and stores them (SLUICE_INGEST_WORKERS); 0: all in the request's thread.
+   * @defaultValue 0
+   */
+  intakeWorkers?: number;
   /**
    * The upstream's timeout, limits and prices (dry runs, `request_timeout_seconds`'s bound), and
    * the configured upstreams (which models are served).
@@ -181,6 +188,14 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
     submitter,
     sync,
     limits: options.limits,
+    // Each worker's heap: room for a few of the longest lines, parsed (96 MB at the default 4 MB).
+    intakePool: options.intakeWorkers
+      ? new IntakePool(
+          options.intakeWorkers,
+          undefined,
+          Math.max(96, Math.ceil((24 * options.limits.maxLineBytes) / 2 ** 20)),
+        )
+      : null,
     upstream: options.upstream ?? DEFAULT_UPSTREAM_FACTS,
     catalog: new ModelCatalog(options.upstream?.upstreams ?? [], (options.upstream ?? DEFAULT_UPSTREAM_FACTS).models),
     logger,
@@ -340,6 +355,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
       submitter.stopLeases();
       await syncResults.stop();
       await view.stop();
+      await context.intakePool?.close();
       await producer.disconnect();
     },
   };

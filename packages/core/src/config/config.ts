@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { topicNames, type TopicNames } from '../topics.js';
 import type { RegistryAccess } from '../serde/registry-access.js';
@@ -60,6 +61,8 @@ export interface SluiceConfig {
   logLevel: string;
   upstream: UpstreamConfig;
   processor: { concurrency: number; partitionsConcurrently: number; commitIntervalMs: number };
+  /** Worker threads checking submitted lines beside the request's thread (0: none). */
+  ingest: { intakeWorkers: number };
   /** Deduplication of identical upstream requests: how long an answer is reused (0: not across batches). */
   dedup: { ttlSeconds: number; memoryBytes: number };
   sink: { statusIntervalMs: number; segmentBytes: number; flushIntervalMs: number; orphanTtlMs: number };
@@ -181,6 +184,7 @@ export function compileConfig(env: Env, variables: Readonly<Record<string, strin
         classify: env.SLUICE_MODEL_CLASSIFY ?? env.SLUICE_MODEL,
       },
     },
+    ingest: { intakeWorkers: env.SLUICE_INGEST_WORKERS ?? Math.max(0, availableParallelism() - 1) },
     processor: {
       concurrency: env.SLUICE_PROCESSOR_CONCURRENCY,
       partitionsConcurrently: env.SLUICE_PROCESSOR_PARTITIONS_CONCURRENCY,

@@ -148,6 +148,12 @@ const EnvSchema = z.object({
   /** Minimum interval between progress records of one batch. */
   SLUICE_STATUS_INTERVAL_MS: int(0).default(500),
 
+  /**
+   * Worker threads that parse and validate a submitted JSONL's lines beside the thread serving
+   * the request; 0 does it all in that thread. Default: one per core but one.
+   */
+  SLUICE_INGEST_WORKERS: int(0, 256).optional(),
+
   SLUICE_MAX_FILE_BYTES: int(1).default(200 * 1024 * 1024),
   SLUICE_MAX_LINE_BYTES: int(1).default(4 * 1024 * 1024),
   /** Requests per OpenAI batch (OpenAI's own limit is 50,000). */

@@ -43,8 +43,11 @@ export interface WorkMarker {
 /** Ingest's own work markers (no other role reads them). */
 const workKey = (batchId: string) => `${WORK}${BatchId.parse(batchId)}.json`;
 
-const CHUNK = 2000;
-const SENDS_IN_FLIGHT = 4;
+// kafkajs groups a send's messages by partition by copying the group's array for each message
+// (groupMessagesPerPartition: quadratic in the send's size), 7% of ingest's CPU in B3 with 2000 a
+// send. 500 a send cuts that to a quarter; as many messages in flight as before.
+const CHUNK = 500;
+const SENDS_IN_FLIGHT = 16;
 /** How often an owner renews its leases, and how old a lease is before another ingest takes it. */
 export const LEASE_RENEW_MS = 10_000;
 export const LEASE_EXPIRY_MS = 45_000;

@@ -1,4 +1,4 @@
-import { stringHash53 } from '@sluice/core';
+import { stringHash53 } from '@sluice/core/hash';
 
 /**
  * Remembers which custom_ids a batch used, in about 32 bytes per item whatever the id's length:
@@ -24,7 +24,11 @@ export class CustomIdSet {
    * same fingerprint, or null.
    */
   add(customId: string, item: number, line: number): { item: number; line: number } | null {
-    const hash = fingerprint(customId);
+    return this.addFingerprint(fingerprint(customId), item, line);
+  }
+
+  /** {@link add} with the id's {@link fingerprint}, computed elsewhere (by an intake worker). */
+  addFingerprint(hash: number, item: number, line: number): { item: number; line: number } | null {
     const mask = this.keys.length - 1;
     let slot = hash % this.keys.length;
     for (;;) {
@@ -65,6 +69,6 @@ export class CustomIdSet {
 }
 
 /** The table's key: 53 bits of core's string hash; never 0 (0 marks an empty slot). */
-function fingerprint(text: string): number {
+export function fingerprint(text: string): number {
   return stringHash53(text) || 1;
 }

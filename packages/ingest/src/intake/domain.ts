@@ -1,4 +1,6 @@
-import { DOMAIN_OPERATIONS, DomainBatchLine, domainAsOperation, type ValidationIssue } from '@sluice/core';
+import type { ValidationIssue } from '@sluice/core';
+// The contracts entry point alone: intake workers (chunk-check.ts) run this without the rest of core.
+import { DOMAIN_OPERATIONS, DomainBatchLine, domainAsOperation } from '@sluice/core/contracts';
 import type { LineVerdict } from './jsonl-intake.js';
 import { describeType, issuesFromZod } from './zod-issues.js';
 

@@ -1,15 +1,7 @@
-import {
-  decodeUtf8,
-  invalidUtf8Offset,
-  jsonDepthExceeds,
-  PayloadTooLargeError,
-  splitLines,
-  startsWithBom,
-  type Store,
-  type ValidationIssue,
-} from '@sluice/core';
+import { PayloadTooLargeError, splitLines, type Store, type ValidationIssue } from '@sluice/core';
 import { parse as parseCsv } from 'csv-parse';
-import { CustomIdSet } from './custom-id-set.js';
+import { CustomIdSet, fingerprint } from './custom-id-set.js';
+import { blankLineIssue, decodeJsonlLine } from './jsonl-lines.js';
 
 /** One validated input item as stored in `input.jsonl`: everything needed to build its request message. */
 export interface StoredItem {
@@ -71,56 +63,24 @@ type Bytes = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
 export async function* jsonlEntries(source: Bytes, limits: IntakeLimits): AsyncGenerator<IntakeEntry> {
   let pendingBlank: number[] = [];
   for await (const raw of splitLines(source, { maxLineBytes: limits.maxLineBytes })) {
-    if (raw.offset + raw.length > limits.maxBytes) {
-      throw new PayloadTooLargeError(limits.maxBytes, 'request body (SLUICE_MAX_BODY_BYTES)');
-    }
-    const line = raw.number;
-    const issue = (code: string, message: string): IntakeEntry => ({
-      line,
-      issue: { line, param: null, code, message },
-    });
-    if (raw.tooLong) {
-      yield issue('line_too_large', `the line is ${raw.length} bytes; the limit is ${limits.maxLineBytes}`);
+    if (raw.offset + raw.length > limits.maxBytes) throw bodyTooLarge(limits);
+    const decoded = decodeJsonlLine(raw, limits);
+    for (const issue of decoded.first) yield { line: raw.number, issue };
+    const then = decoded.then;
+    if (then === null) continue;
+    if ('blank' in then) {
+      pendingBlank.push(raw.number);
       continue;
     }
-    let bytes = raw.bytes;
-    let bomBytes = 0;
-    if (line === 1 && startsWithBom(bytes)) {
-      yield issue(
-        'invalid_encoding',
-        'the input starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM',
-      );
-      bytes = bytes.subarray(3);
-      bomBytes = 3;
-    }
-    const text = decodeUtf8(bytes);
-    if (text === null) {
-      const offset = (invalidUtf8Offset(bytes) ?? 0) + bomBytes;
-      yield issue('invalid_encoding', `the line is not valid UTF-8 (at byte offset ${offset} of the line)`);
-      continue;
-    }
-    if (text.trim() === '') {
-      pendingBlank.push(line);
-      continue;
-    }
-    for (const blank of pendingBlank) {
-      yield {
-        line: blank,
-        issue: { line: blank, param: null, code: 'blank_line', message: 'blank line between requests; remove it' },
-      };
-    }
+    for (const blank of pendingBlank) yield { line: blank, issue: blankLineIssue(blank) };
     pendingBlank = [];
-    if (jsonDepthExceeds(text, limits.maxDepth)) {
-      yield issue('too_deeply_nested', `JSON nested deeper than ${limits.maxDepth} levels`);
-      continue;
-    }
-    try {
-      yield { line, value: JSON.parse(text) };
-    } catch (error) {
-      yield issue('invalid_json_line', `not valid JSON: ${(error as Error).message}`);
-    }
+    yield 'value' in then ? { line: raw.number, value: then.value } : { line: raw.number, issue: then.issue };
   }
 }
+
+/** A streamed body over `maxBytes`: the whole request is refused with 413. */
+export const bodyTooLarge = (limits: Pick<IntakeLimits, 'maxBytes'>) =>
+  new PayloadTooLargeError(limits.maxBytes, 'request body (SLUICE_MAX_BODY_BYTES)');
 
 /**
  * Decodes CSV bytes (a header row, then one record per row) into objects keyed by the header.
@@ -178,6 +138,8 @@ export type IntakeDestination = { store: Store; key: string } | { memory: Stored
 /** Writes validated items to a destination; nothing is visible there after `abort`. */
 interface ItemWriter {
   write(item: StoredItem): Promise<void>;
+  /** Items already written out as stored lines (JSON and "\n" each), by an intake worker. */
+  writeStored(lines: Buffer): Promise<void>;
   complete(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -187,6 +149,9 @@ function itemWriter(destination: IntakeDestination): ItemWriter {
     const items = destination.memory;
     return {
       write: async (item) => void items.push(item),
+      writeStored: async (lines) => {
+        for (const line of lines.toString('utf8').split('\n')) if (line !== '') items.push(JSON.parse(line));
+      },
       complete: async () => undefined,
       abort: async () => void items.splice(0),
     };
@@ -194,9 +159,126 @@ function itemWriter(destination: IntakeDestination): ItemWriter {
   const out = destination.store.writer(destination.key);
   return {
     write: (item) => out.write(`${JSON.stringify(item)}\n`),
+    writeStored: (lines) => out.write(lines),
     complete: async () => void (await out.complete()),
     abort: () => out.abort(),
   };
+}
+
+/** A custom_id seen before (by fingerprint): confirmed against the stored items at the end. */
+interface DuplicateCandidate {
+  line: number;
+  item: number;
+  earlierItem: number;
+  earlierLine: number;
+  customId: string;
+}
+
+/**
+ * One intake's bookkeeping, whichever thread checked its records: the problems (up to the report
+ * cap), the item count and limit, the custom_ids seen, and the writer, which stops at the first
+ * problem (the input will be refused whole, and nothing is stored) while checking goes on. Records
+ * must be given in input order.
+ */
+export class IntakeRun {
+  readonly issues: ValidationIssue[] = [];
+  /** More problems exist than were reported. */
+  truncated = false;
+  /** Records counted as items so far (the next item's index). */
+  items = 0;
+  /** No problem yet: valid items are written. */
+  writing = true;
+  private readonly ids = new CustomIdSet();
+  private readonly candidates: DuplicateCandidate[] = [];
+  readonly out: ItemWriter;
+
+  constructor(
+    private readonly destination: IntakeDestination,
+    private readonly options: IntakeOptions,
+  ) {
+    this.out = itemWriter(destination);
+  }
+
+  /** Records a problem; false once the report is full. */
+  report(issue: ValidationIssue): boolean {
+    if (this.issues.length >= this.options.limits.maxReportedErrors) {
+      this.truncated = true;
+      return false;
+    }
+    this.issues.push(issue);
+    this.writing = false;
+    return true;
+  }
+
+  /** Whether the record on `line` is taken at all: not once the report is full or past the item limit (reported here). */
+  admits(line: number): boolean {
+    if (this.truncated) return false;
+    const { limits, itemLimitName } = this.options;
+    if (this.items < limits.maxItems) return true;
+    this.report({
+      line,
+      param: null,
+      code: 'too_many_requests',
+      message: `more than ${limits.maxItems} requests${itemLimitName ? ` (${itemLimitName})` : ''}; split the input into smaller batches`,
+    });
+    this.truncated = true;
+    return false;
+  }
+
+  /** A line that could not be decoded: a problem, and an item (a blank line is not one). */
+  undecodable(issue: ValidationIssue): void {
+    this.report(issue);
+    if (issue.code !== 'blank_line') this.items++;
+  }
+
+  /** A record's problems, as its validator found them. */
+  refuse(issues: ValidationIssue[]): void {
+    for (const issue of issues) if (!this.report(issue)) break;
+  }
+
+  /**
+   * A valid item's custom_id (by its fingerprint, custom-id-set.ts); `customId` gives the id
+   * itself, asked for only when the fingerprint was seen before.
+   */
+  remember(fingerprint: number, index: number, line: number, customId: () => string): void {
+    const earlier = this.ids.addFingerprint(fingerprint, index, line);
+    if (earlier && this.candidates.length <= this.options.limits.maxReportedErrors * 4) {
+      // Still stored: the match may be a fingerprint collision, and then this item is valid.
+      this.candidates.push({
+        line,
+        item: index,
+        earlierItem: earlier.item,
+        earlierLine: earlier.line,
+        customId: customId(),
+      });
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.out.abort();
+  }
+
+  /** Publishes the stored items (or discards them when refused) and confirms duplicate custom_ids. */
+  async finish(): Promise<IntakeResult> {
+    const { issues, candidates, out } = this;
+    if (this.items === 0 && issues.length === 0) {
+      issues.push({ line: null, param: null, code: 'empty_file', message: 'the input has no requests' });
+    }
+    // A refused input leaves nothing behind (the caller discards what duplicates are checked against).
+    if (issues.length > 0 && candidates.length === 0) await out.abort();
+    else {
+      await out.complete().catch(async (error: unknown) => {
+        await out.abort();
+        throw error;
+      });
+    }
+    if (candidates.length > 0) {
+      const confirmed = await confirmDuplicates(this.destination, candidates);
+      for (const duplicate of confirmed) this.report((this.options.duplicateIssue ?? duplicateCustomId)(duplicate));
+      issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    }
+    return { items: this.items, issues, truncated: this.truncated };
+  }
 }
 
 /**
@@ -211,83 +293,29 @@ export async function intake(
   validate: LineValidator,
   options: IntakeOptions,
 ): Promise<IntakeResult> {
-  const { limits } = options;
-  const issues: ValidationIssue[] = [];
-  let truncated = false;
-  const ids = new CustomIdSet();
-  const candidates: { line: number; item: number; earlierItem: number; earlierLine: number; customId: string }[] = [];
-  const out = itemWriter(destination);
-  let writing = true;
-  let items = 0;
-
-  const report = (issue: ValidationIssue): boolean => {
-    if (issues.length >= limits.maxReportedErrors) {
-      truncated = true;
-      return false;
-    }
-    issues.push(issue);
-    writing = false;
-    return true;
-  };
-
+  const run = new IntakeRun(destination, options);
   try {
     for await (const entry of entries) {
-      if (truncated) break;
-      if (items >= limits.maxItems) {
-        report({
-          line: entry.line,
-          param: null,
-          code: 'too_many_requests',
-          message: `more than ${limits.maxItems} requests${options.itemLimitName ? ` (${options.itemLimitName})` : ''}; split the input into smaller batches`,
-        });
-        truncated = true;
-        break;
-      }
+      if (!run.admits(entry.line)) break;
       if ('issue' in entry) {
-        report(entry.issue);
-        if (entry.issue.code !== 'blank_line') items++;
+        run.undecodable(entry.issue);
         continue;
       }
-      const index = items++;
+      const index = run.items++;
       const verdict = validate(entry.value, entry.line, index);
       if ('issues' in verdict) {
-        for (const issue of verdict.issues) if (!report(issue)) break;
+        run.refuse(verdict.issues);
         continue;
       }
-      const earlier = ids.add(verdict.item.custom_id, index, entry.line);
-      if (earlier && candidates.length <= limits.maxReportedErrors * 4) {
-        // Still stored: the match may be a fingerprint collision, and then this item is valid.
-        candidates.push({
-          line: entry.line,
-          item: index,
-          earlierItem: earlier.item,
-          earlierLine: earlier.line,
-          customId: verdict.item.custom_id,
-        });
-      }
-      if (writing) await out.write(verdict.item);
+      const customId = verdict.item.custom_id;
+      run.remember(fingerprint(customId), index, entry.line, () => customId);
+      if (run.writing) await run.out.write(verdict.item);
     }
   } catch (error) {
-    await out.abort();
+    await run.abort();
     throw error;
   }
-  if (items === 0 && issues.length === 0) {
-    issues.push({ line: null, param: null, code: 'empty_file', message: 'the input has no requests' });
-  }
-  // A refused input leaves nothing behind (the caller discards what duplicates are checked against).
-  if (issues.length > 0 && candidates.length === 0) await out.abort();
-  else {
-    await out.complete().catch(async (error: unknown) => {
-      await out.abort();
-      throw error;
-    });
-  }
-  if (candidates.length > 0) {
-    const confirmed = await confirmDuplicates(destination, candidates);
-    for (const duplicate of confirmed) report((options.duplicateIssue ?? duplicateCustomId)(duplicate));
-    issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  }
-  return { items, issues, truncated };
+  return run.finish();
 }
 
 /** Intake of a JSONL byte stream. */

@@ -19,11 +19,13 @@ import {
   renderOutputLine,
   storeKeys,
   ValidationError,
+  type ValidationIssue,
 } from '@sluice/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type IngestContext, intakeLimits } from '../context.js';
 import { validateDomainLine } from '../intake/domain.js';
-import { intakeJsonl, type LineValidator } from '../intake/jsonl-intake.js';
+import { intakeJsonlOffThread } from '../intake/intake-pool.js';
+import { intakeJsonl, type LineValidator, type StoredItem } from '../intake/jsonl-intake.js';
 import { issuesFromZod } from '../intake/zod-issues.js';
 import { unsupportedMediaType } from '../http/errors.js';
 import { batchFor } from '../http/lookups.js';
@@ -183,33 +185,42 @@ async function submitDomain(
   // The batch's endpoint is the realtime endpoint its lines' operation answers on (`/classify`); a
   // batch that mixes operations names each, in order of first use (`/classify,/extract`).
   const endpoints = new Set<string>();
+  const checkEndpoint = (item: Pick<StoredItem, 'discriminator'>, line: number): ValidationIssue[] | null => {
+    const endpoint = REALTIME_ENDPOINTS[item.discriminator as DomainOperation];
+    // The first line of each operation answers for its model (the operation's configured one, as
+    // an OpenAI batch's first line answers for its `body.model`): the batch is refused whole anyway.
+    if (endpoints.has(endpoint)) return null;
+    endpoints.add(endpoint);
+    const unserved =
+      context.catalog.operationRefusal(item.discriminator, null, { line, param: 'body.model' }) ??
+      context.catalog.tierRefusal(context.catalog.modelOf(item.discriminator, null), options.tier, {
+        line,
+        param: 'tier',
+      });
+    return unserved ? [unserved] : null;
+  };
   const validate: LineValidator = (value, line) => {
     const verdict = validateDomainLine(value, line);
     if (!('item' in verdict)) return verdict;
-    const endpoint = REALTIME_ENDPOINTS[verdict.item.discriminator as DomainOperation];
-    // The first line of each operation answers for its model (the operation's configured one, as
-    // an OpenAI batch's first line answers for its `body.model`): the batch is refused whole anyway.
-    if (!endpoints.has(endpoint)) {
-      endpoints.add(endpoint);
-      const unserved =
-        context.catalog.operationRefusal(verdict.item.discriminator, null, { line, param: 'body.model' }) ??
-        context.catalog.tierRefusal(context.catalog.modelOf(verdict.item.discriminator, null), options.tier, {
-          line,
-          param: 'tier',
-        });
-      if (unserved) return { issues: [unserved] };
-    }
-    return verdict;
+    const refused = checkEndpoint(verdict.item, line);
+    return refused ? { issues: refused } : verdict;
   };
   // Domain lines name an operation; its configured model prices and tokenizes the whole batch.
   const meter = options.dryRun
     ? new DryRunMeter('domain', await tokenCounters(), context.upstream.models.default)
     : null;
+  const intakeOptions = { limits: intakeLimits(context.limits), itemLimitName: 'SLUICE_MAX_BATCH_ITEMS' };
   const items = await context.submitter.intakeOrRefuse(batchId, 'domain', () =>
-    intakeJsonl(source, input, meter ? meter.wrap(validate) : validate, {
-      limits: intakeLimits(context.limits),
-      itemLimitName: 'SLUICE_MAX_BATCH_ITEMS',
-    }),
+    // A dry run's meter reads every item, so it runs in this thread.
+    context.intakePool && !meter
+      ? intakeJsonlOffThread(
+          source,
+          input,
+          { validator: 'domain', after: checkEndpoint },
+          intakeOptions,
+          context.intakePool,
+        )
+      : intakeJsonl(source, input, meter ? meter.wrap(validate) : validate, intakeOptions),
   );
   if (meter) {
     await context.submitter.discard(batchId);
