@@ -121,6 +121,7 @@ export async function runB4(
       parameters: null,
       request_timeout_seconds: null,
       dedup: null,
+      tier: 'auto',
     },
     rows,
     'completed',

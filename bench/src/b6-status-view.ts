@@ -75,6 +75,7 @@ export async function runB6(infra: BenchInfra, batches: number): Promise<B6Resul
         parameters: null,
         request_timeout_seconds: null,
         dedup: null,
+        tier: 'auto',
       },
       1000,
       'completed',

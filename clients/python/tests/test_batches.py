@@ -51,6 +51,15 @@ def test_submit_label_is_classify_as_a_job(client: Any) -> None:
     assert all(row["result"]["label"] in CATEGORIES for row in rows)
 
 
+def test_submit_takes_a_tier_and_the_job_echoes_it(client: Any) -> None:
+    job = client.batches.submit(operation="label", items=TICKETS[:1], categories=CATEGORIES, tier="realtime")
+    assert job.tier == "realtime"
+    assert client.batches.retrieve(job.id).tier == "realtime"
+    assert client.batches.submit(operation="label", items=TICKETS[:1], categories=CATEGORIES).tier == "auto"
+    with pytest.raises(BadRequestError, match="not available yet"):
+        client.batches.submit(operation="label", items=TICKETS[:1], categories=CATEGORIES, tier="batch")
+
+
 def test_submit_and_wait_reports_progress_until_final(client: Any) -> None:
     seen: list[Job] = []
     batch = client.batches.submit_and_wait(

@@ -137,6 +137,7 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       upstream: {
         list: config.upstream.list,
         timeoutMs: config.upstream.timeoutMs,
+        flexTimeoutMs: config.upstream.flexTimeoutMs,
         maxAttempts: config.upstream.maxAttempts,
         retryBaseMs: config.upstream.retryBaseMs,
         retryMaxMs: config.upstream.retryMaxMs,

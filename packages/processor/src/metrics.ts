@@ -70,6 +70,12 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['upstream'] as const,
       registers,
     }),
+    flexRefused: new Counter({
+      name: 'sluice_upstream_flex_refused_total',
+      help: "Flex calls refused, per upstream and reason: capacity (no flex capacity now: waited out without using up the item's attempts) or unsupported (the model is not served on flex there: remembered, routed by another tier or upstream).",
+      labelNames: ['upstream', 'reason'] as const,
+      registers,
+    }),
     structuredAnswers: new Counter({
       name: 'sluice_structured_answers_total',
       help: 'Structured answers by route and outcome: valid at once, repaired (valid after the repair round), invalid.',

@@ -43,6 +43,8 @@ export interface ProcessorUpstreamOptions {
   list: readonly UpstreamEntry[];
   /** Most time one call may take (`SLUICE_UPSTREAM_TIMEOUT_MS`). */
   timeoutMs: number;
+  /** Most time one flex call may take (`SLUICE_FLEX_TIMEOUT_MS`), cut to the item's deadline. @defaultValue 900000 */
+  flexTimeoutMs?: number;
   /** Attempts per item, the first included (`SLUICE_MAX_ATTEMPTS`). */
   maxAttempts: number;
   retryBaseMs: number;
@@ -133,6 +135,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
     {
       list: options.upstream.list,
       maxAttempts: options.upstream.maxAttempts,
+      timeoutMs: options.upstream.timeoutMs,
+      flexTimeoutMs: options.upstream.flexTimeoutMs ?? 900_000,
       retryBaseMs: options.upstream.retryBaseMs,
       retryMaxMs: options.upstream.retryMaxMs,
       settings: {
@@ -238,8 +242,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       cached: fields.cached ?? false,
       rate_limited: fields.rate_limited ?? 0,
       upstream: fields.upstream ?? null,
-      // Every call goes by the upstream's ordinary endpoint today (flex and batch: issue 24).
-      tier: fields.tier ?? (fields.upstream ? 'realtime' : null),
+      tier: fields.upstream ? (fields.tier ?? 'realtime') : null,
       // Operations rows always carry their item, failed or not (CSV rows need its fields).
       item: fields.item ?? (item.api === 'operations' ? operationItemOf(item) : null),
       model: fields.model ?? modelOf(fields.response?.body),
@@ -277,6 +280,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
     }
     const port = new ItemPort(upstream, {
       timeoutMs: itemTimeoutMs(item),
+      tier: item.tier,
+      expiresAtMs: item.expires_at === null ? null : item.expires_at * 1000,
       lane: { interactive, tenant: item.tenant ?? '', batch: item.batch_id },
       dedupe: (endpoint, requestKey, call) =>
         item.tenant !== null && shouldDedup(item.dedup, item.api, requestKey)
@@ -310,6 +315,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         cached: outcome.cached ?? false,
         rate_limited: tally.rateLimited,
         upstream: outcome.upstream,
+        tier: tally.tier,
       });
     } catch (error) {
       // Interrupted by the stop: no result; the uncommitted item is redelivered after a restart.
@@ -329,6 +335,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           attempts: error.attempts,
           rate_limited: tally.rateLimited,
           upstream: tally.upstream,
+          tier: tally.tier,
         });
       }
       logger.error({ err: error, batchId: item.batch_id, index: item.index }, 'handler failed unexpectedly');

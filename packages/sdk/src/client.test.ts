@@ -310,6 +310,19 @@ describe('idempotency keys', () => {
     expect(reused.seen).toHaveLength(1);
   });
 
+  it("sends a job's tier, and reads it back on the job", async () => {
+    const api = await server((_request, response) => sendJson(response, 200, jobFixture({ tier: 'flex' })));
+    const client = new Sluice({ baseURL: api.url });
+    const job = await client.batches.submit({
+      operation: 'summarize',
+      items: [{ content: 'a' }],
+      summary_instructions: 'x',
+      tier: 'flex',
+    });
+    expect(JSON.parse(api.seen[0]?.body ?? '{}')).toMatchObject({ tier: 'flex' });
+    expect(job.tier).toBe('flex');
+  });
+
   it("sends the caller's own key, and refuses one that cannot be a header", async () => {
     const api = await server((_request, response) => sendJson(response, 200, jobFixture({ status: 'completed' })));
     const client = new Sluice({ baseURL: api.url });

@@ -19,6 +19,8 @@ export type ServedTier = Exclude<(typeof SERVICE_TIERS)[number], 'auto'>;
 export interface Plan {
   /** The tier the request asked for, as the answer reports it. */
   serviceTier: ServedTier;
+  /** The model asked for. */
+  model: string;
   /** The last user message, scanned for `sim:` directives. */
   directiveText: string;
   /** Charged to the TPM limit: the prompt plus `max_tokens`, or plus the actual completion. */
@@ -85,6 +87,7 @@ export function planChatCompletion(input: unknown, structured: StructuredDialect
 
   return {
     serviceTier,
+    model,
     directiveText: userText,
     tokenCost: promptTokens + (maxTokens ?? estimateTokens(content)),
     render(malformed) {

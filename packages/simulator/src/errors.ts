@@ -60,3 +60,17 @@ export function flexUnavailable(): ApiError {
     'flex_unavailable',
   );
 }
+
+/**
+ * A flex call for a model not served on flex: Azure OpenAI answers 400 for a deployment without
+ * flex processing. The wording is the simulator's; the parameter is what a client can go by.
+ */
+export function flexUnsupported(model: string): ApiError {
+  return new ApiError(
+    400,
+    `The model ${JSON.stringify(model)} does not support service_tier 'flex'. (simulated)`,
+    'invalid_request_error',
+    'unsupported_value',
+    'service_tier',
+  );
+}

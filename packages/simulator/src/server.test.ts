@@ -536,7 +536,11 @@ describe('service tiers and prompt caching', () => {
     // A refusal consumes nothing: the rpm=1 budget still admits the realtime call.
     const realtime = await post(all, '/chat/completions', chat('hello'));
     expect(realtime.status).toBe(200);
-    expect(all.stats()).toMatchObject({ faults: 3, byStatus: { '429': 3, '200': 1 } });
+    expect(all.stats()).toMatchObject({
+      faults: 3,
+      byStatus: { '429': 3, '200': 1 },
+      byServiceTier: { flex: 3, default: 1 },
+    });
 
     const half = await simulator({ flexUnavailableRate: 0.5, seed: 7 });
     const statuses = await Promise.all(
@@ -548,6 +552,19 @@ describe('service tiers and prompt caching', () => {
     expect(refusedShare).toBeGreaterThan(0.35);
     expect(refusedShare).toBeLessThan(0.65);
     await expect(startSimulator({ port: 0, flexUnavailableRate: 2 })).rejects.toThrow(/flexUnavailableRate/u);
+  });
+
+  it('flexModels: a flex call for another model is refused 400 (param service_tier), as Azure refuses it', async () => {
+    const sim = await simulator({ flexModels: ['gpt-4o-mini'] });
+    const served = await post(sim, '/chat/completions', chat('hello', { service_tier: 'flex' }));
+    expect(served.status).toBe(200);
+    const refused = await post(sim, '/chat/completions', {
+      ...chat('hello', { service_tier: 'flex' }),
+      model: 'gpt-4o',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ param: 'service_tier', type: 'invalid_request_error' });
+    expect((await post(sim, '/chat/completions', { ...chat('hello'), model: 'gpt-4o' })).status).toBe(200);
   });
 
   it('reports cached_tokens for a repeated prefix of 1,024 tokens or more, in blocks of 128; 0 otherwise', async () => {

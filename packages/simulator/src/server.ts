@@ -7,6 +7,7 @@ import {
   ApiError,
   directedError,
   flexUnavailable,
+  flexUnsupported,
   invalidRequest,
   rateLimited,
   retryHeaders,
@@ -56,6 +57,11 @@ export interface SimulatorOptions {
    * tiers are never refused for it. Default 0.
    */
   flexUnavailableRate?: number;
+  /**
+   * The models served on flex (exact names); any other model's flex call is refused as Azure
+   * refuses a deployment without flex: 400, param `service_tier`. Default: every model.
+   */
+  flexModels?: readonly string[];
   /** Seed of the fault and latency draws (default 1). Answers depend only on the request content. */
   seed?: number;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -97,6 +103,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     );
   }
   const stats = new StatsRecorder();
+  const flexModels = options.flexModels ? new Set(options.flexModels) : null;
   const waits = new Waits();
   const promptCache = new PromptCache();
   const logger = options.logger;
@@ -166,6 +173,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       throw new ApiError(429, admission.message, admission.kind, 'rate_limit_exceeded', null, headers);
     }
 
+    stats.serviceTier(plan.serviceTier);
+    if (plan.serviceTier === 'flex' && flexModels && !flexModels.has(plan.model)) {
+      // A request refused as invalid consumes nothing of the budgets.
+      admission.refund();
+      throw flexUnsupported(plan.model);
+    }
     if (plan.serviceTier === 'flex' && faults.drawFlexUnavailable()) {
       // Not billed at OpenAI: the call consumes nothing of the budgets either.
       admission.refund();

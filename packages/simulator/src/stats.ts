@@ -7,6 +7,8 @@ export interface SimulatorStats {
   rateLimited: number;
   /** Injected random faults: 429s, 5xx, hangs, malformed content. */
   faults: number;
+  /** Chat completions by the `service_tier` they were served on (`default`, `flex`, ...), refused or not. */
+  byServiceTier: Record<string, number>;
   startedAtMs: number;
   /** Seconds since `startedAtMs` with at least one answer, the last 600 at most, oldest first: achieved RPM. */
   perSecond: { second: number; ok: number; rateLimited: number }[];
@@ -39,6 +41,10 @@ export class StatsRecorder {
     else bucket.ok++;
   }
 
+  serviceTier(tier: string): void {
+    this.stats.byServiceTier[tier] = (this.stats.byServiceTier[tier] ?? 0) + 1;
+  }
+
   fault(): void {
     this.stats.faults++;
   }
@@ -51,11 +57,16 @@ export class StatsRecorder {
   snapshot(): SimulatorStats {
     this.prune(this.now());
     const perSecond = [...this.seconds.entries()].sort(([a], [b]) => a - b).map(([second, n]) => ({ second, ...n }));
-    return { ...this.stats, byStatus: { ...this.stats.byStatus }, perSecond };
+    return {
+      ...this.stats,
+      byStatus: { ...this.stats.byStatus },
+      byServiceTier: { ...this.stats.byServiceTier },
+      perSecond,
+    };
   }
 
   private fresh(): Omit<SimulatorStats, 'perSecond'> {
-    return { requests: 0, byStatus: {}, rateLimited: 0, faults: 0, startedAtMs: Date.now() };
+    return { requests: 0, byStatus: {}, rateLimited: 0, faults: 0, byServiceTier: {}, startedAtMs: Date.now() };
   }
 
   private now(): number {

@@ -137,6 +137,8 @@ class Job(_Model):
     """The operation's parameters as validated (a retry reuses them)."""
     completion_window: str
     request_timeout_seconds: Optional[float]
+    tier: str
+    """How its items are sent: ``auto``, ``realtime``, ``flex`` or ``batch``."""
     created_at: int
     completed_at: Optional[int]
     cancelled_at: Optional[int]

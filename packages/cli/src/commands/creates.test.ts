@@ -18,6 +18,8 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 interface Seen {
   route: string;
   headers: IncomingHttpHeaders;
+  search: string;
+  body: string;
 }
 
 const batchObject = (endpoint: string, status = 'validating') => ({
@@ -56,10 +58,12 @@ async function recordingServer(
 ): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((request, response) => {
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const route = `${request.method} ${new URL(request.url ?? '/', 'http://x').pathname}`;
-      seen.push({ route, headers: request.headers });
+      const url = new URL(request.url ?? '/', 'http://x');
+      const route = `${request.method} ${url.pathname}`;
+      seen.push({ route, headers: request.headers, search: url.search, body: Buffer.concat(chunks).toString('utf8') });
       const key = request.headers['idempotency-key'];
       const attempt = seen.filter((s) => s.route === route && s.headers['idempotency-key'] === key).length;
       answer(route, attempt, response);
@@ -107,6 +111,31 @@ describe('the CLI’s creates', () => {
     // The OpenAI batch's retry reused its key; every other create had its own.
     expect(keys[2]).toBe(keys[1]);
     expect(new Set(keys).size).toBe(4);
+  });
+
+  it('carry --tier: in the query of a domain batch, in the body of an OpenAI batch and of a job', async () => {
+    const api = await recordingServer((route, _attempt, response) => {
+      if (route === 'POST /v1/files') return sendJson(response, 200, fileObject);
+      if (route === 'POST /v1/jobs/upload')
+        return sendJson(response, 200, { ...batchObject('/v1/jobs'), object: 'job' });
+      sendJson(response, 200, batchObject('/v1/batches'));
+    });
+    const client = new Sluice({ baseURL: api.url });
+    await submitInput(client, staged('domain-mixed.jsonl'), null, { tier: 'flex' });
+    await submitInput(client, staged('openai-batch.jsonl'), null, { tier: 'realtime', dedup: 'true' });
+    await submitInput(
+      client,
+      staged('support-tickets.csv'),
+      { operation: 'label', categories: ['a', 'b'] },
+      { tier: 'flex' },
+    ).catch(
+      () => undefined, // the answer is not a full job object: only the request matters here
+    );
+    const [domain, , openai, job] = api.seen;
+    expect(domain?.search).toBe('?tier=flex');
+    expect(JSON.parse(openai?.body ?? '{}')).toMatchObject({ tier: 'realtime', dedup: true });
+    expect(job?.route).toBe('POST /v1/jobs/upload');
+    expect(job?.body).toContain('"tier":"flex"');
   });
 
   it('cancel of a batch that already ended is the server’s 409, as over HTTP and in the SDKs', async () => {

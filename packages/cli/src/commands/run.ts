@@ -24,6 +24,7 @@ interface RunFlags extends OperationFlags {
   dryRun?: boolean;
   json?: boolean;
   dedup?: string;
+  tier?: string;
 }
 
 /** Where the output goes when `-o` is not given: `<input name>.output.<csv for a CSV of items, else jsonl>`. */
@@ -107,6 +108,7 @@ export function registerRun(program: Command) {
             output: outputPath,
             format: flags.format,
             dedup: flags.dedup,
+            tier: flags.tier,
           }).finally(() => input.cleanup());
           const final = await waitUntilFinal(client, submitted.id, submitted.kind, {
             timeoutMs: Infinity,

@@ -21,6 +21,7 @@ interface SimulateFlags {
   timeoutRate?: string;
   malformedRate?: string;
   flexUnavailableRate?: string;
+  flexModels?: string;
   seed?: string;
   burstSeconds?: string;
   structured?: string;
@@ -49,6 +50,10 @@ export function simulatorOptionsFrom(flags: SimulateFlags): SimulatorOptions {
     timeoutRate: rate('--timeout-rate', flags.timeoutRate),
     malformedRate: rate('--malformed-rate', flags.malformedRate),
     flexUnavailableRate: rate('--flex-unavailable-rate', flags.flexUnavailableRate),
+    flexModels: flags.flexModels
+      ?.split(',')
+      .map((model) => model.trim())
+      .filter(Boolean),
     seed: flags.seed === undefined ? undefined : parseNumber('--seed', flags.seed, { integer: true }),
     burstSeconds:
       flags.burstSeconds === undefined ? undefined : parseNumber('--burst-seconds', flags.burstSeconds, { min: 0.001 }),
@@ -81,6 +86,10 @@ export function registerSimulate(program: Command) {
     .option('--timeout-rate <r>', 'share of requests never answered')
     .option('--malformed-rate <r>', 'share of answers whose content is not valid JSON')
     .option('--flex-unavailable-rate <r>', 'share of service_tier "flex" calls refused with 429 flex_unavailable')
+    .option(
+      '--flex-models <names>',
+      'comma-separated models served on flex; flex calls for others get a 400 (default: all)',
+    )
     .option('--seed <n>', 'seed for the random faults and latencies')
     .action(async (flags: SimulateFlags) => {
       const options = simulatorOptionsFrom(flags);

@@ -12,6 +12,7 @@ describe('checkSubmitFlags', () => {
       { operation: 'label', wait: true, output: 'o.txt', format: 'xml' },
       "--format: expected one of json, jsonl, csv, got 'xml'",
     ],
+    [{ tier: 'cheapest' }, '--tier: expected auto, realtime, flex, batch; got "cheapest"'],
   ])('refuses %o', (flags, message) => {
     expect(() => checkSubmitFlags({ pollInterval: '1', ...flags })).toThrow(
       expect.objectContaining({ message, exitCode: EXIT.usage }),

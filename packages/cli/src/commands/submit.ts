@@ -1,6 +1,14 @@
 import { openAsBlob } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { DedupQuery, type DedupSetting, DryRun, FileObject, JOB_OPERATIONS } from '@sluice/core';
+import {
+  DedupQuery,
+  type DedupSetting,
+  DryRun,
+  FileObject,
+  JOB_OPERATIONS,
+  JOB_TIERS,
+  type JobTier,
+} from '@sluice/core';
 import { newIdempotencyKey, type Sluice, type UploadJobParams } from '@sluice/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-errors.js';
@@ -19,6 +27,7 @@ interface SubmitFlags extends OperationFlags, WaitFlags, ConnectionFlags {
   dryRun?: boolean;
   json?: boolean;
   dedup?: string;
+  tier?: string;
 }
 
 /** The server answers an upload once it has read and checked the whole file: allow it time. */
@@ -33,6 +42,7 @@ export function checkSubmitFlags(flags: SubmitFlags): void {
     const stray = operationFlagsGiven(flags)[0];
     if (stray) throw usage(`${stray}: only with --operation (a file of items)`);
   }
+  tierFrom(flags.tier);
   if (flags.json && !flags.dryRun) throw usage('--json: only with --dry-run');
   if (flags.dryRun && flags.wait) throw usage('--dry-run: nothing is submitted, so there is nothing to --wait for');
   if (!flags.wait) {
@@ -51,6 +61,20 @@ export function dedupFrom(flag: string | undefined): Exclude<DedupSetting, null>
   return parsed.data.dedup;
 }
 
+/** `--tier auto|realtime|flex|batch`, checked as the server checks `tier` (docs/upstreams.md, Tiers). */
+export function tierFrom(flag: string | undefined): JobTier | undefined {
+  if (flag === undefined) return undefined;
+  if (!(JOB_TIERS as readonly string[]).includes(flag))
+    throw usage(`--tier: expected ${JOB_TIERS.join(', ')}; got ${JSON.stringify(flag)}`);
+  return flag as JobTier;
+}
+
+/** What a submit asks of every item besides its own content: `--dedup` and `--tier`. */
+interface BatchSettings {
+  dedup: Exclude<DedupSetting, null> | undefined;
+  tier: JobTier | undefined;
+}
+
 /** A file of items with `--operation`: one multipart upload to `/v1/jobs/upload`. */
 async function submitItems(client: Sluice, input: StagedInput, params: UploadJobParams): Promise<BatchState> {
   if (!ITEM_FILE_EXTENSIONS.includes(extname(input.path).toLowerCase())) {
@@ -64,14 +88,13 @@ async function submitItems(client: Sluice, input: StagedInput, params: UploadJob
 }
 
 /** A domain batch: the JSONL file, streamed as the body of `POST /v1/batches`. */
-async function submitDomain(
-  client: Sluice,
-  input: StagedInput,
-  dedup: Exclude<DedupSetting, null> | undefined,
-): Promise<BatchState> {
+async function submitDomain(client: Sluice, input: StagedInput, { dedup, tier }: BatchSettings): Promise<BatchState> {
+  const query = new URLSearchParams();
+  if (dedup !== undefined) query.set('dedup', String(dedup));
+  if (tier !== undefined) query.set('tier', tier);
   const raw = await client.requestJSON({
     method: 'POST',
-    path: dedup === undefined ? '/v1/batches' : `/v1/batches?dedup=${String(dedup)}`,
+    path: query.size === 0 ? '/v1/batches' : `/v1/batches?${query.toString()}`,
     body: await openAsBlob(input.path, { type: 'application/jsonl' }),
     headers: { 'content-type': 'application/jsonl' },
     timeoutMs: UPLOAD_TIMEOUT_MS,
@@ -91,7 +114,7 @@ async function submitOpenAI(
   client: Sluice,
   input: StagedInput,
   endpoint: string,
-  dedup: Exclude<DedupSetting, null> | undefined,
+  { dedup, tier }: BatchSettings,
 ): Promise<BatchState> {
   const file = await uploadBatchFile(client, input);
   const raw = await client.requestJSON({
@@ -102,6 +125,7 @@ async function submitOpenAI(
       endpoint,
       completion_window: '24h',
       ...(dedup === undefined ? {} : { dedup }),
+      ...(tier === undefined ? {} : { tier }),
     },
     // The same key on the SDK's retries of this create: a lost answer cannot make a second batch.
     idempotencyKey: newIdempotencyKey(),
@@ -139,10 +163,17 @@ export async function submitInput(
   client: Sluice,
   input: StagedInput,
   params: UploadJobParams | null,
-  flags: Pick<SubmitFlags, 'output' | 'format' | 'dedup'>,
+  flags: Pick<SubmitFlags, 'output' | 'format' | 'dedup' | 'tier'>,
 ): Promise<BatchState> {
-  const dedup = dedupFrom(flags.dedup);
-  if (params) return submitItems(client, input, dedup === undefined ? params : { ...params, dedup });
+  const settings: BatchSettings = { dedup: dedupFrom(flags.dedup), tier: tierFrom(flags.tier) };
+  if (params) {
+    const { dedup, tier } = settings;
+    return submitItems(client, input, {
+      ...params,
+      ...(dedup === undefined ? {} : { dedup }),
+      ...(tier === undefined ? {} : { tier }),
+    });
+  }
   const kind: InputKind = detectInputKind(await firstLine(input.path), input.label);
   if (flags.output !== undefined && fileOutputRequest(flags.output, flags.format).format !== 'jsonl') {
     throw usage(
@@ -151,7 +182,9 @@ export async function submitInput(
         : `--format: a ${kind.api} batch's output is JSONL only`,
     );
   }
-  return kind.api === 'domain' ? submitDomain(client, input, dedup) : submitOpenAI(client, input, kind.endpoint, dedup);
+  return kind.api === 'domain'
+    ? submitDomain(client, input, settings)
+    : submitOpenAI(client, input, kind.endpoint, settings);
 }
 
 /**
@@ -247,6 +280,10 @@ export function addInputOptions(command: Command): Command {
     .option(
       '--dedup <mode>',
       'identical requests sent upstream once: true (the default for items and domain batches), false, or all (sampling requests too; OpenAI batches default to false)',
+    )
+    .option(
+      '--tier <tier>',
+      'how items are sent: auto (the default: flex when an upstream offers it and the window leaves room), realtime, flex, or batch (not available yet)',
     );
 }
 

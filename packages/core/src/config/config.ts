@@ -94,6 +94,8 @@ export interface UpstreamConfig {
   /** What an upstream gets for a setting it does not give (today's single variables). */
   defaults: UpstreamDefaults;
   timeoutMs: number;
+  /** Most time one flex call may take (SLUICE_FLEX_TIMEOUT_MS). */
+  flexTimeoutMs: number;
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -170,6 +172,7 @@ export function compileConfig(env: Env, variables: Readonly<Record<string, strin
       ),
       defaults: upstreamDefaults,
       timeoutMs: env.SLUICE_UPSTREAM_TIMEOUT_MS,
+      flexTimeoutMs: env.SLUICE_FLEX_TIMEOUT_MS,
       maxAttempts: env.SLUICE_MAX_ATTEMPTS,
       retryBaseMs: env.SLUICE_RETRY_BASE_MS,
       retryMaxMs: env.SLUICE_RETRY_MAX_MS,

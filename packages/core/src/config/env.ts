@@ -112,6 +112,11 @@ const EnvSchema = z.object({
   SLUICE_MODEL_SUMMARIZE: z.string().min(1).optional(),
   SLUICE_MODEL_CLASSIFY: z.string().min(1).optional(),
   SLUICE_UPSTREAM_TIMEOUT_MS: int(100).default(60_000),
+  /**
+   * Most time one flex call may take (`service_tier: "flex"` answers slowly; OpenAI advises 15
+   * minutes), cut to the batch's deadline.
+   */
+  SLUICE_FLEX_TIMEOUT_MS: int(100).default(900_000),
   /** A JSON price table (model → USD per million input and output tokens) over the shipped one, for dry runs. */
   SLUICE_PRICES_FILE: z.string().min(1).optional(),
   /** Attempts per item, the first included. */

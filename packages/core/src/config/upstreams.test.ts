@@ -91,7 +91,9 @@ describe('SLUICE_UPSTREAMS_FILE', () => {
     await expect(compile(entry('  tiers: [realtime, cheap]\n'))).rejects.toThrow(/upstreams\[0\] \("good"\)\.tiers\.1/);
     await expect(compile(entry('  tiers: []\n'))).rejects.toThrow(/\.tiers: lists no tier/);
     await expect(compile(entry('  tiers: [realtime, realtime]\n'))).rejects.toThrow(/\.tiers: lists a tier twice/);
-    await expect(compile(entry('  tiers: [flex]\n'))).rejects.toThrow(/\.tiers: must include realtime/);
+    // Flex alone is callable (flex-only upstreams); batch alone is not, until the batch tier is wired.
+    expect((await compile(entry('  tiers: [flex]\n')))[0]?.tiers).toEqual(['flex']);
+    await expect(compile(entry('  tiers: [batch]\n'))).rejects.toThrow(/\.tiers: must include realtime or flex/);
     await expect(compile(entry('  tier_factors: { flex: -1 }\n'))).rejects.toThrow(/\.tier_factors\.flex/);
     await expect(compile(entry('  tier_factors: { spot: 0.2 }\n'))).rejects.toThrow(/\.tier_factors: Unrecognized key/);
   });

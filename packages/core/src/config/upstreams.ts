@@ -80,10 +80,10 @@ const EntrySchema = z.strictObject({
     .array(Tier, { error: `expected a list of ${Tier.options.join(', ')}` })
     .min(1, 'lists no tier')
     .refine((tiers) => new Set(tiers).size === tiers.length, 'lists a tier twice')
-    // Until items are sent by flex and batch, an upstream without realtime would never be called.
+    // Until items are sent by the provider's batch API, an upstream with batch alone would never be called.
     .refine(
-      (tiers) => tiers.includes('realtime'),
-      'must include realtime: items are not sent by flex or batch yet, so this upstream would never be called',
+      (tiers) => tiers.includes('realtime') || tiers.includes('flex'),
+      'must include realtime or flex: items are not sent by the batch tier yet, so this upstream would never be called',
     )
     .optional(),
   tier_factors: TierFactors.optional(),

@@ -5,6 +5,7 @@ import {
   BatchStatus,
   DedupSetting,
   ItemError,
+  JobTier,
   JsonObject,
   RequestTimeoutSeconds,
   UnixSeconds,
@@ -98,6 +99,8 @@ export const BatchSpec = z.object({
   request_timeout_seconds: RequestTimeoutSeconds.nullable().default(null),
   /** Whether identical requests are answered once (docs/deduplication.md). */
   dedup: DedupSetting,
+  /** How its items ask to be sent (docs/upstreams.md, Tiers); synchronous calls: `realtime`. */
+  tier: JobTier.default('auto'),
 });
 export type BatchSpec = z.infer<typeof BatchSpec>;
 export type BatchSpecInput = z.input<typeof BatchSpec>;
@@ -149,6 +152,8 @@ export const BatchRecord = z.object({
   sync: z.boolean(),
   parameters: JsonObject.nullable().default(null),
   request_timeout_seconds: RequestTimeoutSeconds.nullable().default(null),
+  /** The tier its items ask for (BatchSpec's `tier`); records from before the field: `auto`. */
+  tier: JobTier.default('auto'),
   /**
    * Items finished per minute over the sink's recent window (null until two observations); and
    * the seconds left at that pace (null until known, 0 once final).
@@ -210,6 +215,7 @@ export function newBatchRecord(
     sync: spec.sync,
     parameters: spec.parameters,
     request_timeout_seconds: spec.request_timeout_seconds,
+    tier: spec.tier,
     throughput_per_minute: null,
     eta_seconds: null,
     retries: 0,

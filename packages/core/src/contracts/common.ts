@@ -20,7 +20,6 @@ export type ApiKind = z.infer<typeof ApiKind>;
 /** Unix time in seconds, as the OpenAI Batch object uses. */
 export const UnixSeconds = z.number().int().nonnegative();
 
-/** Token usage of one upstream call. */
 /**
  * How an upstream may be called (issue 24): `realtime`, its ordinary endpoint; `flex`, the same
  * endpoint with `service_tier: "flex"` (OpenAI, Azure OpenAI, Gemini, Groq); `batch`, the
@@ -30,6 +29,19 @@ export const TIERS = ['realtime', 'flex', 'batch'] as const;
 export const Tier = z.enum(TIERS);
 export type Tier = z.infer<typeof Tier>;
 
+/**
+ * How a batch or job asks its items to be sent: a tier (see Tier), or `auto` (the default): flex
+ * when an upstream of the model offers it and the deadline leaves room, else realtime
+ * (docs/upstreams.md, Tiers). Synchronous calls are always `realtime`.
+ */
+export const JOB_TIERS = ['auto', ...TIERS] as const;
+export const JobTier = z.enum(JOB_TIERS, { error: `tier must be one of ${JOB_TIERS.join(', ')}` });
+export type JobTier = z.infer<typeof JobTier>;
+
+/** `?tier=` on a domain JSONL submit (its body has no room for batch-level fields). */
+export const TierQuery = z.object({ tier: JobTier.optional() });
+
+/** Token usage of one upstream call. */
 export const TokenUsage = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),

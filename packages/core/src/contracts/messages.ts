@@ -6,6 +6,7 @@ import {
   CustomId,
   DedupSetting,
   ItemError,
+  JobTier,
   JsonObject,
   Tier,
   TokenUsage,
@@ -36,6 +37,11 @@ export const RequestItemMessage = z.object({
   tenant: z.string().min(1).nullable().default(null),
   /** The batch's deduplication setting (see DedupSetting). */
   dedup: DedupSetting,
+  /**
+   * How the item asks to be sent (the batch's `tier`, see JobTier): the processor resolves `auto`
+   * per item, from the model's upstreams and the time left before `expires_at`.
+   */
+  tier: JobTier.default('auto'),
 });
 export type RequestItemMessage = z.infer<typeof RequestItemMessage>;
 export type RequestItemMessageInput = z.input<typeof RequestItemMessage>;

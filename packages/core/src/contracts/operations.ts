@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchUsage } from './batch.js';
-import { BatchStatus, DedupSetting, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
+import { BatchStatus, DedupSetting, JobTier, JsonObject, RequestTimeoutSeconds, TokenUsage } from './common.js';
 import { atMostCharacters, ClientMetadata, CompletionWindow, Metadata, TEXT_LIMITS } from './fields.js';
 import { reservedTemplateFields } from './template.js';
 
@@ -228,6 +228,8 @@ export const JobFields = z.object({
   dedup: DedupSetting.optional(),
   /** Upstream timeout per item, bounded by the server's (see docs/retry-and-estimates.md). */
   request_timeout_seconds: RequestTimeoutSeconds.optional(),
+  /** How its items are sent: `auto`, `realtime`, `flex` or `batch` (docs/upstreams.md, Tiers). @defaultValue `"auto"` */
+  tier: JobTier.optional(),
 });
 export type JobFields = z.input<typeof JobFields>;
 
@@ -313,6 +315,8 @@ export const Job = z.object({
   parameters: JsonObject.nullable().default(null),
   completion_window: z.string().default('24h'),
   request_timeout_seconds: z.number().positive().nullable().default(null),
+  /** How its items are sent (see JobFields' `tier`). */
+  tier: JobTier.default('auto'),
   created_at: z.number().int(),
   completed_at: z.number().int().nullable(),
   cancelled_at: z.number().int().nullable(),

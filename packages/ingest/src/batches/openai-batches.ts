@@ -6,6 +6,7 @@ import {
   completionWindowSeconds,
   ExpiresAfter,
   ClientMetadata,
+  JobTier,
   TEXT_LIMITS,
   atMostCharacters,
   type DryRun,
@@ -44,6 +45,8 @@ const CreateBatch = z.object({
   request_timeout_seconds: z.unknown().optional(),
   /** Not an OpenAI field: answer identical requests once (off by default for OpenAI batches). */
   dedup: DedupSetting.optional(),
+  /** Not an OpenAI field: how the items are sent, `auto` (the default), `realtime`, `flex` or `batch`. */
+  tier: JobTier.optional(),
 });
 
 /**
@@ -86,7 +89,7 @@ export class OpenAIBatches {
       const result = await intakeJsonl(
         content as AsyncIterable<Buffer>,
         { store: this.context.store, key: this.context.submitter.inputKey(batchId) },
-        meter.wrap(openAILineValidator(spec.endpoint, models, this.context.catalog)),
+        meter.wrap(openAILineValidator(spec.endpoint, models, this.context.catalog, spec.tier)),
         this.intakeOptions(),
       );
       if (result.issues.length > 0) throw new ValidationError(result.issues, result.truncated);
@@ -115,6 +118,10 @@ export class OpenAIBatches {
     const parsed = CreateBatch.safeParse(body);
     if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, null));
     const input = parsed.data;
+    const tier = input.tier ?? 'auto';
+    // The lines name the model: here, only a tier no upstream offers at all (each line's model is checked in validation).
+    const tierIssue = this.context.catalog.tierRefusal(null, tier, { line: null });
+    if (tierIssue) throw new ValidationError([tierIssue]);
     const windowSeconds = completionWindowSeconds(input.completion_window) as number;
     const timeoutSeconds = requestTimeoutSeconds(this.context.upstream, input.request_timeout_seconds);
     const file = await fileFor(this.context, request.tenant, input.input_file_id);
@@ -141,6 +148,7 @@ export class OpenAIBatches {
       output_expires_after_seconds: input.output_expires_after?.seconds ?? null,
       request_timeout_seconds: timeoutSeconds,
       dedup: input.dedup ?? null,
+      tier,
     });
     return { spec, file };
   }
@@ -211,7 +219,7 @@ export class OpenAIBatches {
     const result = await intakeJsonl(
       content as AsyncIterable<Buffer>,
       input,
-      openAILineValidator(spec.endpoint, models, this.context.catalog),
+      openAILineValidator(spec.endpoint, models, this.context.catalog, spec.tier),
       this.intakeOptions(),
     );
     if (task.cancelled) {

@@ -85,6 +85,7 @@ export async function resubmitIncompleteItems(
     name: source.name,
     parameters: source.parameters,
     request_timeout_seconds: source.request_timeout_seconds,
+    tier: source.tier,
   });
   return context.submitter.submit(batchId, spec, resubmitted);
 }

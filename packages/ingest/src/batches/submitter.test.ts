@@ -14,6 +14,7 @@ describe('request messages spliced from stored lines', () => {
       expires_at: 1_800_000_000,
       tenant: 'acme "co"',
       dedup: false,
+      tier: 'flex',
       request_timeout_seconds: 2.5,
     })}7,${JSON.stringify(stored).slice(1)}`;
     const parsed = RequestItemMessage.parse(JSON.parse(spliced));
@@ -28,6 +29,7 @@ describe('request messages spliced from stored lines', () => {
       expires_at: 1_800_000_000,
       tenant: 'acme "co"',
       dedup: false,
+      tier: 'flex',
       timeout_ms: 2500,
     });
   });

@@ -263,6 +263,7 @@ export class BatchSubmitter {
           expires_at: spec.expires_at,
           tenant: spec.tenant,
           dedup: spec.dedup,
+          tier: spec.tier,
           timeout_ms: timeoutMsOf(spec),
         });
       } else {
@@ -288,9 +289,9 @@ export class BatchSubmitter {
  */
 export function requestMessagePrefix(
   batchId: string,
-  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup' | 'request_timeout_seconds'>,
+  spec: Pick<BatchSpec, 'api' | 'expires_at' | 'tenant' | 'dedup' | 'tier' | 'request_timeout_seconds'>,
 ): string {
-  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
+  return `{"type":"item","batch_id":${JSON.stringify(batchId)},"api":${JSON.stringify(spec.api)},"expires_at":${JSON.stringify(spec.expires_at)},"tenant":${JSON.stringify(spec.tenant)},"dedup":${JSON.stringify(spec.dedup)},"tier":${JSON.stringify(spec.tier)},"timeout_ms":${JSON.stringify(timeoutMsOf(spec))},"index":`;
 }
 
 /** The items' upstream timeout: the batch's `request_timeout_seconds` in ms, or null (the processor's own). */

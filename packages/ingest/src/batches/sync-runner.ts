@@ -66,7 +66,7 @@ export class SyncRunner {
    * them.
    */
   async run(
-    spec: Omit<BatchSpecInput, 'sync' | 'expires_at' | 'created_at' | 'in_progress_at'>,
+    spec: Omit<BatchSpecInput, 'sync' | 'tier' | 'expires_at' | 'created_at' | 'in_progress_at'>,
     validate: (batchId: string) => Promise<StoredItem[]>,
   ): Promise<{ batchId: string; results: ItemResultMessage[] }> {
     const batchId = newBatchId();
@@ -79,6 +79,7 @@ export class SyncRunner {
       in_progress_at: now,
       expires_at: now + keepSeconds,
       sync: true,
+      tier: 'realtime',
     });
     this.deps.counters.batches.inc({ api: sealed.api, outcome: 'accepted' });
     // Waiting before producing: no result can come before the reader looks for it.
@@ -122,6 +123,8 @@ export class SyncRunner {
         expires_at: spec.expires_at,
         tenant: spec.tenant,
         dedup: spec.dedup,
+        // A synchronous call is always answered by the ordinary endpoint.
+        tier: spec.tier,
         timeout_ms: null,
       });
       messages.push({ key: batchId, value, headers, partition });

@@ -19,7 +19,7 @@ function paceOf(record: BatchRecord) {
 /**
  * The OpenAI Batch object, for OpenAI and domain batches alike (one batch model). Extra fields
  * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `retries`, `rate_limited`, `request_counts.cancelled`
- * and `request_counts.expired`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
+ * `request_counts.expired` and `tier`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
  */
 export function publicBatch(record: BatchRecord) {
   return {
@@ -48,6 +48,7 @@ export function publicBatch(record: BatchRecord) {
     progress: progressOf(record),
     ...paceOf(record),
     request_timeout_seconds: record.request_timeout_seconds,
+    tier: record.tier,
     ...(record.api === 'operations' ? { operation: record.operation, parameters: record.parameters } : {}),
   };
 }
@@ -71,6 +72,7 @@ export function publicJob(record: BatchRecord): Job {
     parameters: record.parameters,
     completion_window: record.completion_window,
     request_timeout_seconds: record.request_timeout_seconds,
+    tier: record.tier,
     created_at: record.created_at,
     completed_at: record.completed_at,
     cancelled_at: record.cancelled_at,

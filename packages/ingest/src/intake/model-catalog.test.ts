@@ -34,6 +34,33 @@ describe('ModelCatalog', () => {
     });
   });
 
+  it('refuses a tier no upstream of the model offers, naming the tier, the model and the tiers offered; batch always', () => {
+    const catalog = new ModelCatalog(
+      [...fleet, upstream('openai-flex', ['gpt-4o-mini'], { tiers: ['flex'] }), upstream('local', ['m'])],
+      DEFAULTS,
+    );
+    expect(catalog.tierRefusal('gpt-4o-mini', 'flex', { line: null })).toBeNull();
+    expect(catalog.tierRefusal('gpt-4o-mini', 'realtime', { line: null })).toBeNull();
+    expect(catalog.tierRefusal('qwen-7b', 'auto', { line: null })).toBeNull();
+    expect(catalog.tierRefusal('qwen-7b', 'flex', { line: 3, param: 'tier' })).toEqual({
+      line: 3,
+      param: 'tier',
+      code: 'tier_unavailable',
+      message: 'tier "flex" is offered by no upstream of model "qwen-7b"; its upstreams offer: realtime',
+    });
+    // Not known yet (an OpenAI batch's lines name it): some upstream offers flex.
+    expect(catalog.tierRefusal(null, 'flex', { line: null })).toBeNull();
+    expect(catalog.tierRefusal('gpt-4o-mini', 'batch', { line: null })?.message).toMatch(
+      /^tier "batch" is not available yet/,
+    );
+    expect(
+      new ModelCatalog([upstream('local', ['m'])], DEFAULTS).tierRefusal(null, 'flex', { line: null })?.message,
+    ).toBe('tier "flex" is offered by no upstream; the upstreams offer: realtime');
+    // No upstream configured (an ingest-only role): only batch is refused.
+    expect(new ModelCatalog([], DEFAULTS).tierRefusal('x', 'flex', { line: null })).toBeNull();
+    expect(new ModelCatalog([], DEFAULTS).tierRefusal('x', 'batch', { line: null })).not.toBeNull();
+  });
+
   it('accepts every model when no upstream is configured (an ingest-only role): the processors decide', () => {
     const catalog = new ModelCatalog([], DEFAULTS);
     expect(catalog.serves('anything-at-all')).toBe(true);

@@ -1,6 +1,9 @@
 import {
   defaultModelFor,
+  type JobTier,
   servedModels,
+  TIERS,
+  type Tier,
   upstreamsServing,
   type UpstreamConfig,
   type UpstreamEntry,
@@ -76,6 +79,46 @@ export class ModelCatalog {
       code: 'model_not_found',
       message: `model ${JSON.stringify(model)}${origin} is served by no upstream; served: ${shown}${more}`,
     };
+  }
+
+  /**
+   * The issue that refuses `tier` for `model`, or null when an upstream serving it offers the tier
+   * (`auto`: always, as every upstream offers realtime or flex). `batch` is refused whatever the
+   * model: items are not sent by a provider's batch API yet. With no upstream configured only
+   * `batch` is refused (the processors' deployment decides the rest).
+   */
+  tierRefusal(
+    /** Null: not known yet (an OpenAI batch's lines name it): refused only when no upstream at all offers the tier. */
+    model: string | null,
+    tier: JobTier,
+    where: { line: number | null; param?: string | null; origin?: string },
+  ): ValidationIssue | null {
+    const issue = (message: string): ValidationIssue => ({
+      line: where.line,
+      param: where.param ?? 'tier',
+      code: 'tier_unavailable',
+      message,
+    });
+    if (tier === 'batch') {
+      return issue(
+        'tier "batch" is not available yet: items are not sent by a provider\'s batch API in this version; use auto, realtime or flex',
+      );
+    }
+    if (tier === 'auto' || this.upstreams.length === 0) return null;
+    const offered = this.tiersOffered(model);
+    if (offered.length === 0 || offered.includes(tier)) return null;
+    const origin = where.origin ? ` (${where.origin})` : '';
+    const whose = model === null ? 'upstream' : `upstream of model ${JSON.stringify(model)}${origin}`;
+    return issue(
+      `tier ${JSON.stringify(tier)} is offered by no ${whose}; ${model === null ? 'the upstreams' : 'its upstreams'} offer: ${offered.join(', ')}`,
+    );
+  }
+
+  /** The tiers the upstreams serving `model` (null: any model) offer together, in the order of TIERS. */
+  tiersOffered(model: string | null): Tier[] {
+    const serving = model === null ? this.upstreams : upstreamsServing(this.upstreams, model);
+    const offered = new Set(serving.flatMap((entry) => entry.tiers));
+    return TIERS.filter((tier) => offered.has(tier));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { atMostCharacters, TEXT_LIMITS, type ValidationIssue } from '@sluice/core';
+import { atMostCharacters, type JobTier, TEXT_LIMITS, type ValidationIssue } from '@sluice/core';
 import type { LineValidator } from './jsonl-intake.js';
 import type { ModelCatalog } from './model-catalog.js';
 import { describeType } from './zod-issues.js';
@@ -8,12 +8,15 @@ import { describeType } from './zod-issues.js';
  * to the batch's endpoint and `body.model` set. Bodies are passed to the upstream as they are, so
  * only what OpenAI's own validation checks is checked here, with OpenAI's error codes. All lines
  * must name the same model, as OpenAI requires; `models.first` records the first line's, and the
- * first line alone is refused (`model_not_found`, like OpenAI's) when no upstream serves it.
+ * first line alone is refused (`model_not_found`, like OpenAI's) when no upstream serves it, and
+ * (`tier_unavailable`) when none of its upstreams offers the batch's tier.
  */
 export function openAILineValidator(
   endpoint: string,
   models: { first: string | null; line: number },
   catalog: ModelCatalog,
+  /** The batch's tier: the first line's model must be served on it (checked with the model). @defaultValue `'auto'` */
+  tier: JobTier = 'auto',
 ): LineValidator {
   return (value, line) => {
     const issues: ValidationIssue[] = [];
@@ -47,7 +50,9 @@ export function openAILineValidator(
       else if (models.first === null) {
         models.first = request.model;
         models.line = line;
-        const unserved = catalog.refusal(request.model, { line, param: 'body.model' });
+        const unserved =
+          catalog.refusal(request.model, { line, param: 'body.model' }) ??
+          catalog.tierRefusal(request.model, tier, { line, param: 'tier' });
         if (unserved) issues.push(unserved);
       } else if (request.model !== models.first) {
         issue(

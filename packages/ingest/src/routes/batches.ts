@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import {
   DedupQuery,
   type DedupSetting,
+  type JobTier,
+  TierQuery,
   type BatchRecord,
   BatchSpec,
   ConflictError,
@@ -69,50 +71,58 @@ export function registerBatchRoutes(
   context: IngestContext,
   extensions: BatchRouteExtensions = {},
 ) {
-  app.post('/v1/batches', takesQuery(DRY_RUN, 'request_timeout_seconds', DedupQuery), async (request, reply) => {
-    const type = mediaType(request);
-    const query = DedupQuery.safeParse(request.query ?? {});
-    if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
-    const dedup = query.data.dedup ?? null;
-    const dryRun = isDryRun(request);
-    const timeoutSeconds = requestTimeoutSeconds(
-      context.upstream,
-      (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
-    );
-    const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
-      const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup });
-      return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
-    };
-    if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
-    if (type === 'application/json') {
-      const body = request.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  app.post(
+    '/v1/batches',
+    takesQuery(DRY_RUN, 'request_timeout_seconds', DedupQuery, TierQuery),
+    async (request, reply) => {
+      const type = mediaType(request);
+      const query = DedupQuery.merge(TierQuery).safeParse(request.query ?? {});
+      if (!query.success) throw new ValidationError(issuesFromZod(query.error, null));
+      const dedup = query.data.dedup ?? null;
+      const tier = query.data.tier ?? 'auto';
+      // A tier nothing offers (batch, or one no upstream has) is refused before the body is read.
+      const tierIssue = context.catalog.tierRefusal(null, tier, { line: null });
+      if (tierIssue) throw new ValidationError([tierIssue]);
+      const dryRun = isDryRun(request);
+      const timeoutSeconds = requestTimeoutSeconds(
+        context.upstream,
+        (request.query as Record<string, unknown> | undefined)?.request_timeout_seconds,
+      );
+      const domain = async (source: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+        const created = await submitDomain(context, request.tenant, source, { dryRun, timeoutSeconds, dedup, tier });
+        return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
+      };
+      if (JSONL_TYPES.includes(type)) return domain(request.body as AsyncIterable<Buffer>);
+      if (type === 'application/json') {
+        const body = request.body;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new ValidationError([
+            { line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' },
+          ]);
+        }
+        const object = body as Record<string, unknown>;
+        if ('custom_id' in object || 'body' in object) {
+          // One domain item as a single JSON object: the same checks as a one-line JSONL body.
+          return domain([Buffer.from(JSON.stringify(object))]);
+        }
+        const created = await extensions.createFromJson?.(request, object, dryRun);
+        if (created) return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
         throw new ValidationError([
-          { line: null, param: null, code: 'invalid_request', message: 'expected a JSON object' },
+          {
+            line: null,
+            param: null,
+            code: 'invalid_request',
+            message:
+              'expected either a domain request ({"custom_id", "body"}; or a JSONL body with Content-Type application/jsonl) or an OpenAI batch ({"input_file_id", "endpoint", "completion_window"})',
+          },
         ]);
       }
-      const object = body as Record<string, unknown>;
-      if ('custom_id' in object || 'body' in object) {
-        // One domain item as a single JSON object: the same checks as a one-line JSONL body.
-        return domain([Buffer.from(JSON.stringify(object))]);
-      }
-      const created = await extensions.createFromJson?.(request, object, dryRun);
-      if (created) return reply.code(200).send(created.object === 'dry_run' ? created : publicBatch(created));
-      throw new ValidationError([
-        {
-          line: null,
-          param: null,
-          code: 'invalid_request',
-          message:
-            'expected either a domain request ({"custom_id", "body"}; or a JSONL body with Content-Type application/jsonl) or an OpenAI batch ({"input_file_id", "endpoint", "completion_window"})',
-        },
-      ]);
-    }
-    throw unsupportedMediaType(
-      type,
-      'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
-    );
-  });
+      throw unsupportedMediaType(
+        type,
+        'POST /v1/batches takes application/jsonl (or application/x-ndjson) for JSONL, application/json for one item or an OpenAI batch.',
+      );
+    },
+  );
 
   app.get('/v1/batches', takesQuery(BatchListQuery), async (request) => {
     const query = BatchListQuery.safeParse(request.query);
@@ -168,7 +178,7 @@ async function submitDomain(
   context: IngestContext,
   tenant: string,
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting },
+  options: { dryRun: boolean; timeoutSeconds: number | null; dedup: DedupSetting; tier: JobTier },
 ): Promise<BatchRecord | DryRun> {
   const batchId = newBatchId();
   const input = { store: context.store, key: context.submitter.inputKey(batchId) };
@@ -181,7 +191,12 @@ async function submitDomain(
     // an OpenAI batch's first line answers for its `body.model`): the batch is refused whole anyway.
     if (endpoints.has(endpoint)) return null;
     endpoints.add(endpoint);
-    const unserved = context.catalog.operationRefusal(item.discriminator, null, { line, param: 'body.model' });
+    const unserved =
+      context.catalog.operationRefusal(item.discriminator, null, { line, param: 'body.model' }) ??
+      context.catalog.tierRefusal(context.catalog.modelOf(item.discriminator, null), options.tier, {
+        line,
+        param: 'tier',
+      });
     return unserved ? [unserved] : null;
   };
   const validate: LineValidator = (value, line) => {
@@ -222,6 +237,7 @@ async function submitDomain(
     in_progress_at: now,
     expires_at: now + DAY_SECONDS,
     dedup: options.dedup,
+    tier: options.tier,
   });
   return context.submitter.submit(batchId, spec, items);
 }

@@ -175,6 +175,9 @@ async function createJob(
   const model = (params as { model?: string }).model ?? null;
   const unserved = context.catalog.operationRefusal(operation, model, { line: null, param: 'model' });
   if (unserved) throw new ValidationError([unserved]);
+  const tier = job.data.tier ?? 'auto';
+  const tierIssue = context.catalog.tierRefusal(context.catalog.modelOf(operation, model), tier, { line: null });
+  if (tierIssue) throw new ValidationError([tierIssue]);
   const windowText = job.data.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowSeconds = completionWindowSeconds(windowText) as number;
   const timeoutSeconds = requestTimeoutSeconds(context.upstream, job.data.request_timeout_seconds);
@@ -245,6 +248,7 @@ async function createJob(
     parameters: params,
     request_timeout_seconds: timeoutSeconds,
     dedup: job.data.dedup ?? null,
+    tier,
   });
   return context.submitter.submit(batchId, spec, items);
 }

@@ -1,4 +1,4 @@
-import { estimateTokens, SluiceError, type TokenUsage } from '@sluice/core';
+import { estimateTokens, type JobTier, SluiceError, type TokenUsage } from '@sluice/core';
 import type OpenAI from 'openai';
 import type { z } from 'zod';
 import type { Answer } from '../answers/answer-cache.js';
@@ -112,12 +112,20 @@ export interface ItemCallOptions {
   /** Whose work this is, for the fairness policy of every upstream wait (docs/fairness.md). */
   lane: Lane;
   /**
-   * Upstream timeout of each call for this item: the batch's `request_timeout_seconds` (else the
-   * processor's), cut to the time left before the batch expires.
+   * Upstream timeout of each realtime call for this item: the batch's `request_timeout_seconds`
+   * (else the processor's), cut to the time left before the batch expires. A flex call's is the
+   * router's (SLUICE_FLEX_TIMEOUT_MS, cut to the deadline).
    */
   timeoutMs: number;
+  /** The tier the item's batch asked for; the router resolves `auto` per attempt. */
+  tier: JobTier;
+  /** The item's deadline (its batch's expiry), epoch ms; null: none. */
+  expiresAtMs: number | null;
   dedupe: Dedupe;
 }
+
+/** Endpoints that take `service_tier` (OpenAI's flex serves chat completions and responses): others go realtime. */
+const FLEX_ENDPOINTS: ReadonlySet<string> = new Set(['/v1/chat/completions', '/v1/responses']);
 
 /** Rounds after the first in which the model may mend an answer that broke the schema. */
 const REPAIR_ROUNDS = 1;
@@ -136,7 +144,7 @@ interface DialectAnswer {
 /** One item's port: the upstreams, and what it knows of the item. One per item, as its context is. */
 export class ItemPort implements UpstreamPort {
   /** What the item's upstream calls met (429 answers, the last upstream), for its result. */
-  readonly tally: CallTally = { rateLimited: 0, upstream: null };
+  readonly tally: CallTally = { rateLimited: 0, upstream: null, tier: null };
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -180,16 +188,19 @@ export class ItemPort implements UpstreamPort {
     const path = endpoint.replace(/^\/v1\//, '');
     const model = typeof body.model === 'string' ? body.model : '';
     const answer = await this.item.dedupe(endpoint, body, () =>
-      this.upstreams.run({ ...this.callOf(endpoint, estimatedTokens), model }, (upstream, upstreamModel, call) =>
-        upstream.call(call, async (http, signal) => {
-          const sent = upstreamModel === model ? body : { ...body, model: upstreamModel };
-          const { data, requestId } = await http.post(path, sent, { signal, timeoutMs: this.item.timeoutMs });
-          const usage = usageOf(data);
-          return {
-            value: { data, requestId, usage, upstream: upstream.name },
-            totalTokens: usage.input_tokens + usage.output_tokens || estimatedTokens,
-          };
-        }),
+      this.upstreams.run(
+        { ...this.callOf(endpoint, estimatedTokens, FLEX_ENDPOINTS.has(endpoint)), model },
+        (upstream, upstreamModel, call) =>
+          upstream.call(call, async (http, signal) => {
+            const renamed = upstreamModel === model ? body : { ...body, model: upstreamModel };
+            const sent = call.tier === 'flex' ? { ...renamed, service_tier: 'flex' } : renamed;
+            const { data, requestId } = await http.post(path, sent, { signal, timeoutMs: call.timeoutMs });
+            const usage = usageOf(data);
+            return {
+              value: { data, requestId, usage, upstream: upstream.name },
+              totalTokens: usage.input_tokens + usage.output_tokens || estimatedTokens,
+            };
+          }),
       ),
     );
     // Any 200 answer is a success here (the body is not checked), so it is kept at once
@@ -206,8 +217,19 @@ export class ItemPort implements UpstreamPort {
     };
   }
 
-  private callOf(route: string, estimatedTokens: number) {
-    return { route, estimatedTokens, lane: this.item.lane, guard: this.item.guard, tally: this.tally };
+  private callOf(route: string, estimatedTokens: number, flexCapable: boolean) {
+    const item = this.item;
+    return {
+      route,
+      estimatedTokens,
+      lane: item.lane,
+      guard: item.guard,
+      tally: this.tally,
+      tier: item.tier,
+      flexCapable,
+      expiresAtMs: item.expiresAtMs,
+      timeoutMs: item.timeoutMs,
+    };
   }
 
   /**
@@ -241,7 +263,7 @@ export class ItemPort implements UpstreamPort {
           },
           () =>
             this.upstreams.run(
-              { ...this.callOf(request.route, estimate), model: request.model },
+              { ...this.callOf(request.route, estimate, true), model: request.model },
               (upstream, model, call) =>
                 this.dialectAttempt(
                   upstream.structuredOutput,
@@ -252,9 +274,10 @@ export class ItemPort implements UpstreamPort {
                   repair,
                   (send) =>
                     upstream.call(call, async (http, signal) => {
-                      const { data, requestId } = await postInDialect(http, send.body, send.dialect, {
+                      const body = call.tier === 'flex' ? { ...send.body, service_tier: 'flex' } : send.body;
+                      const { data, requestId } = await postInDialect(http, body, send.dialect, {
                         signal,
-                        timeoutMs: this.item.timeoutMs,
+                        timeoutMs: call.timeoutMs,
                       });
                       const completion = data as OpenAI.ChatCompletion;
                       return {

@@ -19,6 +19,7 @@ import type { ProcessorMetrics } from '../metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Lane } from '../fairness/fair-queue.js';
 import { DIALECTS, StructuredOutputNegotiator } from './structured-output.js';
+import { type CallTier, isFlexCapacityRefusal } from '../tiers/call-tier.js';
 
 /** What every upstream instance shares: the processor's settings, not an entry's. */
 export interface UpstreamSettings {
@@ -63,6 +64,8 @@ export interface CallTally {
   rateLimited: number;
   /** The configured name of the upstream of the item's last call (the one that answered, when it succeeded). */
   upstream: string | null;
+  /** How that call went (`service_tier: "flex"` or not): the price it is billed at. */
+  tier: CallTier | null;
 }
 
 /** One call of one item to one upstream: where it waits, how long it may take, what it reports to. */
@@ -77,6 +80,10 @@ export interface UpstreamCall {
   tally: CallTally;
   /** This call is its upstream's single probe (the router set it on placing the call; reported once). */
   probe: boolean;
+  /** The tier the router chose for this attempt: `flex` sends `service_tier: "flex"`. */
+  tier: CallTier;
+  /** Most time this attempt may take: the tier's timeout, cut to the item's deadline (set by the router). */
+  timeoutMs: number;
 }
 
 /**
@@ -276,6 +283,7 @@ export class Upstream {
     const name = this.name;
     this.metrics.upstreamInFlight.inc({ upstream: name });
     call.tally.upstream = name;
+    call.tally.tier = call.tier;
     const settle = (outcome: CallOutcome, tokens: number, circuit: CircuitOutcome) => {
       const latencyMs = performance.now() - started;
       admitted.finish(outcome, tokens);
@@ -295,6 +303,12 @@ export class Upstream {
         throw signal.reason as Error;
       }
       const error = toSluiceError(thrown);
+      // No flex capacity now: not the upstream's queue, nor its rate limit (the router waits it out).
+      if (call.tier === 'flex' && isFlexCapacityRefusal(error)) {
+        settle('ignore', estimatedTokens, 'answered');
+        this.metrics.upstreamCalls.inc({ upstream: name, route, outcome: 'flex_unavailable' });
+        throw new CallFailed(error, false);
+      }
       const fault = isFault(error);
       settle(callOutcomeOf(error), estimatedTokens, fault ? 'fault' : 'answered');
       this.metrics.upstreamCalls.inc({ upstream: name, route, outcome: error.code });

@@ -1,4 +1,4 @@
-import { createLogger, type UpstreamEntry, upstreamEntry } from '@sluice/core';
+import { createLogger, type JobTier, type UpstreamEntry, upstreamEntry } from '@sluice/core';
 import { startSimulator, type Simulator, type SimulatorOptions } from '@sluice/simulator';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,8 @@ function pool(list: UpstreamEntry[]) {
     {
       list,
       maxAttempts: 3,
+      timeoutMs: 5000,
+      flexTimeoutMs: 60_000,
       retryBaseMs: 50,
       retryMaxMs: 200,
       settings: { maxSockets: 64, learntState: null, configuredModels: [], health: null },
@@ -52,14 +54,22 @@ function pool(list: UpstreamEntry[]) {
 }
 
 /** One item's chat call through the port, as a handler makes it (text: no dialect). */
-async function ask(upstreams: Upstreams, model: string, text: string, guard: () => void = () => undefined) {
+async function ask(
+  upstreams: Upstreams,
+  model: string,
+  text: string,
+  guard: () => void = () => undefined,
+  tiering: { tier: JobTier; expiresAtMs: number | null } = { tier: 'auto', expiresAtMs: null },
+) {
   const port = new ItemPort(upstreams, {
     guard,
     lane: { interactive: false, tenant: 't', batch: 'b' },
     timeoutMs: 5000,
+    ...tiering,
     dedupe: (_endpoint, _key, call) => call().then((value) => ({ value, cached: false, remember: async () => {} })),
   });
-  return port.complete({ route: 'run', model, system: null, user: text, format: { kind: 'text' } });
+  const answer = await port.complete({ route: 'run', model, system: null, user: text, format: { kind: 'text' } });
+  return { ...answer, tier: port.tally.tier };
 }
 
 /** Runs `count` calls, `parallel` at a time; `during` is told how many finished after each. */
@@ -197,5 +207,78 @@ describe('the upstream router', () => {
     }).catch((error: unknown) => error);
     expect(outcome).toBe(expired);
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('tiers', () => {
+  const HOUR = 3_600_000;
+  const flex = (expiresAtMs: number | null = null) => ({ tier: 'flex' as const, expiresAtMs });
+  const auto = (expiresAtMs: number | null) => ({ tier: 'auto' as const, expiresAtMs });
+
+  it('sends flex items with service_tier flex, waiting out capacity refusals without using attempts', async () => {
+    const cheap = await simulator({ flexUnavailableRate: 0.5, seed: 3 });
+    const { upstreams, registry } = pool([entry('cheap', cheap, every('m'), { tiers: ['realtime', 'flex'] })]);
+    const tiers: (string | null)[] = [];
+    const answers = await many(20, 8, async (i) => {
+      const answer = await ask(upstreams, 'm', `flex ${i}`, undefined, flex());
+      tiers.push(answer.tier);
+      return answer;
+    });
+    expect(answers.every((answer) => answer.attempts === 1)).toBe(true);
+    expect(tiers).toEqual(Array.from({ length: 20 }, () => 'flex'));
+    // Refused about half the time, and each refusal waited out: more flex calls than items.
+    const stats = cheap.stats();
+    expect(stats.byServiceTier.default ?? 0).toBe(0);
+    expect(stats.byServiceTier.flex).toBeGreaterThan(25);
+    const refusals = (await registry.getSingleMetric('sluice_upstream_flex_refused_total')?.get())?.values ?? [];
+    expect(refusals.find((value) => value.labels.reason === 'capacity')?.value).toBe(stats.byServiceTier.flex! - 20);
+    // A refusal is not a rate limit: the rate budget of the upstream was never slowed for it.
+    expect((await registry.getSingleMetric('sluice_upstream_429_total')?.get())?.values ?? []).toEqual([]);
+  });
+
+  it('auto goes flex when the deadline leaves room, realtime when it does not or no upstream offers flex', async () => {
+    const both = await simulator();
+    const plain = await simulator();
+    const { upstreams } = pool([
+      entry('both', both, every('m'), { tiers: ['realtime', 'flex'] }),
+      entry('plain', plain, every('r')),
+    ]);
+    expect((await ask(upstreams, 'm', 'a', undefined, auto(Date.now() + 24 * HOUR))).tier).toBe('flex');
+    expect((await ask(upstreams, 'm', 'b', undefined, auto(null))).tier).toBe('flex');
+    expect((await ask(upstreams, 'm', 'c', undefined, auto(Date.now() + 30 * 60_000))).tier).toBe('realtime');
+    expect((await ask(upstreams, 'r', 'd', undefined, auto(Date.now() + 24 * HOUR))).tier).toBe('realtime');
+    expect(both.stats().byServiceTier).toEqual({ flex: 2, default: 1 });
+    const refused = await ask(upstreams, 'r', 'e', undefined, flex()).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ItemFailedError);
+    expect((refused as ItemFailedError).code).toBe('tier_unavailable');
+    expect((refused as ItemFailedError).message).toContain('"r"');
+    expect(plain.stats().requests).toBe(1);
+  });
+
+  it('auto leaves flex for realtime once refusals bring the deadline within the margin', async () => {
+    const full = await simulator({ flexUnavailableRate: 1 });
+    const { upstreams } = pool([entry('full', full, every('m'), { tiers: ['realtime', 'flex'] })]);
+    // The margin is an hour: an item with an hour and a second left waits out refusals for about a second.
+    const started = Date.now();
+    const answer = await ask(upstreams, 'm', 'x', undefined, auto(Date.now() + HOUR + 1000));
+    expect(answer.tier).toBe('realtime');
+    expect(answer.attempts).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(full.stats().byServiceTier.flex).toBeGreaterThan(1);
+  });
+
+  it('remembers an upstream that does not serve the model on flex: auto goes realtime, flex fails clearly', async () => {
+    const azure = await simulator({ flexModels: ['other'] });
+    const { upstreams } = pool([entry('azure', azure, every('m'), { tiers: ['realtime', 'flex'] })]);
+    const first = await ask(upstreams, 'm', 'a', undefined, auto(null));
+    expect(first.tier).toBe('realtime');
+    expect(first.attempts).toBe(1);
+    const second = await ask(upstreams, 'm', 'b', undefined, auto(null));
+    expect(second.tier).toBe('realtime');
+    // One refused flex call in all: the refusal is remembered.
+    expect(azure.stats().byServiceTier).toEqual({ flex: 1, default: 2 });
+    const refused = await ask(upstreams, 'm', 'c', undefined, flex()).catch((error: unknown) => error);
+    expect((refused as ItemFailedError).code).toBe('tier_unavailable');
+    expect((refused as ItemFailedError).message).toContain('refused on flex by azure');
   });
 });

@@ -1,5 +1,25 @@
-import { type Logger, retrying, servedModels, SluiceError, type UpstreamEntry, UpstreamError } from '@sluice/core';
+import {
+  backoffDelayMs,
+  type JobTier,
+  type Logger,
+  retrying,
+  servedModels,
+  sleep,
+  SluiceError,
+  type UpstreamEntry,
+  UpstreamError,
+} from '@sluice/core';
 import type { ProcessorMetrics } from '../metrics.js';
+import {
+  autoFlexMarginMs,
+  type CallTier,
+  chooseCallTier,
+  FlexSupport,
+  isFlexCapacityRefusal,
+  isFlexUnsupported,
+  type TierOffer,
+  tierUnavailable,
+} from '../tiers/call-tier.js';
 import { chooseReplica, type ReplicaLoad } from './choice.js';
 import type { CircuitState } from './circuit.js';
 import { Stopper } from './stopper.js';
@@ -10,6 +30,10 @@ export interface UpstreamsOptions {
   list: readonly UpstreamEntry[];
   /** Attempts per item, the first included. */
   maxAttempts: number;
+  /** Most time one realtime call may take (`SLUICE_UPSTREAM_TIMEOUT_MS`): with the flex timeout, `auto`'s margin. */
+  timeoutMs: number;
+  /** Most time one flex call may take (`SLUICE_FLEX_TIMEOUT_MS`), cut to the item's deadline. */
+  flexTimeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
   settings: UpstreamSettings;
@@ -32,20 +56,40 @@ export class ItemFailedError extends SluiceError {
   }
 }
 
-/** What an item's call is and whom it is for; the router picks the upstream. */
-export type RoutedCall = Omit<UpstreamCall, 'signal' | 'probe'> & {
+/** What an item's call is and whom it is for; the router picks the upstream and the tier. */
+export type RoutedCall = Omit<UpstreamCall, 'signal' | 'probe' | 'tier'> & {
   /** The model as the client named it: it picks the upstreams that serve it. */
   model: string;
+  /** The tier the item's batch asked for (`auto` is resolved per attempt: chooseCallTier). */
+  tier: JobTier;
+  /** The endpoint takes `service_tier` (chat completions, responses): it may go by flex. */
+  flexCapable: boolean;
+  /** The item's deadline (its batch's expiry), epoch ms; null: none. */
+  expiresAtMs: number | null;
+  /** Most time one realtime call may take for this item (its batch's timeout, cut to its deadline). */
+  timeoutMs: number;
 };
 
 /** One attempt on the upstream the router chose: `model` is that upstream's own name for the model. */
 export type RoutedAttempt<T> = (upstream: Upstream, model: string, call: UpstreamCall) => Promise<T>;
 
-/** The upstreams serving one model, with their own names for it and their load views (filled per choice). */
-interface Serving {
+/** The upstreams serving one model on one tier, with their own names for it and their load views (filled per choice). */
+interface Replicas {
   upstreams: Upstream[];
   models: string[];
   loads: ReplicaLoad[];
+}
+
+/** The upstreams serving one model, by tier. */
+interface Serving {
+  realtime: Replicas | null;
+  /** Those offering flex, less those known to refuse the model on flex (FlexSupport). */
+  flex: Replicas | null;
+  offer: TierOffer;
+  /** The same without flex: for an endpoint that does not take `service_tier`. */
+  offerWithoutFlex: TierOffer;
+  /** Upstreams offering flex that refused the model on it (for the error when nothing is left). */
+  flexRefusedBy: string[];
 }
 
 /** Models whose serving upstreams are remembered; past this the memory starts afresh (clients choose the names). */
@@ -78,6 +122,10 @@ export class Upstreams {
   private readonly byModel = new Map<string, Serving | null>();
   /** Calls waiting for a replica of their model to come back: woken by any circuit change. */
   private readonly waitingForReplica = new Set<() => void>();
+  /** Upstream + model pairs that refused flex: routed by another tier or upstream from then on. */
+  private readonly flexSupport = new FlexSupport();
+  /** The time left below which `auto` sends by realtime (autoFlexMarginMs). */
+  private readonly autoMarginMs: number;
 
   constructor(
     private readonly options: UpstreamsOptions,
@@ -93,6 +141,7 @@ export class Upstreams {
       return upstream;
     });
     options.settings.health?.watch('upstream');
+    this.autoMarginMs = autoFlexMarginMs(options.flexTimeoutMs, options.timeoutMs);
   }
 
   /**
@@ -135,8 +184,7 @@ export class Upstreams {
    * an outside producer's item may still carry one).
    */
   async run<T>(call: RoutedCall, attempt: RoutedAttempt<T>): Promise<{ value: T; attempts: number }> {
-    const serving = this.serving(call.model);
-    if (!serving) throw new ItemFailedError(this.notServed(call.model), 0);
+    if (!this.serving(call.model)) throw new ItemFailedError(this.notServed(call.model), 0);
     // One stop scope for the item's whole call, attempts and waits included (see Stopper).
     const scope = this.stopping.scope();
     const signal = scope.signal;
@@ -148,6 +196,8 @@ export class Upstreams {
       tally: call.tally,
       signal,
       probe: false,
+      tier: 'realtime',
+      timeoutMs: call.timeoutMs,
     };
     let attempts = 0;
     try {
@@ -180,7 +230,7 @@ export class Upstreams {
         },
         async (number) => {
           attempts = number;
-          return this.attemptOnAReplica(serving, upstreamCall, attempt);
+          return this.attemptOnAReplica(call, upstreamCall, attempt);
         },
       );
       return { value, attempts };
@@ -196,30 +246,71 @@ export class Upstreams {
   }
 
   /**
-   * One of the item's attempts: placed on the replica that can take it soonest, and placed again
-   * on another, within the same attempt, when that upstream fails it and another is in rotation.
+   * One of the item's attempts: by the tier chosen for it now (chooseCallTier), placed on the
+   * replica of that tier that can take it soonest, and placed again on another, within the same
+   * attempt, when that upstream fails it and another is in rotation. A flex refusal for lack of
+   * capacity is waited out with backoff within the attempt (it uses none of the item's attempts),
+   * the tier chosen again after each wait: `auto` moves to realtime once the deadline is near. An
+   * upstream that refuses the model on flex is remembered, and the attempt goes by another route.
    */
-  private async attemptOnAReplica<T>(serving: Serving, call: UpstreamCall, attempt: RoutedAttempt<T>): Promise<T> {
+  private async attemptOnAReplica<T>(routed: RoutedCall, call: UpstreamCall, attempt: RoutedAttempt<T>): Promise<T> {
+    let tier: CallTier | null = null;
     // Bounds the moves of one attempt, so replicas failing in turn without going down cannot loop.
-    let movesLeft = 2 * serving.upstreams.length;
+    let movesLeft = 0;
     // The replicas that failed this attempt (by index, the first 30): it is not placed on them again.
     let failedOn = 0;
+    let refusals = 0;
+    let waitMs = 0;
     for (;;) {
+      if (waitMs > 0) {
+        await sleep(waitMs, call.signal);
+        waitMs = 0;
+      }
       call.guard();
-      const chosen = await this.choose(serving, call, failedOn);
-      const upstream = serving.upstreams[chosen] as Upstream;
+      const serving = this.serving(routed.model) as Serving;
+      const chosenTier = this.tierOf(routed, serving);
+      const replicas = serving[chosenTier] as Replicas;
+      if (chosenTier !== tier) {
+        tier = chosenTier;
+        movesLeft = 2 * replicas.upstreams.length;
+        failedOn = 0;
+      }
+      call.tier = tier;
+      call.timeoutMs = tier === 'flex' ? this.flexTimeoutMs(routed) : routed.timeoutMs;
+      const chosen = await this.choose(replicas, call, failedOn);
+      const upstream = replicas.upstreams[chosen] as Upstream;
+      const model = replicas.models[chosen] as string;
       // While it is probing, this call is its single probe: nothing else goes there until it ends.
       call.probe = upstream.circuit.take();
       upstream.placed++;
       try {
-        return await attempt(upstream, serving.models[chosen] as string, call);
+        return await attempt(upstream, model, call);
       } catch (error) {
         if (call.signal.aborted) throw error;
+        if (tier === 'flex' && error instanceof CallFailed) {
+          if (isFlexCapacityRefusal(error.error)) {
+            this.metrics.flexRefused.inc({ upstream: upstream.name, reason: 'capacity' });
+            waitMs = this.flexRefusalWaitMs(routed, refusals++);
+            continue;
+          }
+          if (isFlexUnsupported(error.error)) {
+            this.metrics.flexRefused.inc({ upstream: upstream.name, reason: 'unsupported' });
+            if (this.flexSupport.remember(upstream.name, model)) {
+              this.logger.info(
+                { upstream: upstream.name, reason: error.message },
+                'upstream does not serve this model on flex; its items go by another route',
+              );
+              // The model's routes are computed again without it.
+              this.byModel.clear();
+            }
+            continue;
+          }
+        }
         // It never reached the upstream: it went down while the call waited in its queue.
         const wentDown = error instanceof UpstreamWentDownError;
         const moved =
           wentDown ||
-          (error instanceof CallFailed && error.fault && movesLeft-- > 0 && this.anotherInRotation(serving, upstream));
+          (error instanceof CallFailed && error.fault && movesLeft-- > 0 && this.anotherInRotation(replicas, upstream));
         if (!moved) throw error;
         if (chosen < 30) failedOn |= 1 << chosen;
         this.metrics.rerouted.inc({ upstream: upstream.name });
@@ -232,8 +323,40 @@ export class Upstreams {
     }
   }
 
-  private anotherInRotation(serving: Serving, failed: Upstream): boolean {
-    for (const upstream of serving.upstreams) if (upstream !== failed && upstream.circuit.state !== 'down') return true;
+  /** The tier of the item's next call; fails the item (not retriable) when its model offers none it may take. */
+  private tierOf(routed: RoutedCall, serving: Serving): CallTier {
+    const offer = routed.flexCapable ? serving.offer : serving.offerWithoutFlex;
+    const msLeft = routed.expiresAtMs === null ? null : routed.expiresAtMs - Date.now();
+    const tier = chooseCallTier(routed.tier, offer, msLeft, this.autoMarginMs);
+    if (tier !== null) return tier;
+    const learnt =
+      routed.tier === 'flex' && serving.flexRefusedBy.length > 0
+        ? `refused on flex by ${serving.flexRefusedBy.join(', ')}`
+        : routed.tier === 'flex' && !routed.flexCapable
+          ? 'this endpoint does not take service_tier'
+          : null;
+    throw new CallFailed(tierUnavailable(routed.tier, routed.model, offer, learnt), false);
+  }
+
+  /** A flex call's timeout: the flex timeout, cut to the time left before the item's deadline. */
+  private flexTimeoutMs(routed: RoutedCall): number {
+    const own = this.options.flexTimeoutMs;
+    return routed.expiresAtMs === null ? own : Math.max(1, Math.min(own, routed.expiresAtMs - Date.now()));
+  }
+
+  /**
+   * How long to wait after the item's `refusals`-th flex refusal for lack of capacity (0 for the
+   * first): backoff, and for `auto` never past the margin, where it moves to realtime.
+   */
+  private flexRefusalWaitMs(routed: RoutedCall, refusals: number): number {
+    const backoff = backoffDelayMs(refusals, { initialMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
+    if (routed.tier !== 'auto' || routed.expiresAtMs === null) return backoff;
+    return Math.max(1, Math.min(backoff, routed.expiresAtMs - this.autoMarginMs - Date.now()));
+  }
+
+  private anotherInRotation(replicas: Replicas, failed: Upstream): boolean {
+    for (const upstream of replicas.upstreams)
+      if (upstream !== failed && upstream.circuit.state !== 'down') return true;
     return false;
   }
 
@@ -241,10 +364,10 @@ export class Upstreams {
    * The index of the replica to place the call on, never one in `failedOn` (a bit per index);
    * waits while every other replica of the model is out of rotation.
    */
-  private async choose(serving: Serving, call: UpstreamCall, failedOn: number): Promise<number> {
+  private async choose(replicas: Replicas, call: UpstreamCall, failedOn: number): Promise<number> {
     for (;;) {
       if (this.draining) throw this.draining;
-      const { upstreams, loads } = serving;
+      const { upstreams, loads } = replicas;
       let chosen: number;
       if (upstreams.length === 1) {
         chosen = (upstreams[0] as Upstream).circuit.available ? 0 : -1;
@@ -291,20 +414,46 @@ export class Upstreams {
     for (const wake of waiting) wake();
   }
 
-  /** The upstreams serving `model`, remembered per model name; null when none does. */
+  /** The upstreams serving `model`, by tier, remembered per model name; null when none does. */
   private serving(model: string): Serving | null {
     const known = this.byModel.get(model);
     if (known !== undefined) return known;
-    const upstreams: Upstream[] = [];
-    const models: string[] = [];
+    const realtime: Replicas = { upstreams: [], models: [], loads: [] };
+    const flex: Replicas = { upstreams: [], models: [], loads: [] };
+    const flexRefusedBy: string[] = [];
+    let any = false;
     for (const upstream of this.all) {
       const own = upstream.modelFor(model);
       if (own === undefined) continue;
-      upstreams.push(upstream);
-      models.push(own);
+      any = true;
+      const tiers = upstream.entry.tiers;
+      if (tiers.includes('realtime')) {
+        realtime.upstreams.push(upstream);
+        realtime.models.push(own);
+      }
+      if (!tiers.includes('flex')) continue;
+      if (this.flexSupport.refuses(upstream.name, own)) {
+        flexRefusedBy.push(upstream.name);
+        continue;
+      }
+      flex.upstreams.push(upstream);
+      flex.models.push(own);
     }
-    const serving =
-      upstreams.length === 0 ? null : { upstreams, models, loads: new Array<ReplicaLoad>(upstreams.length) };
+    const ready = (replicas: Replicas) => {
+      if (replicas.upstreams.length === 0) return null;
+      replicas.loads = new Array<ReplicaLoad>(replicas.upstreams.length);
+      return replicas;
+    };
+    const offer = { realtime: realtime.upstreams.length > 0, flex: flex.upstreams.length > 0 };
+    const serving: Serving | null = any
+      ? {
+          realtime: ready(realtime),
+          flex: ready(flex),
+          offer,
+          offerWithoutFlex: { realtime: offer.realtime, flex: false },
+          flexRefusedBy,
+        }
+      : null;
     if (model.length <= MAX_REMEMBERED_NAME) {
       if (this.byModel.size >= MAX_REMEMBERED_MODELS) this.byModel.clear();
       this.byModel.set(model, serving);

@@ -32,7 +32,7 @@ export type JobOperationParams =
   // A run's free name goes in the job's `name`: `operation` is taken by the operation itself.
   | ({ operation: 'run' } & Omit<RunRequestBody, 'items' | 'operation'>);
 
-/** A job's own fields, besides its operation's (`name`, `metadata`, `completion_window`, `dedup`, `request_timeout_seconds`): core's schema. */
+/** A job's own fields, besides its operation's (`name`, `metadata`, `completion_window`, `dedup`, `request_timeout_seconds`, `tier`): core's schema. */
 export type { JobFields };
 
 /** `dryRun: true`: validate and estimate (a {@link DryRun}), create nothing, send nothing upstream. */

@@ -86,6 +86,7 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
     parameters: null,
     completion_window: '24h',
     request_timeout_seconds: null,
+    tier: 'auto',
     created_at: 1_700_000_000,
     completed_at: null,
     cancelled_at: null,

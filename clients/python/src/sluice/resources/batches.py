@@ -42,9 +42,11 @@ from .._models import JOB_STATUSES, DryRun, Job, JobList, OperationRow, OutputPa
 from .._options import idempotency_key_of
 from .completions import Item
 
-__all__ = ["AsyncBatches", "AsyncJobPage", "Batches", "JobOperation", "JobPage", "OutputFormat"]
+__all__ = ["AsyncBatches", "AsyncJobPage", "Batches", "JobOperation", "JobPage", "JobTier", "OutputFormat"]
 
 JobOperation = Literal["label", "classify", "extract", "summarize", "enrich", "run"]
+JobTier = Literal["auto", "realtime", "flex", "batch"]
+"""How a job's items are sent (``tier``); synchronous calls are always realtime."""
 """``label`` is classify's batch name; the two are the same operation."""
 OutputFormat = Literal["json", "jsonl", "csv"]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -65,18 +67,21 @@ def submit(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    tier: Optional[JobTier] = None,
     idempotency_key: Optional[str] = None,
     **params: Any,
 ) -> Plan[Job]:
     """Submit a job: ``items`` inline (or ``input_file_id`` of a stored ``.jsonl`` or ``.csv`` file) and the
     operation's fields as keywords, e.g. ``categories=[...]`` for ``label``. ``name`` is a free name
-    (a ``run`` job's ``feedback_analysis``); ``completion_window`` from ``"1h"`` to ``"7d"`` (default 24h).
+    (a ``run`` job's ``feedback_analysis``); ``completion_window`` from ``"1h"`` to ``"7d"`` (default 24h);
+    ``tier``: how the items are sent, ``"auto"`` (the default: flex when an upstream of the model offers it
+    and the window leaves room), ``"realtime"``, ``"flex"`` or ``"batch"`` (not available yet: a 400).
     Returns the job as accepted; the server has checked every item, and names the bad ones in a
     :class:`BadRequestError`. :meth:`dry_run` takes the same arguments (but this one) and creates nothing.
     ``idempotency_key``: sent as ``Idempotency-Key`` (default: a fresh random UUID), the same on every
     retry; pass your own to make the submit safe to repeat (the same key with another body: a 409)."""
     key = idempotency_key_of(idempotency_key)
-    body = _job_params(operation, model, name, metadata, completion_window, params)
+    body = _job_params(operation, model, name, metadata, completion_window, tier, params)
     if items is not None:
         body["items"] = [dict(item) for item in items]
     if input_file_id is not None:
@@ -93,12 +98,13 @@ def dry_run(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    tier: Optional[JobTier] = None,
     **params: Any,
 ) -> Plan[DryRun]:
     """:meth:`submit`'s dry run (``POST /v1/jobs?dry_run=true``): the server checks the job exactly the
     same way (the same errors) and answers a :class:`DryRun` estimate (items, input tokens, output
     bound, cost, seconds). Nothing is created and nothing is sent upstream."""
-    body = _job_params(operation, model, name, metadata, completion_window, params)
+    body = _job_params(operation, model, name, metadata, completion_window, tier, params)
     if items is not None:
         body["items"] = [dict(item) for item in items]
     if input_file_id is not None:
@@ -115,6 +121,7 @@ def submit_and_wait(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    tier: Optional[JobTier] = None,
     timeout: Optional[float] = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     on_progress: Optional[ProgressCallback] = None,
@@ -132,6 +139,7 @@ def submit_and_wait(
         name=name,
         metadata=metadata,
         completion_window=completion_window,
+        tier=tier,
         idempotency_key=idempotency_key,
         **params,
     )
@@ -247,6 +255,7 @@ def upload_file(
     name: Optional[str] = None,
     metadata: Optional[Mapping[str, str]] = None,
     completion_window: Optional[str] = None,
+    tier: Optional[JobTier] = None,
     idempotency_key: Optional[str] = None,
     **params: Any,
 ) -> Plan[Job]:
@@ -257,7 +266,7 @@ def upload_file(
     :class:`BadRequestError`."""
     key = idempotency_key_of(idempotency_key)
     file_path = Path(path)
-    params_json = json.dumps(_job_params(operation, model, name, metadata, completion_window, params))
+    params_json = json.dumps(_job_params(operation, model, name, metadata, completion_window, tier, params))
     content_type = "text/csv" if file_path.suffix.lower() == ".csv" else "application/jsonl"
     with file_path.open("rb") as file:
         spec = RequestSpec(
@@ -341,6 +350,7 @@ def _job_params(
     name: Optional[str],
     metadata: Optional[Mapping[str, str]],
     completion_window: Optional[str],
+    tier: Optional[str],
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """A job's JSON: the operation, the job's own fields and the operation's; None values left out."""
@@ -350,6 +360,7 @@ def _job_params(
         "name": name,
         "metadata": None if metadata is None else dict(metadata),
         "completion_window": completion_window,
+        "tier": tier,
         **params,
     }
     return {key: value for key, value in fields.items() if value is not None}
