@@ -20,7 +20,6 @@ export type ApiKind = z.infer<typeof ApiKind>;
 /** Unix time in seconds, as the OpenAI Batch object uses. */
 export const UnixSeconds = z.number().int().nonnegative();
 
-/** Token usage of one upstream call. */
 /**
  * How an upstream may be called (issue 24): `realtime`, its ordinary endpoint; `flex`, the same
  * endpoint with `service_tier: "flex"` (OpenAI, Azure OpenAI, Gemini, Groq); `batch`, the
@@ -30,9 +29,16 @@ export const TIERS = ['realtime', 'flex', 'batch'] as const;
 export const Tier = z.enum(TIERS);
 export type Tier = z.infer<typeof Tier>;
 
+/** Token usage of one item's upstream calls. */
 export const TokenUsage = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),
+  /**
+   * The part of `input_tokens` the provider read from its prompt cache
+   * (`usage.prompt_tokens_details.cached_tokens`), billed at the cached-input price. Optional:
+   * results written before it, and upstreams that do not report it, have none.
+   */
+  cached_input_tokens: z.number().int().nonnegative().optional(),
 });
 export type TokenUsage = z.infer<typeof TokenUsage>;
 

@@ -1,4 +1,4 @@
-import { DEFAULT_PRICES, type UpstreamEntry, upstreamEntry } from '@sluice/core';
+import { DEFAULT_PRICE_BOOK, type UpstreamEntry, upstreamEntry } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { ModelCatalog } from '../intake/model-catalog.js';
 import { DryRunMeter, type UpstreamFacts } from './dry-run.js';
@@ -10,7 +10,7 @@ const FACTS: UpstreamFacts = {
   requestsPerMinute: 60,
   tokensPerMinute: 0,
   concurrency: 1000,
-  prices: DEFAULT_PRICES,
+  prices: DEFAULT_PRICE_BOOK,
   models: MODELS,
 };
 const charsOver4 = () => ({ count: (text: string) => Math.ceil(text.length / 4), method: 'estimate:chars/4' });
