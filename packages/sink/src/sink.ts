@@ -437,7 +437,8 @@ export function createSink(options: SinkOptions): Sink {
           touched.add(state);
           continue;
         }
-        if (state.append(decoded, bill.chargeOf(decoded))) metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
+        if (state.append(decoded, bill.chargeOf(decoded)))
+          metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
         else metrics.duplicates.inc();
         if (state.total === null) await markOrphan(state, message);
       } else {

@@ -417,7 +417,8 @@ function usageOf(body: unknown): TokenUsage {
   const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
   const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   if (!usage) return { input_tokens: 0, output_tokens: 0 };
-  const details = (usage.prompt_tokens_details ?? usage.input_tokens_details) as { cached_tokens?: unknown } | undefined;
+  const details = (usage.prompt_tokens_details ?? usage.input_tokens_details) as
+    { cached_tokens?: unknown } | undefined;
   const cachedInput = number(details?.cached_tokens);
   return {
     input_tokens: number(usage.prompt_tokens ?? usage.input_tokens),
