@@ -1,7 +1,5 @@
 import { z } from 'zod';
 
-import { Tier } from '../contracts/common.js';
-
 export { Tier, TIERS } from '../contracts/common.js';
 
 /**
