@@ -196,6 +196,10 @@ describe('dashboard', () => {
     expect(seen.at(-1)).toBe(300);
     expect(await page.locator('[data-count="completed"]').textContent()).toBe('300');
     expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
+    // The bill (docs/costs.md): every item at realtime, so a cost and no saving.
+    const billed = JSON.parse((await api('GET', `/v1/jobs/${id}`, A)).text) as { cost_usd: number | null };
+    expect(billed.cost_usd).toBeGreaterThan(0);
+    expect(await page.locator('[data-count="cost"]').textContent()).toMatch(/^\$[\d.]+$/);
 
     if (SCREENSHOTS) {
       await page.setViewportSize({ width: 1280, height: 900 });

@@ -162,6 +162,8 @@ describe('dry runs', () => {
     });
     expect(estimate.input_tokens).toBeGreaterThan(4 * 60);
     expect(estimate.estimated_cost_usd).toBeGreaterThan(0);
+    // Items are called at realtime (auto's cheaper tier is not chosen yet): the same as realtime's.
+    expect(estimate.estimated_realtime_cost_usd).toBe(estimate.estimated_cost_usd);
     // 600 requests per minute: 4 items take at least 0.4 s.
     expect(estimate.estimated_seconds).toBeGreaterThanOrEqual(0.4);
     expect(await jobsCount()).toBe(before);

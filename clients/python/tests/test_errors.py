@@ -203,6 +203,8 @@ def job_body(**extra: Any) -> bytes:
         "eta_seconds": 0,
         "retries": 0,
         "rate_limited": 0,
+        "cost_usd": None,
+        "realtime_cost_usd": None,
         "parameters": {"categories": ["a", "b"]},
         "completion_window": "24h",
         "request_timeout_seconds": None,
@@ -399,6 +401,7 @@ def test_an_upload_sends_a_key_a_dry_run_and_a_read_none(scripted: Any, make_cli
             "input_tokens_method": "estimate:chars/4",
             "max_output_tokens": 100,
             "estimated_cost_usd": None,
+            "estimated_realtime_cost_usd": None,
             "estimated_seconds": 1,
             "model": None,
         }

@@ -109,6 +109,8 @@ export async function startSluice(config: SluiceConfig, options: StartOptions): 
       flushIntervalMs: config.sink.flushIntervalMs,
       statusIntervalMs: config.sink.statusIntervalMs,
       orphanTtlMs: config.sink.orphanTtlMs,
+      // A result names its upstream by its configured name: that entry's `tier_factors` price it.
+      bill: { prices: config.upstream.prices, upstreams: config.upstream.list },
       sessionTimeoutMs: config.sessionTimeoutMs,
       logger: logger.child({ role: 'sink' }),
       metricsRegistry: metrics,

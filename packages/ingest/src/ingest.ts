@@ -3,7 +3,7 @@ import {
   type ApiKeys,
   BadRequestError,
   decodeUtf8,
-  DEFAULT_PRICES,
+  DEFAULT_PRICE_BOOK,
   invalidUtf8Offset,
   jsonDepthExceeds,
   interactiveGroupId,
@@ -116,7 +116,7 @@ const DEFAULT_UPSTREAM_FACTS: UpstreamFacts = {
   requestsPerMinute: 0,
   tokensPerMinute: 0,
   concurrency: 256,
-  prices: DEFAULT_PRICES,
+  prices: DEFAULT_PRICE_BOOK,
   models: { default: 'gpt-4o-mini', extract: 'gpt-4o-mini', summarize: 'gpt-4o-mini', classify: 'gpt-4o-mini' },
 };
 

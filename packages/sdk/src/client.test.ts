@@ -233,6 +233,7 @@ describe('idempotency keys', () => {
     input_tokens_method: 'estimate:chars/4',
     max_output_tokens: 100,
     estimated_cost_usd: null,
+    estimated_realtime_cost_usd: null,
     estimated_seconds: 1,
     model: null,
   };

@@ -7,6 +7,7 @@ import {
   type FileStore,
   type ItemResultMessage,
   newBatchRecord,
+  type ResultCharge,
   outputFileId,
   putJson,
   readJson,
@@ -16,6 +17,7 @@ import {
   storeKeys,
   writeFinalOutputs,
 } from '@sluice/core';
+import { publishedCost } from './bill.js';
 import { ThroughputWindow } from './throughput.js';
 
 /** The sink's own state of a batch, beside the batch's objects (no other role reads them). */
@@ -118,9 +120,12 @@ export class BatchState {
     return this.meta.total !== null && this.results !== null && this.results.counts.received >= this.meta.total;
   }
 
-  /** Records a result unless its index was recorded before (or the batch is final or deleted). */
-  append(result: ItemResultMessage): boolean {
-    const added = this.results?.append(result) ?? false;
+  /**
+   * Records a result and what it cost (see Bill) unless its index was recorded before (or the
+   * batch is final or deleted).
+   */
+  append(result: ItemResultMessage, charge: ResultCharge | null = null): boolean {
+    const added = this.results?.append(result, charge) ?? false;
     if (added) this.changedSincePublish = true;
     this.modelUsed ??= result.model;
     return added;
@@ -195,6 +200,9 @@ export class BatchState {
     };
     record.retries = counts.retries;
     record.rate_limited = counts.rateLimited;
+    const bill = this.results.bill;
+    record.cost_usd = publishedCost(bill.costUsd, bill.unpricedItems);
+    record.realtime_cost_usd = publishedCost(bill.realtimeCostUsd, bill.unpricedItems);
     return record;
   }
 

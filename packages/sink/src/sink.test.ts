@@ -10,6 +10,7 @@ import {
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { atTestEnd, startInProcess, testLogger, until, type InProcess } from '../../../test/harness/in-process.js';
+import type { BillOptions } from './bill.js';
 import { createSink, type Sink } from './sink.js';
 
 /**
@@ -26,6 +27,8 @@ interface Rig {
   metrics: Registry;
   /** The orphan TTL of the sinks started from now on (SLUICE_ORPHAN_TTL_S's default unless set). */
   orphanTtlMs: number;
+  /** What the sinks started from now on price results with (the shipped prices unless set). */
+  bill?: BillOptions;
   start(): Promise<Sink>;
 }
 
@@ -51,6 +54,7 @@ async function rig(): Promise<Rig> {
         flushIntervalMs: config.sink.flushIntervalMs,
         statusIntervalMs: config.sink.statusIntervalMs,
         orphanTtlMs: rig.orphanTtlMs,
+        ...(rig.bill ? { bill: rig.bill } : {}),
         sessionTimeoutMs: config.sessionTimeoutMs,
         logger: testLogger,
         metricsRegistry: rig.metrics,
@@ -218,6 +222,62 @@ describe('the sink on the embedded log', () => {
       'batch_restarted-1',
       'batch_restarted-2',
     ]);
+  });
+
+  it('publishes what the batch cost so far at each item’s tier and at realtime, live and across a restart', async () => {
+    const r = await rig();
+    r.bill = {
+      prices: {
+        models: {
+          'm-test': { input_per_million_usd: 1, output_per_million_usd: 2, cached_input_per_million_usd: 0.25 },
+        },
+        tierFactors: { realtime: 1, flex: 0.5, batch: 0.5 },
+      },
+      upstreams: [{ name: 'groq', tierFactors: { flex: 1 } }],
+    };
+    // 1,000,000 input tokens (400,000 cached) and 500,000 output: $0.60 + $0.10 + $1.00 at realtime.
+    const billed = (index: number, fields: Partial<ResultMessageInput>): ResultMessageInput =>
+      ({
+        ...result('batch_bill', index),
+        usage: { input_tokens: 1_000_000, output_tokens: 500_000, cached_input_tokens: 400_000 },
+        model: 'm-test',
+        upstream: 'openai',
+        tier: 'realtime',
+        ...fields,
+      }) as ResultMessageInput;
+    const first = await r.start();
+    await deliver(r.world, [seal('batch_bill', 5), billed(0, {}), billed(1, { tier: 'flex' })]);
+    const live = await until(
+      () => recordsOf(r, 'batch_bill').find((record) => record.request_counts.completed === 2),
+      'the first two results recorded',
+    );
+    expect(live).toMatchObject({ status: 'in_progress', cost_usd: 1.7 + 0.85, realtime_cost_usd: 3.4 });
+    await first.stop();
+    await r.world.restart();
+    r.status = await r.world.follow(r.world.topics.status);
+    await r.start();
+    // Delivered again (counted once), Groq's flex at full price, and a deduplicated answer (no call: free).
+    await deliver(r.world, [
+      billed(1, { tier: 'flex' }),
+      billed(2, { tier: 'flex', upstream: 'groq' }),
+      billed(3, { tier: 'batch' }),
+      billed(4, { tier: null, cached: true }),
+    ]);
+    const final = await waitForStatus(r, 'batch_bill', 'completed');
+    expect(final.cost_usd).toBeCloseTo(1.7 + 0.85 + 1.7 + 0.85, 9);
+    expect(final.realtime_cost_usd).toBeCloseTo(1.7 * 4, 9);
+  });
+
+  it('publishes a null cost when a billed item’s model has no price', async () => {
+    const r = await rig();
+    await r.start();
+    await deliver(r.world, [
+      seal('batch_unpriced', 2),
+      { ...result('batch_unpriced', 0), model: 'gpt-4o-mini', tier: 'realtime' } as ResultMessageInput,
+      { ...result('batch_unpriced', 1), model: 'no-such-model', tier: 'realtime' } as ResultMessageInput,
+    ]);
+    const final = await waitForStatus(r, 'batch_unpriced', 'completed');
+    expect(final).toMatchObject({ cost_usd: null, realtime_cost_usd: null, usage: { input_tokens: 6 } });
   });
 
   it('publishes cancelling at a cancel from the control topic, and finalizes the batch cancelled', async () => {

@@ -4,6 +4,7 @@ import {
   type Consumer,
   ControlView,
   deadLetter,
+  DEFAULT_PRICE_BOOK,
   FileStore,
   HEADERS,
   type IncomingMessage,
@@ -24,6 +25,7 @@ import {
 } from '@sluice/core';
 import { Registry } from 'prom-client';
 import { BatchState, type SinkRetention } from './batch-state.js';
+import { Bill, type BillOptions } from './bill.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
@@ -46,6 +48,12 @@ export interface SinkOptions {
    * its seal (or a lost seal) does not keep its results, and a sink's state, for ever.
    */
   orphanTtlMs: number;
+  /**
+   * What results are priced with, for each batch's `cost_usd` and `realtime_cost_usd`: the price
+   * table (SLUICE_PRICES_FILE over the shipped one) and the upstreams' `tier_factors`.
+   * @defaultValue the shipped prices, no upstream's own factors
+   */
+  bill?: BillOptions;
   /** @defaultValue 4 */
   partitionsConcurrently?: number;
   /** @defaultValue `<results topic>.sink` */
@@ -98,6 +106,7 @@ export function createSink(options: SinkOptions): Sink {
   const { segmentBytes, flushIntervalMs, statusIntervalMs } = options;
   const metrics: SinkMetrics = createSinkMetrics(options.metricsRegistry ?? new Registry());
   const groupId = options.groupId ?? `${options.topics.results}.sink`;
+  const bill = new Bill(options.bill ?? { prices: DEFAULT_PRICE_BOOK });
   /**
    * Open batches, least recently used first (a Map keeps insertion order; `stateOf` re-inserts).
    * Deliberately not core's BoundedCache: that one evicts at once when full, whereas a batch here
@@ -428,7 +437,8 @@ export function createSink(options: SinkOptions): Sink {
           touched.add(state);
           continue;
         }
-        if (state.append(decoded)) metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
+        if (state.append(decoded, bill.chargeOf(decoded)))
+          metrics.resultsWritten.inc({ outcome: decoded.ok ? 'ok' : 'failed' });
         else metrics.duplicates.inc();
         if (state.total === null) await markOrphan(state, message);
       } else {

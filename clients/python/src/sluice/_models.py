@@ -42,7 +42,12 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 """Statuses a job never leaves."""
 
 
-class TokenUsage(TypedDict):
+class _CachedInput(TypedDict, total=False):
+    cached_input_tokens: int
+    """The part of ``input_tokens`` the provider read from its prompt cache (absent when it reported none)."""
+
+
+class TokenUsage(_CachedInput):
     input_tokens: int
     output_tokens: int
 
@@ -133,6 +138,11 @@ class Job(_Model):
     """Upstream attempts beyond each finished item's first."""
     rate_limited: int
     """Attempts the upstream answered 429 (rate limited), over the finished items."""
+    cost_usd: Optional[float]
+    """What the finished items cost in USD, each at the price of the tier it was called at; None when a
+    model has no price."""
+    realtime_cost_usd: Optional[float]
+    """The same tokens at the realtime price: the saving is ``realtime_cost_usd - cost_usd``."""
     parameters: Optional[dict[str, Any]]
     """The operation's parameters as validated (a retry reuses them)."""
     completion_window: str
@@ -167,7 +177,9 @@ class DryRun(_Model):
     """``tokenizer:<encoding>`` for OpenAI models, else ``estimate:chars/4``."""
     max_output_tokens: int
     estimated_cost_usd: Optional[float]
-    """At the server's price table; None when the model has no price."""
+    """At the server's price table, at the tier the items would be called at; None when the model has no price."""
+    estimated_realtime_cost_usd: Optional[float]
+    """The same tokens at the realtime price."""
     estimated_seconds: float
     model: Optional[str]
 

@@ -19,6 +19,8 @@ export const BatchObject = BatchRecord.pick({
   created_at: true,
   throughput_per_minute: true,
   eta_seconds: true,
+  cost_usd: true,
+  realtime_cost_usd: true,
 });
 export type BatchObject = ReturnType<typeof BatchObject.parse>;
 
@@ -78,6 +80,8 @@ export function stateOfJob(job: Job): BatchState {
     expired: job.expired_items,
     throughputPerMinute: job.throughput_per_minute,
     etaSeconds: job.eta_seconds,
+    costUsd: job.cost_usd ?? null,
+    realtimeCostUsd: job.realtime_cost_usd ?? null,
     json: job,
     reason: null,
   };
@@ -93,6 +97,8 @@ export function stateOfBatch(raw: unknown, where: string): BatchState {
     ...batch.request_counts,
     throughputPerMinute: batch.throughput_per_minute,
     etaSeconds: batch.eta_seconds,
+    costUsd: batch.cost_usd,
+    realtimeCostUsd: batch.realtime_cost_usd,
     json: raw,
     reason: error ? `${error.line ? `line ${error.line}: ` : ''}${error.message}` : null,
   };

@@ -10,6 +10,8 @@ const batch = (overrides: Partial<BatchObject>): BatchObject => ({
   request_counts: { total: 1000, completed: 117, failed: 3, cancelled: 0, expired: 0 },
   throughput_per_minute: null,
   eta_seconds: null,
+  cost_usd: null,
+  realtime_cost_usd: null,
   output_file_id: null,
   error_file_id: null,
   errors: null,

@@ -17,6 +17,8 @@ const snapshot = (done: number, overrides: Partial<ProgressSnapshot> = {}): Prog
   expired: 0,
   throughputPerMinute: null,
   etaSeconds: null,
+  costUsd: null,
+  realtimeCostUsd: null,
   ...overrides,
 });
 
@@ -41,6 +43,18 @@ describe('formatProgressLine', () => {
     expect(formatProgressLine(snapshot(1000, { status: 'completed', throughputPerMinute: 3000, etaSeconds: 0 }))).toBe(
       'batch_1: completed 1000/1000 done, 3 failed · 50.0 items/s',
     );
+  });
+
+  it('shows the cost so far, and what a cheaper tier saved against realtime', () => {
+    expect(formatProgressLine(snapshot(1000, { status: 'completed', costUsd: 0.42, realtimeCostUsd: 0.82 }))).toBe(
+      'batch_1: completed 1000/1000 done, 3 failed · $0.42 (saved $0.40 vs realtime)',
+    );
+    // All at realtime: nothing saved, nothing said about it; a fraction of a cent keeps two digits.
+    expect(formatProgressLine(snapshot(3, { costUsd: 0.000123, realtimeCostUsd: 0.000123 }))).toBe(
+      'batch_1: in_progress 3/1000 done, 3 failed · eta ? · $0.00012',
+    );
+    // No price for the model: no cost shown.
+    expect(formatProgressLine(snapshot(3))).not.toContain('$');
   });
 
   it('fits a narrow terminal: shortens the id, then drops the pace, never exceeding the width', () => {

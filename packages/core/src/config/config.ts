@@ -30,7 +30,7 @@ export interface RetentionConfig {
   idempotencySeconds: number;
   sweepIntervalMs: number;
 }
-import { loadPriceTable, type PriceTable } from './prices.js';
+import { loadPrices, type Prices } from './prices.js';
 
 /** The compiled configuration every role is built from: defaults filled, units in the names. */
 export interface SluiceConfig {
@@ -99,8 +99,11 @@ export interface UpstreamConfig {
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Model prices for dry-run estimates: the shipped table with SLUICE_PRICES_FILE over it. */
-  prices: PriceTable;
+  /**
+   * Model prices and tier factors, for dry-run estimates and what batches cost: the shipped table
+   * with SLUICE_PRICES_FILE over it.
+   */
+  prices: Prices;
   models: { default: string; extract: string; summarize: string; classify: string };
 }
 
@@ -176,7 +179,7 @@ export function compileConfig(env: Env, variables: Readonly<Record<string, strin
       maxAttempts: env.SLUICE_MAX_ATTEMPTS,
       retryBaseMs: env.SLUICE_RETRY_BASE_MS,
       retryMaxMs: env.SLUICE_RETRY_MAX_MS,
-      prices: loadPriceTable(env.SLUICE_PRICES_FILE),
+      prices: loadPrices(env.SLUICE_PRICES_FILE),
       models: {
         default: env.SLUICE_MODEL,
         extract: env.SLUICE_MODEL_EXTRACT ?? env.SLUICE_MODEL,

@@ -166,6 +166,14 @@ export const BatchRecord = z.object({
    */
   retries: z.number().int().nonnegative().default(0),
   rate_limited: z.number().int().nonnegative().default(0),
+  /**
+   * What the items finished so far cost in USD, each at the price of the tier it was called at
+   * (`cost_usd`), and the same tokens at the realtime price (`realtime_cost_usd`): see
+   * docs/costs.md. Null while unknown: a model without a price, or a record from before the sink
+   * counted it. Not OpenAI fields.
+   */
+  cost_usd: z.number().nonnegative().nullable().default(null),
+  realtime_cost_usd: z.number().nonnegative().nullable().default(null),
   /** Milliseconds since the epoch when this record was written; later records win. */
   updated_at_ms: z.number().int().nonnegative(),
   /** Who wrote it (see StatusWriter); records from before the field are the sink's. */
@@ -220,6 +228,8 @@ export function newBatchRecord(
     eta_seconds: null,
     retries: 0,
     rate_limited: 0,
+    cost_usd: null,
+    realtime_cost_usd: null,
     updated_at_ms: nowMs,
     written_by: writtenBy,
   };

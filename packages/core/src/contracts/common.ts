@@ -41,10 +41,16 @@ export type JobTier = z.infer<typeof JobTier>;
 /** `?tier=` on a domain JSONL submit (its body has no room for batch-level fields). */
 export const TierQuery = z.object({ tier: JobTier.optional() });
 
-/** Token usage of one upstream call. */
+/** Token usage of one item's upstream calls. */
 export const TokenUsage = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),
+  /**
+   * The part of `input_tokens` the provider read from its prompt cache
+   * (`usage.prompt_tokens_details.cached_tokens`), billed at the cached-input price. Optional:
+   * results written before it, and upstreams that do not report it, have none.
+   */
+  cached_input_tokens: z.number().int().nonnegative().optional(),
 });
 export type TokenUsage = z.infer<typeof TokenUsage>;
 

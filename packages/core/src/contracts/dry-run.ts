@@ -14,8 +14,13 @@ export const DryRun = z.object({
   input_tokens_method: z.string(),
   /** The most output tokens the items may produce: each item's limit (`max_tokens` and the like) or the operation's. */
   max_output_tokens: z.number().int().nonnegative(),
-  /** At the price table's rates for the model, input plus max output tokens; null when the model has no price. */
+  /**
+   * At the price table's rates for the model, input plus max output tokens, at the tier the items
+   * would be called at (realtime until `auto` chooses; docs/costs.md); null when the model has no price.
+   */
   estimated_cost_usd: z.number().nonnegative().nullable(),
+  /** The same tokens at the realtime price: what the savings of a cheaper tier are measured against. */
+  estimated_realtime_cost_usd: z.number().nonnegative().nullable(),
   /** At the configured rate limits and upstream concurrency, if nothing else shares them. */
   estimated_seconds: z.number().nonnegative(),
   model: z.string().nullable(),

@@ -311,6 +311,12 @@ export const Job = z.object({
   /** Over the finished items: upstream attempts beyond the first (retries), and attempts answered 429. */
   retries: z.number().int().nonnegative().default(0),
   rate_limited: z.number().int().nonnegative().default(0),
+  /**
+   * What the finished items cost in USD at the tier each was called at, and the same tokens at the
+   * realtime price (docs/costs.md); null while unknown (a model without a price).
+   */
+  cost_usd: z.number().nonnegative().nullable().default(null),
+  realtime_cost_usd: z.number().nonnegative().nullable().default(null),
   /** The operation's parameters as validated (what a retry reuses). */
   parameters: JsonObject.nullable().default(null),
   completion_window: z.string().default('24h'),

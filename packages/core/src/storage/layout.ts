@@ -7,6 +7,7 @@ import { BatchId, FileId } from '../contracts/common.js';
  *   batches/<batch>/input.jsonl              the validated input, one item per line (ingest)
  *   batches/<batch>/results/<seq>.seg        results in arrival order, JSON lines, immutable (sink)
  *   batches/<batch>/results/index/<page>     24 bytes per item index → its segment and line (sink)
+ *   batches/<batch>/results/bill/<seq>.json  what a segment's results cost, per index page (sink)
  *   batches/<batch>/output.jsonl             every line in input order, final (sink)
  *   batches/<batch>/output.idx               8 bytes per output line: its byte offset (sink)
  *   batches/<batch>/output.csv               operations jobs with known result columns (sink)
@@ -45,6 +46,7 @@ export const storeKeys = {
   input: (batchId: string) => `${batch(batchId)}input.jsonl`,
   resultsPrefix: (batchId: string) => `${batch(batchId)}results/`,
   resultSegment: (batchId: string, seq: number) => `${batch(batchId)}results/${String(seq).padStart(10, '0')}.seg`,
+  resultBill: (batchId: string, seq: number) => `${batch(batchId)}results/bill/${String(seq).padStart(10, '0')}.json`,
   resultIndexPrefix: (batchId: string) => `${batch(batchId)}results/index/`,
   resultIndexPage: (batchId: string, page: number) => `${batch(batchId)}results/index/${String(page).padStart(8, '0')}`,
   output: (batchId: string) => `${batch(batchId)}output.jsonl`,

@@ -1,7 +1,7 @@
 import { BoundedCache } from '../cache.js';
 import type { ItemResultMessage } from '../contracts/messages.js';
 import { storeKeys } from './layout.js';
-import type { Store } from './types.js';
+import { putJson, readJson, type Store } from './types.js';
 
 /**
  * A batch's results as they arrive, on a store with no append (S3): immutable **segments** of JSON
@@ -19,10 +19,17 @@ import type { Store } from './types.js';
  *   segment they point into (results arrive roughly in order, so usually one): a page of 1,000 rows
  *   from a 1,000,000-row batch is a couple of ranged reads, from any process.
  *
+ * - What the results cost (issue 24) is kept beside each segment, summed per index page
+ *   (`results/bill/<seq>.json`), written with the segment and before its index pages: a page is
+ *   one object, written whole, so the results a page points at in a segment are exactly those the
+ *   segment's bill counts for that page. Reopening adds the bills of the (segment, page) pairs the
+ *   index refers to, and a crash between the writes counts nothing twice.
+ *
  * Entry (24 bytes, little endian): u32 segment + 1 (0 = absent) | u32 offset in the segment |
- * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired, bits
- * 16–23: retries, bits 24–31: 429 answers) | u32 input tokens | u32 output tokens. Entries written
- * before bits 2 and 3 existed count as failed; before the tallies, as no retries.
+ * u32 line length | u32 flags (bit 0: ok, bit 1: cached, bit 2: cancelled, bit 3: expired, bit 4:
+ * billed, bits 16–23: retries, bits 24–31: 429 answers) | u32 input tokens | u32 output tokens.
+ * Entries written before bits 2 and 3 existed count as failed; before the tallies, as no retries;
+ * before bit 4, as costing nothing.
  */
 export const INDEX_ENTRY_BYTES = 24;
 export const INDEX_PAGE_ENTRIES = 1024;
@@ -33,6 +40,8 @@ const FLAG_CACHED = 2;
 /** A failed item that was never sent: its batch was cancelled (`batch_cancelled`) or expired (`batch_expired`). */
 const FLAG_CANCELLED = 4;
 const FLAG_EXPIRED = 8;
+/** The result has a charge in its segment's bill (so reopening reads only the bills it needs). */
+const FLAG_BILLED = 16;
 /**
  * The flags word's upper half counts an item's retries (bits 16–23) and its 429 answers (bits
  * 24–31), each capped at 255: an index written before them reads as none.
@@ -83,6 +92,44 @@ export interface ResultCounts {
   rateLimited: number;
 }
 
+/**
+ * What one result cost, priced by its writer (the sink): at the tier it was called at, and what
+ * the same tokens cost at the realtime price. Null when no price is known for its model.
+ */
+export interface ResultCharge {
+  costUsd: number | null;
+  realtimeCostUsd: number | null;
+}
+
+/** The charges of a batch's results, summed. */
+export interface BillTally {
+  costUsd: number;
+  realtimeCostUsd: number;
+  /** Results with a charge whose model has no price: while any, the batch's cost is unknown. */
+  unpricedItems: number;
+}
+
+const emptyTally = (): BillTally => ({ costUsd: 0, realtimeCostUsd: 0, unpricedItems: 0 });
+
+function addCharge(tally: BillTally, charge: ResultCharge): void {
+  if (charge.costUsd === null || charge.realtimeCostUsd === null) tally.unpricedItems++;
+  else {
+    tally.costUsd += charge.costUsd;
+    tally.realtimeCostUsd += charge.realtimeCostUsd;
+  }
+}
+
+function addTally(into: BillTally, tally: BillTally): void {
+  into.costUsd += tally.costUsd;
+  into.realtimeCostUsd += tally.realtimeCostUsd;
+  into.unpricedItems += tally.unpricedItems;
+}
+
+/** A segment's bill: the charges of its results, per index page. */
+interface SegmentBill {
+  pages: Record<string, BillTally>;
+}
+
 interface PendingEntry {
   index: number;
   offset: number;
@@ -90,6 +137,7 @@ interface PendingEntry {
   flags: number;
   inputTokens: number;
   outputTokens: number;
+  charge: ResultCharge | null;
 }
 
 /** Writes one batch's results. One writer per batch at a time: the sink that owns its partition. */
@@ -108,6 +156,8 @@ export class ResultWriter {
     private lastSegment: number,
     present: Uint8Array,
     readonly counts: ResultCounts,
+    /** What the recorded results cost (their charges, see `append`). */
+    readonly bill: BillTally,
   ) {
     this.present = present;
   }
@@ -129,6 +179,8 @@ export class ResultWriter {
     };
     let present: Uint8Array = new Uint8Array(1024);
     let lastSegment = 0;
+    /** Segment → the index pages whose entries point at billed results in it. */
+    const billed = new Map<number, Set<number>>();
     const pages: number[] = [];
     for await (const object of store.list(storeKeys.resultIndexPrefix(batchId))) {
       const page = Number(object.key.slice(object.key.lastIndexOf('/') + 1));
@@ -151,19 +203,34 @@ export class ResultWriter {
           counts.cachedItems++;
           counts.cachedTokens += bytes.readUInt32LE(at + 16);
         }
+        if (flags & FLAG_BILLED) {
+          const pagesOfSegment = billed.get(segment - 1) ?? new Set<number>();
+          billed.set(segment - 1, pagesOfSegment.add(page));
+        }
       }
     });
-    return new ResultWriter(store, batchId, lastSegment, present, counts);
+    const bill = emptyTally();
+    await forEachLimited([...billed], 8, async ([segment, pagesOfSegment]) => {
+      const segmentBill = await readJson<SegmentBill>(store, storeKeys.resultBill(batchId, segment));
+      for (const page of pagesOfSegment) {
+        const tally = segmentBill?.pages[String(page)];
+        if (tally) addTally(bill, tally);
+      }
+    });
+    return new ResultWriter(store, batchId, lastSegment, present, counts, bill);
   }
 
   has(itemIndex: number): boolean {
     return getBit(this.present, itemIndex);
   }
 
-  /** Buffers a result; returns false (and records nothing) when its item index was recorded before. */
-  append(result: ItemResultMessage): boolean {
+  /**
+   * Buffers a result, with what it cost (null: nothing billed, no call was made); returns false
+   * (and records nothing) when its item index was recorded before.
+   */
+  append(result: ItemResultMessage, charge: ResultCharge | null = null): boolean {
     if (this.has(result.index)) return false;
-    const flags = flagsOf(result);
+    const flags = flagsOf(result) + (charge ? FLAG_BILLED : 0);
     const line = Buffer.from(`${JSON.stringify(result)}\n`);
     if (this.pendingEntries.length === 0) this.firstPendingMs = Date.now();
     this.pendingEntries.push({
@@ -173,6 +240,7 @@ export class ResultWriter {
       flags,
       inputTokens: clampU32(result.usage?.input_tokens ?? 0),
       outputTokens: clampU32(result.usage?.output_tokens ?? 0),
+      charge,
     });
     this.pendingLines.push(line);
     this.pendingBytes += line.length;
@@ -185,6 +253,7 @@ export class ResultWriter {
       this.counts.cachedItems++;
       this.counts.cachedTokens += result.usage?.input_tokens ?? 0;
     }
+    if (charge) addCharge(this.bill, charge);
     return true;
   }
 
@@ -218,7 +287,11 @@ export class ResultWriter {
     this.pendingBytes = 0;
     const segment = this.lastSegment + 1;
     try {
-      await this.store.put(storeKeys.resultSegment(this.batchId, segment), Buffer.concat(lines, bytes));
+      const bill = billOf(entries);
+      await Promise.all([
+        this.store.put(storeKeys.resultSegment(this.batchId, segment), Buffer.concat(lines, bytes)),
+        bill ? putJson(this.store, storeKeys.resultBill(this.batchId, segment), bill) : null,
+      ]);
       const touched = new Map<number, Buffer>();
       for (const entry of entries) {
         const page = Math.floor(entry.index / INDEX_PAGE_ENTRIES);
@@ -263,6 +336,18 @@ export class ResultWriter {
     stored?.copy(bytes, 0, 0, Math.min(stored.length, PAGE_BYTES));
     return bytes;
   }
+}
+
+/** The bill of a segment's entries, per index page; null when none was billed (nothing to write). */
+function billOf(entries: PendingEntry[]): SegmentBill | null {
+  let bill: SegmentBill | null = null;
+  for (const entry of entries) {
+    if (!entry.charge) continue;
+    bill ??= { pages: {} };
+    const page = String(Math.floor(entry.index / INDEX_PAGE_ENTRIES));
+    addCharge((bill.pages[page] ??= emptyTally()), entry.charge);
+  }
+  return bill;
 }
 
 /** A page without its trailing absent entries (the last page of a batch is usually short). */

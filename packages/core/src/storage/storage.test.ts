@@ -176,6 +176,52 @@ describe('ResultWriter', () => {
     await writer.flush();
     expect(order).toEqual(['segment', 'index', 'index']);
   });
+
+  it('sums what the results cost, unpriced ones apart, also after reopening', async () => {
+    const writer = await ResultWriter.open(store, 'batch_x');
+    writer.append(result(0), { costUsd: 0.5, realtimeCostUsd: 1 });
+    writer.append(result(INDEX_PAGE_ENTRIES + 1), { costUsd: 0.25, realtimeCostUsd: 0.25 });
+    writer.append(result(2), { costUsd: null, realtimeCostUsd: null });
+    writer.append(result(3)); // nothing billed (no call)
+    expect(writer.append(result(0), { costUsd: 9, realtimeCostUsd: 9 })).toBe(false); // a duplicate costs nothing
+    expect(writer.bill).toEqual({ costUsd: 0.75, realtimeCostUsd: 1.25, unpricedItems: 1 });
+    await writer.flush();
+    writer.append(result(4), { costUsd: 0.125, realtimeCostUsd: 0.25 });
+    await writer.flush();
+    const reopened = await ResultWriter.open(store, 'batch_x');
+    expect(reopened.bill).toEqual({ costUsd: 0.875, realtimeCostUsd: 1.5, unpricedItems: 1 });
+  });
+
+  it('a crash between a segment and its index pages counts each result’s cost once when the results come again', async () => {
+    const secondPage = storeKeys.resultIndexPage('batch_x', 1);
+    const crashing: Store = {
+      ...store,
+      put: async (key, body) => {
+        if (key === secondPage) {
+          // Pages are written concurrently: the first one lands, then the sink dies.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          throw new Error('the sink died here');
+        }
+        await store.put(key, body);
+      },
+    };
+    const first = await ResultWriter.open(crashing, 'batch_x');
+    first.append(result(0), { costUsd: 1, realtimeCostUsd: 2 });
+    first.append(result(INDEX_PAGE_ENTRIES), { costUsd: 4, realtimeCostUsd: 8 });
+    await expect(first.flush()).rejects.toThrow('the sink died here');
+    // The segment and its bill were written, and the first index page: only its result counts.
+    const restarted = await ResultWriter.open(store, 'batch_x');
+    expect(restarted.bill).toEqual({ costUsd: 1, realtimeCostUsd: 2, unpricedItems: 0 });
+    // Both results are delivered again (their offsets were never committed).
+    expect(restarted.append(result(0), { costUsd: 1, realtimeCostUsd: 2 })).toBe(false);
+    expect(restarted.append(result(INDEX_PAGE_ENTRIES), { costUsd: 4, realtimeCostUsd: 8 })).toBe(true);
+    await restarted.flush();
+    expect((await ResultWriter.open(store, 'batch_x')).bill).toEqual({
+      costUsd: 5,
+      realtimeCostUsd: 10,
+      unpricedItems: 0,
+    });
+  });
 });
 
 describe('final outputs', () => {

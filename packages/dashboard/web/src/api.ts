@@ -107,6 +107,9 @@ export interface Batch {
   /** Upstream attempts beyond each finished item's first, and attempts answered 429. */
   retries?: number;
   rate_limited?: number;
+  /** USD so far at each item's tier, and the same tokens at realtime; null when a model has no price. */
+  cost_usd?: number | null;
+  realtime_cost_usd?: number | null;
   operation?: string;
 }
 

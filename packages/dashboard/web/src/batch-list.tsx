@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { apiOf, type Batch, getJson, isRunning, type ListPage } from './api.js';
-import { formatDuration, formatNumber, formatTime } from './format.js';
+import { formatCost, formatDuration, formatNumber, formatTime } from './format.js';
 import { usePolling } from './polling.js';
 import { BatchProgress } from './progress.js';
 
@@ -108,6 +108,7 @@ export function BatchList() {
                 <th scope="col">Progress</th>
                 <th scope="col">Done / failed / cancelled / expired</th>
                 <th scope="col">Tokens</th>
+                <th scope="col">Cost</th>
                 <th scope="col">Per minute</th>
                 <th scope="col">ETA</th>
                 <th scope="col">Created</th>
@@ -157,6 +158,7 @@ function BatchRow({ batch }: { batch: Batch }) {
         <span class="sub">of {counts.total}</span>
       </td>
       <td>{formatNumber(batch.usage?.total_tokens)}</td>
+      <td data-cost>{formatCost(batch.cost_usd, batch.realtime_cost_usd)}</td>
       <td>{formatNumber(batch.throughput_per_minute)}</td>
       <td>{isRunning(batch) ? formatDuration(batch.eta_seconds) : '—'}</td>
       <td>{formatTime(batch.created_at)}</td>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, apiOf, type Batch, download, getJson, isRunning, postJson } from './api.js';
-import { formatDuration, formatNumber, formatTime } from './format.js';
+import { formatCost, formatDuration, formatNumber, formatTime } from './format.js';
 import { type ErrorGroup, firstLines, groupErrors } from './lines.js';
 import { usePolling } from './polling.js';
 import { BatchProgress } from './progress.js';
@@ -117,6 +117,7 @@ export function BatchPage({ id }: { id: string }) {
         <Count label="Cancelled" value={counts.cancelled ?? 0} />
         <Count label="Expired" value={counts.expired ?? 0} />
         <Count label="Tokens" value={formatNumber(batch.usage?.total_tokens)} />
+        <Count label="Cost" value={formatCost(batch.cost_usd, batch.realtime_cost_usd)} />
         <Count label="Per minute" value={formatNumber(batch.throughput_per_minute)} />
         <Count label="ETA" value={isRunning(batch) ? formatDuration(batch.eta_seconds) : '—'} />
       </dl>

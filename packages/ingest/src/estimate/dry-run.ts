@@ -1,8 +1,10 @@
 import {
   type ApiKind,
   type DryRun,
-  type PriceTable,
+  type Prices,
   priceOf,
+  type Tier,
+  tierFactor,
   type UpstreamConfig,
   type UpstreamEntry,
 } from '@sluice/core';
@@ -19,7 +21,8 @@ export interface UpstreamFacts {
   tokensPerMinute: number;
   /** Upstream calls in flight (the upstream concurrency, else the processor's). */
   concurrency: number;
-  prices: PriceTable;
+  /** Model prices and tier factors (the shipped table with SLUICE_PRICES_FILE over it). */
+  prices: Prices;
   models: UpstreamConfig['models'];
   /**
    * The configured upstreams: which models are refused at submit, and the pace of each model's
@@ -90,17 +93,20 @@ export class DryRunMeter {
 
   /** The estimate, paced by the upstreams serving the batch's model when the catalog knows them. */
   result(facts: UpstreamFacts, catalog: ModelCatalog): DryRun {
-    const price = this.model ? priceOf(facts.prices, this.model) : null;
-    const cost = price
+    const price = this.model ? priceOf(facts.prices.models, this.model) : null;
+    // Every input token at the uncached price: which will be read from the provider's cache is not known up front.
+    const realtimeCost = price
       ? (this.inputTokens * price.input_per_million_usd + this.maxOutputTokens * price.output_per_million_usd) / 1e6
       : null;
+    const cost = realtimeCost === null ? null : realtimeCost * tierFactor(estimatedTier(), facts.prices);
     return {
       object: 'dry_run',
       items: this.items,
       input_tokens: this.inputTokens,
       input_tokens_method: this.tokens().method,
       max_output_tokens: this.maxOutputTokens,
-      estimated_cost_usd: cost === null ? null : Math.round(cost * 1e6) / 1e6,
+      estimated_cost_usd: roundMicros(cost),
+      estimated_realtime_cost_usd: roundMicros(realtimeCost),
       estimated_seconds: estimatedSeconds(this.items, this.inputTokens + this.maxOutputTokens, {
         ...facts,
         ...catalog.pace(this.model),
@@ -152,6 +158,20 @@ export class DryRunMeter {
     }
     this.maxOutputTokens += outputBound(operation, params);
   }
+}
+
+/**
+ * The tier a dry run prices the items at. The seam for issue 24's `auto`: choosing the cheapest
+ * tier that meets the window is not built yet, so the estimate is realtime's, the most a run
+ * costs. When it is, this takes the job's tier and what `auto` would pick (and its upstream's
+ * `tier_factors`), and `estimated_cost_usd` follows while `estimated_realtime_cost_usd` stays.
+ */
+function estimatedTier(): Tier {
+  return 'realtime';
+}
+
+function roundMicros(usd: number | null): number | null {
+  return usd === null ? null : Math.round(usd * 1e6) / 1e6;
 }
 
 /** The output bound the processor sends (or reserves) for an operation's item. */

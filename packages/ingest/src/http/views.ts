@@ -6,20 +6,22 @@ export function progressOf(record: BatchRecord): number {
   return total === 0 ? (record.status === 'completed' ? 1 : 0) : (completed + failed + cancelled + expired) / total;
 }
 
-/** Pace and time left, as the sink measured them; a final batch has nothing left. */
+/** Pace, time left and cost so far, as the sink measured them; a final batch has nothing left. */
 function paceOf(record: BatchRecord) {
   return {
     throughput_per_minute: record.throughput_per_minute,
     eta_seconds: isTerminal(record.status) ? 0 : record.eta_seconds,
     retries: record.retries,
     rate_limited: record.rate_limited,
+    cost_usd: record.cost_usd,
+    realtime_cost_usd: record.realtime_cost_usd,
   };
 }
 
 /**
  * The OpenAI Batch object, for OpenAI and domain batches alike (one batch model). Extra fields
- * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `retries`, `rate_limited`, `request_counts.cancelled`
- * `request_counts.expired` and `tier`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
+ * the OpenAI SDKs ignore: `progress`, `throughput_per_minute`, `eta_seconds`, `retries`, `rate_limited`, `cost_usd`, `realtime_cost_usd`,
+ * `request_counts.cancelled`, `request_counts.expired` and `tier`; for jobs also `operation`, `parameters` and `request_timeout_seconds`.
  */
 export function publicBatch(record: BatchRecord) {
   return {

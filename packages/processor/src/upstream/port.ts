@@ -299,6 +299,8 @@ export class ItemPort implements UpstreamPort {
         // Only the attempt that answered is billed with tokens; a cached answer reports its original usage.
         usage.input_tokens += value.completion.usage?.prompt_tokens ?? 0;
         usage.output_tokens += value.completion.usage?.completion_tokens ?? 0;
+        const cachedInput = value.completion.usage?.prompt_tokens_details?.cached_tokens;
+        if (cachedInput) usage.cached_input_tokens = (usage.cached_input_tokens ?? 0) + cachedInput;
         const used = answer.cached ? 0 : answer.value.attempts;
         return { answer: value, attempts: attempts + used, cached: answer.cached, remember: answer.remember };
       } catch (error) {
@@ -438,8 +440,12 @@ function usageOf(body: unknown): TokenUsage {
   const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
   const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   if (!usage) return { input_tokens: 0, output_tokens: 0 };
+  const details = (usage.prompt_tokens_details ?? usage.input_tokens_details) as
+    { cached_tokens?: unknown } | undefined;
+  const cachedInput = number(details?.cached_tokens);
   return {
     input_tokens: number(usage.prompt_tokens ?? usage.input_tokens),
     output_tokens: number(usage.completion_tokens ?? usage.output_tokens),
+    ...(cachedInput > 0 ? { cached_input_tokens: cachedInput } : {}),
   };
 }

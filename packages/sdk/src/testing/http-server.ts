@@ -83,6 +83,8 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
     eta_seconds: null,
     retries: 0,
     rate_limited: 0,
+    cost_usd: null,
+    realtime_cost_usd: null,
     parameters: null,
     completion_window: '24h',
     request_timeout_seconds: null,
