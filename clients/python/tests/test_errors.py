@@ -208,6 +208,7 @@ def job_body(**extra: Any) -> bytes:
         "parameters": {"categories": ["a", "b"]},
         "completion_window": "24h",
         "request_timeout_seconds": None,
+        "tier": "auto",
         "created_at": 1,
         "completed_at": 2,
         "cancelled_at": None,
