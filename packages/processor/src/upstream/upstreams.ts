@@ -282,11 +282,26 @@ export class Upstreams {
       const model = replicas.models[chosen] as string;
       // While it is probing, this call is its single probe: nothing else goes there until it ends.
       call.probe = upstream.circuit.take();
+      const probing = call.probe;
       upstream.placed++;
       try {
         return await attempt(upstream, model, call);
       } catch (error) {
         if (call.signal.aborted) throw error;
+        // The upstream is out of rotation (this fault took it out, or it was the probe of one
+        // already out): its outage, not the item's fault, so it costs the item no attempt. The
+        // attempt waits for a replica to come back (choose), bounded by the item's guard and the
+        // stop. Faults of an upstream still in rotation are charged as before.
+        if (
+          error instanceof CallFailed &&
+          error.fault &&
+          (probing || upstream.circuit.state !== 'up') &&
+          !this.anotherInRotation(replicas, upstream)
+        ) {
+          this.metrics.rerouted.inc({ upstream: upstream.name });
+          failedOn = 0; // every replica is out: the first back takes it
+          continue;
+        }
         if (tier === 'flex' && error instanceof CallFailed) {
           if (isFlexCapacityRefusal(error.error)) {
             this.metrics.flexRefused.inc({ upstream: upstream.name, reason: 'capacity' });
