@@ -106,7 +106,8 @@ const REPLICA_WAIT_CHECK_MS = 1000;
  * (Circuit). An attempt the upstream itself failed (unreachable, reset, timed out, 5xx) is placed
  * again on another replica at once, without using up one of the item's attempts, while another
  * replica of the model is in rotation: an upstream's death is not the item's fault. With no
- * other, it is retried here with backoff up to the attempt cap, as with one upstream. When every
+ * other, a fault of an upstream in rotation is retried here with backoff up to the attempt cap;
+ * the fault that takes it out of rotation, and a failed probe, cost no attempt. When every
  * upstream of the model is out of rotation, calls wait for one to come back (a probe), bounded by
  * the item's own end (its guard: cancelled, expired) and the role's stop.
  */
