@@ -7,11 +7,13 @@ import {
   createLogger,
   createLocalStore,
   createSerde,
+  HEADERS,
   parseEnv,
   topicSpecs,
   type IncomingMessage,
   type OutgoingMessage,
   type Producer,
+  type RequestItemMessageInput,
   type Serde,
   type SluiceConfig,
   type Store,
@@ -45,6 +47,8 @@ export interface InProcess {
   producer: Producer;
   /** Encodes and writes messages to a topic (keyed as given). */
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  /** Writes request items to the requests topic as ingest does: keyed by batch, with their headers. */
+  sendItems(items: RequestItemMessageInput[]): Promise<void>;
   /**
    * Reads a topic from its beginning into the returned array, which grows as messages arrive
    * (a consumer group of its own that never commits). Stops when the test ends.
@@ -121,6 +125,17 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     store,
     ...(await open()),
     send: (topic, messages) => world.producer.send(topic, messages),
+    async sendItems(items) {
+      const messages = [];
+      for (const item of items) {
+        messages.push({
+          key: item.batch_id,
+          value: await world.serde.requests.encode(world.serde.requests.schema.parse(item)),
+          headers: { [HEADERS.type]: 'item', [HEADERS.tenant]: item.tenant ?? '' },
+        });
+      }
+      await world.send(world.topics.requests, messages);
+    },
     async follow(topic) {
       const seen: IncomingMessage[] = [];
       const consumer = world.transport.consumer({
@@ -202,4 +217,26 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * A plain chat-completion request item of the OpenAI API (one upstream call per attempt, no
+ * structured-output negotiation), as an outside producer or ingest would write it.
+ */
+export function chatItem(
+  batchId: string,
+  index: number,
+  options: { prompt?: string; tenant?: string; customId?: string; expiresAt?: number | null } = {},
+): RequestItemMessageInput {
+  return {
+    type: 'item',
+    batch_id: batchId,
+    index,
+    custom_id: options.customId ?? `${batchId}-${index}`,
+    api: 'openai',
+    discriminator: '/v1/chat/completions',
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: options.prompt ?? `question ${index}` }] },
+    expires_at: options.expiresAt ?? null,
+    tenant: options.tenant ?? 'acme',
+  };
 }

@@ -1,6 +1,6 @@
-import { BatchRecord, HEADERS, storeKeys, type RequestItemMessageInput, type ResultMessageInput } from '@sluice/core';
+import { BatchRecord, HEADERS, storeKeys, type ResultMessageInput } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
-import { startInProcess, startStages, startUpstream, until } from '../../../test/harness/in-process.js';
+import { chatItem, startInProcess, startStages, startUpstream, until } from '../../../test/harness/in-process.js';
 
 /**
  * A batch's expiry on the embedded log, processor and sink together, the simulator as the
@@ -30,17 +30,9 @@ describe('a batch whose expires_at passes while items wait', () => {
       spec: { api: 'openai', endpoint: '/v1/chat/completions', created_at: expiresAt - 60, expires_at: expiresAt },
     };
     const prompts = ['answered at once', 'held past the expiry sim:latency=5000', 'waits', 'waits', 'waits'];
-    const items: RequestItemMessageInput[] = prompts.map((prompt, index) => ({
-      type: 'item',
-      batch_id: batchId,
-      index,
-      custom_id: `item-${index}`,
-      api: 'openai',
-      discriminator: '/v1/chat/completions',
-      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] },
-      expires_at: expiresAt,
-      tenant: 'default',
-    }));
+    const items = prompts.map((prompt, index) =>
+      chatItem(batchId, index, { prompt, customId: `item-${index}`, expiresAt, tenant: 'default' }),
+    );
     // As an outside producer writes a batch (docs/topics.md): the seal to the results topic, then the items.
     await world.send(world.topics.results, [
       {
@@ -49,15 +41,7 @@ describe('a batch whose expires_at passes while items wait', () => {
         headers: { [HEADERS.type]: 'seal' },
       },
     ]);
-    const messages = [];
-    for (const item of items) {
-      messages.push({
-        key: batchId,
-        value: await world.serde.requests.encode(world.serde.requests.schema.parse(item)),
-        headers: { [HEADERS.type]: 'item' },
-      });
-    }
-    await world.send(world.topics.requests, messages);
+    await world.sendItems(items);
 
     const final = await until(() => {
       for (const message of status) {

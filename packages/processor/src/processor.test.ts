@@ -4,11 +4,11 @@ import {
   shorthandUpstream,
   type IncomingMessage,
   type ItemResultMessage,
-  type RequestItemMessageInput,
 } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import {
   atTestEnd,
+  chatItem,
   startInProcess,
   startUpstream,
   testLogger,
@@ -68,33 +68,6 @@ async function rig(options: { simulator?: SimulatorOptions; env?: Record<string,
   };
 }
 
-/** A plain chat completion item (one upstream call per attempt, no structured-output negotiation). */
-function chatItem(batchId: string, index: number, prompt = `question ${index}`): RequestItemMessageInput {
-  return {
-    type: 'item',
-    batch_id: batchId,
-    index,
-    custom_id: `${batchId}-${index}`,
-    api: 'openai',
-    discriminator: '/v1/chat/completions',
-    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] },
-    expires_at: null,
-    tenant: 'acme',
-  };
-}
-
-async function sendItems(world: InProcess, items: RequestItemMessageInput[]): Promise<void> {
-  const messages = [];
-  for (const item of items) {
-    messages.push({
-      key: item.batch_id,
-      value: await world.serde.requests.encode(world.serde.requests.schema.parse(item)),
-      headers: { [HEADERS.type]: 'item' },
-    });
-  }
-  await world.send(world.topics.requests, messages);
-}
-
 async function decoded(world: InProcess, messages: IncomingMessage[]): Promise<ItemResultMessage[]> {
   const out: ItemResultMessage[] = [];
   for (const message of messages) {
@@ -119,10 +92,7 @@ describe('the processor on the embedded log', () => {
   it('answers each item once, keyed by its batch, and commits past it', async () => {
     const r = await rig();
     await r.start();
-    await sendItems(
-      r.world,
-      [0, 1, 2].map((index) => chatItem('batch_once', index)),
-    );
+    await r.world.sendItems([0, 1, 2].map((index) => chatItem('batch_once', index)));
     const results = await resultsOf(r, 3);
     expect(results.map((each) => [each.index, each.custom_id, each.ok, each.attempts])).toEqual([
       [0, 'batch_once-0', true, 1],
@@ -141,7 +111,7 @@ describe('the processor on the embedded log', () => {
     // refused with 429 + retry-after-ms, and answered when retried.
     const r = await rig({ simulator: { rpm: 120, burstSeconds: 0.5 } });
     await r.start();
-    await sendItems(r.world, [chatItem('batch_limited', 0), chatItem('batch_limited', 1)]);
+    await r.world.sendItems([chatItem('batch_limited', 0), chatItem('batch_limited', 1)]);
     const results = await resultsOf(r, 2);
     expect(results.map((each) => each.ok)).toEqual([true, true]);
     expect(results.reduce((sum, each) => sum + each.rate_limited, 0)).toBeGreaterThanOrEqual(1);
@@ -152,7 +122,7 @@ describe('the processor on the embedded log', () => {
   it('writes a non-retriable upstream error as the item’s error line, after one call', async () => {
     const r = await rig();
     await r.start();
-    await sendItems(r.world, [chatItem('batch_refused', 0, 'sim:status=400'), chatItem('batch_refused', 1)]);
+    await r.world.sendItems([chatItem('batch_refused', 0, { prompt: 'sim:status=400' }), chatItem('batch_refused', 1)]);
     const [refused, answered] = await resultsOf(r, 2);
     expect(refused).toMatchObject({ ok: false, attempts: 1, response: { status_code: 400 } });
     expect(refused?.error?.code).toBeTruthy();
@@ -165,7 +135,7 @@ describe('the processor on the embedded log', () => {
     const dead = await r.world.follow(r.world.topics.deadLetter);
     await r.start();
     await r.world.send(r.world.topics.requests, [{ key: 'batch_bad', value: Buffer.from('{"type":"item"}') }]);
-    await sendItems(r.world, [chatItem('batch_bad', 0)]);
+    await r.world.sendItems([chatItem('batch_bad', 0)]);
     const [answered] = await resultsOf(r, 1);
     expect(answered).toMatchObject({ index: 0, ok: true });
     await until(() => (dead.length === 1 ? true : undefined), 'the dead letter');
@@ -191,7 +161,7 @@ describe('the processor on the embedded log', () => {
       },
     ]);
     await r.start();
-    await sendItems(r.world, [
+    await r.world.sendItems([
       chatItem('batch_cancelled', 0),
       chatItem('batch_other', 0),
       chatItem('batch_cancelled', 1),
@@ -208,10 +178,7 @@ describe('the processor on the embedded log', () => {
   it('resumes after a restart from the committed position: no item answered twice', async () => {
     const r = await rig();
     const first = await r.start();
-    await sendItems(
-      r.world,
-      [0, 1, 2].map((index) => chatItem('batch_resumed', index)),
-    );
+    await r.world.sendItems([0, 1, 2].map((index) => chatItem('batch_resumed', index)));
     await resultsOf(r, 3);
     await first.stop(2000);
     expect(await committed(r.world)).toBe(3);
@@ -220,7 +187,7 @@ describe('the processor on the embedded log', () => {
     await r.world.restart();
     const results = await r.world.follow(r.world.topics.results);
     await r.start();
-    await sendItems(r.world, [chatItem('batch_resumed', 3)]);
+    await r.world.sendItems([chatItem('batch_resumed', 3)]);
     await until(() => (results.length >= 4 ? true : undefined), 'the item sent after the restart');
     const indexes = (await decoded(r.world, results)).map((each) => each.index).sort();
     expect(indexes).toEqual([0, 1, 2, 3]);
@@ -231,10 +198,7 @@ describe('the processor on the embedded log', () => {
   it('works on many items of one partition at once (one batch, one key)', async () => {
     const r = await rig({ simulator: { latency: { medianMs: 100, p99Ms: 100 } } });
     const processor = await r.start();
-    await sendItems(
-      r.world,
-      Array.from({ length: 6 }, (_, index) => chatItem('batch_parallel', index)),
-    );
+    await r.world.sendItems(Array.from({ length: 6 }, (_, index) => chatItem('batch_parallel', index)));
     await resultsOf(r, 6);
     const peaks = Object.values(processor.stats().peakInFlightByPartition);
     expect(Math.max(...peaks)).toBeGreaterThanOrEqual(3);

@@ -1,12 +1,6 @@
-import { HEADERS, type ItemResultMessage, type RequestItemMessageInput } from '@sluice/core';
+import type { ItemResultMessage } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
-import {
-  startInProcess,
-  startStages,
-  startUpstream,
-  until,
-  type InProcess,
-} from '../../../../test/harness/in-process.js';
+import { chatItem, startInProcess, startStages, startUpstream, until } from '../../../../test/harness/in-process.js';
 
 /**
  * Two tenants on one upstream with few call slots, the processor on the embedded log and the
@@ -14,31 +8,10 @@ import {
  * tenant's small batch submitted behind another tenant's big one is not served last.
  */
 
-function items(batchId: string, tenant: string, count: number): RequestItemMessageInput[] {
-  return Array.from({ length: count }, (_, index) => ({
-    type: 'item',
-    batch_id: batchId,
-    index,
-    custom_id: `${batchId}-${index}`,
-    api: 'openai',
-    discriminator: '/v1/chat/completions',
-    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `${batchId} question ${index}` }] },
-    expires_at: null,
-    tenant,
-  }));
-}
-
-async function send(world: InProcess, batch: RequestItemMessageInput[]): Promise<void> {
-  const messages = [];
-  for (const item of batch) {
-    messages.push({
-      key: item.batch_id,
-      value: await world.serde.requests.encode(world.serde.requests.schema.parse(item)),
-      headers: { [HEADERS.type]: 'item', [HEADERS.tenant]: item.tenant ?? '' },
-    });
-  }
-  await world.send(world.topics.requests, messages);
-}
+const items = (batchId: string, tenant: string, count: number) =>
+  Array.from({ length: count }, (_, index) =>
+    chatItem(batchId, index, { tenant, prompt: `${batchId} question ${index}` }),
+  );
 
 describe('two tenants sharing one upstream', () => {
   it('interleaves the light tenant’s batch with the heavy tenant’s: it is not served behind the whole big batch', async () => {
@@ -59,10 +32,10 @@ describe('two tenants sharing one upstream', () => {
       return out;
     };
 
-    await send(world, items('batch_heavy', 'heavy', 40));
+    await world.sendItems(items('batch_heavy', 'heavy', 40));
     // The big batch is being worked on (its items wait for the two slots) when the small one comes.
     await until(() => (results.length > 0 ? true : undefined), 'the heavy batch started');
-    await send(world, items('batch_light', 'light', 4));
+    await world.sendItems(items('batch_light', 'light', 4));
     const all = await until(async () => {
       const done = await decoded();
       return done.length === 44 ? done : undefined;
